@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Architecture, bottom up:
+//   CLibevent         the C edge: libevent + OpenSSL headers and shims
+//   SluiceIO          Swift owners for event bases, bufferevents, listeners, timers, TLS, DNS
+//   SluiceHTTP        our strict, incremental HTTP/1.1 codec (pure Swift, no I/O)
+//   SluiceFilterAPI   the public filter API: Filter, Exchange, Decision, ProxyError, SSE, config reading
+//   SluiceConfig      the filter file: YAML with positions, schema, validation
+//   SluiceMock        the fake LLM backend (in-process upstream and `sluice mock`)
+//   SluiceEngine      the proxy: workers, downstream and upstream connections, the exchange state machine
+//   SluiceFilters     the built-in filters
+//   SluiceCLI         `sluice run|check|mock`, reusable by binaries that register their own filters
+//   SluiceTesting     harness for users' and our own tests: proxy on port 0, fake upstream, SSE client
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceFilterAPI", targets: ["SluiceFilterAPI"]),
+        .library(name: "SluiceServer", targets: ["SluiceCLI", "SluiceEngine", "SluiceFilters"]),
+        .library(name: "SluiceTesting", targets: ["SluiceTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibevent",
+            pkgConfig: "libevent_openssl",
+            providers: [.apt(["libevent-dev", "libssl-dev"])]
+        ),
+        .target(name: "SluiceIO", dependencies: ["CLibevent"]),
+        .target(name: "SluiceHTTP"),
+        .target(name: "SluiceFilterAPI", dependencies: ["SluiceHTTP"]),
+        .target(name: "SluiceConfig", dependencies: ["SluiceFilterAPI", "Yams"]),
+        .target(name: "SluiceMock", dependencies: ["SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]),
+        .target(
+            name: "SluiceEngine",
+            dependencies: [
+                "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "SluiceFilters", dependencies: ["SluiceFilterAPI"]),
+        .target(
+            name: "SluiceCLI",
+            dependencies: [
+                "SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+        .target(
+            name: "SluiceTesting",
+            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]
+        ),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
+        .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
+        .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
+        .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,128 @@
+// The C edge of Sluice: libevent (core, OpenSSL bufferevents, pthreads, DNS) and OpenSSL.
+// Macros and variadic functions do not import into Swift; they are wrapped here as static inline functions.
+#ifndef SLUICE_CLIBEVENT_SHIM_H
+#define SLUICE_CLIBEVENT_SHIM_H
+
+// Debian's event2/event-config.h defines _GNU_SOURCE; pulling in features.h first keeps Glibc's
+// fd_set layout identical in every Swift module that also imports Glibc.
+#include <features.h>
+#include <signal.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <event2/dns.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+static inline void sluice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+static inline int sluice_set_nodelay(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/// Closing with SO_LINGER 0 sends RST instead of FIN: how a connection is aborted.
+static inline void sluice_set_linger_zero(int fd) {
+    struct linger l = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static inline int sluice_errno(void) { return errno; }
+
+static inline void sluice_close(int fd) { close(fd); }
+
+static inline void sluice_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+static inline long sluice_ssl_set_sni(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+
+static inline int sluice_ssl_ctx_min_tls12(SSL_CTX *ctx) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+}
+
+static inline const char *sluice_ssl_error_string(void) {
+    unsigned long e = ERR_get_error();
+    return e ? ERR_reason_error_string(e) : NULL;
+}
+
+/// Reads the local port of a bound socket (for listeners bound to port 0).
+static inline int sluice_local_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+/// Formats a peer address as text; returns the port, or -1.
+static inline int sluice_format_address(const struct sockaddr *sa, char *out, size_t outlen) {
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)outlen);
+        return ntohs(in->sin_port);
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)outlen);
+        return ntohs(in6->sin6_port);
+    }
+    if (outlen) out[0] = 0;
+    return -1;
+}
+
+/// Builds a socket address from numeric text (IPv4 or IPv6). Returns its length, or 0 when the text is not numeric.
+static inline int sluice_make_address(const char *host, int port, struct sockaddr_storage *out) {
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *in = (struct sockaddr_in *)out;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((unsigned short)port);
+        return (int)sizeof(struct sockaddr_in);
+    }
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((unsigned short)port);
+        return (int)sizeof(struct sockaddr_in6);
+    }
+    return 0;
+}
+
+/// Builds a listening socket with SO_REUSEADDR and SO_REUSEPORT, so each worker can own a listener on
+/// the same port and the kernel spreads connections. Returns the fd, or -1 with errno set.
+static inline int sluice_listen_socket(const struct sockaddr *sa, int salen, int backlog) {
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, sa, (socklen_t)salen) != 0 || listen(fd, backlog) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+#endif

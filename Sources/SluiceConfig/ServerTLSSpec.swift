@@ -1,0 +1,13 @@
+/// The certificate a TLS listener presents (`listeners[].tls`).
+public struct ServerTLSSpec: Sendable {
+    /// PEM certificate chain. A path relative to the filter file's directory in the file; here,
+    /// already resolved against it. The loader checked that it is a readable file.
+    public var certificate: String
+    /// PEM private key, resolved and checked like `certificate`.
+    public var key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+}

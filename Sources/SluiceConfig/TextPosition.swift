@@ -1,0 +1,59 @@
+import SluiceFilterAPI
+
+/// Converts between libyaml's line/column positions and places in the text, for the error
+/// paths that need to look at the text itself. Lines break at `\n`, `\r\n` and `\r`; columns
+/// count Unicode scalars, as libyaml does.
+enum TextPosition {
+    /// The index in `text.unicodeScalars` of the scalar at a 1-based line and column, or nil when
+    /// there is no such position.
+    static func scalarIndex(atLine line: Int, column: Int, in text: String) -> String.UnicodeScalarView.Index? {
+        let scalars = text.unicodeScalars
+        var currentLine = 1
+        var currentColumn = 1
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if currentLine == line, currentColumn == column { return index }
+            if currentLine > line { return nil }
+            let scalar = scalars[index]
+            index = scalars.index(after: index)
+            if scalar == "\n" || scalar == "\r" {
+                if scalar == "\r", index < scalars.endIndex, scalars[index] == "\n" {
+                    index = scalars.index(after: index)
+                }
+                currentLine += 1
+                currentColumn = 1
+            } else {
+                currentColumn += 1
+            }
+        }
+        return nil
+    }
+
+    /// The text of a 1-based line without its line break; empty when there is no such line.
+    static func line(_ number: Int, of text: String) -> Substring {
+        guard let start = scalarIndex(atLine: number, column: 1, in: text) else { return "" }
+        let rest = text.unicodeScalars[start...]
+        let end = rest.firstIndex { $0 == "\n" || $0 == "\r" } ?? rest.endIndex
+        return Substring(text.unicodeScalars[start..<end])
+    }
+
+    static func scalar(atLine line: Int, column: Int, in text: String) -> Unicode.Scalar? {
+        scalarIndex(atLine: line, column: column, in: text).map { text.unicodeScalars[$0] }
+    }
+
+    /// The position of the character `offset` characters into `text` (Yams reports reader
+    /// errors as a character offset).
+    static func mark(ofCharacterOffset offset: Int, in text: String, path: String) -> SourceMark {
+        var line = 1
+        var column = 1
+        for character in text.prefix(offset) {
+            if character == "\n" || character == "\r\n" || character == "\r" {
+                line += 1
+                column = 1
+            } else {
+                column += character.unicodeScalars.count
+            }
+        }
+        return SourceMark(path: path, line: line, column: column)
+    }
+}

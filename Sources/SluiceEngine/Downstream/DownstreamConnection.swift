@@ -1,0 +1,205 @@
+import SluiceFilterAPI
+import SluiceHTTP
+import SluiceIO
+
+/// One client connection: parses requests (keep-alive and pipelining, one exchange at a time),
+/// hands each to a `ProxyExchange`, and notices at once when the client leaves. Loop thread only.
+final class DownstreamConnection {
+    let socket: BufferEvent
+    private let worker: Worker
+    private let peer: PeerAddress
+    private let listenerName: String
+    private let secure: Bool
+    private var parser: HTTPRequestParser
+    private var exchange: ProxyExchange?
+    private var idleTimer: SluiceIO.Timer?
+    private var parsing = false
+    private var finishedDuringParse: (keepAlive: Bool, Void)?
+    private var closed = false
+    /// False once the process is draining: responses then carry `Connection: close`.
+    var keepAliveAllowed: Bool { !worker.isDraining }
+
+    init(worker: Worker, fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?) {
+        self.worker = worker
+        self.peer = peer
+        self.listenerName = listenerName
+        self.secure = tls != nil
+        self.socket = BufferEvent(loop: worker.loop, acceptedSocket: fd, tls: tls)
+        self.parser = HTTPRequestParser(limits: worker.currentVersion.limits)
+        // Bound what a client can pile up unread (pipelined requests) before we stop reading.
+        socket.onReadable = { [unowned self] in self.readable() }
+        socket.onWritable = { [unowned self] in self.exchange?.clientDrained() }
+        socket.onCondition = { [unowned self] condition in self.condition(condition) }
+        armIdleTimer()
+    }
+
+    private func armIdleTimer() {
+        let timer = idleTimer ?? SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in
+            // Idle keep-alive, or a client too slow to send its request head.
+            if self.exchange == nil { self.close() }
+        }
+        idleTimer = timer
+        timer.arm(after: worker.currentVersion.clientKeepAliveTimeout)
+    }
+
+    private func readable() {
+        guard !closed else { return }
+        parsing = true
+        defer { parsing = false }
+        do {
+            try socket.consumeInput { bytes in
+                if closed || parser.isComplete { return 0 }
+                return try parser.parse(bytes) { event in
+                    switch event {
+                    case .head(let head): self.startExchange(head)
+                    case .body(let body): self.exchange?.clientBody(body)
+                    case .end: self.exchange?.clientBodyEnd()
+                    }
+                }
+            }
+        } catch let error as HTTPParseError {
+            rejectMalformed(error)
+            return
+        } catch {
+            close()
+            return
+        }
+        if let finished = finishedDuringParse {
+            finishedDuringParse = nil
+            afterExchange(keepAlive: finished.keepAlive)
+        }
+    }
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        idleTimer?.cancel()
+        if head.headers.containsToken("100-continue", in: "expect") && head.version == .http1_1 {
+            socket.write("HTTP/1.1 100 Continue\r\n\r\n")
+        }
+        let version = worker.currentVersion
+        let requestID = RequestID.make(propagating: head.headers["x-request-id"])
+        guard let route = version.route(for: head) else {
+            let error = ProxyError(.notFound, "no route matches \(head.method) \(head.path)")
+            respondDirect(error, head: head, requestID: requestID)
+            return
+        }
+        let dialect: StreamDialect
+        switch route.dialect {
+        case .openai: dialect = .openai
+        case .anthropic: dialect = .anthropic
+        case .auto: dialect = StreamDialect.forPath(head.path)
+        }
+        let x = Exchange(id: requestID, request: head,
+                         client: ClientInfo(address: peer.host, port: peer.port, secure: secure, listener: listenerName),
+                         route: route.info, dialect: dialect, clock: worker.clock, worker: worker.index)
+        let proxy = ProxyExchange(exchange: x, downstream: self, worker: worker, version: version, route: route,
+                                  clientVersion: head.version, clientKeepAlive: head.keepAlive, bodyFraming: Self.framing(of: head))
+        exchange = proxy
+        worker.exchangeStarted(proxy)
+        proxy.start()
+    }
+
+    /// The body framing of a request head the parser accepted (it rejected every ambiguous shape).
+    /// Read from the head because the parser is busy while it reports the head.
+    static func framing(of head: HTTPRequestHead) -> BodyFraming {
+        if head.headers.contains("transfer-encoding") { return .chunked }
+        if let length = head.headers["content-length"] {
+            let first = length.split(separator: ",").first.map { $0.trimmingSpaces } ?? ""
+            return .contentLength(Int(first) ?? 0)
+        }
+        return .none
+    }
+
+    /// Answers without a chain (no route): the body, if any, is not read, so the connection closes.
+    private func respondDirect(_ error: ProxyError, head: HTTPRequestHead, requestID: String) {
+        let rendered = error.renderedResponse(dialect: .openai)
+        var response = HTTPResponseHead(status: rendered.status)
+        for (name, value) in rendered.headers { response.headers.add(name, value) }
+        response.headers.set("x-request-id", requestID)
+        response.headers.set("connection", "close")
+        var bytes: [UInt8] = []
+        response.write(into: &bytes)
+        bytes.append(contentsOf: rendered.body)
+        socket.write(bytes)
+        closed = true
+        socket.closeAfterFlush()
+        worker.connectionClosed(self)
+    }
+
+    private func rejectMalformed(_ error: HTTPParseError) {
+        if let exchange {
+            // The request was already under way: end it as a client failure.
+            exchange.clientGone()
+            self.exchange = nil
+            if exchange.exchange.headSent {
+                close()
+                return
+            }
+        }
+        let proxyError = ProxyError(error.status == 413 ? .requestTooLarge : .badRequest, error.reason, source: .client, status: error.status)
+        let rendered = proxyError.renderedResponse(dialect: .openai)
+        var response = HTTPResponseHead(status: error.status)
+        for (name, value) in rendered.headers { response.headers.add(name, value) }
+        response.headers.set("connection", "close")
+        var bytes: [UInt8] = []
+        response.write(into: &bytes)
+        bytes.append(contentsOf: rendered.body)
+        socket.write(bytes)
+        closed = true
+        socket.closeAfterFlush()
+        worker.connectionClosed(self)
+    }
+
+    /// Called by the exchange when it has ended and everything for it is queued for writing.
+    func exchangeFinished(_ finished: ProxyExchange, keepAlive: Bool) {
+        guard finished === exchange else { return }
+        if parsing {
+            finishedDuringParse = (keepAlive, ())
+        } else {
+            afterExchange(keepAlive: keepAlive)
+        }
+    }
+
+    private func afterExchange(keepAlive: Bool) {
+        exchange = nil
+        guard !closed else { return }
+        if !keepAlive || worker.isDraining {
+            closed = true
+            socket.closeAfterFlush()
+            worker.connectionClosed(self)
+            return
+        }
+        parser.reset()
+        armIdleTimer()
+        if socket.inputLength > 0 {
+            // A pipelined request is already waiting.
+            readable()
+        }
+    }
+
+    private func condition(_ condition: BufferEventCondition) {
+        switch condition {
+        case .connected:
+            break
+        case .endOfStream, .failure:
+            close()
+        }
+    }
+
+    /// Closes now; an exchange in flight is cancelled (its upstream too).
+    func close() {
+        guard !closed else { return }
+        closed = true
+        idleTimer?.cancel()
+        if let exchange {
+            self.exchange = nil
+            exchange.clientGone()
+        }
+        socket.close()
+        worker.connectionClosed(self)
+    }
+
+    /// For shutdown: close the connection if no exchange is using it.
+    func closeIfIdle() {
+        if exchange == nil { close() }
+    }
+}

@@ -1,0 +1,209 @@
+import Dispatch
+import Logging
+import SluiceConfig
+import SluiceFilterAPI
+import SluiceHTTP
+import SluiceIO
+import SluiceMock
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to run an engine, beyond the filter file.
+public struct EngineOptions: Sendable {
+    /// Worker threads, each with its own event loop; default: the number of cores.
+    public var workers: Int = EngineOptions.coreCount
+    /// Replaces the address of the file's first listener (`--listen`).
+    public var listen: (host: String, port: Int)?
+    /// Replaces the admin address (`--admin`).
+    public var admin: (host: String, port: Int)?
+    /// How long streams in flight may run on after SIGTERM/SIGINT.
+    public var drainTimeout: Duration = .seconds(30)
+    public var clock: any SluiceClock = SystemClock()
+    public var logger = Logger(label: "sluice")
+
+    public init() {}
+
+    public static var coreCount: Int {
+        let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        return max(1, n)
+    }
+}
+
+/// The proxy: workers, listeners, the admin listener, the in-process mock upstreams, and the chain
+/// version in force. `start()` returns once every socket is bound; `run()` blocks until shutdown.
+public final class Engine: @unchecked Sendable {
+    public let registry: FilterRegistry
+    public let options: EngineOptions
+    private let file: FilterFile
+    private var workers: [Worker] = []
+    private let control = EventLoop()
+    private var admin: AdminServer?
+    private var mocks: [String: MockServer] = [:]
+    private var signals: [SignalWatcher] = []
+    private let version: Mutex<ChainVersion?> = Mutex(nil)
+    let activeExchanges = Atomic<Int>(0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
+
+    /// Ports bound, in the order of the file's listeners.
+    public private(set) var listenerPorts: [Int] = []
+    public private(set) var adminPort: Int?
+
+    public init(file: FilterFile, registry: FilterRegistry, options: EngineOptions = EngineOptions()) {
+        self.file = file
+        self.registry = registry
+        self.options = options
+    }
+
+    var currentVersion: ChainVersion { version.withLock { $0! } }
+
+    /// The port of the in-process mock serving `url`, when one runs.
+    public func mockServer(for url: String) -> MockServer? { mocks[url] }
+
+    /// Streams in flight across all workers.
+    public var activeStreamCount: Int { activeExchanges.load(ordering: .relaxed) }
+
+    /// Binds everything and starts the worker threads. Throws when a socket cannot be bound, a
+    /// certificate cannot be loaded, or a filter cannot be built.
+    public func start() throws {
+        _ = EventLoop.threadingReady
+        var mockPorts: [String: Int] = [:]
+        for group in file.upstreams {
+            for e in group.endpoints where e.scheme == .mock && mocks[e.url] == nil {
+                let settings = try MockSettings(query: e.mockQuery)
+                let server = MockServer(settings: settings)
+                try server.start()
+                mocks[e.url] = server
+                mockPorts[e.url] = server.port
+            }
+        }
+        let built = try ChainVersionBuilder.build(file: file, number: 1, registry: registry, previous: nil,
+                                                  clock: options.clock, workers: options.workers, mockPorts: mockPorts)
+        version.withLock { $0 = built }
+
+        workers = (0..<max(1, options.workers)).map { Worker(index: $0, engine: self, clock: options.clock, logger: options.logger) }
+        for (i, spec) in file.listeners.enumerated() {
+            var host = spec.host
+            var port = spec.port
+            if i == 0, let override = options.listen {
+                host = override.host
+                port = override.port
+            }
+            let tls = try spec.tls.map { try TLSContext.server(certificatePath: $0.certificate, keyPath: $0.key) }
+            let bound = try workers[0].listen(name: spec.name, host: host, port: port, tls: tls)
+            for w in workers.dropFirst() { _ = try w.listen(name: spec.name, host: host, port: bound, tls: tls) }
+            listenerPorts.append(bound)
+        }
+        let adminAddress = options.admin ?? file.admin.map { ($0.host, $0.port) }
+        if let (host, port) = adminAddress {
+            let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head in self.adminAnswer(head) }
+            admin = server
+            adminPort = server.port
+        }
+        for w in workers {
+            WorkerThread.start(name: "sluice-w\(w.index)") { w.loop.run() }
+        }
+        WorkerThread.start(name: "sluice-control") { [control] in control.run() }
+        options.logger.info("sluice started", metadata: [
+            "listeners": "\(listenerPorts)", "admin": "\(adminPort.map(String.init) ?? "off")",
+            "workers": "\(workers.count)", "routes": "\(file.routes.count)",
+        ])
+    }
+
+    private func adminAnswer(_ head: HTTPRequestHead) -> (Int, String, String) {
+        let draining = state.withLock { $0.draining }
+        switch (head.method, String(head.path)) {
+        case ("GET", "/healthz"):
+            return (200, "application/json", "{\"status\":\"ok\"}\n")
+        case ("GET", "/readyz"):
+            return draining ? (503, "application/json", "{\"status\":\"draining\"}\n") : (200, "application/json", "{\"status\":\"ready\"}\n")
+        case ("GET", "/admin/chain"):
+            let v = currentVersion
+            return (200, "application/json", "{\"version\":\(v.number),\"path\":\(JSONText.quoted(v.file.path))}\n")
+        default:
+            return (404, "application/json", "{\"error\":{\"type\":\"not_found\",\"message\":\"no such admin endpoint\"}}\n")
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT (drain, then exit) or `stop()`. Call after `start()`.
+    public func run() {
+        control.execute { [self] in
+            let onSignal: () -> Void = { [unowned self] in
+                let already = state.withLock { $0.draining }
+                if already {
+                    options.logger.warning("second signal: stopping now")
+                    stop()
+                } else {
+                    drain()
+                }
+            }
+            signals = [SignalWatcher(loop: control, signal: SIGTERM, onSignal), SignalWatcher(loop: control, signal: SIGINT, onSignal)]
+        }
+        waitUntilStopped()
+    }
+
+    /// Stops accepting, lets streams in flight finish up to the drain timeout, then stops. Any thread.
+    public func drain() {
+        let first = state.withLock { s -> Bool in
+            if s.draining { return false }
+            s.draining = true
+            return true
+        }
+        guard first else { return }
+        for w in workers { w.loop.execute { w.beginDrain() } }
+        let deadline = options.clock.now() + options.drainTimeout
+        options.logger.info("draining", metadata: ["streams": "\(activeStreamCount)", "timeout": "\(options.drainTimeout)"])
+        control.execute { [self] in self.pollDrain(deadline: deadline, lastLog: options.clock.now()) }
+    }
+
+    private func pollDrain(deadline: MonotonicInstant, lastLog: MonotonicInstant) {
+        let now = options.clock.now()
+        let remaining = activeStreamCount
+        if remaining == 0 || now >= deadline {
+            if remaining > 0 { options.logger.warning("drain timeout: closing remaining streams", metadata: ["streams": "\(remaining)"]) }
+            stop()
+            return
+        }
+        var logged = lastLog
+        if now.since(lastLog) >= .seconds(1) {
+            options.logger.info("draining", metadata: ["streams": "\(remaining)", "left": "\(deadline.since(now))"])
+            logged = now
+        }
+        control.schedule(after: .milliseconds(50)) { [self] in self.pollDrain(deadline: deadline, lastLog: logged) }
+    }
+
+    /// Closes everything now and ends `run()`. Any thread; idempotent.
+    public func stop() {
+        let first = state.withLock { s -> Bool in
+            if s.stopped { return false }
+            s.stopped = true
+            return true
+        }
+        guard first else { return }
+        let group = DispatchGroup()
+        for w in workers {
+            group.enter()
+            w.loop.execute {
+                w.closeAll()
+                group.leave()
+            }
+        }
+        _ = group.wait(timeout: .now() + 5)
+        for w in workers { w.loop.stop() }
+        control.execute { [self] in
+            admin?.close()
+            signals = []
+        }
+        control.stop()
+        for m in mocks.values { m.stop() }
+        stopped.signal()
+    }
+
+    /// Blocks until `stop()` ran.
+    public func waitUntilStopped() {
+        stopped.wait()
+        stopped.signal()
+    }
+}

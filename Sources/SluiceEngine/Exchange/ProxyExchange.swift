@@ -1,0 +1,758 @@
+import Logging
+import SluiceFilterAPI
+import SluiceHTTP
+import SluiceIO
+
+/// Drives one exchange through its chain: request filters, upstream attempts (with retries), response
+/// filters, streaming to the client, and exactly one completion. Owned by its downstream connection.
+/// Loop thread only.
+///
+/// Invariants: once any response byte went to the client (`exchange.headSent`) there is no retry, and a
+/// stream that does not end properly is never ended cleanly (no last chunk, connection closed, an SSE
+/// error event first when the framing allows). A client that leaves cancels the upstream at once.
+final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
+    private enum Phase: Equatable {
+        case request(Int)
+        case waitingForBody
+        case requestBody(Int)
+        case selecting(Int)
+        case connecting
+        case waitingForHead
+        case upstreamError(Int)
+        case responseHead(Int)
+        case retryWait
+        case streaming
+        case ended
+    }
+
+    /// Request bodies up to this size are kept so a failed attempt can be replayed.
+    static let replayLimit = 64 * 1024
+    /// Upstream reads stop while this much is waiting to be written to the client.
+    static let clientHighWatermark = 256 * 1024
+    static let clientLowWatermark = 64 * 1024
+
+    let exchange: Exchange
+    private unowned let downstream: DownstreamConnection
+    private let worker: Worker
+    let version: ChainVersion
+    private let route: CompiledRoute
+    private var chain: CompiledChain { route.chain }
+    private let clientVersion: HTTPVersion
+    private let clientKeepAlive: Bool
+    private var writer = ClientResponseWriter()
+    private var logger: Logger { worker.logger }
+
+    private var phase: Phase = .request(0)
+    private var suspended = false
+    private var candidates: [EndpointCandidate] = []
+    private var pendingUpstreamError: ProxyError?
+
+    // Request body.
+    private let clientBodyFraming: BodyFraming
+    private(set) var requestComplete: Bool
+    private var retainedBody: [UInt8] = []
+    private var bodyReplayable = true
+    private var bodyForCurrentAttempt: [UInt8] = []
+    private var upstreamBodyFraming: UpstreamBodyFraming = .none
+    private var requestSentToUpstream = false
+
+    // Upstream.
+    private var upstream: UpstreamConnection?
+    private var endpoint: UpstreamEndpoint?
+    private var countedActive: String?
+    private var freshConnectionRetryUsed = false
+    private var readsPaused = false
+
+    // Response.
+    private var headCommitted = false
+    private var heldBody: [UInt8] = []
+    private var sse: SSEParser?
+    private var preCommittedEventStream = false
+    private var decidedBy: String?
+    private var timers: [SluiceIO.Timer] = []
+
+    init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
+         clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
+        self.exchange = exchange
+        self.downstream = downstream
+        self.worker = worker
+        self.version = version
+        self.route = route
+        self.clientVersion = clientVersion
+        self.clientKeepAlive = clientKeepAlive
+        self.clientBodyFraming = bodyFraming
+        self.requestComplete = bodyFraming == .none || bodyFraming == .contentLength(0)
+        exchange.driver = self
+    }
+
+    var isEnded: Bool { phase == .ended }
+
+    // MARK: - Request phases
+
+    func start() {
+        runRequestFilters(from: 0)
+    }
+
+    private func runRequestFilters(from start: Int) {
+        var i = start
+        while i < chain.filters.count {
+            phase = .request(i)
+            let d = chain.filters[i].onRequest(exchange)
+            guard proceed(d, filter: i) else { return }
+            i += 1
+        }
+        afterRequestFilters()
+    }
+
+    private func afterRequestFilters() {
+        if chain.requestBodyLimit != nil {
+            if requestComplete {
+                exchange.requestBody = retainedBody
+                runBodyFilters(from: 0)
+            } else {
+                phase = .waitingForBody
+            }
+        } else {
+            startAttempt()
+        }
+    }
+
+    private func runBodyFilters(from start: Int) {
+        var i = start
+        while i < chain.filters.count {
+            phase = .requestBody(i)
+            let d = chain.filters[i].onRequestBody(exchange)
+            guard proceed(d, filter: i) else { return }
+            i += 1
+        }
+        startAttempt()
+    }
+
+    /// Applies a request-phase answer. Returns true to go on to the next filter.
+    private func proceed(_ decision: Decision, filter index: Int) -> Bool {
+        switch decision {
+        case .next, .retry:
+            return true
+        case .reject(let error):
+            decidedBy = chain.filterNames[index]
+            respondWithError(error, outcome: .rejected)
+            return false
+        case .reply(let head, let body):
+            decidedBy = chain.filterNames[index]
+            respondWithReply(head, body: body)
+            return false
+        case .suspend:
+            suspended = true
+            return false
+        }
+    }
+
+    /// Client body bytes, as the request parser yields them.
+    func clientBody(_ bytes: UnsafeRawBufferPointer) {
+        guard phase != .ended else { return }
+        exchange.counters.requestBytes += bytes.count
+        if chain.requestBodyLimit != nil {
+            if retainedBody.count + bytes.count > chain.requestBodyLimit! {
+                respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(chain.requestBodyLimit!) bytes"), outcome: .rejected)
+                return
+            }
+            retainedBody.append(contentsOf: bytes)
+            return
+        }
+        if bodyReplayable {
+            if retainedBody.count + bytes.count <= Self.replayLimit {
+                retainedBody.append(contentsOf: bytes)
+            } else {
+                bodyReplayable = false
+                retainedBody = []
+            }
+        }
+        if requestSentToUpstream, let upstream {
+            writeBodyToUpstream(bytes, upstream)
+        } else if !bodyReplayable || !retainedBody.isEmpty && bodyForCurrentAttempt.count < retainedBody.count {
+            bodyForCurrentAttempt.append(contentsOf: bytes)
+        }
+    }
+
+    func clientBodyEnd() {
+        guard phase != .ended else { return }
+        requestComplete = true
+        if phase == .waitingForBody {
+            exchange.requestBody = retainedBody
+            runBodyFilters(from: 0)
+        } else if chain.requestBodyLimit == nil, requestSentToUpstream, let upstream, upstreamBodyFraming == .chunked {
+            upstream.write(ChunkedEncoding.lastChunk)
+        }
+    }
+
+    private func writeBodyToUpstream(_ bytes: UnsafeRawBufferPointer, _ upstream: UpstreamConnection) {
+        if upstreamBodyFraming == .chunked {
+            upstream.write(ChunkedEncoding.chunkHeader(size: bytes.count))
+            upstream.write(bytes)
+            upstream.write(ChunkedEncoding.chunkTrailer)
+        } else {
+            upstream.write(bytes)
+        }
+    }
+
+    // MARK: - Attempts
+
+    private func startAttempt() {
+        exchange.attempt += 1
+        candidates = route.group.endpoints.map { e in
+            EndpointCandidate(id: e.id, group: e.group, url: e.url, host: e.host, port: e.port, index: e.index,
+                              activeStreams: worker.pool.active[e.id] ?? 0)
+        }
+        runSelectFilters(from: 0)
+    }
+
+    private func runSelectFilters(from start: Int) {
+        var i = start
+        while i < chain.filters.count {
+            phase = .selecting(i)
+            let d = chain.filters[i].selectUpstream(exchange, &candidates)
+            guard proceed(d, filter: i) else { return }
+            i += 1
+        }
+        guard let chosen = route.group.pick(from: candidates, tried: exchange.triedEndpoints),
+              let endpoint = route.group.endpoints.first(where: { $0.id == chosen.id }) else {
+            finishAttemptWithError(ProxyError(.noUpstream, "no upstream endpoint is available for '\(route.group.name)'", retryAfterSeconds: 1))
+            return
+        }
+        exchange.endpoint = chosen
+        exchange.triedEndpoints.append(chosen.id)
+        connect(to: endpoint, allowPooled: true)
+    }
+
+    private func connect(to endpoint: UpstreamEndpoint, allowPooled: Bool) {
+        self.endpoint = endpoint
+        requestSentToUpstream = false
+        if countedActive == nil {
+            worker.pool.streamStarted(endpoint.id)
+            countedActive = endpoint.id
+        }
+        if allowPooled, let pooled = worker.pool.takeIdle(endpoint) {
+            upstream = pooled
+            pooled.begin(method: exchange.request.method, delegate: self)
+            phase = .connecting
+            upstreamConnected(pooled)
+            return
+        }
+        let connection = UpstreamConnection(loop: worker.loop, endpoint: endpoint)
+        upstream = connection
+        connection.begin(method: exchange.request.method, delegate: self)
+        phase = .connecting
+        if !connection.connect() {
+            upstream = nil
+            connection.close()
+            attemptFailed(ProxyError(.connectFailed, "cannot connect to \(endpoint.url)", source: .upstream))
+        }
+    }
+
+    func upstreamConnected(_ connection: UpstreamConnection) {
+        guard connection === upstream, phase == .connecting else { return }
+        exchange.timings.upstreamConnected = exchange.clock.now()
+        phase = .waitingForHead
+        sendRequest(on: connection)
+    }
+
+    private func sendRequest(on connection: UpstreamConnection) {
+        var request = exchange.request
+        request.headers.remove("expect")
+        let body: [UInt8]
+        if let buffered = exchange.requestBody, chain.requestBodyLimit != nil {
+            body = buffered
+            upstreamBodyFraming = .contentLength(buffered.count)
+            if buffered.isEmpty && (clientBodyFraming == .none) { upstreamBodyFraming = .none }
+        } else {
+            switch clientBodyFraming {
+            case .none: upstreamBodyFraming = .none
+            case .contentLength(let n): upstreamBodyFraming = .contentLength(n)
+            case .chunked, .closeDelimited:
+                upstreamBodyFraming = requestComplete && bodyReplayable ? .contentLength(retainedBody.count) : .chunked
+            }
+            body = bodyReplayable ? retainedBody : bodyForCurrentAttempt
+        }
+        let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
+                                                  bodyFraming: upstreamBodyFraming)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512 + body.count)
+        head.write(into: &bytes)
+        connection.write(bytes)
+        requestSentToUpstream = true
+        if !body.isEmpty { body.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
+        bodyForCurrentAttempt = []
+        if requestComplete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
+    }
+
+    private var canReplay: Bool { requestComplete && bodyReplayable }
+
+    func upstreamFailed(_ connection: UpstreamConnection, _ reason: String, sawResponseBytes: Bool, truncated: Bool) {
+        guard connection === upstream, phase != .ended else { return }
+        upstream = nil
+        connection.close()
+        if headCommitted {
+            truncate(ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream))
+            return
+        }
+        // A pooled connection the upstream had already closed: retry once on a fresh one, invisibly.
+        if phase == .waitingForHead, connection.reuseCount > 0, !sawResponseBytes, canReplay, !freshConnectionRetryUsed, let endpoint {
+            freshConnectionRetryUsed = true
+            connect(to: endpoint, allowPooled: false)
+            return
+        }
+        let error: ProxyError
+        if phase == .connecting {
+            error = ProxyError(.connectFailed, "cannot connect to \(connection.endpoint.url): \(reason)", source: .upstream)
+        } else if exchange.response == nil {
+            error = ProxyError(.upstreamReset, "the upstream closed before responding: \(reason)", source: .upstream)
+        } else {
+            error = ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream, retryable: true)
+        }
+        attemptFailed(error)
+    }
+
+    /// An attempt failed with nothing sent to the client: offer the filters a retry.
+    private func attemptFailed(_ error: ProxyError) {
+        if let upstream {
+            self.upstream = nil
+            upstream.abort()
+        }
+        pendingUpstreamError = error
+        runUpstreamErrorFilters(from: chain.filters.count - 1)
+    }
+
+    private func runUpstreamErrorFilters(from start: Int) {
+        var i = start
+        while i >= 0 {
+            phase = .upstreamError(i)
+            let d = chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!)
+            switch d {
+            case .next:
+                break
+            case .retry(let delay):
+                retry(after: delay, filter: i)
+                return
+            case .reject(let replacement):
+                pendingUpstreamError = replacement
+                decidedBy = chain.filterNames[i]
+            case .reply(let head, let body):
+                decidedBy = chain.filterNames[i]
+                respondWithReply(head, body: body)
+                return
+            case .suspend:
+                suspended = true
+                return
+            }
+            i -= 1
+        }
+        finishAttemptWithError(pendingUpstreamError!)
+    }
+
+    private func finishAttemptWithError(_ error: ProxyError) {
+        respondWithError(error, outcome: .failed)
+    }
+
+    private func retry(after delay: Duration?, filter: Int) {
+        guard !exchange.headSent else { return }
+        guard canReplay else {
+            logger.info("not retrying: the request body was not kept for replay", metadata: ["request_id": "\(exchange.id)"])
+            finishAttemptWithError(pendingUpstreamError ?? ProxyError(.upstreamError, "upstream failed", source: .upstream))
+            return
+        }
+        if let upstream {
+            self.upstream = nil
+            upstream.abort()
+        }
+        exchange.response = nil
+        heldBody = []
+        sse = nil
+        exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
+        exchange.timings.responseHead = nil
+        exchange.timings.firstToken = nil
+        exchange.timings.lastToken = nil
+        releaseActive()
+        phase = .retryWait
+        if let delay, delay > .zero {
+            _ = schedule(after: delay) { [weak self] in self?.startAttempt() }
+        } else {
+            startAttempt()
+        }
+    }
+
+    // MARK: - Response
+
+    func upstreamHead(_ connection: UpstreamConnection, _ head: HTTPResponseHead) {
+        guard connection === upstream, phase == .waitingForHead else { return }
+        exchange.timings.responseHead = exchange.clock.now()
+        exchange.response = head
+        let contentType = head.headers["content-type"]?.lowercased() ?? ""
+        exchange.isEventStream = contentType.hasPrefix("text/event-stream")
+        if exchange.isEventStream { sse = SSEParser() }
+        runResponseHeadFilters(from: chain.filters.count - 1)
+    }
+
+    private func runResponseHeadFilters(from start: Int) {
+        var i = start
+        while i >= 0 {
+            phase = .responseHead(i)
+            let d = chain.filters[i].onResponseHead(exchange)
+            switch d {
+            case .next:
+                break
+            case .retry(let delay):
+                pendingUpstreamError = ProxyError(.upstreamError, "upstream answered \(exchange.response?.status ?? 0)", source: .upstream)
+                retry(after: delay, filter: i)
+                return
+            case .reject(let error):
+                decidedBy = chain.filterNames[i]
+                if let upstream { self.upstream = nil; upstream.abort() }
+                respondWithError(error, outcome: .failed)
+                return
+            case .reply(let head, let body):
+                decidedBy = chain.filterNames[i]
+                if let upstream { self.upstream = nil; upstream.abort() }
+                respondWithReply(head, body: body)
+                return
+            case .suspend:
+                suspended = true
+                return
+            }
+            i -= 1
+        }
+        commitHead()
+    }
+
+    private func commitHead() {
+        guard var head = exchange.response else { return }
+        phase = .streaming
+        headCommitted = true
+        if preCommittedEventStream {
+            // The client already has a 200 event-stream head (queue comments); only a 200 can follow.
+            if head.status != 200 {
+                truncate(ProxyError(.upstreamError, "upstream answered \(head.status)", source: .upstream, status: head.status))
+                return
+            }
+        } else {
+            for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+            head.headers.set("x-request-id", exchange.id)
+            writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                             clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed,
+                             passContentLength: !chain.rewritesEvents, to: downstream.socket)
+            exchange.headSent = true
+            exchange.timings.firstByteToClient = exchange.clock.now()
+        }
+        if !heldBody.isEmpty {
+            let held = heldBody
+            heldBody = []
+            writeToClient(held)
+        }
+        if upstream == nil, phase == .streaming {
+            // The upstream already finished while the head was held.
+            completeStream()
+        }
+    }
+
+    func upstreamBody(_ connection: UpstreamConnection, _ bytes: UnsafeRawBufferPointer) {
+        guard connection === upstream, phase != .ended else { return }
+        exchange.counters.bytesFromUpstream += bytes.count
+        exchange.counters.chunks += 1
+        if sse != nil {
+            processEvents(bytes)
+        } else if headCommitted {
+            writer.writeBody(bytes, to: downstream.socket)
+            afterClientWrite()
+        } else {
+            heldBody.append(contentsOf: bytes)
+        }
+    }
+
+    /// Parses SSE events out of `bytes`, accounts tokens and timings, runs event filters, and forwards
+    /// either the raw bytes (observe mode) or the events as the filters left them (rewrite mode).
+    private func processEvents(_ bytes: UnsafeRawBufferPointer) {
+        let rewrite = chain.rewritesEvents
+        var rewritten: [UInt8] = []
+        var failure: ProxyError?
+        do {
+            try sse!.feed(bytes) { item in
+                guard failure == nil else { return }
+                switch item {
+                case .comment(let text):
+                    if rewrite {
+                        rewritten.append(contentsOf: Array(": \(text)\n\n".utf8))
+                    }
+                case .event(var event):
+                    exchange.counters.events += 1
+                    let info = LLMEventClassifier.classify(event, dialect: exchange.dialect)
+                    exchange.tokens.record(info)
+                    if info.kind == .content {
+                        let now = exchange.clock.now()
+                        if exchange.timings.firstToken == nil { exchange.timings.firstToken = now }
+                        if let last = exchange.timings.lastToken {
+                            let gap = now.since(last)
+                            if gap > exchange.timings.longestTokenGap { exchange.timings.longestTokenGap = gap }
+                        }
+                        exchange.timings.lastToken = now
+                    }
+                    var drop = false
+                    var i = chain.eventFilters.count - 1
+                    while i >= 0 {
+                        let f = chain.eventFilters[i]
+                        switch chain.filters[f].onEvent(exchange, &event, info) {
+                        case .pass, .modified: break
+                        case .drop: drop = true
+                        case .fail(let error):
+                            decidedBy = chain.filterNames[f]
+                            failure = error
+                            return
+                        }
+                        if drop { break }
+                        i -= 1
+                    }
+                    if rewrite && !drop { event.write(into: &rewritten) }
+                }
+            }
+        } catch {
+            failure = ProxyError(.upstreamProtocol, "the upstream sent an invalid event stream: \(error)", source: .upstream)
+        }
+        if rewrite {
+            forward(rewritten)
+        } else {
+            forward(bytes)
+        }
+        if let failure, phase != .ended {
+            if headCommitted { truncate(failure) } else { attemptFailed(failure) }
+        }
+    }
+
+    private func forward(_ bytes: UnsafeRawBufferPointer) {
+        guard phase != .ended, !bytes.isEmpty else { return }
+        if headCommitted {
+            writer.writeBody(bytes, to: downstream.socket)
+            afterClientWrite()
+        } else {
+            heldBody.append(contentsOf: bytes)
+        }
+    }
+
+    private func forward(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { forward($0) }
+    }
+
+    private func writeToClient(_ bytes: [UInt8]) {
+        writer.writeBody(bytes, to: downstream.socket)
+        afterClientWrite()
+    }
+
+    private func afterClientWrite() {
+        exchange.counters.bytesToClient = writer.bytesWritten
+        if !readsPaused, downstream.socket.outputLength > Self.clientHighWatermark, let upstream {
+            readsPaused = true
+            upstream.setReading(false)
+            downstream.socket.setWriteLowWatermark(Self.clientLowWatermark)
+        }
+    }
+
+    /// The client's output drained below the low watermark.
+    func clientDrained() {
+        guard readsPaused else { return }
+        readsPaused = false
+        downstream.socket.setWriteLowWatermark(0)
+        upstream?.setReading(true)
+    }
+
+    func upstreamEnd(_ connection: UpstreamConnection) {
+        guard connection === upstream, phase != .ended else { return }
+        if let sse, sse.hasPartialEvent, exchange.isEventStream {
+            // The body ended cleanly by its framing, but inside an event: still a cut stream.
+            _ = sse
+        }
+        if !headCommitted {
+            // The whole response arrived while a filter held the head: it goes out when resumed.
+            upstream = nil
+            worker.pool.putIdle(connection, maxIdle: route.group.maxIdlePerEndpoint, idleTimeout: route.group.idleTimeout)
+            return
+        }
+        upstream = nil
+        worker.pool.putIdle(connection, maxIdle: route.group.maxIdlePerEndpoint, idleTimeout: route.group.idleTimeout)
+        completeStream()
+    }
+
+    private func completeStream() {
+        if writer.finish(to: downstream.socket) {
+            if !requestComplete { writer.forceClose() }
+            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: writer.keepAlive)
+        } else {
+            truncate(ProxyError(.upstreamReset, "the upstream body was shorter than announced", source: .upstream))
+        }
+    }
+
+    // MARK: - Ending
+
+    /// Ends a started stream with an error: an SSE error event when possible, never a clean end.
+    private func truncate(_ error: ProxyError) {
+        guard phase != .ended else { return }
+        if let upstream { self.upstream = nil; upstream.abort() }
+        if exchange.isEventStream || preCommittedEventStream, writer.canAppendEvent {
+            writer.writeBody(error.sseEvent(dialect: exchange.dialect), to: downstream.socket)
+        }
+        writer.forceClose()
+        finish(Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy), keepAlive: false)
+    }
+
+    private func respondWithError(_ error: ProxyError, outcome kind: Outcome.Kind) {
+        guard phase != .ended else { return }
+        if exchange.headSent {
+            truncate(error)
+            return
+        }
+        if let upstream { self.upstream = nil; upstream.abort() }
+        let rendered = error.renderedResponse(dialect: exchange.dialect)
+        var head = HTTPResponseHead(status: rendered.status)
+        for (name, value) in rendered.headers { head.headers.add(name, value) }
+        head.headers.set("content-length", String(rendered.body.count))
+        respond(head, body: rendered.body, outcome: Outcome(kind: kind, status: rendered.status, error: error, decidedBy: decidedBy))
+    }
+
+    private func respondWithReply(_ head: HTTPResponseHead, body: [UInt8]) {
+        guard phase != .ended else { return }
+        if let upstream { self.upstream = nil; upstream.abort() }
+        var head = head
+        head.headers.set("content-length", String(body.count))
+        respond(head, body: body, outcome: Outcome(kind: .rejected, status: head.status, decidedBy: decidedBy))
+    }
+
+    private func respond(_ head: HTTPResponseHead, body: [UInt8], outcome: Outcome) {
+        var head = head
+        for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+        head.headers.set("x-request-id", exchange.id)
+        writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                         clientKeepAlive: clientKeepAlive && requestComplete && downstream.keepAliveAllowed,
+                         passContentLength: true, to: downstream.socket)
+        exchange.headSent = true
+        exchange.timings.firstByteToClient = exchange.clock.now()
+        writer.writeBody(body, to: downstream.socket)
+        _ = writer.finish(to: downstream.socket)
+        finish(outcome, keepAlive: writer.keepAlive)
+    }
+
+    /// The client went away: cancel everything at once.
+    func clientGone() {
+        guard phase != .ended else { return }
+        if let upstream { self.upstream = nil; upstream.abort() }
+        finish(Outcome(kind: .clientGone, status: exchange.headSent ? exchange.response?.status : nil,
+                       error: ProxyError(.badRequest, "the client closed the connection", source: .client),
+                       decidedBy: decidedBy), keepAlive: false, notifyDownstream: false)
+    }
+
+    private func releaseActive() {
+        if let id = countedActive {
+            worker.pool.streamEnded(id)
+            countedActive = nil
+        }
+    }
+
+    private func finish(_ outcome: Outcome, keepAlive: Bool, notifyDownstream: Bool = true) {
+        guard phase != .ended else { return }
+        phase = .ended
+        suspended = false
+        for t in timers { t.cancel() }
+        timers = []
+        releaseActive()
+        if let upstream { self.upstream = nil; upstream.abort() }
+        exchange.timings.end = exchange.clock.now()
+        var i = chain.filters.count - 1
+        while i >= 0 {
+            chain.filters[i].onComplete(exchange, outcome)
+            i -= 1
+        }
+        worker.exchangeEnded(self, outcome)
+        if notifyDownstream { downstream.exchangeFinished(self, keepAlive: keepAlive) }
+    }
+
+    // MARK: - ExchangeDriver
+
+    func resume(_ decision: Decision) {
+        guard suspended, phase != .ended else { return }
+        suspended = false
+        switch phase {
+        case .request(let i):
+            if proceed(decision, filter: i) { runRequestFilters(from: i + 1) }
+        case .requestBody(let i):
+            if proceed(decision, filter: i) { runBodyFilters(from: i + 1) }
+        case .selecting(let i):
+            if proceed(decision, filter: i) { runSelectFilters(from: i + 1) }
+        case .upstreamError(let i):
+            switch decision {
+            case .retry(let delay): retry(after: delay, filter: i)
+            case .reject(let e): pendingUpstreamError = e; runUpstreamErrorFilters(from: i - 1)
+            case .reply(let head, let body): respondWithReply(head, body: body)
+            case .next: runUpstreamErrorFilters(from: i - 1)
+            case .suspend: suspended = true
+            }
+        case .responseHead(let i):
+            switch decision {
+            case .next: runResponseHeadFilters(from: i - 1)
+            case .retry(let delay):
+                pendingUpstreamError = ProxyError(.upstreamError, "upstream response was retried", source: .upstream)
+                retry(after: delay, filter: i)
+            case .reject(let e):
+                if let upstream { self.upstream = nil; upstream.abort() }
+                respondWithError(e, outcome: .failed)
+            case .reply(let head, let body): respondWithReply(head, body: body)
+            case .suspend: suspended = true
+            }
+        default:
+            break
+        }
+    }
+
+    func fail(_ error: ProxyError) {
+        switch phase {
+        case .ended:
+            return
+        case .connecting, .waitingForHead:
+            attemptFailed(error)
+        case .responseHead where !headCommitted:
+            suspended = false
+            attemptFailed(error)
+        default:
+            if exchange.headSent { truncate(error) } else { respondWithError(error, outcome: .failed) }
+        }
+    }
+
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
+        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] _ in
+            guard let self, self.phase != .ended else { return }
+            body()
+        }
+        timers.append(timer)
+        timer.arm(after: delay)
+        return ExchangeTimer(cancel: { [weak timer] in timer?.cancel() })
+    }
+
+    func runOnLoop(_ body: @escaping @Sendable () -> Void) {
+        worker.loop.execute(body)
+    }
+
+    func sendComment(_ text: String) {
+        guard phase != .ended else { return }
+        if !exchange.headSent {
+            var head = HTTPResponseHead(status: 200)
+            head.headers.set("content-type", "text/event-stream")
+            head.headers.set("cache-control", "no-cache")
+            for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+            head.headers.set("x-request-id", exchange.id)
+            writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                             clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false,
+                             to: downstream.socket)
+            exchange.headSent = true
+            exchange.timings.firstByteToClient = exchange.clock.now()
+            preCommittedEventStream = true
+        }
+        guard writer.canAppendEvent else { return }
+        writeToClient(Array(": \(text)\n\n".utf8))
+    }
+
+    var clientBacklog: Int { downstream.socket.outputLength }
+}

@@ -1,0 +1,138 @@
+import SluiceConfig
+import SluiceFilterAPI
+import SluiceHTTP
+import SluiceIO
+
+/// Everything compiled from one load of the filter file: routes, chains with live filter instances,
+/// upstream groups. Immutable. Each exchange holds the version it started with, so a reload never
+/// changes the chain under a stream in flight; a version is freed when its last exchange ends.
+final class ChainVersion: Sendable {
+    let number: Int
+    let file: FilterFile
+    let routes: [CompiledRoute]
+    let chains: [String: CompiledChain]
+    let groups: [String: UpstreamGroup]
+    let limits: HTTPLimits
+    let clientKeepAliveTimeout: Duration
+
+    init(number: Int, file: FilterFile, routes: [CompiledRoute], chains: [String: CompiledChain], groups: [String: UpstreamGroup]) {
+        self.number = number
+        self.file = file
+        self.routes = routes
+        self.chains = chains
+        self.groups = groups
+        var limits = HTTPLimits()
+        limits.maxHeaderBytes = file.limits.maxHeaderBytes
+        limits.maxHeaderCount = file.limits.maxHeaders
+        limits.maxBodyBytes = file.limits.maxRequestBody
+        self.limits = limits
+        self.clientKeepAliveTimeout = file.limits.clientKeepAliveTimeout
+    }
+
+    /// The first route, in file order, whose host (when set) and path prefix match.
+    func route(for request: HTTPRequestHead) -> CompiledRoute? {
+        let path = request.path
+        let host = request.headers["host"].map(Self.hostWithoutPort)
+        for route in routes {
+            if let wanted = route.host, host?.lowercased() != wanted { continue }
+            if path.hasPrefix(route.pathPrefix) { return route }
+        }
+        return nil
+    }
+
+    private static func hostWithoutPort(_ host: String) -> String {
+        if host.hasPrefix("[") { return String(host.prefix { $0 != "]" }.dropFirst()) }
+        return String(host.prefix { $0 != ":" })
+    }
+}
+
+struct CompiledRoute: Sendable {
+    let info: RouteInfo
+    let pathPrefix: String
+    let host: String?
+    let chain: CompiledChain
+    let group: UpstreamGroup
+    let dialect: DialectSetting
+}
+
+/// Builds a `ChainVersion` from a validated file.
+enum ChainVersionBuilder {
+    struct BuildError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Builds live filters and upstream groups. `previous` lends filter state across a reload;
+    /// `mockPort` is where `mock://` endpoints point.
+    static func build(file: FilterFile, number: Int, registry: FilterRegistry, previous: ChainVersion?,
+                      clock: any SluiceClock, workers: Int, mockPorts: [String: Int]) throws -> ChainVersion {
+        let diagnostics = ConfigDiagnostics()
+        var chains: [String: CompiledChain] = [:]
+        for spec in file.chains {
+            var filters: [any Filter] = []
+            for f in spec.filters {
+                guard let factory = registry.factory(for: f.type) else {
+                    throw BuildError(description: "\(f.mark): unknown filter type '\(f.type)'")
+                }
+                let old = previous?.chains[spec.name].flatMap { chain in
+                    chain.filterNames.firstIndex(of: f.name).map { chain.filters[$0] }
+                }
+                let config = ConfigMap(f.config, diagnostics: diagnostics, context: "filter '\(f.name)'")
+                filters.append(try factory(FilterSetup(type: f.type, name: f.name, chain: spec.name, config: config,
+                                                       previous: old, clock: clock, workers: workers)))
+                config.finish()
+            }
+            chains[spec.name] = CompiledChain(name: spec.name, filters: filters, filterNames: spec.filters.map(\.name))
+        }
+        if !diagnostics.isEmpty {
+            throw BuildError(description: diagnostics.errors.map(\.description).joined(separator: "\n"))
+        }
+
+        var groups: [String: UpstreamGroup] = [:]
+        var clientContexts: [String: TLSContext] = [:]
+        for spec in file.upstreams {
+            var endpoints: [UpstreamEndpoint] = []
+            for (i, e) in spec.endpoints.enumerated() {
+                var host = e.host
+                var port = e.port
+                var tls: TLSContext? = nil
+                switch e.scheme {
+                case .mock:
+                    guard let mockPort = mockPorts[e.url] else { throw BuildError(description: "\(e.mark): no in-process mock is running for \(e.url)") }
+                    host = "127.0.0.1"
+                    port = mockPort
+                case .https:
+                    let key = "\(spec.tls.verify)|\(spec.tls.caFile ?? "")"
+                    if let made = clientContexts[key] {
+                        tls = made
+                    } else {
+                        let made = try TLSContext.client(verify: spec.tls.verify, caFile: spec.tls.caFile)
+                        clientContexts[key] = made
+                        tls = made
+                    }
+                case .http:
+                    break
+                }
+                let defaultPort = e.scheme == .https ? 443 : 80
+                let authority = (e.scheme == .mock || port == defaultPort) ? (e.scheme == .mock ? "\(host):\(port)" : e.host)
+                    : "\(e.host.contains(":") ? "[\(e.host)]" : e.host):\(port)"
+                endpoints.append(UpstreamEndpoint(
+                    id: "\(spec.name)/\(e.url)", group: spec.name, url: e.url, host: host, port: port,
+                    basePath: e.basePath, tls: tls, serverName: spec.tls.serverName ?? (tls != nil ? e.host : nil),
+                    authority: authority, index: i))
+            }
+            groups[spec.name] = UpstreamGroup(name: spec.name, endpoints: endpoints, balance: spec.balance,
+                                              maxIdlePerEndpoint: spec.pool.maxIdlePerEndpoint, idleTimeout: spec.pool.idleTimeout)
+        }
+
+        var routes: [CompiledRoute] = []
+        for r in file.routes {
+            guard let chain = chains[r.chain], let group = groups[r.upstream] else {
+                throw BuildError(description: "\(r.mark): route '\(r.name)' refers to a missing chain or upstream")
+            }
+            routes.append(CompiledRoute(info: RouteInfo(name: r.name, chain: r.chain, upstreamGroup: r.upstream),
+                                        pathPrefix: r.pathPrefix, host: r.host?.lowercased(), chain: chain, group: group,
+                                        dialect: r.dialect))
+        }
+        return ChainVersion(number: number, file: file, routes: routes, chains: chains, groups: groups)
+    }
+}

@@ -1,0 +1,24 @@
+import SluiceFilterAPI
+
+/// A chain's filters, built from the file, with what the engine needs to know about them precomputed
+/// so the per-chunk path does no searching.
+final class CompiledChain: Sendable {
+    let name: String
+    let filters: [any Filter]
+    let filterNames: [String]
+    /// The largest body any filter asked to buffer; nil: stream the request body.
+    let requestBodyLimit: Int?
+    /// Indices (file order) of filters that receive `onEvent`.
+    let eventFilters: [Int]
+    /// Some filter may change or drop events: forward whole events only.
+    let rewritesEvents: Bool
+
+    init(name: String, filters: [any Filter], filterNames: [String]) {
+        self.name = name
+        self.filters = filters
+        self.filterNames = filterNames
+        self.requestBodyLimit = filters.compactMap(\.requestBodyLimit).max()
+        self.eventFilters = filters.indices.filter { filters[$0].wantsEvents }
+        self.rewritesEvents = filters.contains { $0.rewritesEvents }
+    }
+}

@@ -1,0 +1,56 @@
+import SluiceConfig
+import SluiceFilterAPI
+import SluiceIO
+import Synchronization
+
+/// One endpoint of a group, resolved: where to connect and how.
+struct UpstreamEndpoint: Sendable {
+    let id: String
+    let group: String
+    let url: String
+    let host: String
+    let port: Int
+    /// Prepended to every request target (an endpoint like https://host/openai).
+    let basePath: String
+    let tls: TLSContext?
+    let serverName: String?
+    /// The Host header the upstream gets.
+    let authority: String
+    let index: Int
+}
+
+/// A named group of endpoints with its balancing policy and pool settings.
+final class UpstreamGroup: Sendable {
+    let name: String
+    let endpoints: [UpstreamEndpoint]
+    let balance: BalancePolicy
+    let maxIdlePerEndpoint: Int
+    let idleTimeout: Duration
+    private let cursor = Atomic<Int>(0)
+
+    init(name: String, endpoints: [UpstreamEndpoint], balance: BalancePolicy, maxIdlePerEndpoint: Int, idleTimeout: Duration) {
+        self.name = name
+        self.endpoints = endpoints
+        self.balance = balance
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Picks among `candidates` (what the filters left) by the group's policy, preferring endpoints
+    /// not yet tried by this exchange.
+    func pick(from candidates: [EndpointCandidate], tried: [String]) -> EndpointCandidate? {
+        guard !candidates.isEmpty else { return nil }
+        let fresh = candidates.filter { !tried.contains($0.id) }
+        let pool = fresh.isEmpty ? candidates : fresh
+        switch balance {
+        case .roundRobin:
+            let n = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
+            return pool[(n % pool.count + pool.count) % pool.count]
+        case .leastActive:
+            let least = pool.map(\.activeStreams).min()!
+            let tied = pool.filter { $0.activeStreams == least }
+            let n = cursor.wrappingAdd(1, ordering: .relaxed).oldValue
+            return tied[(n % tied.count + tied.count) % tied.count]
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import SluiceIO
+
+/// Idle keep-alive connections, per endpoint, for one worker. Loop thread only.
+final class UpstreamPool {
+    private let loop: EventLoop
+    private var idle: [String: [UpstreamConnection]] = [:]
+    /// Streams in flight per endpoint id on this worker (for least-active balancing).
+    private(set) var active: [String: Int] = [:]
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    /// A reusable idle connection to `endpoint`, most recently used first.
+    func takeIdle(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
+        while var list = idle[endpoint.id], let connection = list.popLast() {
+            idle[endpoint.id] = list
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            connection.onIdleClose = nil
+            if connection.socket.isOpen { return connection }
+        }
+        return nil
+    }
+
+    /// Keeps `connection` for reuse, or closes it when the pool for its endpoint is full.
+    func putIdle(_ connection: UpstreamConnection, maxIdle: Int, idleTimeout: Duration) {
+        let id = connection.endpoint.id
+        guard connection.isReusable, (idle[id]?.count ?? 0) < maxIdle else {
+            connection.close()
+            return
+        }
+        connection.delegate = nil
+        connection.markReused()
+        idle[id, default: []].append(connection)
+        connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
+        let timer = SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
+        timer.arm(after: idleTimeout)
+        connection.idleTimer = timer
+    }
+
+    private func evict(_ connection: UpstreamConnection) {
+        let id = connection.endpoint.id
+        idle[id]?.removeAll { $0 === connection }
+        connection.onIdleClose = nil
+        connection.close()
+    }
+
+    func streamStarted(_ endpointID: String) { active[endpointID, default: 0] += 1 }
+    func streamEnded(_ endpointID: String) { active[endpointID, default: 1] -= 1 }
+
+    func idleCount(_ endpointID: String) -> Int { idle[endpointID]?.count ?? 0 }
+
+    func closeAll() {
+        for list in idle.values { for c in list { c.close() } }
+        idle.removeAll()
+    }
+}

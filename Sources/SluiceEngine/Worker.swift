@@ -1,0 +1,90 @@
+import Logging
+import SluiceFilterAPI
+import SluiceIO
+import Synchronization
+
+/// One event-loop thread with its own listeners (SO_REUSEPORT), client connections, exchanges and
+/// upstream pool. Everything here runs on the worker's loop thread unless marked otherwise.
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let loop: EventLoop
+    let pool: UpstreamPool
+    let clock: any SluiceClock
+    let logger: Logger
+    private unowned let engine: Engine
+    private var listeners: [Listener] = []
+    private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
+    private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
+    private(set) var isDraining = false
+
+    init(index: Int, engine: Engine, clock: any SluiceClock, logger: Logger) {
+        self.index = index
+        self.engine = engine
+        self.clock = clock
+        self.logger = logger
+        loop = EventLoop()
+        pool = UpstreamPool(loop: loop)
+    }
+
+    /// The chain version new exchanges start on.
+    var currentVersion: ChainVersion { engine.currentVersion }
+
+    /// Binds a listener on this worker. Called before the loop runs, or on the loop thread.
+    func listen(name: String, host: String, port: Int, tls: TLSContext?) throws -> Int {
+        let listener = try Listener(loop: loop, host: host, port: port)
+        listener.onAccept = { [unowned self] fd, peer in
+            let connection = DownstreamConnection(worker: self, fd: fd, peer: peer, listenerName: name, tls: tls)
+            self.connections[ObjectIdentifier(connection)] = connection
+        }
+        listeners.append(listener)
+        return listener.port
+    }
+
+    func connectionClosed(_ connection: DownstreamConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+
+    func exchangeStarted(_ exchange: ProxyExchange) {
+        exchanges[ObjectIdentifier(exchange)] = exchange
+        engine.activeExchanges.add(1, ordering: .relaxed)
+    }
+
+    func exchangeEnded(_ exchange: ProxyExchange, _ outcome: Outcome) {
+        exchanges[ObjectIdentifier(exchange)] = nil
+        engine.activeExchanges.subtract(1, ordering: .relaxed)
+        let x = exchange.exchange
+        let ttft = x.timings.firstToken.map { String(format3: $0.since(x.timings.start)) } ?? "-"
+        logger.debug("exchange ended", metadata: [
+            "request_id": "\(x.id)", "route": "\(x.route.name)", "outcome": "\(outcome.kind.rawValue)",
+            "status": "\(outcome.status.map(String.init) ?? "-")", "ttft": "\(ttft)",
+            "tokens_out": "\(x.tokens.completionTokens)",
+        ])
+    }
+
+    /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.
+    func beginDrain() {
+        isDraining = true
+        for l in listeners { l.close() }
+        listeners = []
+        for c in Array(connections.values) { c.closeIfIdle() }
+    }
+
+    /// Closes everything now. Loop thread.
+    func closeAll() {
+        for l in listeners { l.close() }
+        listeners = []
+        for c in Array(connections.values) { c.close() }
+        pool.closeAll()
+    }
+
+    var openConnections: Int { connections.count }
+    var liveExchanges: Int { exchanges.count }
+}
+
+extension String {
+    /// Milliseconds with three decimals, for logs.
+    init(format3 d: Duration) {
+        let ms = Double(d.nanosecondsClamped) / 1e6
+        self = String(Double(Int(ms * 1000)) / 1000) + "ms"
+    }
+}

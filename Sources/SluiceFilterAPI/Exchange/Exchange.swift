@@ -1,0 +1,184 @@
+import SluiceHTTP
+
+/// One request and its response as it passes through a chain.
+///
+/// Threading: an exchange belongs to one worker's event-loop thread for its whole life. Read and
+/// change its members only on that thread (that is where every hook runs). It is `Sendable` only so
+/// that shared filter state (a queue, say) can hold it and wake it with `resumeFromAnyThread`.
+public final class Exchange: @unchecked Sendable {
+    /// The request id: the client's `X-Request-Id` when it sent a sane one, otherwise generated.
+    public let id: String
+    /// The request head as the upstream will get it. Filters may edit it in request phases.
+    public var request: HTTPRequestHead
+    /// The request body, when some filter of the chain asked for it (see `Filter.requestBodyLimit`).
+    /// Filters may replace it in `onRequestBody`; Content-Length is fixed up by the engine.
+    public var requestBody: [UInt8]?
+    public let client: ClientInfo
+    public let route: RouteInfo
+    /// The SSE dialect errors are written in: from the route, else guessed from the request path.
+    public var dialect: StreamDialect
+    /// The endpoint of the current attempt, once chosen.
+    public package(set) var endpoint: EndpointCandidate?
+    /// Endpoints tried so far, in order (a retry prefers one not in this list).
+    public package(set) var triedEndpoints: [String] = []
+    /// 1 for the first attempt, then 2, 3, … for retries.
+    public package(set) var attempt: Int = 0
+    /// The upstream's response head, from `onResponseHead` on. Filters may edit it there.
+    public var response: HTTPResponseHead?
+    /// Headers added to whatever response the client gets, the upstream's or an error
+    /// (e.g. RateLimit-* on allowed and refused requests alike).
+    public var responseHeaders: [(String, String)] = []
+    /// True once any byte of the response head went to the client: from then on there is no retry,
+    /// and errors become SSE error events.
+    public package(set) var headSent = false
+    /// True when the response is an SSE stream (`text/event-stream`).
+    public package(set) var isEventStream = false
+    public package(set) var timings: ExchangeTimings
+    public package(set) var counters = ExchangeCounters()
+    /// Token accounting for the response stream: content events, `usage`, `[DONE]`.
+    public package(set) var tokens: StreamTokenAccount
+    /// The clock filters must use for time logic.
+    public let clock: any SluiceClock
+    /// The worker that owns this exchange (0-based).
+    public let worker: Int
+
+    private var locals: [ObjectIdentifier: AnyObject] = [:]
+    package weak var driver: (any ExchangeDriver)?
+
+    package init(id: String, request: HTTPRequestHead, client: ClientInfo, route: RouteInfo, dialect: StreamDialect,
+                 clock: any SluiceClock, worker: Int) {
+        self.id = id
+        self.request = request
+        self.client = client
+        self.route = route
+        self.dialect = dialect
+        self.clock = clock
+        self.worker = worker
+        self.timings = ExchangeTimings(start: clock.now())
+        self.tokens = StreamTokenAccount(dialect: dialect)
+    }
+
+    /// Per-exchange state of one filter: created on first use, dropped with the exchange.
+    public func local<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
+        let key = ObjectIdentifier(filter)
+        if let existing = locals[key] as? State { return existing }
+        let made = create()
+        locals[key] = made
+        return made
+    }
+
+    /// The state `local(for:_:)` made, if any.
+    public func existingLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
+        locals[ObjectIdentifier(filter)] as? State
+    }
+
+    /// Continues an exchange that a filter suspended, as if that filter had answered `decision` now.
+    /// Loop thread only; ignored when the exchange is not suspended or has ended.
+    public func resume(_ decision: Decision) {
+        driver?.resume(decision)
+    }
+
+    /// `resume(_:)` from any thread: hops to the exchange's loop first.
+    public func resumeFromAnyThread(_ decision: Decision) {
+        driver?.runOnLoop { [weak self] in self?.resume(decision) }
+    }
+
+    /// Ends the exchange now with `error`, from any phase: an error response when nothing was sent yet
+    /// (after offering `onUpstreamError` a retry when an attempt is in flight), an SSE error event and a
+    /// closed connection when the stream had started. The upstream request is cancelled. Loop thread only.
+    public func fail(_ error: ProxyError) {
+        driver?.fail(error)
+    }
+
+    /// Runs `body` on this exchange's loop thread after `delay`, unless the exchange ended first or
+    /// the returned handle was cancelled. Loop thread only.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
+        driver?.schedule(after: delay, body) ?? ExchangeTimer(cancel: {})
+    }
+
+    /// Writes an SSE comment line (`: text`) to the client right away, before or during the stream
+    /// (queue positions, keepalives). Sends a 200 `text/event-stream` head first if none was sent.
+    /// Loop thread only; ignored for non-SSE requests once a non-SSE head was sent.
+    public func sendComment(_ text: String) {
+        driver?.sendComment(text)
+    }
+
+    /// Bytes waiting to be written to the client (backpressure).
+    public var clientBacklog: Int { driver?.clientBacklog ?? 0 }
+}
+
+/// A timer owned by an exchange. Cancelled automatically when the exchange ends. Loop thread only.
+public final class ExchangeTimer {
+    private let cancelAction: () -> Void
+    public init(cancel: @escaping () -> Void) { cancelAction = cancel }
+    /// Stops the timer; loop thread only.
+    public func cancel() { cancelAction() }
+}
+
+/// What the engine does on behalf of an exchange. Implemented by the engine only.
+package protocol ExchangeDriver: AnyObject {
+    func resume(_ decision: Decision)
+    func fail(_ error: ProxyError)
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer
+    func runOnLoop(_ body: @escaping @Sendable () -> Void)
+    func sendComment(_ text: String)
+    var clientBacklog: Int { get }
+}
+
+/// Who sent the request.
+public struct ClientInfo: Sendable {
+    public var address: String
+    public var port: Int
+    /// True when the client connection is TLS.
+    public var secure: Bool
+    /// The listener the connection arrived on.
+    public var listener: String
+    public init(address: String, port: Int, secure: Bool, listener: String) {
+        self.address = address
+        self.port = port
+        self.secure = secure
+        self.listener = listener
+    }
+}
+
+/// The route that matched.
+public struct RouteInfo: Sendable {
+    public var name: String
+    public var chain: String
+    public var upstreamGroup: String
+    public init(name: String, chain: String, upstreamGroup: String) {
+        self.name = name
+        self.chain = chain
+        self.upstreamGroup = upstreamGroup
+    }
+}
+
+/// When things happened; nil until they do.
+public struct ExchangeTimings: Sendable {
+    public var start: MonotonicInstant
+    /// The upstream connection of the current attempt was ready (reused ones count at reuse).
+    public var upstreamConnected: MonotonicInstant?
+    /// The upstream's response head arrived.
+    public var responseHead: MonotonicInstant?
+    /// The first byte of the response went to the client.
+    public var firstByteToClient: MonotonicInstant?
+    /// The first event carrying content arrived (not a role-only delta, a ping or a comment).
+    public var firstToken: MonotonicInstant?
+    /// The most recent content event.
+    public var lastToken: MonotonicInstant?
+    /// The longest gap between two content events so far.
+    public var longestTokenGap: Duration = .zero
+    public var end: MonotonicInstant?
+    public init(start: MonotonicInstant) { self.start = start }
+}
+
+/// Running counts for one exchange.
+public struct ExchangeCounters: Sendable {
+    public var requestBytes = 0
+    public var bytesFromUpstream = 0
+    public var bytesToClient = 0
+    public var chunks = 0
+    public var events = 0
+    public init() {}
+}

@@ -1,0 +1,101 @@
+import SluiceHTTP
+
+/// A stage of a chain. One instance is made per chain version from the filter file (see
+/// `FilterRegistry`) and is shared by every worker thread, so it must be `Sendable`: keep state shared
+/// across exchanges (buckets, breaker windows) behind a `Mutex` or atomics, and keep per-exchange
+/// state in `exchange.local(for:)`.
+///
+/// Every hook runs on the event-loop thread that owns the exchange and must not block. Request hooks
+/// run in file order; response hooks and `onComplete` run in reverse file order. Every hook has a
+/// default that does nothing and answers `.next`, so a filter implements only what it needs.
+public protocol Filter: AnyObject, Sendable {
+    /// The request head arrived; the request body may still be unread. Accepts `.next`, `.reject`,
+    /// `.reply`, `.suspend`. Filters may edit `exchange.request` (it is what the upstream gets).
+    func onRequest(_ exchange: Exchange) -> Decision
+
+    /// When any filter of the chain sets `requestBodyLimit`, the engine reads the whole body (up to
+    /// the largest limit; over it the client gets 413) and then calls this in file order, after every
+    /// `onRequest`. `exchange.requestBody` holds the bytes and may be replaced. Same answers as `onRequest`.
+    func onRequestBody(_ exchange: Exchange) -> Decision
+
+    /// Before each attempt (the first and every retry), in file order. A filter may remove candidates
+    /// (an open breaker) or reorder them (stickiness); the engine then picks among what is left by the
+    /// group's balance policy. Answer `.reject` to fail the attempt (e.g. no endpoint left), `.suspend`
+    /// to wait, or `.next`.
+    func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision
+
+    /// An attempt failed before a response head arrived (connect failure, reset, a timeout set by a
+    /// filter). In reverse order. `.retry(after:)` starts a new attempt; `.next` passes the error on;
+    /// `.reject` replaces it.
+    func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision
+
+    /// The upstream's response head arrived; nothing has been sent to the client yet. In reverse
+    /// order. Filters may edit `exchange.response`. `.retry(after:)` drops this response and tries again;
+    /// `.reject` answers with an error instead; `.suspend` holds the head back.
+    func onResponseHead(_ exchange: Exchange) -> Decision
+
+    /// A piece of the response body arrived from the upstream, before it goes to the client. In reverse
+    /// order. The filter may change `chunk.bytes`. `.reject` ends the stream with an error.
+    func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision
+
+    /// Each complete SSE event of the response, in reverse order, with what the LLM classifier made
+    /// of it. Called only for filters whose `wantsEvents` is true. In chains where no filter
+    /// `rewritesEvents`, bytes are forwarded as they arrive and the event is read-only (changes are
+    /// ignored); otherwise events are held until complete and may be changed or dropped.
+    func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision
+
+    /// The exchange ended. Called exactly once for every filter of the chain, in reverse order, however
+    /// the exchange ended — including for filters whose `onRequest` never ran (check your own local state).
+    func onComplete(_ exchange: Exchange, _ outcome: Outcome)
+
+    /// Non-nil asks the engine to buffer the request body (up to this many bytes) before `onRequestBody`.
+    var requestBodyLimit: Int? { get }
+    /// True to receive `onEvent`.
+    var wantsEvents: Bool { get }
+    /// True when `onEvent` may change or drop events; the chain then forwards whole events only.
+    var rewritesEvents: Bool { get }
+}
+
+extension Filter {
+    public func onRequest(_ exchange: Exchange) -> Decision { .next }
+    public func onRequestBody(_ exchange: Exchange) -> Decision { .next }
+    public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision { .next }
+    public func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision { .next }
+    public func onResponseHead(_ exchange: Exchange) -> Decision { .next }
+    public func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision { .next }
+    public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision { .pass }
+    public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
+    public var requestBodyLimit: Int? { nil }
+    public var wantsEvents: Bool { false }
+    public var rewritesEvents: Bool { false }
+}
+
+/// A piece of a response body on its way to the client.
+public struct ResponseChunk: Sendable {
+    public var bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+}
+
+/// An endpoint an attempt may go to.
+public struct EndpointCandidate: Sendable, Equatable {
+    /// Stable identity across workers and reloads: "group/url".
+    public var id: String
+    public var group: String
+    public var url: String
+    public var host: String
+    public var port: Int
+    /// Position in the group's endpoint list.
+    public var index: Int
+    /// Streams in flight to this endpoint on this worker.
+    public var activeStreams: Int
+
+    public init(id: String, group: String, url: String, host: String, port: Int, index: Int, activeStreams: Int) {
+        self.id = id
+        self.group = group
+        self.url = url
+        self.host = host
+        self.port = port
+        self.index = index
+        self.activeStreams = activeStreams
+    }
+}

@@ -1,0 +1,54 @@
+import Synchronization
+
+/// What a filter factory gets to build one filter instance.
+public struct FilterSetup {
+    /// The filter's type name as written in the file (`token_bucket`).
+    public var type: String
+    /// The filter's name in its chain (defaults to the type). With the chain name, its identity across reloads.
+    public var name: String
+    public var chain: String
+    /// The filter's `config:` mapping. Read every key through it; unknown keys are reported for you.
+    public var config: ConfigMap
+    /// The instance with the same chain and name in the chain being replaced by a reload, if any:
+    /// carry shared state (bucket levels, breaker states) over from it.
+    public var previous: (any Filter)?
+    public var clock: any SluiceClock
+    /// How many worker threads will call the filter concurrently.
+    public var workers: Int
+
+    public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock, workers: Int) {
+        self.type = type
+        self.name = name
+        self.chain = chain
+        self.config = config
+        self.previous = previous
+        self.clock = clock
+        self.workers = workers
+    }
+}
+
+/// Builds a filter from its config. Problems with the config are recorded through `setup.config`
+/// (positioned errors) — return a filter anyway, it is discarded when the file has errors. Throw only
+/// for problems that have no position.
+public typealias FilterFactory = @Sendable (FilterSetup) throws -> any Filter
+
+/// Maps type names in the filter file to factories. Built-in filters and users' own register the same
+/// way, before the file is loaded. Thread-safe.
+public final class FilterRegistry: Sendable {
+    private let factories = Mutex<[String: FilterFactory]>([:])
+
+    public init() {}
+
+    /// Registers `type`; a second registration of the same name replaces the first.
+    public func register(_ type: String, _ factory: @escaping FilterFactory) {
+        factories.withLock { $0[type] = factory }
+    }
+
+    public func factory(for type: String) -> FilterFactory? {
+        factories.withLock { $0[type] }
+    }
+
+    public var typeNames: Set<String> {
+        factories.withLock { Set($0.keys) }
+    }
+}

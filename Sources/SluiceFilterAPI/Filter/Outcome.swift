@@ -1,0 +1,36 @@
+/// How an exchange ended; handed to every filter's `onComplete`.
+public struct Outcome: Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The response reached the client whole.
+        case completed
+        /// A filter answered instead of the upstream (`.reject` or `.reply` before any upstream response).
+        case rejected
+        /// The exchange failed before the response head reached the client; the client got an error status.
+        case failed
+        /// The stream was cut after the head was sent; the client saw an error event and/or a closed connection, never a clean end.
+        case truncated
+        /// The client went away first; the upstream request was cancelled.
+        case clientGone = "client_gone"
+    }
+    public var kind: Kind
+    /// The status the client received, when a head was sent.
+    public var status: Int?
+    /// The error behind a non-completed outcome.
+    public var error: ProxyError?
+    /// The filter that decided the outcome, when one did.
+    public var decidedBy: String?
+
+    public init(kind: Kind, status: Int? = nil, error: ProxyError? = nil, decidedBy: String? = nil) {
+        self.kind = kind
+        self.status = status
+        self.error = error
+        self.decidedBy = decidedBy
+    }
+
+    public var description: String {
+        var s = kind.rawValue
+        if let status { s += " \(status)" }
+        if let error { s += " (\(error.kind.rawValue): \(error.message))" }
+        return s
+    }
+}

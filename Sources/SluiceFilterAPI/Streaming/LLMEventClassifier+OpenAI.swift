@@ -1,0 +1,184 @@
+extension LLMEventClassifier {
+    /// OpenAI chat completions / completions chunks (and the servers that imitate them), plus
+    /// OpenAI Responses API events, which also arrive on OpenAI-dialect paths.
+    static func classifyOpenAI(_ event: SSEEvent) -> LLMEventInfo {
+        withUTF8(event.data) { bytes in
+            if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
+            var reader = JSONByteReader(bytes)
+            guard reader.peekKind() == .object else { return LLMEventInfo(kind: .other) }
+            var chunk = OpenAIChunk()
+            reader.readObject { key, r in chunk.read(key, &r) }
+            guard !reader.failed, reader.isAtEnd() else { return LLMEventInfo(kind: .other) }
+            return chunk.info()
+        }
+    }
+}
+
+/// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON.
+private struct OpenAIChunk {
+    var hasChoicesArray = false
+    var hasContent = false
+    var finishReason: String?
+    var usage: TokenUsage?
+    var hasError = false
+    var errorMessage: String?
+    var objectIsError = false
+    var topMessage: String?
+    var responsesEvent: ResponsesEvent?
+    var deltaHasContent = false
+    var responseStatus: String?
+    var incompleteReason: String?
+
+    /// Responses API event types, grouped by what they mean here.
+    enum ResponsesEvent {
+        case error, failed, finished, delta, started, other
+    }
+
+    mutating func read(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
+        if key == "choices" {
+            guard r.peekKind() == .array else { return }
+            hasChoicesArray = true
+            r.readArray { r in readChoice(&r) }
+        } else if key == "usage" {
+            usage = Self.readUsage(&r)
+        } else if key == "error" {
+            let (present, message) = Self.readError(&r)
+            hasError = hasError || present
+            if present { errorMessage = message }
+        } else if key == "object" {
+            if let s = r.readString(), s == "error" { objectIsError = true }
+        } else if key == "message" {
+            topMessage = r.readString()?.decoded()
+        } else if key == "type" {
+            if let s = r.readString() { responsesEvent = Self.responsesEvent(s) }
+        } else if key == "delta" {
+            deltaHasContent = r.readHasContent()
+        } else if key == "response" {
+            guard r.peekKind() == .object else { return }
+            r.readObject { key, r in readResponse(key, &r) }
+        }
+    }
+
+    private mutating func readChoice(_ r: inout JSONByteReader) {
+        guard r.peekKind() == .object else { return }
+        r.readObject { key, r in
+            if key == "delta" {
+                guard r.peekKind() == .object else { return }
+                r.readObject { key, r in
+                    if key == "content" || key == "tool_calls" || key == "reasoning_content"
+                        || key == "reasoning" || key == "refusal" || key == "function_call" {
+                        if r.readHasContent() { hasContent = true }
+                    }
+                }
+            } else if key == "text" {
+                if r.readHasContent() { hasContent = true }
+            } else if key == "finish_reason" {
+                if finishReason == nil, let s = r.readString() { finishReason = s.decoded() }
+            }
+        }
+    }
+
+    /// The `response` object of a Responses API event.
+    private mutating func readResponse(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
+        if key == "usage" {
+            usage = Self.readUsage(&r)
+        } else if key == "status" {
+            responseStatus = r.readString()?.decoded()
+        } else if key == "error" {
+            let (present, message) = Self.readError(&r)
+            if present { errorMessage = message }
+        } else if key == "incomplete_details" {
+            guard r.peekKind() == .object else { return }
+            r.readObject { key, r in
+                if key == "reason" { incompleteReason = r.readString()?.decoded() }
+            }
+        }
+    }
+
+    func info() -> LLMEventInfo {
+        if hasError || objectIsError {
+            return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage)
+        }
+        if let responsesEvent {
+            switch responsesEvent {
+            case .error:
+                return LLMEventInfo(kind: .error, errorMessage: topMessage ?? errorMessage)
+            case .failed:
+                return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage)
+            case .finished:
+                return LLMEventInfo(kind: .done, usage: usage, finishReason: incompleteReason ?? responseStatus)
+            case .delta:
+                return LLMEventInfo(kind: deltaHasContent ? .content : .preamble)
+            case .started:
+                return LLMEventInfo(kind: .preamble, usage: usage)
+            case .other:
+                return LLMEventInfo(kind: .other, usage: usage)
+            }
+        }
+        let kind: LLMEventInfo.Kind
+        if hasContent {
+            kind = .content
+        } else if usage != nil {
+            kind = .usage
+        } else if hasChoicesArray {
+            kind = .preamble
+        } else {
+            kind = .other
+        }
+        return LLMEventInfo(kind: kind, usage: usage, finishReason: finishReason)
+    }
+
+    /// Only `"error"` and `response.*` are Responses API types; a `type` field elsewhere (vLLM
+    /// puts its error class there) is not a Responses event.
+    private static func responsesEvent(_ type: JSONByteReader.RawString) -> ResponsesEvent? {
+        if type == "error" { return .error }
+        guard type.hasPrefix("response.") else { return nil }
+        if type == "response.failed" { return .failed }
+        if type == "response.completed" || type == "response.incomplete" { return .finished }
+        if type.hasSuffix(".delta") { return .delta }
+        if type == "response.created" || type == "response.in_progress" || type == "response.queued"
+            || type.hasSuffix(".added") {
+            return .started
+        }
+        return .other
+    }
+
+    /// `usage` of a chunk (`prompt_tokens`/`completion_tokens`) or of a Responses API response
+    /// (`input_tokens`/`output_tokens`). nil for `null` or a non-object.
+    private static func readUsage(_ r: inout JSONByteReader) -> TokenUsage? {
+        guard r.peekKind() == .object else { return nil }
+        var usage = TokenUsage()
+        r.readObject { key, r in
+            if key == "prompt_tokens" || key == "input_tokens" {
+                usage.promptTokens = r.readInt()
+            } else if key == "completion_tokens" || key == "output_tokens" {
+                usage.completionTokens = r.readInt()
+            }
+        }
+        return usage
+    }
+
+    /// An `error` member: `null` is no error; an object gives its `message` (else its `type`);
+    /// a bare string is the message.
+    private static func readError(_ r: inout JSONByteReader) -> (present: Bool, message: String?) {
+        switch r.peekKind() {
+        case .null, nil:
+            return (false, nil)
+        case .string:
+            return (true, r.readString()?.decoded())
+        case .object:
+            var message: String?
+            var type: String?
+            r.readObject { key, r in
+                if key == "message" {
+                    message = r.readString()?.decoded()
+                } else if key == "type" {
+                    type = r.readString()?.decoded()
+                }
+            }
+            return (true, message ?? type)
+        default:
+            return (true, nil)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Tells what an SSE event of an LLM stream means: content, structure, usage, the end, an error.
+///
+/// The engine calls it on every event of every stream, so it reads the event's JSON in place
+/// (`JSONByteReader`): it walks only the fields that matter and skips the rest, allocating
+/// only for the strings it returns (finish reason, error message).
+public enum LLMEventClassifier {
+    /// Classifies one event in the given dialect. Pure and thread-safe; any input, however
+    /// malformed, answers `.other` rather than failing. See `LLMEventInfo.Kind` for which event
+    /// shapes map to which kind.
+    public static func classify(_ event: SSEEvent, dialect: StreamDialect) -> LLMEventInfo {
+        switch dialect {
+        case .openai: return classifyOpenAI(event)
+        case .anthropic: return classifyAnthropic(event)
+        }
+    }
+
+    /// Runs `body` over the UTF-8 of `string` without copying it when it is stored contiguously
+    /// (always so for strings the parser makes).
+    static func withUTF8<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = string.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = string
+        return copy.withUTF8(body)
+    }
+
+    /// True for `[DONE]`, the OpenAI end-of-stream sentinel, allowing surrounding whitespace.
+    static func isDoneSentinel(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        var end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        guard end - start == 6 else { return false }
+        let done: StaticString = "[DONE]"
+        let p = done.utf8Start
+        for k in 0..<6 where bytes[start + k] != p[k] { return false }
+        return true
+    }
+
+    private static func isSpace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D
+    }
+}

@@ -1,0 +1,293 @@
+/// An incremental parser for `text/event-stream`, following the WHATWG event-stream
+/// interpretation rules.
+///
+/// Feed it bytes as they come off the network, in chunks of any size; it reports each comment
+/// when its line ends and each event at the blank line that ends it. Splitting the same bytes
+/// differently never changes what is reported. It holds only the bytes of the event in progress.
+///
+/// A value type with no shared state: use one per stream, on the thread that owns the stream.
+public struct SSEParser: Sendable {
+    /// The largest event accepted, counting the bytes of its field lines (`data:`, `event:`,
+    /// `id:`, `retry:` and unknown fields, without line ends). A comment line is bounded alone
+    /// by the same limit but does not count toward the event around it, so keep-alive comments
+    /// never add up.
+    public let maxEventBytes: Int
+
+    /// The `id:` most recently seen on the stream, carried across events as the spec's "last
+    /// event ID" (what a client would send as `Last-Event-ID` when reconnecting). Set even by a
+    /// block that is never dispatched.
+    public private(set) var lastEventID: String?
+
+    /// The most recent valid `retry:` value (milliseconds), also set by blocks never dispatched.
+    public private(set) var reconnectionTime: Int?
+
+    private var line: [UInt8] = []
+    private var data: [UInt8] = []
+    private var hasData = false
+    private var eventType: String?
+    private var eventID: String?
+    private var eventRetry: Int?
+    private var fieldBytes = 0
+    private var sawField = false
+    private var skipLeadingLF = false
+    private var bomMatched = 0
+    private var bomDone = false
+    private var failure: SSEParseError?
+
+    public init(maxEventBytes: Int = 1 << 20) {
+        self.maxEventBytes = maxEventBytes
+    }
+
+    /// True when bytes of an item not yet reported are pending: a field of an event whose
+    /// blank line has not come, or an unfinished line. Check it when the stream ends: true means
+    /// the stream was cut mid-event (the spec discards such an event, and so does the parser).
+    public var hasPartialEvent: Bool {
+        sawField || !line.isEmpty || (bomMatched > 0 && !bomDone)
+    }
+
+    /// Feeds bytes as they arrive from the network; calls `onItem` for each complete item, in
+    /// order, before returning. Events split across any number of feeds are reassembled. Lines
+    /// end in CRLF, LF or CR (a CR at the end of one feed followed by LF at the start of the next
+    /// is one line end). A leading UTF-8 BOM is ignored. An event is dispatched at a blank line;
+    /// an event with no data field is not dispatched (per the SSE spec), though its `id:` and
+    /// `retry:` still update `lastEventID` and `reconnectionTime`. Comments are reported as they
+    /// are read. Invalid UTF-8 is replaced with U+FFFD.
+    ///
+    /// `onItem` runs synchronously and must not use this parser.
+    ///
+    /// Throws when one event (or one comment line) exceeds `maxEventBytes`. Items completed
+    /// before the oversized one have been reported. The parser then stays failed: every later
+    /// call throws the same error, since the rest of the stream can no longer be framed.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ onItem: (SSEItem) -> Void) throws(SSEParseError) {
+        if let failure { throw failure }
+        let count = bytes.count
+        var i = 0
+        if !bomDone {
+            i = consumeBOM(bytes)
+            if !bomDone { return }
+        }
+        if skipLeadingLF, i < count {
+            skipLeadingLF = false
+            if bytes[i] == SSEByte.lf { i += 1 }
+        }
+        while i < count {
+            var end = Self.lineEnd(in: bytes, from: i)
+            if end == count {
+                line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<count]))
+                try checkSize(lineLength: line.count, isComment: line[0] == SSEByte.colon)
+                return
+            }
+            if line.isEmpty {
+                try processLine(UnsafeRawBufferPointer(rebasing: bytes[i..<end]), onItem)
+            } else {
+                line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
+                // Swapped out so processing it does not overlap an access to `self.line`.
+                var complete: [UInt8] = []
+                swap(&complete, &line)
+                defer {
+                    Self.empty(&complete)
+                    swap(&complete, &line)
+                }
+                var caught: SSEParseError?
+                complete.withUnsafeBytes { lineBytes in
+                    do throws(SSEParseError) { try processLine(lineBytes, onItem) } catch { caught = error }
+                }
+                if let caught { throw caught }
+            }
+            if bytes[end] == SSEByte.cr {
+                if end + 1 < count {
+                    if bytes[end + 1] == SSEByte.lf { end += 1 }
+                } else {
+                    // Dispatch now rather than wait to see whether an LF follows: an event must
+                    // not sit in the proxy until the next chunk arrives.
+                    skipLeadingLF = true
+                }
+            }
+            i = end + 1
+        }
+    }
+
+    /// Feeds bytes and answers the items they completed (a convenience over the callback form).
+    public mutating func feed(_ bytes: [UInt8]) throws(SSEParseError) -> [SSEItem] {
+        var items: [SSEItem] = []
+        var caught: SSEParseError?
+        bytes.withUnsafeBytes { raw in
+            do throws(SSEParseError) { try feed(raw) { items.append($0) } } catch { caught = error }
+        }
+        if let caught { throw caught }
+        return items
+    }
+
+    /// Drops any partial event and line, as if the stream started over (the `lastEventID` and
+    /// `reconnectionTime` survive, as they do across an EventSource reconnect). Clears a failure.
+    public mutating func reset() {
+        Self.empty(&line)
+        clearEvent()
+        skipLeadingLF = false
+        bomMatched = 0
+        bomDone = false
+        failure = nil
+    }
+
+    // MARK: - Lines
+
+    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onItem: (SSEItem) -> Void) throws(SSEParseError) {
+        guard let first = line.first else {
+            dispatch(onItem)
+            return
+        }
+        if first == SSEByte.colon {
+            try checkSize(lineLength: line.count, isComment: true)
+            onItem(.comment(String(decoding: Self.value(line, from: 1), as: UTF8.self)))
+            return
+        }
+        try checkSize(lineLength: line.count, isComment: false)
+        fieldBytes += line.count
+        sawField = true
+        let colon = line.firstIndex(of: SSEByte.colon) ?? line.count
+        let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        let value = Self.value(line, from: colon + 1)
+        if Self.equals(name, "data") {
+            if hasData { data.append(SSEByte.lf) }
+            data.append(contentsOf: value)
+            hasData = true
+        } else if Self.equals(name, "event") {
+            eventType = value.isEmpty ? nil : String(decoding: value, as: UTF8.self)
+        } else if Self.equals(name, "id") {
+            // The spec ignores an id containing NUL: it could not be sent back in a header.
+            if !value.contains(0) {
+                let id = String(decoding: value, as: UTF8.self)
+                eventID = id
+                lastEventID = id
+            }
+        } else if Self.equals(name, "retry") {
+            if let ms = Self.parseRetry(value) {
+                eventRetry = ms
+                reconnectionTime = ms
+            }
+        }
+    }
+
+    private mutating func dispatch(_ onItem: (SSEItem) -> Void) {
+        defer { clearEvent() }
+        guard hasData else { return }
+        let event = SSEEvent(event: eventType, data: String(decoding: data, as: UTF8.self), id: eventID, retry: eventRetry)
+        onItem(.event(event))
+    }
+
+    private mutating func clearEvent() {
+        Self.empty(&data)
+        hasData = false
+        eventType = nil
+        eventID = nil
+        eventRetry = nil
+        fieldBytes = 0
+        sawField = false
+    }
+
+    /// Empties a buffer, keeping its storage for the next event unless one unusually large
+    /// event grew it: a long-lived stream should not hold its largest event's worth of memory.
+    private static func empty(_ buffer: inout [UInt8]) {
+        if buffer.capacity > 64 * 1024 {
+            buffer = []
+        } else {
+            buffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private mutating func checkSize(lineLength: Int, isComment: Bool) throws(SSEParseError) {
+        let total = isComment ? lineLength : fieldBytes + lineLength
+        guard total > maxEventBytes else { return }
+        let error = SSEParseError(message: isComment
+            ? "SSE comment line longer than \(maxEventBytes) bytes"
+            : "SSE event larger than \(maxEventBytes) bytes")
+        failure = error
+        line.removeAll()
+        clearEvent()
+        throw error
+    }
+
+    /// Consumes as much of a leading BOM as `bytes` holds; answers where the stream proper
+    /// starts. A partial match that turns out not to be a BOM is replayed as line content.
+    private mutating func consumeBOM(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let bom: (UInt8, UInt8, UInt8) = (0xEF, 0xBB, 0xBF)
+        var i = 0
+        while i < bytes.count && !bomDone {
+            let expected = bomMatched == 0 ? bom.0 : bomMatched == 1 ? bom.1 : bom.2
+            if bytes[i] == expected {
+                bomMatched += 1
+                i += 1
+                bomDone = bomMatched == 3
+            } else {
+                if bomMatched >= 1 { line.append(bom.0) }
+                if bomMatched >= 2 { line.append(bom.1) }
+                bomDone = true
+            }
+        }
+        return i
+    }
+
+    /// The offset of the first CR or LF at or after `start`, or `bytes.count`. Looks at eight
+    /// bytes at a time: lines of LLM streams are long JSON documents.
+    @inline(__always)
+    private static func lineEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let base = bytes.baseAddress else { return start }
+        let count = bytes.count
+        var i = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while count - i >= 8 {
+            let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // High bit set in a byte that may be LF or CR; never misses one, never fires on a
+            // word without one.
+            let lf = word ^ (ones &* UInt64(SSEByte.lf))
+            let cr = word ^ (ones &* UInt64(SSEByte.cr))
+            if (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs != 0 { break }
+            i += 8
+        }
+        while i < count {
+            let b = bytes[i]
+            if b == SSEByte.lf || b == SSEByte.cr { return i }
+            i += 1
+        }
+        return count
+    }
+
+    // MARK: - Field helpers
+
+    /// The field value after `start`, without the one optional leading space.
+    private static func value(_ line: UnsafeRawBufferPointer, from start: Int) -> UnsafeRawBufferPointer {
+        var start = min(start, line.count)
+        if start < line.count, line[start] == SSEByte.space { start += 1 }
+        return UnsafeRawBufferPointer(rebasing: line[start...])
+    }
+
+    private static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard bytes.count == n else { return false }
+        let p = literal.utf8Start
+        for k in 0..<n where bytes[k] != p[k] { return false }
+        return true
+    }
+
+    /// The spec accepts only ASCII digits; anything else leaves the reconnection time alone.
+    private static func parseRetry(_ value: UnsafeRawBufferPointer) -> Int? {
+        guard !value.isEmpty else { return nil }
+        var ms = 0
+        for b in value {
+            guard b >= 0x30, b <= 0x39 else { return nil }
+            let (m, o1) = ms.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int(b - 0x30))
+            if o1 || o2 { return nil }
+            ms = s
+        }
+        return ms
+    }
+}
+
+private enum SSEByte {
+    static let lf: UInt8 = 0x0A
+    static let cr: UInt8 = 0x0D
+    static let space: UInt8 = 0x20
+    static let colon: UInt8 = 0x3A
+}

@@ -1,0 +1,288 @@
+/// An ordered list of header fields. Lookups compare names case-insensitively (ASCII only); the original spelling and
+/// order of every field are preserved, so a head forwards exactly as it arrived unless someone edits it.
+///
+/// Fields are kept as raw bytes with an index, not as Strings: a proxy looks at a few fields and forwards the rest, so
+/// Strings are only made for what is asked for, and writing a parsed field is a copy. A value may hold obs-text
+/// (bytes >= 0x80, RFC 9110 section 5.5); it is forwarded unchanged, and only its String form repairs invalid UTF-8.
+///
+/// When a head is written, fields whose name is not a token are skipped and CR, LF and NUL in values become spaces,
+/// so a careless edit cannot split a message (see `write(into:)`). Removed fields leave their bytes behind; once those
+/// outweigh the live ones, the storage is rebuilt, so repeated edits cannot grow it without bound.
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+    public typealias Element = (name: String, value: String)
+
+    /// Where one field's name and value live in `storage`.
+    private struct Field: Sendable {
+        var nameStart: UInt32
+        var nameLength: UInt32
+        var valueStart: UInt32
+        var valueLength: UInt32
+        /// True for fields the parser validated (token name, clean value), which are written without re-checking.
+        var isValidated: Bool
+    }
+
+    private var storage: [UInt8]
+    private var fields: [Field]
+
+    public init() {
+        storage = []
+        fields = []
+    }
+
+    public init(_ pairs: [(String, String)]) {
+        self.init()
+        for (name, value) in pairs { add(name, value) }
+    }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements)
+    }
+
+    /// A list that will index validated fields inside a copy of `head` (see `appendValidated`).
+    init(head: UnsafeRawBufferPointer, capacity: Int) {
+        storage = Array(head)
+        fields = []
+        fields.reserveCapacity(capacity)
+    }
+
+    public struct Iterator: IteratorProtocol {
+        private let headers: HTTPHeaders
+        private var position = 0
+
+        fileprivate init(_ headers: HTTPHeaders) { self.headers = headers }
+
+        public mutating func next() -> Element? {
+            guard position < headers.count else { return nil }
+            defer { position += 1 }
+            return headers[position: position]
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(self) }
+
+    public var underestimatedCount: Int { fields.count }
+
+    /// The number of fields, counting repeated names separately.
+    public var count: Int { fields.count }
+
+    /// Bytes held for names and values, removed ones included (for tests of the storage bound).
+    var storageByteCount: Int { storage.count }
+
+    /// The value of the first field called `name`, or nil when there is none.
+    public subscript(name: String) -> String? {
+        guard let index = firstIndex(of: name) else { return nil }
+        return value(of: fields[index])
+    }
+
+    /// The field at `position` in wire order (0 ..< count).
+    public subscript(position position: Int) -> Element {
+        let field = fields[position]
+        return (name: string(field.nameStart, field.nameLength), value: value(of: field))
+    }
+
+    /// The values of every field called `name`, in order; empty when there is none.
+    public func values(_ name: String) -> [String] {
+        var result: [String] = []
+        forEachField(named: name) { field, _ in
+            result.append(value(of: field))
+            return true
+        }
+        return result
+    }
+
+    public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
+
+    /// Appends a field after all existing ones, keeping any others with the same name.
+    public mutating func add(_ name: String, _ value: String) {
+        let nameStart = append(name)
+        let valueStart = append(value)
+        fields.append(Field(
+            nameStart: nameStart, nameLength: UInt32(name.utf8.count),
+            valueStart: valueStart, valueLength: UInt32(value.utf8.count), isValidated: false))
+    }
+
+    /// Replaces every field called `name` with a single one, appended at the end.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        add(name, value)
+    }
+
+    /// Removes every field called `name`; does nothing when there is none.
+    public mutating func remove(_ name: String) {
+        // A local reference to the bytes lets `fields` be edited while they are read.
+        let storage = self.storage
+        var name = name
+        name.withUTF8 { wanted in
+            storage.withUnsafeBytes { bytes in
+                fields.removeAll { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
+            }
+        }
+        if fields.isEmpty {
+            self.storage.removeAll(keepingCapacity: true)
+        } else if self.storage.count > 4096 {
+            compactIfMostlyGarbage()
+        }
+    }
+
+    /// True when any comma-separated element of any `name` field equals `token`, case-insensitively
+    /// (e.g. `containsToken("close", in: "Connection")` for "Connection: keep-alive, Close").
+    public func containsToken(_ token: String, in name: String) -> Bool {
+        var token = token
+        return token.withUTF8 { tokenBytes in
+            let wanted = UnsafeRawBufferPointer(tokenBytes)
+            var found = false
+            forEachField(named: name) { field, bytes in
+                let value = Self.slice(bytes, field.valueStart, field.valueLength)
+                HTTPListSyntax.forEachElement(in: value) { element in
+                    found = ASCIICaseInsensitive.equals(element, wanted)
+                    return !found
+                }
+                return !found
+            }
+            return found
+        }
+    }
+
+    /// Appends `name: value\r\n` for every field, in order. A name that is not an RFC 9110 token is skipped, and CR,
+    /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
+    public func write(into buffer: inout [UInt8]) {
+        storage.withUnsafeBytes { bytes in
+            for field in fields {
+                let name = Self.slice(bytes, field.nameStart, field.nameLength)
+                let value = Self.slice(bytes, field.valueStart, field.valueLength)
+                if field.isValidated {
+                    buffer.append(contentsOf: name)
+                    buffer.append(contentsOf: ASCII.colonSpace)
+                    buffer.append(contentsOf: value)
+                    buffer.append(contentsOf: ASCII.crlf)
+                } else {
+                    HeaderFieldWriter.write(name: name, value: value, into: &buffer)
+                }
+            }
+        }
+    }
+
+    /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`.
+    mutating func appendValidated(name: Range<Int>, value: Range<Int>) {
+        fields.append(Field(
+            nameStart: UInt32(truncatingIfNeeded: name.lowerBound),
+            nameLength: UInt32(truncatingIfNeeded: name.count),
+            valueStart: UInt32(truncatingIfNeeded: value.lowerBound),
+            valueLength: UInt32(truncatingIfNeeded: value.count),
+            isValidated: true))
+    }
+
+    /// Replaces every field called `name` with one carrying `value`, at the position of the first of them.
+    /// Used to forward repeated identical Content-Length fields as a single one.
+    mutating func collapse(_ name: String, to value: String) {
+        guard let first = firstIndex(of: name) else { return }
+        let valueStart = append(value)
+        fields[first].valueStart = valueStart
+        fields[first].valueLength = UInt32(value.utf8.count)
+        var index = fields.count - 1
+        while index > first {
+            let field = fields[index]
+            let isSameName = storage.withUnsafeBytes { bytes in
+                ASCIICaseInsensitive.equals(
+                    Self.slice(bytes, field.nameStart, field.nameLength),
+                    Self.slice(bytes, fields[first].nameStart, fields[first].nameLength))
+            }
+            if isSameName { fields.remove(at: index) }
+            index -= 1
+        }
+    }
+
+    /// Rebuilds the storage with only the live names and values when removed ones make up most of it.
+    private mutating func compactIfMostlyGarbage() {
+        let live = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) }
+        guard storage.count > 2 * live else { return }
+        var compacted: [UInt8] = []
+        compacted.reserveCapacity(live)
+        storage.withUnsafeBytes { bytes in
+            for index in fields.indices {
+                let field = fields[index]
+                fields[index].nameStart = UInt32(truncatingIfNeeded: compacted.count)
+                compacted.append(contentsOf: Self.slice(bytes, field.nameStart, field.nameLength))
+                fields[index].valueStart = UInt32(truncatingIfNeeded: compacted.count)
+                compacted.append(contentsOf: Self.slice(bytes, field.valueStart, field.valueLength))
+            }
+        }
+        storage = compacted
+    }
+
+    /// Calls `body` with every field called `name` and the storage bytes, in order, until it returns false.
+    private func forEachField(named name: String, _ body: (Field, UnsafeRawBufferPointer) -> Bool) {
+        var name = name
+        name.withUTF8 { nameBytes in
+            let wanted = UnsafeRawBufferPointer(nameBytes)
+            storage.withUnsafeBytes { bytes in
+                for field in fields where Self.field(field, in: bytes, isNamed: wanted) {
+                    if !body(field, bytes) { return }
+                }
+            }
+        }
+    }
+
+    private func firstIndex(of name: String) -> Int? {
+        var name = name
+        return name.withUTF8 { wanted in
+            storage.withUnsafeBytes { bytes in
+                fields.firstIndex { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func field(
+        _ field: Field, in bytes: UnsafeRawBufferPointer, isNamed wanted: UnsafeRawBufferPointer
+    ) -> Bool {
+        // Most fields differ in length from the wanted name, which settles it without touching their bytes.
+        Int(field.nameLength) == wanted.count
+            && ASCIICaseInsensitive.equals(slice(bytes, field.nameStart, field.nameLength), wanted)
+    }
+
+    @inline(__always)
+    private static func slice(
+        _ bytes: UnsafeRawBufferPointer, _ start: UInt32, _ length: UInt32
+    ) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[Int(start)..<Int(start &+ length)])
+    }
+
+    private func string(_ start: UInt32, _ length: UInt32) -> String {
+        storage.withUnsafeBytes { String(decoding: Self.slice($0, start, length), as: UTF8.self) }
+    }
+
+    private func value(of field: Field) -> String { string(field.valueStart, field.valueLength) }
+
+    /// Copies `text` to the end of the storage and returns where it starts.
+    private mutating func append(_ text: String) -> UInt32 {
+        let start = storage.count
+        storage.append(contentsOf: text.utf8)
+        precondition(storage.count <= Int(UInt32.max), "header storage beyond 4 GiB")
+        return UInt32(truncatingIfNeeded: start)
+    }
+}
+
+extension HTTPHeaders: Equatable {
+    /// Equal when both lists hold the same names (exact spelling) and values in the same order.
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        guard lhs.fields.count == rhs.fields.count else { return false }
+        for index in lhs.fields.indices {
+            let a = lhs.fields[index], b = rhs.fields[index]
+            guard lhs.bytes(a.nameStart, a.nameLength) == rhs.bytes(b.nameStart, b.nameLength),
+                  lhs.bytes(a.valueStart, a.valueLength) == rhs.bytes(b.valueStart, b.valueLength)
+            else { return false }
+        }
+        return true
+    }
+
+    private func bytes(_ start: UInt32, _ length: UInt32) -> ArraySlice<UInt8> {
+        storage[Int(start)..<Int(start + length)]
+    }
+}
+
+extension HTTPHeaders: CustomStringConvertible {
+    public var description: String {
+        "[" + map { "\($0.name): \($0.value)" }.joined(separator: ", ") + "]"
+    }
+}

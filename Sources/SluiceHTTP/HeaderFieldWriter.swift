@@ -1,0 +1,34 @@
+/// Serialises fields and free text that did not come from the parser, refusing to let their content break the
+/// message framing.
+enum HeaderFieldWriter {
+    /// Appends `name: value\r\n`. Skips the field when `name` is not a token; writes CR, LF and NUL in `value` as SP.
+    static func write(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
+        guard !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) else { return }
+        buffer.append(contentsOf: name)
+        buffer.append(contentsOf: ASCII.colonSpace)
+        appendSanitized(value, into: &buffer)
+        buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    /// Appends `text`, replacing the bytes that could end a line or a head early (CR, LF, NUL) with SP.
+    static func appendSanitized(_ text: String, into buffer: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { appendSanitized(UnsafeRawBufferPointer($0), into: &buffer) }
+    }
+
+    static func appendSanitized(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
+        // The common case is clean text: one bulk copy after a tight scan.
+        if !bytes.contains(where: isLineBreaking) {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        for byte in bytes {
+            buffer.append(isLineBreaking(byte) ? ASCII.space : byte)
+        }
+    }
+
+    @inline(__always)
+    private static func isLineBreaking(_ byte: UInt8) -> Bool {
+        byte == ASCII.cr || byte == ASCII.lf || byte == 0
+    }
+}

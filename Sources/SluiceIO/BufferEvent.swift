@@ -1,0 +1,285 @@
+import CLibevent
+
+/// What a bufferevent reported besides data.
+public enum BufferEventCondition: Sendable, Equatable {
+    /// An outgoing connection (and its TLS handshake) completed.
+    case connected
+    /// The peer closed its side cleanly.
+    case endOfStream
+    /// A socket, DNS or TLS error; the text is for logs.
+    case failure(String)
+}
+
+/// Owns one libevent bufferevent (plain TCP or OpenSSL) and frees it exactly once, in `close` or
+/// `abort` or at deinit. Loop thread only. Callbacks never run after the socket was closed.
+public final class BufferEvent {
+    private var bev: OpaquePointer?
+    public let loop: EventLoop
+    private let tls: OpaquePointer?  // SSL*, owned by the bufferevent (BEV_OPT_CLOSE_ON_FREE frees it)
+
+    /// Data arrived; read it from `input`.
+    public var onReadable: (() -> Void)?
+    /// The output buffer drained to the write low watermark (0 unless set).
+    public var onWritable: (() -> Void)?
+    public var onCondition: ((BufferEventCondition) -> Void)?
+    private var closeWhenFlushed = false
+    private var abortWhenFlushed = false
+    /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
+    private var lingering: BufferEvent?
+
+    /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
+    public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
+        self.loop = loop
+        sluice_set_nodelay(fd)
+        let options = Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)
+        if let tls {
+            let ssl = SSL_new(tls.context)
+            self.tls = ssl
+            bev = bufferevent_openssl_socket_new(loop.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, options)
+        } else {
+            self.tls = nil
+            bev = bufferevent_socket_new(loop.base, fd, options)
+        }
+        install()
+    }
+
+    /// Creates an unconnected bufferevent for `connect(host:port:)`. `tls` with `serverName` makes
+    /// this the client side of a verified TLS session (SNI and host name check).
+    public init(loop: EventLoop, connectingWith tls: TLSContext?, serverName: String?) {
+        self.loop = loop
+        let options = Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)
+        if let tls {
+            let ssl = SSL_new(tls.context)!
+            if let serverName, !serverName.isEmpty {
+                sluice_ssl_set_sni(ssl, serverName)
+                if tls.verifyPeer { SSL_set1_host(ssl, serverName) }
+            }
+            self.tls = ssl
+            bev = bufferevent_openssl_socket_new(loop.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, options)
+            // Many servers close without close_notify; the HTTP framing, not TLS, decides truncation.
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1)
+        } else {
+            self.tls = nil
+            bev = bufferevent_socket_new(loop.base, -1, options)
+        }
+        install()
+    }
+
+    private func install() {
+        bufferevent_setcb(bev, readTrampoline, writeTrampoline, eventTrampoline, Unmanaged.passUnretained(self).toOpaque())
+        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+    }
+
+    deinit { free() }
+
+    public var isOpen: Bool { bev != nil }
+
+    /// Starts connecting; `onCondition(.connected)` or `.failure` follows. Host names resolve
+    /// through the loop's non-blocking DNS. Returns false when the attempt could not even start.
+    @discardableResult
+    public func connect(host: String, port: Int) -> Bool {
+        guard let bev else { return false }
+        var storage = sockaddr_storage()
+        let len = sluice_make_address(host, Int32(port), &storage)
+        if len > 0 {
+            return withUnsafePointer(to: &storage) { ptr in
+                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bufferevent_socket_connect(bev, $0, len) == 0 }
+            }
+        }
+        return bufferevent_socket_connect_hostname(bev, loop.dnsBase, AF_UNSPEC, host, Int32(port)) == 0
+    }
+
+    /// The file descriptor, or -1.
+    public var socket: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
+
+    // MARK: reading
+
+    /// Bytes waiting in the input buffer.
+    public var inputLength: Int { bev.map { evbuffer_get_length(bufferevent_get_input($0)) } ?? 0 }
+
+    /// Offers the input buffer to `consume` one contiguous segment at a time, without copying;
+    /// `consume` returns how many bytes it used. Stops at the first segment not fully used, then
+    /// drains what was used. Returns the total used.
+    @discardableResult
+    public func consumeInput(_ consume: (UnsafeRawBufferPointer) throws -> Int) rethrows -> Int {
+        guard let bev else { return 0 }
+        let input = bufferevent_get_input(bev)
+        var total = 0
+        var segments = [iovec](repeating: iovec(), count: 8)
+        outer: while true {
+            let available = evbuffer_get_length(input)
+            if available == 0 { break }
+            let count = Int(evbuffer_peek(input, -1, nil, &segments, 8))
+            var usedThisRound = 0
+            for i in 0..<min(count, 8) {
+                let seg = UnsafeRawBufferPointer(start: segments[i].iov_base, count: segments[i].iov_len)
+                let used = try consume(seg)
+                // The consumer may have closed this bufferevent; its buffers are gone then.
+                if self.bev == nil { return total + usedThisRound + used }
+                usedThisRound += used
+                if used < seg.count {
+                    evbuffer_drain(input, usedThisRound)
+                    total += usedThisRound
+                    break outer
+                }
+            }
+            evbuffer_drain(input, usedThisRound)
+            total += usedThisRound
+            if count <= 8 { break }
+        }
+        return total
+    }
+
+    /// Stops or resumes reading from the socket (backpressure, and pausing pipelined requests).
+    public func setReading(_ enabled: Bool) {
+        guard let bev else { return }
+        if enabled { bufferevent_enable(bev, Int16(EV_READ)) } else { bufferevent_disable(bev, Int16(EV_READ)) }
+    }
+
+    // MARK: writing
+
+    /// Bytes queued for the socket and not yet written.
+    public var outputLength: Int { bev.map { evbuffer_get_length(bufferevent_get_output($0)) } ?? 0 }
+
+    /// `onWritable` fires when the output drains to `bytes` or below.
+    public func setWriteLowWatermark(_ bytes: Int) {
+        guard let bev else { return }
+        bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let bev, bytes.count > 0 else { return }
+        bufferevent_write(bev, bytes.baseAddress, bytes.count)
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    // MARK: closing
+
+    /// Closes once everything queued is written; reading stops at once. Idempotent.
+    public func closeAfterFlush() {
+        guard let bev else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+        if outputLength == 0 {
+            close()
+        } else {
+            closeWhenFlushed = true
+            lingering = self
+            onReadable = nil
+            onCondition = nil
+            bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
+        }
+    }
+
+    /// Sends what is queued, then closes with a RST (tests and the mock use this to cut a stream
+    /// after its last bytes).
+    public func abortAfterFlush() {
+        guard let bev else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+        if outputLength == 0 {
+            abort()
+        } else {
+            closeWhenFlushed = true
+            abortWhenFlushed = true
+            lingering = self
+            onReadable = nil
+            onCondition = nil
+            bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
+        }
+    }
+
+    /// Closes now with a FIN; queued output is dropped.
+    public func close() { free() }
+
+    /// Closes now with a RST, so the peer cannot mistake the end for a clean one.
+    public func abort() {
+        let fd = socket
+        if fd >= 0 { sluice_set_linger_zero(fd) }
+        free()
+    }
+
+    private func free() {
+        defer { lingering = nil }
+        guard let b = bev else { return }
+        bev = nil
+        onReadable = nil
+        onWritable = nil
+        onCondition = nil
+        bufferevent_setcb(b, nil, nil, nil, nil)
+        bufferevent_free(b)
+    }
+
+    // MARK: callbacks from C
+
+    fileprivate func readable() { onReadable?() }
+
+    fileprivate func writable() {
+        if closeWhenFlushed {
+            if outputLength == 0 {
+                if abortWhenFlushed { abort() } else { free() }
+            }
+            return
+        }
+        onWritable?()
+    }
+
+    fileprivate func condition(_ what: Int16) {
+        let flags = Int32(what)
+        if closeWhenFlushed {
+            // The peer went away while we flushed: nothing more can be delivered.
+            if flags & Int32(BEV_EVENT_ERROR | BEV_EVENT_EOF) != 0 { free() }
+            return
+        }
+        if flags & Int32(BEV_EVENT_CONNECTED) != 0 {
+            let fd = socket
+            if fd >= 0 { sluice_set_nodelay(fd) }
+            onCondition?(.connected)
+        } else if flags & Int32(BEV_EVENT_ERROR) != 0 {
+            onCondition?(.failure(describeError()))
+        } else if flags & Int32(BEV_EVENT_EOF) != 0 {
+            onCondition?(.endOfStream)
+        } else if flags & Int32(BEV_EVENT_TIMEOUT) != 0 {
+            onCondition?(.failure("timeout"))
+        }
+    }
+
+    private func describeError() -> String {
+        guard let bev else { return "closed" }
+        let dnsError = bufferevent_socket_get_dns_error(bev)
+        if dnsError != 0 { return "DNS: " + String(cString: evutil_gai_strerror(dnsError)) }
+        if tls != nil {
+            var parts: [String] = []
+            while true {
+                let e = bufferevent_get_openssl_error(bev)
+                if e == 0 { break }
+                if let s = ERR_reason_error_string(e) { parts.append(String(cString: s)) }
+            }
+            if !parts.isEmpty { return "TLS: " + parts.joined(separator: "; ") }
+        }
+        let err = sluice_errno()
+        return err == 0 ? "connection error" : String(cString: strerror(err))
+    }
+}
+
+private let readTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
+    let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.readable() }
+}
+private let writeTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
+    let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.writable() }
+}
+private let eventTrampoline: @convention(c) (OpaquePointer?, Int16, UnsafeMutableRawPointer?) -> Void = { _, what, arg in
+    let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.condition(what) }
+}

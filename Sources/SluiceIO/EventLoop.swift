@@ -1,0 +1,109 @@
+import CLibevent
+import Synchronization
+
+/// One libevent `event_base` driven by one thread. Everything created on a loop (bufferevents, timers,
+/// listeners) belongs to that loop's thread and must be touched only there; `execute(_:)` is the one
+/// member that may be called from any thread.
+public final class EventLoop: @unchecked Sendable {
+    /// The `event_base`. Owned by this loop and freed with it.
+    let base: OpaquePointer
+    /// Non-blocking DNS for `BufferEvent.connect(host:port:)`. Created lazily on the loop thread.
+    private var dnsBaseStorage: OpaquePointer?
+    private let mailbox = Mutex<[@Sendable () -> Void]>([])
+    private var wakeEvent: OpaquePointer?
+    private var pendingTimers: [ObjectIdentifier: Timer] = [:]
+
+    /// Must be called once before any loop is created; makes `event_active` safe from other threads.
+    public static let threadingReady: Bool = {
+        sluice_ignore_sigpipe()
+        return evthread_use_pthreads() == 0
+    }()
+
+    public init() {
+        precondition(EventLoop.threadingReady, "libevent pthreads support is unavailable")
+        let cfg = event_config_new()
+        // Timer precision matters more than the tiny cost of reading the clock on every loop turn.
+        event_config_set_flag(cfg, Int32(EVENT_BASE_FLAG_PRECISE_TIMER.rawValue))
+        guard let made = event_base_new_with_config(cfg) else { fatalError("event_base_new failed") }
+        event_config_free(cfg)
+        base = made
+        wakeEvent = event_new(base, -1, Int16(EV_PERSIST), eventLoopWakeTrampoline, Unmanaged.passUnretained(self).toOpaque())
+        event_add(wakeEvent, nil)
+    }
+
+    deinit {
+        for t in pendingTimers.values { t.cancel() }
+        if let wakeEvent { event_free(wakeEvent) }
+        if let dnsBaseStorage { evdns_base_free(dnsBaseStorage, 0) }
+        event_base_free(base)
+    }
+
+    /// The loop's DNS resolver (reads /etc/resolv.conf and /etc/hosts once).
+    var dnsBase: OpaquePointer? {
+        if dnsBaseStorage == nil {
+            dnsBaseStorage = evdns_base_new(base, Int32(EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE))
+        }
+        return dnsBaseStorage
+    }
+
+    /// Runs the loop on the calling thread until `stop()` is called. The loop keeps running with no
+    /// connections because of the always-armed wake event.
+    public func run() {
+        event_base_dispatch(base)
+    }
+
+    /// Stops `run()` at the end of the current loop turn. Any thread.
+    public func stop() {
+        execute { [self] in event_base_loopbreak(base) }
+    }
+
+    /// Runs `body` on the loop's thread, soon. Any thread; FIFO among calls from one thread.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        mailbox.withLock { $0.append(body) }
+        event_active(wakeEvent, Int32(EV_READ), 0)
+    }
+
+    fileprivate func drainMailbox() {
+        let jobs = mailbox.withLock { jobs -> [@Sendable () -> Void] in
+            let taken = jobs
+            jobs.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for job in jobs { job() }
+    }
+
+    /// Runs `body` once on the loop thread after `delay`. The loop keeps the timer alive until it fires
+    /// or is cancelled. Loop thread only.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> Timer {
+        let timer = Timer(loop: self) { _ in }
+        let id = ObjectIdentifier(timer)
+        timer.setHandler { [unowned self] _ in
+            self.pendingTimers[id] = nil
+            body()
+        }
+        timer.onCancel = { [unowned self] in self.pendingTimers[id] = nil }
+        pendingTimers[id] = timer
+        timer.arm(after: delay)
+        return timer
+    }
+
+    /// Runs `body` on the loop thread after the current callback returns. Loop thread only; use it to
+    /// step out of a C callback before doing something that may free the object being called.
+    public func soon(_ body: @escaping () -> Void) {
+        schedule(after: .zero, body)
+    }
+
+    /// The loop's cached monotonic time, in nanoseconds. Cheap; updated once per loop turn.
+    public var cachedNow: UInt64 {
+        var tv = timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return UInt64(tv.tv_sec) &* 1_000_000_000 &+ UInt64(tv.tv_usec) &* 1000
+    }
+}
+
+private let eventLoopWakeTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let target = Unmanaged<EventLoop>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.drainMailbox() }
+}

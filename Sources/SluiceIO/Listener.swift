@@ -1,0 +1,89 @@
+import CLibevent
+
+public struct ListenError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// A peer's address as text.
+public struct PeerAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) { self.host = host; self.port = port }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A listening socket on one loop. Bound with SO_REUSEPORT so each worker owns its own listener
+/// on the same address and the kernel spreads connections between them. Loop thread only.
+public final class Listener {
+    private var listener: OpaquePointer?
+    public let loop: EventLoop
+    /// The bound port (useful when asked for port 0).
+    public let port: Int
+    /// Called for each accepted socket; the callee owns the fd from then on.
+    public var onAccept: ((Int32, PeerAddress) -> Void)?
+
+    public init(loop: EventLoop, host: String, port: Int, backlog: Int = 1024) throws {
+        self.loop = loop
+        var storage = sockaddr_storage()
+        let len = sluice_make_address(host, Int32(port), &storage)
+        guard len > 0 else { throw ListenError(description: "\(host) is not a numeric IP address") }
+        let fd = withUnsafePointer(to: &storage) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sluice_listen_socket($0, len, Int32(backlog)) }
+        }
+        guard fd >= 0 else {
+            throw ListenError(description: "cannot listen on \(PeerAddress(host: host, port: port)): \(String(cString: strerror(sluice_errno())))")
+        }
+        self.port = Int(sluice_local_port(fd))
+        listener = nil
+        let made = evconnlistener_new(loop.base, acceptTrampoline, Unmanaged.passUnretained(self).toOpaque(),
+                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
+        guard let made else {
+            sluice_close(fd)
+            throw ListenError(description: "evconnlistener_new failed")
+        }
+        listener = made
+        evconnlistener_set_error_cb(made, acceptErrorTrampoline)
+    }
+
+    deinit { close() }
+
+    /// Stops accepting and closes the socket. Connections already accepted are not affected.
+    public func close() {
+        if let l = listener {
+            listener = nil
+            evconnlistener_free(l)
+        }
+    }
+
+    fileprivate func accepted(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>?) {
+        var text = [CChar](repeating: 0, count: 64)
+        var port: Int32 = -1
+        if let address { port = sluice_format_address(address, &text, 64) }
+        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let onAccept else {
+            sluice_close(fd)
+            return
+        }
+        onAccept(fd, PeerAddress(host: host, port: Int(port)))
+    }
+
+    /// Out of descriptors or similar: pause accepting briefly instead of spinning on the error.
+    fileprivate func acceptFailed() {
+        guard let l = listener else { return }
+        evconnlistener_disable(l)
+        loop.schedule(after: .milliseconds(100)) { [weak self] in
+            if let l = self?.listener { evconnlistener_enable(l) }
+        }
+    }
+}
+
+private let acceptTrampoline: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<sockaddr>?, Int32, UnsafeMutableRawPointer?) -> Void = { _, fd, address, _, arg in
+    let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.accepted(fd, address) }
+}
+private let acceptErrorTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
+    let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.acceptFailed() }
+}

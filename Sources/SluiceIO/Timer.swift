@@ -1,0 +1,46 @@
+import CLibevent
+
+/// A re-armable one-shot timer on an event loop. Loop thread only. Freed (and disarmed) when the
+/// last reference goes away, so a timer owned by an exchange dies with it.
+public final class Timer {
+    private var event: OpaquePointer?
+    private var handler: (Timer) -> Void
+    var onCancel: (() -> Void)?
+    public private(set) var isArmed = false
+
+    public init(loop: EventLoop, _ handler: @escaping (Timer) -> Void) {
+        self.handler = handler
+        event = event_new(loop.base, -1, 0, timerTrampoline, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func setHandler(_ handler: @escaping (Timer) -> Void) { self.handler = handler }
+
+    deinit { if let event { event_free(event) } }
+
+    /// Arms (or re-arms) the timer to fire once after `delay`.
+    public func arm(after delay: Duration) {
+        let (seconds, attos) = delay.components
+        var tv = timeval(tv_sec: Int(max(0, seconds)), tv_usec: Int(max(0, attos) / 1_000_000_000_000))
+        event_add(event, &tv)
+        isArmed = true
+    }
+
+    /// Disarms the timer; its handler will not run unless armed again.
+    public func cancel() {
+        guard isArmed else { return }
+        event_del(event)
+        isArmed = false
+        onCancel?()
+    }
+
+    fileprivate func fire() {
+        isArmed = false
+        handler(self)
+    }
+}
+
+private let timerTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let target = Unmanaged<Timer>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.fire() }
+}

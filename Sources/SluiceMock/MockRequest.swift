@@ -1,0 +1,16 @@
+import SluiceHTTP
+
+/// A complete request as the mock server received it: the parsed head and the whole body.
+///
+/// The server builds one after reading the request's last body byte and hands it to
+/// `MockPlanner.plan(_:settings:)`.
+public struct MockRequest: Sendable {
+    public var head: HTTPRequestHead
+    /// The decoded body bytes (chunked framing already removed); empty when there was none.
+    public var body: [UInt8]
+
+    public init(head: HTTPRequestHead, body: [UInt8]) {
+        self.head = head
+        self.body = body
+    }
+}

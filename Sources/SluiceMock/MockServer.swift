@@ -1,0 +1,199 @@
+import SluiceHTTP
+import SluiceIO
+import Synchronization
+
+/// The fake LLM backend as a server: accepts connections on its own event-loop thread, plans each
+/// request with `MockPlanner` and executes the plan with timers. Runs inside the proxy for `mock://`
+/// endpoints, on its own for `sluice mock`, and in tests, where `journal` tells what it saw.
+public final class MockServer: @unchecked Sendable {
+    public let settings: MockSettings
+    public let journal = MockJournal()
+    private let host: String
+    private let requestedPort: Int
+    private var loop: EventLoop?
+    private var listener: Listener?
+    private var connections: [ObjectIdentifier: MockConnection] = [:]
+    public private(set) var port: Int = 0
+
+    public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0) {
+        self.settings = settings
+        self.host = host
+        self.requestedPort = port
+    }
+
+    /// Binds and starts serving on a new thread. Returns once the port is known.
+    public func start() throws {
+        let loop = EventLoop()
+        let listener = try Listener(loop: loop, host: host, port: requestedPort)
+        port = listener.port
+        listener.onAccept = { [unowned self] fd, _ in
+            let connection = MockConnection(server: self, loop: loop, fd: fd)
+            self.connections[ObjectIdentifier(connection)] = connection
+        }
+        self.loop = loop
+        self.listener = listener
+        WorkerThread.start(name: "sluice-mock") { loop.run() }
+    }
+
+    /// Stops the loop; open connections are closed. Any thread.
+    public func stop() {
+        guard let loop else { return }
+        loop.execute { [self] in
+            listener?.close()
+            for c in connections.values { c.socket.close() }
+            connections.removeAll()
+        }
+        loop.stop()
+    }
+
+    fileprivate func closed(_ connection: MockConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+    }
+}
+
+/// One connection to the mock: requests in order, each answered by executing its plan.
+private final class MockConnection {
+    unowned let server: MockServer
+    let loop: EventLoop
+    let socket: BufferEvent
+    let id: Int
+    private var parser = HTTPRequestParser()
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var steps: [MockStep] = []
+    private var stepIndex = 0
+    private var keepAlive = false
+    private var chunked = false
+    private var entry: Int?
+    private var executing = false
+    private var timer: SluiceIO.Timer?
+    private var closed = false
+
+    init(server: MockServer, loop: EventLoop, fd: Int32) {
+        self.server = server
+        self.loop = loop
+        self.socket = BufferEvent(loop: loop, acceptedSocket: fd, tls: nil)
+        self.id = server.journal.connectionOpened()
+        socket.onReadable = { [unowned self] in self.readable() }
+        socket.onCondition = { [unowned self] condition in
+            switch condition {
+            case .connected: break
+            case .endOfStream, .failure: self.peerClosed()
+            }
+        }
+    }
+
+    private func readable() {
+        do {
+            try socket.consumeInput { bytes in
+                if executing || parser.isComplete || closed { return 0 }
+                return try parser.parse(bytes) { event in
+                    switch event {
+                    case .head(let h): head = h; body = []
+                    case .body(let b): body.append(contentsOf: b)
+                    case .end: requestComplete()
+                    }
+                }
+            }
+        } catch let error as HTTPParseError {
+            var response = HTTPResponseHead(status: error.status)
+            response.headers.set("connection", "close")
+            response.headers.set("content-length", "0")
+            var bytes: [UInt8] = []
+            response.write(into: &bytes)
+            socket.write(bytes)
+            finish(closing: true)
+        } catch {
+            finish(closing: true)
+        }
+    }
+
+    private func requestComplete() {
+        guard let head else { return }
+        let plan = MockPlanner.plan(MockRequest(head: head, body: body), settings: server.settings)
+        steps = plan.steps
+        keepAlive = plan.keepAlive && head.keepAlive
+        stepIndex = 0
+        chunked = false
+        executing = true
+        let planned = steps.reduce(0) { n, s in if case .body = s { return n + 1 } else { return n } }
+        entry = server.journal.record(MockJournal.Entry(head: head, body: body, connection: id, bodyStepsSent: 0,
+                                                        bodyStepsPlanned: planned, ending: nil))
+        // Run outside the parser callback: steps may close the socket.
+        loop.soon { [weak self] in self?.runSteps() }
+    }
+
+    private func runSteps() {
+        while executing, !closed, stepIndex < steps.count {
+            let step = steps[stepIndex]
+            stepIndex += 1
+            switch step {
+            case .head(let h):
+                chunked = h.headers.containsToken("chunked", in: "transfer-encoding")
+                var bytes: [UInt8] = []
+                h.write(into: &bytes)
+                socket.write(bytes)
+            case .body(let payload):
+                if chunked {
+                    var bytes: [UInt8] = []
+                    payload.withUnsafeBytes { ChunkedEncoding.writeChunk($0, into: &bytes) }
+                    socket.write(bytes)
+                } else {
+                    socket.write(payload)
+                }
+                if let entry { server.journal.update(entry) { $0.bodyStepsSent += 1 } }
+            case .wait(let d):
+                let t = timer ?? SluiceIO.Timer(loop: loop) { [weak self] _ in self?.runSteps() }
+                timer = t
+                t.arm(after: d)
+                return
+            case .end:
+                if chunked { socket.write(ChunkedEncoding.lastChunk) }
+                if let entry { server.journal.update(entry) { $0.ending = .finished } }
+                finish(closing: !keepAlive)
+                return
+            case .close:
+                if let entry { server.journal.update(entry) { $0.ending = .faulted } }
+                closed = true
+                socket.closeAfterFlush()
+                server.closed(self)
+                return
+            case .reset:
+                if let entry { server.journal.update(entry) { $0.ending = .faulted } }
+                closed = true
+                socket.abortAfterFlush()
+                server.closed(self)
+                return
+            case .stall:
+                return
+            }
+        }
+        if executing, !closed, stepIndex >= steps.count {
+            if let entry { server.journal.update(entry) { $0.ending = .finished } }
+            finish(closing: !keepAlive)
+        }
+    }
+
+    private func finish(closing: Bool) {
+        executing = false
+        entry = nil
+        head = nil
+        if closing {
+            closed = true
+            socket.closeAfterFlush()
+            server.closed(self)
+            return
+        }
+        parser.reset()
+        if socket.inputLength > 0 { loop.soon { [weak self] in self?.readable() } }
+    }
+
+    private func peerClosed() {
+        guard !closed else { return }
+        closed = true
+        timer?.cancel()
+        if let entry { server.journal.update(entry) { e in if e.ending == nil { e.ending = .cancelledByPeer } } }
+        socket.close()
+        server.closed(self)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import SluiceConfig
+import SluiceEngine
+import SluiceFilterAPI
+import SluiceFilters
+import SluiceMock
+
+/// Starts Sluice in the test process on port 0, in front of a fake LLM upstream that records what it
+/// saw. Write the filter file as text; `{{upstream}}` stands for the fake upstream's `http://` URL.
+///
+/// ```swift
+/// let proxy = try ProxyHarness(chain: "- filter: my_filter")
+/// defer { proxy.stop() }
+/// let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+/// ```
+public final class ProxyHarness {
+    public let engine: Engine
+    /// The fake upstream the default file routes to.
+    public let upstream: MockServer
+    /// The port of the first listener.
+    public var port: Int { engine.listenerPorts[0] }
+    public var adminPort: Int? { engine.adminPort }
+
+    /// Starts a proxy from a whole filter file.
+    public init(filterFile text: String, path: String = "test.yaml", registry: FilterRegistry = BuiltinFilters.registry(),
+                upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock()) throws {
+        upstream = MockServer(settings: upstreamSettings)
+        try upstream.start()
+        let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
+        let file: FilterFile
+        switch FilterFileLoading.parse(text: resolved, path: path, registry: registry) {
+        case .success(let f): file = f
+        case .failure(let errors):
+            upstream.stop()
+            throw errors
+        }
+        var options = EngineOptions()
+        options.workers = workers
+        options.clock = clock
+        options.drainTimeout = .seconds(5)
+        engine = Engine(file: file, registry: registry, options: options)
+        do {
+            try engine.start()
+        } catch {
+            upstream.stop()
+            throw error
+        }
+    }
+
+    /// Starts a proxy with one listener on 127.0.0.1:0, an admin listener, one route `/` and the
+    /// given chain (YAML list items, e.g. `- filter: timeouts`), in front of the fake upstream.
+    public convenience init(chain: String = "", registry: FilterRegistry = BuiltinFilters.registry(),
+                            upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2,
+                            clock: any SluiceClock = SystemClock()) throws {
+        let chainText = chain.isEmpty ? "  main: []" : "  main:\n" + chain.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { "    " + $0 }.joined(separator: "\n")
+        let text = """
+        listeners:
+          - name: test
+            address: 127.0.0.1:0
+        admin:
+          address: 127.0.0.1:0
+        upstreams:
+          fake:
+            endpoints: ["{{upstream}}"]
+        routes:
+          - name: all
+            path_prefix: /
+            chain: main
+            upstream: fake
+        chains:
+        \(chainText)
+
+        """
+        try self.init(filterFile: text, registry: registry, upstreamSettings: upstreamSettings, workers: workers, clock: clock)
+    }
+
+    /// A mock that answers quickly, so tests spend little time waiting: 20 ms to the first token,
+    /// 200 tokens per second, 10 tokens.
+    public static var fastMock: MockSettings {
+        var s = MockSettings()
+        s.timeToFirstToken = .milliseconds(20)
+        s.tokensPerSecond = 200
+        s.tokens = 10
+        return s
+    }
+
+    /// Stops the proxy and the fake upstream.
+    public func stop() {
+        engine.stop()
+        upstream.stop()
+    }
+}
+

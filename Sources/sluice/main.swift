@@ -1,0 +1,4 @@
+import SluiceCLI
+import SluiceFilters
+
+SluiceCommand.main(registry: BuiltinFilters.registry())

@@ -1,0 +1,59 @@
+import SluiceHTTP
+import SluiceTesting
+import Testing
+
+@Suite(.serialized)
+struct KeepAliveTests {
+    private func post(_ client: TestClient, port: Int, json: String) throws -> TestResponse {
+        let head = HTTPRequestHead(method: "POST", target: "/v1/chat/completions",
+                                   headers: HTTPHeaders([("host", "127.0.0.1:\(port)"), ("content-type", "application/json")]))
+        try client.send(head, body: Array(json.utf8))
+        return try client.readResponse()
+    }
+
+    @Test func clientConnectionAndUpstreamConnectionAreBothReused() throws {
+        // One worker, so both requests share one upstream pool.
+        let proxy = try ProxyHarness(workers: 1)
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        let first = try post(client, port: proxy.port, json: TestClient.chatRequest())
+        let second = try post(client, port: proxy.port, json: TestClient.chatRequest(stream: false))
+        #expect(first.ending == .complete)
+        #expect(second.ending == .complete)
+        #expect(second.status == 200)
+        let entries = proxy.upstream.journal.entries
+        #expect(entries.count == 2)
+        #expect(entries.map(\.connection) == [0, 0], "the second request should reuse the pooled upstream connection")
+        #expect(proxy.upstream.journal.connectionCount == 1)
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let proxy = try ProxyHarness(workers: 1)
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        let body = TestClient.chatRequest(stream: false, maxTokens: 2)
+        let one = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        let models = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+        try client.sendRaw(Array((one + models).utf8))
+        let first = try client.readResponse()
+        let second = try client.readResponse()
+        #expect(first.status == 200)
+        #expect(first.bodyText.contains("chat.completion"))
+        #expect(second.status == 200)
+        #expect(second.bodyText.contains("\"object\":\"list\""))
+    }
+
+    @Test func connectionCloseIsHonoured() throws {
+        let proxy = try ProxyHarness()
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        try client.sendRaw(Array("GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        let response = try client.readResponse()
+        #expect(response.status == 200)
+        #expect(response.head.headers["connection"] == "close")
+        #expect(client.isClosedByPeer(within: .seconds(2)))
+    }
+}
