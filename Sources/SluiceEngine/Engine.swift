@@ -44,6 +44,7 @@ public final class Engine: @unchecked Sendable {
     private var signals: [SignalWatcher] = []
     private let version: Mutex<ChainVersion?> = Mutex(nil)
     let activeExchanges = Atomic<Int>(0)
+    let openConnections = Atomic<Int>(0)
     private let stopped = DispatchSemaphore(value: 0)
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
 
@@ -61,6 +62,20 @@ public final class Engine: @unchecked Sendable {
 
     /// The port of the in-process mock serving `url`, when one runs.
     public func mockServer(for url: String) -> MockServer? { mocks[url] }
+
+    /// Counts a new client connection unless `limits.max_connections` are open already. Any thread.
+    func admitConnection() -> Bool {
+        let limit = currentVersion.file.limits.maxConnections
+        let now = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        if now > limit {
+            openConnections.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Client connections open across all workers.
+    public var openConnectionCount: Int { openConnections.load(ordering: .relaxed) }
 
     /// Streams in flight across all workers.
     public var activeStreamCount: Int { activeExchanges.load(ordering: .relaxed) }

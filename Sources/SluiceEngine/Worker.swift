@@ -33,6 +33,11 @@ final class Worker: @unchecked Sendable {
     func listen(name: String, host: String, port: Int, tls: TLSContext?) throws -> Int {
         let listener = try Listener(loop: loop, host: host, port: port)
         listener.onAccept = { [unowned self] fd, peer in
+            guard self.engine.admitConnection() else {
+                // Over max_connections: accepted and closed at once, so the backlog does not fill.
+                sluiceCloseSocket(fd)
+                return
+            }
             let connection = DownstreamConnection(worker: self, fd: fd, peer: peer, listenerName: name, tls: tls)
             self.connections[ObjectIdentifier(connection)] = connection
         }
@@ -41,7 +46,9 @@ final class Worker: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: DownstreamConnection) {
-        connections[ObjectIdentifier(connection)] = nil
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            engine.openConnections.subtract(1, ordering: .relaxed)
+        }
     }
 
     func exchangeStarted(_ exchange: ProxyExchange) {

@@ -87,3 +87,6 @@ private let acceptErrorTrampoline: @convention(c) (OpaquePointer?, UnsafeMutable
     // The callee may drop the last other reference; keep it alive for the call.
     withExtendedLifetime(target) { target.acceptFailed() }
 }
+
+/// Closes a socket the caller owns (an accepted one it will not serve).
+public func sluiceCloseSocket(_ fd: Int32) { sluice_close(fd) }

@@ -13,6 +13,7 @@ final class DownstreamConnection {
     private var parser: HTTPRequestParser
     private var exchange: ProxyExchange?
     private var idleTimer: SluiceIO.Timer?
+    private var headerTimer: SluiceIO.Timer?
     private var parsing = false
     private var finishedDuringParse: (keepAlive: Bool, Void)?
     private var closed = false
@@ -44,6 +45,7 @@ final class DownstreamConnection {
 
     private func readable() {
         guard !closed else { return }
+        defer { watchHeaderTime() }
         parsing = true
         defer { parsing = false }
         do {
@@ -70,8 +72,22 @@ final class DownstreamConnection {
         }
     }
 
+    /// A request head has started to arrive: it must be complete within `client_header_timeout`
+    /// (a slowloris defence); the keep-alive idle timer no longer applies.
+    private func watchHeaderTime() {
+        guard !closed, exchange == nil, !parser.isIdle, headerTimer?.isArmed != true else { return }
+        idleTimer?.cancel()
+        let timer = headerTimer ?? SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in
+            guard self.exchange == nil, !self.closed else { return }
+            self.rejectMalformed(HTTPParseError(.badRequest, "the request head took too long"), status: 408)
+        }
+        headerTimer = timer
+        timer.arm(after: worker.currentVersion.file.limits.clientHeaderTimeout)
+    }
+
     private func startExchange(_ head: HTTPRequestHead) {
         idleTimer?.cancel()
+        headerTimer?.cancel()
         if head.headers.containsToken("100-continue", in: "expect") && head.version == .http1_1 {
             socket.write("HTTP/1.1 100 Continue\r\n\r\n")
         }
@@ -125,7 +141,8 @@ final class DownstreamConnection {
         worker.connectionClosed(self)
     }
 
-    private func rejectMalformed(_ error: HTTPParseError) {
+    private func rejectMalformed(_ error: HTTPParseError, status: Int? = nil) {
+        let status = status ?? error.status
         if let exchange {
             // The request was already under way: end it as a client failure.
             exchange.clientGone()
@@ -135,9 +152,10 @@ final class DownstreamConnection {
                 return
             }
         }
-        let proxyError = ProxyError(error.status == 413 ? .requestTooLarge : .badRequest, error.reason, source: .client, status: error.status)
+        let kind: ProxyError.Kind = status == 413 ? .requestTooLarge : status == 408 ? .clientTimeout : .badRequest
+        let proxyError = ProxyError(kind, error.reason, source: .client, status: status)
         let rendered = proxyError.renderedResponse(dialect: .openai)
-        var response = HTTPResponseHead(status: error.status)
+        var response = HTTPResponseHead(status: status)
         for (name, value) in rendered.headers { response.headers.add(name, value) }
         response.headers.set("connection", "close")
         var bytes: [UInt8] = []
@@ -190,6 +208,7 @@ final class DownstreamConnection {
         guard !closed else { return }
         closed = true
         idleTimer?.cancel()
+        headerTimer?.cancel()
         if let exchange {
             self.exchange = nil
             exchange.clientGone()

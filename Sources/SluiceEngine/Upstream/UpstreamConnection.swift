@@ -21,6 +21,8 @@ final class UpstreamConnection {
     /// Completed exchanges on this connection; > 0 means it came from the pool.
     private(set) var reuseCount = 0
     private var sawResponseBytes = false
+    /// The current response allows another request on this connection (keep-alive, not close-delimited).
+    private var responseKeepAlive = false
     weak var delegate: UpstreamConnectionDelegate?
     /// Set while idle in the pool: called when the upstream closes it.
     var onIdleClose: (() -> Void)?
@@ -44,13 +46,14 @@ final class UpstreamConnection {
         parser.reset()
         parser.expectResponse(toMethod: method)
         sawResponseBytes = false
+        responseKeepAlive = false
         onIdleClose = nil
         idleTimer?.cancel()
         idleTimer = nil
     }
 
     /// The response ended cleanly and the connection may carry another request.
-    var isReusable: Bool { socket.isOpen && parser.isComplete && socket.inputLength == 0 }
+    var isReusable: Bool { socket.isOpen && responseKeepAlive && parser.isComplete && socket.inputLength == 0 }
 
     func markReused() { reuseCount += 1 }
 
@@ -87,7 +90,9 @@ final class UpstreamConnection {
                 return try parser.parse(bytes) { event in
                     guard let d = self.delegate else { return }
                     switch event {
-                    case .head(let head): d.upstreamHead(self, head)
+                    case .head(let head):
+                        responseKeepAlive = head.keepAlive && head.version == .http1_1
+                        d.upstreamHead(self, head)
                     case .body(let body): d.upstreamBody(self, body)
                     // Reported after `parse` returns: the delegate may pool this connection, which reads the parser.
                     case .end: ended = true
@@ -128,6 +133,7 @@ final class UpstreamConnection {
                 }
                 truncated = outcome == .truncated
                 if outcome == .completed, completed {
+                    responseKeepAlive = false
                     d.upstreamEnd(self)
                     socket.close()
                     return
