@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "SluiceCLI",
             dependencies: [
-                "SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock",
+                "SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

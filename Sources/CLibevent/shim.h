@@ -7,6 +7,7 @@
 // fd_set layout identical in every Swift module that also imports Glibc.
 #include <features.h>
 #include <signal.h>
+#include <pthread.h>
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
@@ -16,7 +17,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <pthread.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -32,6 +32,17 @@
 #include <openssl/x509v3.h>
 
 static inline void sluice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+/// A process may start with SIGTERM/SIGINT/SIGHUP blocked (inherited from whatever spawned it);
+/// shutdown and reload depend on them, so the calling thread, and the threads it creates, unblock them.
+static inline void sluice_unblock_control_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
 
 static inline int sluice_set_nodelay(int fd) {
     int one = 1;

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SluiceFilterAPI
 import SluiceFilters
+import SluiceIO
 import Synchronization
 
 /// The `sluice` command line. A binary that adds its own filters registers them, then calls
@@ -35,6 +36,7 @@ public struct SluiceCommand: ParsableCommand {
     /// Parses the process arguments and runs the subcommand with `registry`'s filter types.
     public static func main(registry: FilterRegistry) {
         registryBox.withLock { $0 = registry }
+        EventLoop.unblockControlSignals()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

@@ -16,6 +16,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Must be called once before any loop is created; makes `event_active` safe from other threads.
     public static let threadingReady: Bool = {
         sluice_ignore_sigpipe()
+        sluice_unblock_control_signals()
         return evthread_use_pthreads() == 0
     }()
 
@@ -45,6 +46,9 @@ public final class EventLoop: @unchecked Sendable {
         }
         return dnsBaseStorage
     }
+
+    /// Unblocks SIGTERM, SIGINT and SIGHUP for the calling thread and the threads it starts later.
+    public static func unblockControlSignals() { sluice_unblock_control_signals() }
 
     /// Runs the loop on the calling thread until `stop()` is called. The loop keeps running with no
     /// connections because of the always-armed wake event.

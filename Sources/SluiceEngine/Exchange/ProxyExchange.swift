@@ -98,7 +98,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         while i < chain.filters.count {
             phase = .request(i)
             let d = chain.filters[i].onRequest(exchange)
-            guard proceed(d, filter: i) else { return }
+            // The hook may have ended the exchange itself (`exchange.fail`).
+            guard phase == .request(i), proceed(d, filter: i) else { return }
             i += 1
         }
         afterRequestFilters()
@@ -122,7 +123,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         while i < chain.filters.count {
             phase = .requestBody(i)
             let d = chain.filters[i].onRequestBody(exchange)
-            guard proceed(d, filter: i) else { return }
+            guard phase == .requestBody(i), proceed(d, filter: i) else { return }
             i += 1
         }
         startAttempt()
@@ -211,7 +212,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         while i < chain.filters.count {
             phase = .selecting(i)
             let d = chain.filters[i].selectUpstream(exchange, &candidates)
-            guard proceed(d, filter: i) else { return }
+            guard phase == .selecting(i), proceed(d, filter: i) else { return }
             i += 1
         }
         guard let chosen = route.group.pick(from: candidates, tried: exchange.triedEndpoints),
@@ -327,6 +328,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         while i >= 0 {
             phase = .upstreamError(i)
             let d = chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!)
+            guard phase == .upstreamError(i) else { return }
             switch d {
             case .next:
                 break
@@ -397,6 +399,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         while i >= 0 {
             phase = .responseHead(i)
             let d = chain.filters[i].onResponseHead(exchange)
+            // The hook may have ended the exchange or started another attempt (`exchange.fail`).
+            guard phase == .responseHead(i) else { return }
             switch d {
             case .next:
                 break
@@ -473,9 +477,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let rewrite = chain.rewritesEvents
         var rewritten: [UInt8] = []
         var failure: ProxyError?
+        // An `onEvent` hook may call `exchange.fail`, which ends the exchange or (head not sent yet)
+        // starts another attempt; the rest of these bytes then belong to nobody. The parser is taken
+        // out of `sse` while it runs, since a new attempt resets `sse`.
+        let attempt = exchange.attempt
+        var isCurrent: Bool { phase != .ended && exchange.attempt == attempt }
+        guard var parser = sse else { return }
+        sse = nil
+        defer { if isCurrent { sse = parser } }
         do {
-            try sse!.feed(bytes) { item in
-                guard failure == nil else { return }
+            try parser.feed(bytes) { item in
+                guard failure == nil, isCurrent else { return }
                 switch item {
                 case .comment(let text):
                     if rewrite {
@@ -498,7 +510,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                     var i = chain.eventFilters.count - 1
                     while i >= 0 {
                         let f = chain.eventFilters[i]
-                        switch chain.filters[f].onEvent(exchange, &event, info) {
+                        let decision = chain.filters[f].onEvent(exchange, &event, info)
+                        guard isCurrent else { return }
+                        switch decision {
                         case .pass, .modified: break
                         case .drop: drop = true
                         case .fail(let error):
@@ -515,6 +529,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         } catch {
             failure = ProxyError(.upstreamProtocol, "the upstream sent an invalid event stream: \(error)", source: .upstream)
         }
+        guard isCurrent else { return }
         if rewrite {
             forward(rewritten)
         } else {

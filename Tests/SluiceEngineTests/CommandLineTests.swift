@@ -1,0 +1,127 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// Runs the built `sluice` binary the way a user does.
+@Suite(.serialized)
+struct CommandLineTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = root.appendingPathComponent(".build/debug/sluice").path
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func writeTemp(_ text: String, name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func checkAcceptsTheDefaultFile() throws {
+        let r = try Self.run(["check", "filters/default.yaml"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "ok\n")
+    }
+
+    @Test func checkReportsEveryProblemWithItsPosition() throws {
+        let path = try Self.writeTemp("""
+        listeners:
+          - address: 127.0.0.1:99999
+        upstreams:
+          u: { endpoints: ["ftp://x"] }
+        routes:
+          - { path_prefix: /, chain: missing, upstream: u }
+        chains:
+          main:
+            - filter: no_such_filter
+        bogus: 1
+        """, name: "broken.yaml")
+        let r = try Self.run(["check", path])
+        #expect(r.status == 1)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count >= 5, "\(r.stdout)")
+        for line in lines {
+            #expect(line.hasPrefix(path + ":"), "not positioned: \(line)")
+        }
+        #expect(lines.contains { $0.hasPrefix("\(path):2:") && $0.contains("99999") })
+        #expect(lines.contains { $0.hasPrefix("\(path):4:") && $0.contains("ftp") })
+        #expect(lines.contains { $0.hasPrefix("\(path):6:") && $0.contains("missing") })
+        #expect(lines.contains { $0.hasPrefix("\(path):9:") && $0.contains("no_such_filter") })
+        #expect(lines.contains { $0.hasPrefix("\(path):10:1:") && $0.contains("bogus") })
+    }
+
+    @Test func checkReportsYAMLSyntaxErrorsWithPosition() throws {
+        let path = try Self.writeTemp("listeners:\n  - address: [unclosed\n", name: "syntax.yaml")
+        let r = try Self.run(["check", path])
+        #expect(r.status == 1)
+        #expect(r.stdout.hasPrefix(path + ":"), "\(r.stdout)")
+    }
+
+    @Test func runRefusesABrokenFileAndBadFlags() throws {
+        let path = try Self.writeTemp("listeners: 3\n", name: "bad.yaml")
+        let broken = try Self.run(["run", "--config", path])
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains(path + ":1:"))
+
+        let badFlag = try Self.run(["run", "--workers", "0"])
+        #expect(badFlag.status != 0)
+        #expect(badFlag.stderr.contains("--workers"))
+
+        let badAddress = try Self.run(["run", "--listen", "nonsense"])
+        #expect(badAddress.status != 0)
+        #expect(badAddress.stderr.contains("--listen"))
+
+        let missing = try Self.run(["run", "--config", "/nonexistent/sluice.yaml"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("/nonexistent/sluice.yaml"))
+    }
+
+    @Test func runServesStreamsFromTheDefaultFileAndExitsCleanlyOnSIGTERM() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "2"]
+        process.currentDirectoryURL = Self.root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // The first line names the port.
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !text.contains("admin on"), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = try #require(text.split(separator: "\n").first { $0.contains("listening on http://127.0.0.1:") }
+            .flatMap { Int($0.split(separator: ":")[3].split(separator: " ")[0]) }, "\(text)")
+        let response = try TestClient.post(port: port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        #expect(response.sseEvents.last?.data == "[DONE]")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+}
