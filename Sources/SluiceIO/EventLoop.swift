@@ -50,10 +50,11 @@ public final class EventLoop: @unchecked Sendable {
     /// Unblocks SIGTERM, SIGINT and SIGHUP for the calling thread and the threads it starts later.
     public static func unblockControlSignals() { sluice_unblock_control_signals() }
 
-    /// Runs the loop on the calling thread until `stop()` is called. The loop keeps running with no
-    /// connections because of the always-armed wake event.
+    /// Runs the loop on the calling thread until `stop()` is called, even while it has nothing to watch.
     public func run() {
-        event_base_dispatch(base)
+        // Without NO_EXIT_ON_EMPTY the loop would return as soon as a draining worker closed its last
+        // listener and connection, and jobs sent with `execute` would never run.
+        event_base_loop(base, Int32(EVLOOP_NO_EXIT_ON_EMPTY))
     }
 
     /// Stops `run()` at the end of the current loop turn. Any thread.

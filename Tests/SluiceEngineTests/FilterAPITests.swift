@@ -89,12 +89,10 @@ struct FilterAPITests {
         #expect(response.status == 200)
         #expect(probe.waitForCompletion(of: "chunks-1", filters: 2))
         let notes = probe.notes(for: "chunks-1").filter { $0.hook == "onResponseChunk" }
-        withKnownIssue("ProxyExchange never calls Filter.onResponseChunk") {
-            #expect(!notes.isEmpty)
-            #expect(notes.map(\.filter) == Array(repeating: ["b", "a"], count: notes.count / 2).flatMap { $0 })
-            let bytes = notes.filter { $0.filter == "a" }.compactMap { Int($0.detail) }.reduce(0, +)
-            #expect(bytes > 0)
-        }
+        #expect(!notes.isEmpty)
+        #expect(notes.map(\.filter) == Array(repeating: ["b", "a"], count: notes.count / 2).flatMap { $0 })
+        let bytes = notes.filter { $0.filter == "a" }.compactMap { Int($0.detail) }.reduce(0, +)
+        #expect(bytes > 0)
     }
 
     // MARK: - 2. onComplete for every ending

@@ -107,6 +107,7 @@ final class RecordingFilter: Filter {
     let name: String
     let probe: FilterProbe
     let wantsEvents: Bool
+    let wantsChunks = true
     let requestBodyLimit: Int?
     let rejectOnHeader: String?
     let failIn: FailIn

@@ -69,7 +69,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var sse: SSEParser?
     private var preCommittedEventStream = false
     private var decidedBy: String?
-    private var timers: [SluiceIO.Timer] = []
+    private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
          clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
@@ -438,11 +438,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 return
             }
         } else {
-            for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+            applyResponseHeaders(to: &head)
             head.headers.set("x-request-id", exchange.id)
             writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
                              clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed,
-                             passContentLength: !chain.rewritesEvents, to: downstream.socket)
+                             passContentLength: !chain.rewritesBody, to: downstream.socket)
             exchange.headSent = true
             exchange.timings.firstByteToClient = exchange.clock.now()
         }
@@ -461,6 +461,26 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard connection === upstream, phase != .ended else { return }
         exchange.counters.bytesFromUpstream += bytes.count
         exchange.counters.chunks += 1
+        if !chain.chunkFilters.isEmpty {
+            var chunk = ResponseChunk(bytes: Array(bytes))
+            var i = chain.chunkFilters.count - 1
+            while i >= 0 {
+                let f = chain.chunkFilters[i]
+                if case .reject(let error) = chain.filters[f].onResponseChunk(exchange, &chunk) {
+                    decidedBy = chain.filterNames[f]
+                    fail(error)
+                    return
+                }
+                guard phase != .ended, connection === upstream else { return }
+                i -= 1
+            }
+            chunk.bytes.withUnsafeBytes { forwardBody($0) }
+        } else {
+            forwardBody(bytes)
+        }
+    }
+
+    private func forwardBody(_ bytes: UnsafeRawBufferPointer) {
         if sse != nil {
             processEvents(bytes)
         } else if headCommitted {
@@ -639,7 +659,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     private func respond(_ head: HTTPResponseHead, body: [UInt8], outcome: Outcome) {
         var head = head
-        for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+        applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
         writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
                          clientKeepAlive: clientKeepAlive && requestComplete && downstream.keepAliveAllowed,
@@ -649,6 +669,18 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         writer.writeBody(body, to: downstream.socket)
         _ = writer.finish(to: downstream.socket)
         finish(outcome, keepAlive: writer.keepAlive)
+    }
+
+    /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's
+    /// RateLimit-* wins over an upstream's or an error's own).
+    private func applyResponseHeaders(to head: inout HTTPResponseHead) {
+        guard !exchange.responseHeaders.isEmpty else { return }
+        var replaced: Set<String> = []
+        for (name, value) in exchange.responseHeaders {
+            let key = name.lowercased()
+            if replaced.insert(key).inserted { head.headers.remove(name) }
+            head.headers.add(name, value)
+        }
     }
 
     /// The client went away: cancel everything at once.
@@ -671,8 +703,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard phase != .ended else { return }
         phase = .ended
         suspended = false
-        for t in timers { t.cancel() }
-        timers = []
+        for t in timers.values { t.cancel() }
+        timers = [:]
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
@@ -737,13 +769,27 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
-        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] _ in
+        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] fired in
             guard let self, self.phase != .ended else { return }
+            self.timers[ObjectIdentifier(fired)] = nil
             body()
         }
-        timers.append(timer)
+        let id = ObjectIdentifier(timer)
+        timers[id] = timer
         timer.arm(after: delay)
-        return ExchangeTimer(cancel: { [weak timer] in timer?.cancel() })
+        return ExchangeTimer(
+            cancel: { [weak self, weak timer] in
+                timer?.cancel()
+                self?.timers[id] = nil
+            },
+            reschedule: { [weak self, weak timer] delay in
+                guard let self, self.phase != .ended else { return }
+                // A fired or cancelled timer is re-adopted, so one handle serves an idle timer re-armed per event.
+                if let timer {
+                    self.timers[id] = timer
+                    timer.arm(after: delay)
+                }
+            })
     }
 
     func runOnLoop(_ body: @escaping @Sendable () -> Void) {
@@ -756,7 +802,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             var head = HTTPResponseHead(status: 200)
             head.headers.set("content-type", "text/event-stream")
             head.headers.set("cache-control", "no-cache")
-            for (name, value) in exchange.responseHeaders { head.headers.add(name, value) }
+            applyResponseHeaders(to: &head)
             head.headers.set("x-request-id", exchange.id)
             writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
                              clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false,

@@ -12,6 +12,10 @@ final class CompiledChain: Sendable {
     let eventFilters: [Int]
     /// Some filter may change or drop events: forward whole events only.
     let rewritesEvents: Bool
+    /// Indices (file order) of filters that receive `onResponseChunk`.
+    let chunkFilters: [Int]
+    /// The body may change size on the way: Content-Length cannot be passed through.
+    var rewritesBody: Bool { rewritesEvents || !chunkFilters.isEmpty }
 
     init(name: String, filters: [any Filter], filterNames: [String]) {
         self.name = name
@@ -20,5 +24,6 @@ final class CompiledChain: Sendable {
         self.requestBodyLimit = filters.compactMap(\.requestBodyLimit).max()
         self.eventFilters = filters.indices.filter { filters[$0].wantsEvents }
         self.rewritesEvents = filters.contains { $0.rewritesEvents }
+        self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }
     }
 }

@@ -111,9 +111,16 @@ public final class Exchange: @unchecked Sendable {
 /// A timer owned by an exchange. Cancelled automatically when the exchange ends. Loop thread only.
 public final class ExchangeTimer {
     private let cancelAction: () -> Void
-    public init(cancel: @escaping () -> Void) { cancelAction = cancel }
-    /// Stops the timer; loop thread only.
+    private let rescheduleAction: (Duration) -> Void
+    public init(cancel: @escaping () -> Void, reschedule: @escaping (Duration) -> Void = { _ in }) {
+        cancelAction = cancel
+        rescheduleAction = reschedule
+    }
+    /// Stops the timer.
     public func cancel() { cancelAction() }
+    /// Arms the timer again to fire `delay` from now (whether it fired, was cancelled or is pending),
+    /// with the same body. An idle timeout re-armed on every event uses one timer, not one per event.
+    public func reschedule(after delay: Duration) { rescheduleAction(delay) }
 }
 
 /// What the engine does on behalf of an exchange. Implemented by the engine only.

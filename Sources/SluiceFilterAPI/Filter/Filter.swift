@@ -34,8 +34,10 @@ public protocol Filter: AnyObject, Sendable {
     /// `.reject` answers with an error instead; `.suspend` holds the head back.
     func onResponseHead(_ exchange: Exchange) -> Decision
 
-    /// A piece of the response body arrived from the upstream, before it goes to the client. In reverse
-    /// order. The filter may change `chunk.bytes`. `.reject` ends the stream with an error.
+    /// A piece of the response body arrived from the upstream, before SSE parsing and before it goes to
+    /// the client. In reverse order; only for filters whose `wantsChunks` is true. The filter may change
+    /// `chunk.bytes` (the response then loses its Content-Length and is sent chunked). `.reject` ends the
+    /// stream with an error; other answers go on.
     func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision
 
     /// Each complete SSE event of the response, in reverse order, with what the LLM classifier made
@@ -52,6 +54,8 @@ public protocol Filter: AnyObject, Sendable {
     var requestBodyLimit: Int? { get }
     /// True to receive `onEvent`.
     var wantsEvents: Bool { get }
+    /// True to receive `onResponseChunk` (it costs a copy of every chunk).
+    var wantsChunks: Bool { get }
     /// True when `onEvent` may change or drop events; the chain then forwards whole events only.
     var rewritesEvents: Bool { get }
 }
@@ -67,6 +71,7 @@ extension Filter {
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
     public var requestBodyLimit: Int? { nil }
     public var wantsEvents: Bool { false }
+    public var wantsChunks: Bool { false }
     public var rewritesEvents: Bool { false }
 }
 
