@@ -62,6 +62,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
     private var readsPaused = false
+    private var connectTimer: SluiceIO.Timer?
 
     // Response.
     private var headCommitted = false
@@ -243,6 +244,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         upstream = connection
         connection.begin(method: exchange.request.method, delegate: self)
         phase = .connecting
+        let timer = connectTimer ?? SluiceIO.Timer(loop: worker.loop) { [weak self] _ in self?.connectTimedOut() }
+        connectTimer = timer
+        timer.arm(after: route.group.connectTimeout)
         if !connection.connect() {
             upstream = nil
             connection.close()
@@ -250,7 +254,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
     }
 
+    private func connectTimedOut() {
+        guard phase == .connecting, let upstream else { return }
+        attemptFailed(ProxyError(.connectTimeout, "connecting to \(upstream.endpoint.url) took longer than \(route.group.connectTimeout)",
+                                 source: .upstream))
+    }
+
     func upstreamConnected(_ connection: UpstreamConnection) {
+        connectTimer?.cancel()
         guard connection === upstream, phase == .connecting else { return }
         exchange.timings.upstreamConnected = exchange.clock.now()
         phase = .waitingForHead
@@ -315,6 +326,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     /// An attempt failed with nothing sent to the client: offer the filters a retry.
     private func attemptFailed(_ error: ProxyError) {
+        connectTimer?.cancel()
         if let upstream {
             self.upstream = nil
             upstream.abort()
@@ -703,6 +715,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard phase != .ended else { return }
         phase = .ended
         suspended = false
+        connectTimer?.cancel()
         for t in timers.values { t.cancel() }
         timers = [:]
         releaseActive()

@@ -121,7 +121,8 @@ enum ChainVersionBuilder {
                     authority: authority, index: i))
             }
             groups[spec.name] = UpstreamGroup(name: spec.name, endpoints: endpoints, balance: spec.balance,
-                                              maxIdlePerEndpoint: spec.pool.maxIdlePerEndpoint, idleTimeout: spec.pool.idleTimeout)
+                                              maxIdlePerEndpoint: spec.pool.maxIdlePerEndpoint, idleTimeout: spec.pool.idleTimeout,
+                                              connectTimeout: spec.pool.connectTimeout)
         }
 
         var routes: [CompiledRoute] = []

@@ -26,9 +26,13 @@ final class UpstreamGroup: Sendable {
     let balance: BalancePolicy
     let maxIdlePerEndpoint: Int
     let idleTimeout: Duration
+    /// A new connection (TCP and TLS) must be ready within this.
+    let connectTimeout: Duration
     private let cursor = Atomic<Int>(0)
 
-    init(name: String, endpoints: [UpstreamEndpoint], balance: BalancePolicy, maxIdlePerEndpoint: Int, idleTimeout: Duration) {
+    init(name: String, endpoints: [UpstreamEndpoint], balance: BalancePolicy, maxIdlePerEndpoint: Int, idleTimeout: Duration,
+         connectTimeout: Duration) {
+        self.connectTimeout = connectTimeout
         self.name = name
         self.endpoints = endpoints
         self.balance = balance
