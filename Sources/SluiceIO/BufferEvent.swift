@@ -130,6 +130,13 @@ public final class BufferEvent {
         return total
     }
 
+    /// Stops reading from the socket while `bytes` or more wait unread in the input buffer (0: no limit),
+    /// so a peer cannot pile up data the owner is not consuming yet.
+    public func setReadHighWatermark(_ bytes: Int) {
+        guard let bev else { return }
+        bufferevent_setwatermark(bev, Int16(EV_READ), 0, bytes)
+    }
+
     /// Stops or resumes reading from the socket (backpressure, and pausing pipelined requests).
     public func setReading(_ enabled: Bool) {
         guard let bev else { return }

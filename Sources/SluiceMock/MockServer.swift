@@ -14,6 +14,10 @@ public final class MockServer: @unchecked Sendable {
     private var listener: Listener?
     private var connections: [ObjectIdentifier: MockConnection] = [:]
     public private(set) var port: Int = 0
+    private let openCount = Atomic<Int>(0)
+
+    /// Connections open right now (tests watch the proxy's pool through this). Any thread.
+    public var openConnections: Int { openCount.load(ordering: .relaxed) }
 
     public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0) {
         self.settings = settings
@@ -29,6 +33,7 @@ public final class MockServer: @unchecked Sendable {
         listener.onAccept = { [unowned self] fd, _ in
             let connection = MockConnection(server: self, loop: loop, fd: fd)
             self.connections[ObjectIdentifier(connection)] = connection
+            self.openCount.add(1, ordering: .relaxed)
         }
         self.loop = loop
         self.listener = listener
@@ -47,7 +52,9 @@ public final class MockServer: @unchecked Sendable {
     }
 
     fileprivate func closed(_ connection: MockConnection) {
-        connections[ObjectIdentifier(connection)] = nil
+        if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
+            openCount.subtract(1, ordering: .relaxed)
+        }
     }
 }
 

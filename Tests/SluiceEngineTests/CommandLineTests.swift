@@ -125,3 +125,21 @@ struct CommandLineTests {
         #expect(process.terminationStatus == 0)
     }
 }
+
+extension CommandLineTests {
+    @Test func checkReportsBadMockSettingsAtTheEndpoint() throws {
+        let path = try Self.writeTemp("""
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          m:
+            endpoints:
+              - mock://local?ttft=soon
+        routes: [{ path_prefix: /, chain: c, upstream: m }]
+        chains: { c: [] }
+        """, name: "mock.yaml")
+        let r = try Self.run(["check", path])
+        #expect(r.status == 1)
+        #expect(r.stdout.hasPrefix("\(path):5:"), "\(r.stdout)")
+        #expect(r.stdout.contains("ttft"))
+    }
+}

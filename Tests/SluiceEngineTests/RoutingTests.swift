@@ -1,3 +1,4 @@
+import SluiceHTTP
 import SluiceMock
 import SluiceTesting
 import Testing
@@ -79,5 +80,55 @@ struct RoutingTests {
         #expect(seen.head.headers["x-request-id"] == "abc-123")
         #expect(response.head.headers["x-request-id"] == "abc-123")
         #expect(seen.head.headers["x-forwarded-for"] == "10.0.0.1, 127.0.0.1")
+    }
+}
+
+@Suite(.serialized)
+struct BalancingAndPoolTests {
+    @Test func leastActiveSendsNewStreamsToTheIdleEndpoint() throws {
+        let second = MockServer(settings: ProxyHarness.fastMock)
+        try second.start()
+        defer { second.stop() }
+        let proxy = try ProxyHarness(filterFile: """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          pair: { balance: least_active, endpoints: ["{{upstream}}", "http://127.0.0.1:\(second.port)"] }
+        routes: [{ path_prefix: /, chain: main, upstream: pair }]
+        chains: { main: [] }
+        """, workers: 1)
+        defer { proxy.stop() }
+        // A long stream occupies one endpoint; while it runs, every new request must go to the other.
+        let long = try TestClient(port: proxy.port)
+        defer { long.close() }
+        try long.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions",
+                                      headers: HTTPHeaders([("host", "x"), ("x-mock-tokens", "400"), ("x-mock-tps", "100")])),
+                      body: Array(TestClient.chatRequest().utf8))
+        _ = try long.readHead()
+        let busyIsFirst = proxy.upstream.journal.entries.count == 1
+        for _ in 0..<4 {
+            let r = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(stream: false))
+            #expect(r.status == 200)
+        }
+        let idle = busyIsFirst ? second.journal : proxy.upstream.journal
+        let busy = busyIsFirst ? proxy.upstream.journal : second.journal
+        #expect(idle.entries.count == 4)
+        #expect(busy.entries.count == 1)
+    }
+
+    @Test func idlePooledConnectionsAreClosedAfterTheIdleTimeout() throws {
+        let proxy = try ProxyHarness(filterFile: """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          fake: { endpoints: ["{{upstream}}"], pool: { idle_timeout: 1s } }
+        routes: [{ path_prefix: /, chain: main, upstream: fake }]
+        chains: { main: [] }
+        """, workers: 1)
+        defer { proxy.stop() }
+        #expect(try TestClient.post(port: proxy.port, path: "/v1/models", json: "").status == 405)
+        // The pooled connection is closed by the proxy once idle: the mock sees its peer leave.
+        let closed = proxy.upstream.journal.wait(timeout: .seconds(5)) { _ in proxy.upstream.openConnections == 0 }
+        #expect(closed)
+        #expect(try TestClient.post(port: proxy.port, path: "/v1/models", json: "").status == 405)
+        #expect(proxy.upstream.journal.connectionCount == 2)
     }
 }

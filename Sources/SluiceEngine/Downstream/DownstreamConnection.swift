@@ -27,7 +27,8 @@ final class DownstreamConnection {
         self.secure = tls != nil
         self.socket = BufferEvent(loop: worker.loop, acceptedSocket: fd, tls: tls)
         self.parser = HTTPRequestParser(limits: worker.currentVersion.limits)
-        // Bound what a client can pile up unread (pipelined requests) before we stop reading.
+        // Bound what a client can pile up unread (pipelined requests behind a long stream).
+        socket.setReadHighWatermark(max(64 * 1024, worker.currentVersion.limits.maxHeaderBytes * 2))
         socket.onReadable = { [unowned self] in self.readable() }
         socket.onWritable = { [unowned self] in self.exchange?.clientDrained() }
         socket.onCondition = { [unowned self] condition in self.condition(condition) }
