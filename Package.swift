@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
+        .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -118,6 +118,7 @@ public final class Engine: @unchecked Sendable {
             adminPort = server.port
         }
         for w in workers {
+            w.startLagProbe()
             WorkerThread.start(name: "sluice-w\(w.index)") { w.loop.run() }
         }
         WorkerThread.start(name: "sluice-control") { [control] in control.run() }

@@ -16,6 +16,11 @@ final class Worker: @unchecked Sendable {
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
+    /// How late the loop ran its last lag probe: a measure of how overloaded this worker is.
+    private(set) var loopLag: Duration = .zero
+    private var lagProbe: SluiceIO.Timer?
+    private var lagProbeDue: MonotonicInstant?
+    static let lagProbeInterval: Duration = .milliseconds(100)
 
     init(index: Int, engine: Engine, clock: any SluiceClock, logger: Logger) {
         self.index = index
@@ -24,6 +29,20 @@ final class Worker: @unchecked Sendable {
         self.logger = logger
         loop = EventLoop()
         pool = UpstreamPool(loop: loop)
+    }
+
+    /// Starts measuring event-loop lag: a timer asks to run every 100 ms and records how late it ran.
+    /// Loop thread (or before the loop runs).
+    func startLagProbe() {
+        let probe = SluiceIO.Timer(loop: loop) { [unowned self] timer in
+            let now = SystemClock().now()
+            if let due = self.lagProbeDue { self.loopLag = now.since(due) }
+            self.lagProbeDue = now + Self.lagProbeInterval
+            timer.arm(after: Self.lagProbeInterval)
+        }
+        lagProbe = probe
+        lagProbeDue = SystemClock().now() + Self.lagProbeInterval
+        probe.arm(after: Self.lagProbeInterval)
     }
 
     /// The chain version new exchanges start on.
@@ -80,6 +99,7 @@ final class Worker: @unchecked Sendable {
     func closeAll() {
         for l in listeners { l.close() }
         listeners = []
+        lagProbe?.cancel()
         for c in Array(connections.values) { c.close() }
         pool.closeAll()
     }

@@ -4,8 +4,8 @@ import SluiceFilterAPI
 public enum BuiltinFilters {
     /// Registers every built-in filter type into `registry`.
     public static func register(into registry: FilterRegistry) {
-        // The built-in filters (token_bucket, connection_manager, admission, backpressure, timeouts,
-        // circuit_breaker, retry, drain) register here as they land, one file each.
+        // One line per built-in filter type, in alphabetical order.
+        // (backpressure, circuit_breaker, drain, retry and timeouts register here as they land.)
         _ = registry
     }
 

@@ -829,4 +829,6 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     var clientBacklog: Int { downstream.socket.outputLength }
+
+    var loopLag: Duration { worker.loopLag }
 }

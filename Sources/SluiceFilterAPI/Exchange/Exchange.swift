@@ -106,6 +106,10 @@ public final class Exchange: @unchecked Sendable {
 
     /// Bytes waiting to be written to the client (backpressure).
     public var clientBacklog: Int { driver?.clientBacklog ?? 0 }
+
+    /// How late this exchange's event loop ran its last 100 ms probe: near zero on a healthy worker,
+    /// growing when the worker is overloaded (load shedding reads it).
+    public var workerLoopLag: Duration { driver?.loopLag ?? .zero }
 }
 
 /// A timer owned by an exchange. Cancelled automatically when the exchange ends. Loop thread only.
@@ -131,6 +135,7 @@ package protocol ExchangeDriver: AnyObject {
     func runOnLoop(_ body: @escaping @Sendable () -> Void)
     func sendComment(_ text: String)
     var clientBacklog: Int { get }
+    var loopLag: Duration { get }
 }
 
 /// Who sent the request.
