@@ -137,6 +137,35 @@ public final class TestClient {
         return bytes
     }
 
+    /// Raw bytes up to and including the first `marker`, unparsed (for interim answers such as
+    /// `100 Continue`, which come before the real response). Bytes after the marker stay for later
+    /// reads. Throws `timedOut` when the marker does not arrive in time, `closed` when the peer closes.
+    public func readUntil(_ marker: String, timeout: Duration) throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        let needle = Array(marker.utf8)
+        while true {
+            if let end = Self.find(needle, in: pending) {
+                let taken = Array(pending[..<end])
+                pending.removeFirst(end)
+                return String(decoding: taken, as: UTF8.self)
+            }
+            if peerClosed { throw TestClientError.closed }
+            switch readSocket(deadline: deadline) {
+            case .bytes(let more): pending += more
+            case .closed: throw TestClientError.closed
+            case .timedOut: throw TestClientError.timedOut("'\(marker)'")
+            }
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        for i in 0...(haystack.count - needle.count) where haystack[i..<(i + needle.count)].elementsEqual(needle) {
+            return i + needle.count
+        }
+        return nil
+    }
+
     /// True when the peer closes (or resets) the connection within `within`. Bytes that arrive
     /// meanwhile are kept for later reads.
     public func isClosedByPeer(within: Duration) -> Bool {
