@@ -6,6 +6,7 @@ public enum BuiltinFilters {
     public static func register(into registry: FilterRegistry) {
         // One line per built-in filter type, in alphabetical order.
         // (backpressure, circuit_breaker, drain, retry and timeouts register here as they land.)
+        registry.register("connection_manager") { ConnectionManagerFilter($0) }
         _ = registry
     }
 

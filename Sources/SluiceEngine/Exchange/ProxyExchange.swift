@@ -25,11 +25,6 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case ended
     }
 
-    /// Request bodies up to this size are kept so a failed attempt can be replayed.
-    static let replayLimit = 64 * 1024
-    /// Upstream reads stop while this much is waiting to be written to the client.
-    static let clientHighWatermark = 256 * 1024
-    static let clientLowWatermark = 64 * 1024
 
     let exchange: Exchange
     private unowned let downstream: DownstreamConnection
@@ -62,6 +57,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
     private var readsPaused = false
+    private var pausedAt: MonotonicInstant?
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
@@ -162,7 +158,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             return
         }
         if bodyReplayable {
-            if retainedBody.count + bytes.count <= Self.replayLimit {
+            if retainedBody.count + bytes.count <= chain.replayLimit {
                 retainedBody.append(contentsOf: bytes)
             } else {
                 bodyReplayable = false
@@ -370,7 +366,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func retry(after delay: Duration?, filter: Int) {
         guard !exchange.headSent else { return }
         guard canReplay else {
-            logger.info("not retrying: the request body was not kept for replay", metadata: ["request_id": "\(exchange.id)"])
+            logger.info("not retrying: the request body is larger than the replay limit", metadata: [
+                "request_id": "\(exchange.id)", "replay_limit": "\(chain.replayLimit)",
+            ])
             finishAttemptWithError(pendingUpstreamError ?? ProxyError(.upstreamError, "upstream failed", source: .upstream))
             return
         }
@@ -593,19 +591,33 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     private func afterClientWrite() {
         exchange.counters.bytesToClient = writer.bytesWritten
-        if !readsPaused, downstream.socket.outputLength > Self.clientHighWatermark, let upstream {
+        if !readsPaused, downstream.socket.outputLength > exchange.clientHighWatermark, let upstream {
             readsPaused = true
+            pausedAt = exchange.clock.now()
+            exchange.counters.clientPauses += 1
             upstream.setReading(false)
-            downstream.socket.setWriteLowWatermark(Self.clientLowWatermark)
+            downstream.socket.setWriteLowWatermark(exchange.clientLowWatermark)
+            var i = chain.filters.count - 1
+            while i >= 0, phase != .ended {
+                chain.filters[i].onClientBlocked(exchange)
+                i -= 1
+            }
         }
     }
 
     /// The client's output drained below the low watermark.
     func clientDrained() {
-        guard readsPaused else { return }
+        guard readsPaused, phase != .ended else { return }
         readsPaused = false
+        if let pausedAt { exchange.counters.clientPausedTime += exchange.clock.now().since(pausedAt) }
+        pausedAt = nil
         downstream.socket.setWriteLowWatermark(0)
         upstream?.setReading(true)
+        var i = chain.filters.count - 1
+        while i >= 0, phase != .ended {
+            chain.filters[i].onClientDrained(exchange)
+            i -= 1
+        }
     }
 
     func upstreamEnd(_ connection: UpstreamConnection) {

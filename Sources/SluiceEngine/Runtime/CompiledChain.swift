@@ -8,6 +8,8 @@ final class CompiledChain: Sendable {
     let filterNames: [String]
     /// The largest body any filter asked to buffer; nil: stream the request body.
     let requestBodyLimit: Int?
+    /// How much of a streamed request body is kept for replay.
+    let replayLimit: Int
     /// Indices (file order) of filters that receive `onEvent`.
     let eventFilters: [Int]
     /// Some filter may change or drop events: forward whole events only.
@@ -22,6 +24,7 @@ final class CompiledChain: Sendable {
         self.filters = filters
         self.filterNames = filterNames
         self.requestBodyLimit = filters.compactMap(\.requestBodyLimit).max()
+        self.replayLimit = filters.compactMap(\.requestReplayLimit).max() ?? 64 * 1024
         self.eventFilters = filters.indices.filter { filters[$0].wantsEvents }
         self.rewritesEvents = filters.contains { $0.rewritesEvents }
         self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }

@@ -28,6 +28,10 @@ public final class Exchange: @unchecked Sendable {
     /// Headers added to whatever response the client gets, the upstream's or an error
     /// (e.g. RateLimit-* on allowed and refused requests alike).
     public var responseHeaders: [(String, String)] = []
+    /// Backpressure: upstream reads stop while more than this many bytes wait to be written to the
+    /// client, and resume at `clientLowWatermark`. Filters may set both in request phases.
+    public var clientHighWatermark = 256 * 1024
+    public var clientLowWatermark = 64 * 1024
     /// True once any byte of the response head went to the client: from then on there is no retry,
     /// and errors become SSE error events.
     public package(set) var headSent = false
@@ -192,5 +196,9 @@ public struct ExchangeCounters: Sendable {
     public var bytesToClient = 0
     public var chunks = 0
     public var events = 0
+    /// Times upstream reads were paused for a slow client, and for how long in all (a pause still
+    /// under way is not counted until it ends).
+    public var clientPauses = 0
+    public var clientPausedTime: Duration = .zero
     public init() {}
 }

@@ -46,12 +46,25 @@ public protocol Filter: AnyObject, Sendable {
     /// ignored); otherwise events are held until complete and may be changed or dropped.
     func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision
 
+    /// The client stopped keeping up: more than `exchange.clientHighWatermark` bytes wait to be written
+    /// to it, so the engine stopped reading from the upstream. In reverse order. Not called again until
+    /// `onClientDrained`.
+    func onClientBlocked(_ exchange: Exchange)
+
+    /// The client's backlog fell to `exchange.clientLowWatermark`; upstream reads resumed. In reverse order.
+    func onClientDrained(_ exchange: Exchange)
+
     /// The exchange ended. Called exactly once for every filter of the chain, in reverse order, however
     /// the exchange ended — including for filters whose `onRequest` never ran (check your own local state).
     func onComplete(_ exchange: Exchange, _ outcome: Outcome)
 
     /// Non-nil asks the engine to buffer the request body (up to this many bytes) before `onRequestBody`.
     var requestBodyLimit: Int? { get }
+    /// How much of a streamed request body the engine keeps so a failed attempt can be replayed
+    /// (the body still streams to the upstream as it arrives). The chain uses the largest value of its
+    /// filters, or 64 KiB when none sets one. A larger body is not replayable: `.retry` then passes the
+    /// error on, and the log says why.
+    var requestReplayLimit: Int? { get }
     /// True to receive `onEvent`.
     var wantsEvents: Bool { get }
     /// True to receive `onResponseChunk` (it costs a copy of every chunk).
@@ -68,8 +81,11 @@ extension Filter {
     public func onResponseHead(_ exchange: Exchange) -> Decision { .next }
     public func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision { .next }
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision { .pass }
+    public func onClientBlocked(_ exchange: Exchange) {}
+    public func onClientDrained(_ exchange: Exchange) {}
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
     public var requestBodyLimit: Int? { nil }
+    public var requestReplayLimit: Int? { nil }
     public var wantsEvents: Bool { false }
     public var wantsChunks: Bool { false }
     public var rewritesEvents: Bool { false }

@@ -1,0 +1,149 @@
+import SluiceFilterAPI
+import Synchronization
+
+/// `connection_manager`: limits how many streams are open at once, in all and per client, and ends
+/// streams older than `max_age`.
+///
+/// | key | meaning |
+/// |---|---|
+/// | `max_streams` | streams open at once across all workers, 1…10000000; beyond it a request gets 503 (optional) |
+/// | `max_streams_per_client` | streams open at once per client key, 1…10000000; beyond it a request gets 429 (optional) |
+/// | `key` | how clients are told apart: `ip` (default), `{ header: NAME }`, `route` or `global`; see `ClientKey` |
+/// | `max_age` | a duration such as `10m`; a stream older than this is ended (optional: no age limit) |
+/// | `retry_after` | whole seconds to suggest in `Retry-After` when refusing, 0…86400 (default 1) |
+///
+/// At least one of `max_streams` and `max_streams_per_client` must be set.
+///
+/// **Admission.** `onRequest` takes a slot for the exchange, or refuses it without taking one: 429
+/// (`rate_limited`) when its client key already holds `max_streams_per_client` slots, else 503
+/// (`overloaded`) when `max_streams` slots are held in all. The per-client limit is checked first,
+/// so a client over its own share is told so even while the proxy is full too. Both refusals carry
+/// `Retry-After: <retry_after>` and a JSON error in the client's dialect
+/// (`{"error":{"type":…,"message":…,"code":…}}` for OpenAI clients). Nothing is queued.
+///
+/// **Release.** The slot is given back in `onComplete`, exactly once, however the exchange ends:
+/// completed, rejected or failed (by any filter or the upstream, including a connect failure),
+/// truncated, client gone, or ended by `max_age`. An exchange this filter did not admit gives back
+/// nothing.
+///
+/// **max_age.** The age of a stream runs from the start of its exchange (its request head arrived).
+/// When it passes `max_age`, the exchange is ended with a `max_age` error:
+/// - an SSE stream whose head was sent gets that error as its last event (no `[DONE]`), and its
+///   connection is closed;
+/// - any other response whose head was sent is cut: its connection is closed without the body's
+///   end, so the client sees a truncated response, never a clean one;
+/// - a request still without a response head (waiting for the upstream's head, held by another
+///   filter, between retries) gets a 503 JSON error of type `max_age`.
+///
+/// The error is marked not retryable, and a retry attempt another filter starts anyway is refused
+/// in `selectUpstream`. A request that is already older than `max_age` when it reaches this filter
+/// (it waited in an earlier filter) gets the 503 at once and takes no slot.
+///
+/// **Sharing.** Each instance keeps one slot table behind a `Mutex`, shared by every worker. An
+/// instance built by a reload (`FilterSetup.previous` is a `connection_manager`) adopts the previous
+/// instance's table: streams still running on the old chain version keep their slots and give them
+/// back into the same table, so counts stay exact across the reload while new streams start on the
+/// new version. Each instance applies its own limits to the requests it admits; a lowered limit
+/// admits nothing until enough old streams end. Slots are counted per `key` kind and value, so
+/// after a reload that changes `key`, the per-client limit sees only streams admitted under the new
+/// kind (the global count still sees all of them).
+public final class ConnectionManagerFilter: Filter {
+    /// One slot table, shared by an instance and the instances that replace it on reloads.
+    final class SlotTable: Sendable {
+        let slots = Mutex(ConnectionSlots())
+    }
+
+    /// What one admitted exchange holds, from `onRequest` to `onComplete`.
+    private final class Hold {
+        let key: String
+        var holding = true
+        /// The error `max_age` ended the exchange with, once it fired.
+        var expired: ProxyError?
+        init(key: String) { self.key = key }
+    }
+
+    public let name: String
+    public let limits: ConnectionSlots.Limits
+    public let clientKey: ClientKey
+    public let maxAge: Duration?
+    public let retryAfterSeconds: Int
+    private let table: SlotTable
+
+    public init(_ setup: FilterSetup) {
+        let config = setup.config
+        name = setup.name
+        let maxStreams = config.int("max_streams", in: 1...10_000_000)
+        let maxPerClient = config.int("max_streams_per_client", in: 1...10_000_000)
+        limits = ConnectionSlots.Limits(global: maxStreams, perClient: maxPerClient)
+        clientKey = ClientKey.decode(config, default: .clientIP)
+        maxAge = config.duration("max_age", in: .milliseconds(1)...(.seconds(366 * 86_400)))
+        retryAfterSeconds = config.int("retry_after", default: 1, in: 0...86_400)
+        // `has` rather than the values: a limit that is present but malformed already has its own error.
+        if !config.has("max_streams") && !config.has("max_streams_per_client") {
+            config.error("connection_manager needs max_streams, max_streams_per_client or both", atValueOf: "max_streams")
+        }
+        table = (setup.previous as? ConnectionManagerFilter)?.table ?? SlotTable()
+    }
+
+    /// Streams holding a slot in this instance's table (shared with its reload predecessors and
+    /// successors), across all workers.
+    public var activeStreams: Int { table.slots.withLock { $0.active } }
+
+    /// Client keys holding at least one slot in the table.
+    public var activeClients: Int { table.slots.withLock { $0.clientCount } }
+
+    public func onRequest(_ exchange: Exchange) -> Decision {
+        // The engine runs onRequest once per exchange; should it run again, the exchange keeps one slot.
+        if exchange.existingLocal(for: self, as: Hold.self)?.holding == true { return .next }
+        var remaining: Duration?
+        if let maxAge {
+            let age = exchange.clock.now().since(exchange.timings.start)
+            guard age < maxAge else { return .reject(maxAgeError(maxAge)) }
+            remaining = maxAge - age
+        }
+        let key = clientKey.description + " " + clientKey.key(for: exchange)
+        switch table.slots.withLock({ $0.acquire(key, within: limits) }) {
+        case .clientFull:
+            return .reject(ProxyError(
+                .rateLimited,
+                "too many streams open at once for this client (max_streams_per_client: \(limits.perClient ?? 0))",
+                source: .filter(name), retryAfterSeconds: retryAfterSeconds))
+        case .globalFull:
+            return .reject(ProxyError(
+                .overloaded, "too many streams open at once (max_streams: \(limits.global ?? 0))",
+                source: .filter(name), retryAfterSeconds: retryAfterSeconds))
+        case .admitted:
+            break
+        }
+        let hold = exchange.local(for: self) { Hold(key: key) }
+        hold.holding = true
+        if let remaining, let maxAge {
+            // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).
+            exchange.schedule(after: remaining) { [weak self, weak exchange] in
+                guard let self, let exchange,
+                      let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
+                let error = self.maxAgeError(maxAge)
+                hold.expired = error
+                exchange.fail(error)
+            }
+        }
+        return .next
+    }
+
+    public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
+        // Only reached after expiry when another filter retried the max_age failure.
+        if let expired = exchange.existingLocal(for: self, as: Hold.self)?.expired { return .reject(expired) }
+        return .next
+    }
+
+    public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        guard let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
+        hold.holding = false
+        _ = table.slots.withLock { $0.release(hold.key) }
+    }
+
+    private func maxAgeError(_ maxAge: Duration) -> ProxyError {
+        ProxyError(.maxAge, "the stream was open longer than max_age (\(ConfigParse.durationText(maxAge)))",
+                   source: .filter(name), retryable: false)
+    }
+}
