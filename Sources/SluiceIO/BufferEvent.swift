@@ -26,6 +26,7 @@ public final class BufferEvent {
     private var abortWhenFlushed = false
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
     private var lingering: BufferEvent?
+    private var flushTimer: Timer?
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -170,7 +171,12 @@ public final class BufferEvent {
 
     // MARK: closing
 
-    /// Closes once everything queued is written; reading stops at once. Idempotent.
+    /// How long a closing connection may take to flush before it is aborted: a peer that stopped
+    /// reading must not keep the socket and its buffers forever.
+    public static let flushDeadline: Duration = .seconds(10)
+
+    /// Closes once everything queued is written (or `flushDeadline` passed: then aborts); reading
+    /// stops at once. Idempotent.
     public func closeAfterFlush() {
         guard let bev else { return }
         bufferevent_disable(bev, Int16(EV_READ))
@@ -182,7 +188,14 @@ public final class BufferEvent {
             onReadable = nil
             onCondition = nil
             bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
+            armFlushDeadline()
         }
+    }
+
+    private func armFlushDeadline() {
+        let timer = Timer(loop: loop) { [weak self] _ in self?.abort() }
+        flushTimer = timer
+        timer.arm(after: Self.flushDeadline)
     }
 
     /// Sends what is queued, then closes with a RST (tests and the mock use this to cut a stream
@@ -199,6 +212,7 @@ public final class BufferEvent {
             onReadable = nil
             onCondition = nil
             bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
+            armFlushDeadline()
         }
     }
 
@@ -213,7 +227,11 @@ public final class BufferEvent {
     }
 
     private func free() {
-        defer { lingering = nil }
+        defer {
+            flushTimer?.cancel()
+            flushTimer = nil
+            lingering = nil
+        }
         guard let b = bev else { return }
         bev = nil
         onReadable = nil

@@ -32,7 +32,7 @@ final class LoopbackSocket {
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// Connects to `host` (`127.0.0.1`, `::1`, any other IP literal, or `localhost`) and `port`.
-    init(host: String, port: Int, deadline: ContinuousClock.Instant) throws(TestClientError) {
+    init(host: String, port: Int, deadline: ContinuousClock.Instant, receiveBuffer: Int? = nil) throws(TestClientError) {
         guard (1...65535).contains(port) else { throw .connectFailed("port \(port) is out of range") }
         let literal = host == "localhost" ? "127.0.0.1" : host
         var address = sockaddr_storage()
@@ -71,6 +71,11 @@ final class LoopbackSocket {
         #if canImport(Darwin)
         setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #endif
+        if let receiveBuffer {
+            // Set before connecting, so the window the peer sees is small from the start.
+            var size = Int32(receiveBuffer)
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL, 0) | O_NONBLOCK)
 
         let result = withUnsafePointer(to: &address) {

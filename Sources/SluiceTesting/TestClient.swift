@@ -48,6 +48,12 @@ public final class TestClient {
         socket = try LoopbackSocket(host: host, port: port, deadline: .now + .seconds(10))
     }
 
+    /// Connects with a small kernel receive buffer (`SO_RCVBUF`), so a test that stops reading makes
+    /// the server feel it quickly instead of after megabytes of kernel buffering.
+    public init(host: String = "127.0.0.1", port: Int, receiveBuffer: Int) throws {
+        socket = try LoopbackSocket(host: host, port: port, deadline: .now + .seconds(10), receiveBuffer: receiveBuffer)
+    }
+
     /// Sends a request head and its body. Adds `Content-Length` when the body is not empty and
     /// the head has neither Content-Length nor Transfer-Encoding; otherwise sends the head as given.
     /// Waits at most 10 seconds for socket buffer space.
