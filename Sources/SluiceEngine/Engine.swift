@@ -177,9 +177,16 @@ public final class Engine: @unchecked Sendable {
     private func pollDrain(deadline: MonotonicInstant, lastLog: MonotonicInstant) {
         let now = options.clock.now()
         let remaining = activeStreamCount
-        if remaining == 0 || now >= deadline {
-            if remaining > 0 { options.logger.warning("drain timeout: closing remaining streams", metadata: ["streams": "\(remaining)"]) }
+        if remaining == 0 {
             stop()
+            return
+        }
+        if now >= deadline {
+            options.logger.warning("drain timeout: ending the remaining streams", metadata: ["streams": "\(remaining)"])
+            let error = ProxyError(.serverShutdown, "the server is shutting down; retry on another instance", retryAfterSeconds: 1)
+            for w in workers { w.loop.execute { w.failAllExchanges(error) } }
+            // Give the final events a moment to reach the clients before everything closes.
+            control.schedule(after: .milliseconds(250)) { [self] in stop() }
             return
         }
         var logged = lastLog

@@ -95,6 +95,13 @@ final class Worker: @unchecked Sendable {
         for c in Array(connections.values) { c.closeIfIdle() }
     }
 
+    /// Ends every exchange in flight with `error`: streams get it as their last SSE event (in their
+    /// client's dialect), exchanges still waiting get it as an error response; upstreams are
+    /// cancelled. Loop thread.
+    func failAllExchanges(_ error: ProxyError) {
+        for x in Array(exchanges.values) { x.fail(error) }
+    }
+
     /// Closes everything now. Loop thread.
     func closeAll() {
         for l in listeners { l.close() }

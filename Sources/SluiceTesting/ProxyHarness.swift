@@ -23,7 +23,8 @@ public final class ProxyHarness {
 
     /// Starts a proxy from a whole filter file.
     public init(filterFile text: String, path: String = "test.yaml", registry: FilterRegistry = BuiltinFilters.registry(),
-                upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock()) throws {
+                upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock(),
+                drainTimeout: Duration = .seconds(5)) throws {
         upstream = MockServer(settings: upstreamSettings)
         try upstream.start()
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
@@ -37,7 +38,7 @@ public final class ProxyHarness {
         var options = EngineOptions()
         options.workers = workers
         options.clock = clock
-        options.drainTimeout = .seconds(5)
+        options.drainTimeout = drainTimeout
         engine = Engine(file: file, registry: registry, options: options)
         do {
             try engine.start()
