@@ -143,3 +143,21 @@ extension CommandLineTests {
         #expect(r.stdout.contains("ttft"))
     }
 }
+
+extension CommandLineTests {
+    @Test func mockRunsTheFakeBackendOnItsOwn() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["mock", "--listen", "127.0.0.1:0", "--tokens", "3", "--ttft", "10ms"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(line)")
+        let response = try TestClient.post(port: port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+        #expect(response.status == 200)
+        #expect(response.sseEvents.filter { $0.data.contains("\"content\":\" ") }.count == 3)
+    }
+}
