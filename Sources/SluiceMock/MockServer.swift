@@ -15,6 +15,17 @@ public final class MockServer: @unchecked Sendable {
     private var connections: [ObjectIdentifier: MockConnection] = [:]
     public private(set) var port: Int = 0
     private let openCount = Atomic<Int>(0)
+    private let forced = Mutex<[(String, String)]>([])
+
+    /// `x-mock-*` fault headers (see `MockFaults`) applied to every request this server answers that
+    /// does not carry the same header itself, as if it did: they make one server of an upstream group
+    /// fail (`[("x-mock-status", "503")]`) while another serves the same requests. The journal records
+    /// requests as received, without them. Empty by default; may be changed while the server runs
+    /// (a failing endpoint recovers). Any thread.
+    public var forcedFaults: [(String, String)] {
+        get { forced.withLock { $0 } }
+        set { forced.withLock { $0 = newValue } }
+    }
 
     /// Connections open right now (tests watch the proxy's pool through this). Any thread.
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
@@ -117,7 +128,9 @@ private final class MockConnection {
 
     private func requestComplete() {
         guard let head else { return }
-        let plan = MockPlanner.plan(MockRequest(head: head, body: body), settings: server.settings)
+        var faulted = head
+        for (name, value) in server.forcedFaults where !faulted.headers.contains(name) { faulted.headers.add(name, value) }
+        let plan = MockPlanner.plan(MockRequest(head: faulted, body: body), settings: server.settings)
         steps = plan.steps
         keepAlive = plan.keepAlive && head.keepAlive
         stepIndex = 0

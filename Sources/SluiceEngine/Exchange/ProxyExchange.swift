@@ -261,6 +261,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard connection === upstream, phase == .connecting else { return }
         exchange.timings.upstreamConnected = exchange.clock.now()
         phase = .waitingForHead
+        var i = chain.filters.count - 1
+        while i >= 0 {
+            chain.filters[i].onUpstreamConnected(exchange)
+            // The hook may have failed the attempt (`exchange.fail`).
+            guard phase == .waitingForHead, connection === upstream else { return }
+            i -= 1
+        }
         sendRequest(on: connection)
     }
 
@@ -507,11 +514,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let rewrite = chain.rewritesEvents
         var rewritten: [UInt8] = []
         var failure: ProxyError?
-        // An `onEvent` hook may call `exchange.fail`, which ends the exchange or (head not sent yet)
-        // starts another attempt; the rest of these bytes then belong to nobody. The parser is taken
-        // out of `sse` while it runs, since a new attempt resets `sse`.
+        // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
+        // exchange or (head not sent yet) starts another attempt, at once or after a delay
+        // (`.retryWait`, where the attempt number has not moved yet); the rest of these bytes then
+        // belong to nobody. The parser is taken out of `sse` while it runs, since a new attempt resets `sse`.
         let attempt = exchange.attempt
-        var isCurrent: Bool { phase != .ended && exchange.attempt == attempt }
+        var isCurrent: Bool { phase != .ended && phase != .retryWait && exchange.attempt == attempt }
         guard var parser = sse else { return }
         sse = nil
         defer { if isCurrent { sse = parser } }
@@ -653,6 +661,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard phase != .ended else { return }
         if let upstream { self.upstream = nil; upstream.abort() }
         if exchange.isEventStream || preCommittedEventStream, writer.canAppendEvent {
+            // Raw forwarding may have left the client inside an event; end that line and event first
+            // so the error event stands on its own and stays parseable.
+            if !chain.rewritesEvents, sse?.hasPartialEvent == true {
+                writer.writeBody(Array("\n\n".utf8), to: downstream.socket)
+            }
             writer.writeBody(error.sseEvent(dialect: exchange.dialect), to: downstream.socket)
         }
         writer.forceClose()
@@ -837,7 +850,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             preCommittedEventStream = true
         }
         guard writer.canAppendEvent else { return }
+        // Events are forwarded as they arrive unless the chain rewrites them: when the client already
+        // has part of one, a comment line here would land inside it and corrupt it.
+        if headCommitted, !chain.rewritesEvents, sse?.hasPartialEvent == true { return }
         writeToClient(Array(": \(text)\n\n".utf8))
+    }
+
+    var attemptInFlight: Bool {
+        switch phase {
+        case .connecting, .waitingForHead, .responseHead, .streaming: return true
+        case .request, .waitingForBody, .requestBody, .selecting, .upstreamError, .retryWait, .ended: return false
+        }
     }
 
     var clientBacklog: Int { downstream.socket.outputLength }

@@ -103,10 +103,20 @@ public final class Exchange: @unchecked Sendable {
 
     /// Writes an SSE comment line (`: text`) to the client right away, before or during the stream
     /// (queue positions, keepalives). Sends a 200 `text/event-stream` head first if none was sent.
-    /// Loop thread only; ignored for non-SSE requests once a non-SSE head was sent.
+    /// Loop thread only; ignored for non-SSE requests once a non-SSE head was sent, and skipped
+    /// while the client has received part of an upstream event (the comment would land inside it
+    /// and corrupt it), so a periodic caller such as a keepalive simply sends at its next turn.
     public func sendComment(_ text: String) {
         driver?.sendComment(text)
     }
+
+    /// True while the current attempt is under way: from the moment its upstream connection is set up
+    /// (or a pooled one taken) until its response was streamed to the end, while the head is held by a
+    /// filter included. False before the first attempt, while `selectUpstream` hooks run, while
+    /// `onUpstreamError` hooks run or a retry waits, and once the exchange ended. While it is true,
+    /// `fail(_:)` before the head was sent offers the error to `onUpstreamError`; a per-attempt timer
+    /// that fires when it is false belongs to an attempt that is already over.
+    public var attemptInFlight: Bool { driver?.attemptInFlight ?? false }
 
     /// Bytes waiting to be written to the client (backpressure).
     public var clientBacklog: Int { driver?.clientBacklog ?? 0 }
@@ -138,6 +148,7 @@ package protocol ExchangeDriver: AnyObject {
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer
     func runOnLoop(_ body: @escaping @Sendable () -> Void)
     func sendComment(_ text: String)
+    var attemptInFlight: Bool { get }
     var clientBacklog: Int { get }
     var loopLag: Duration { get }
 }

@@ -24,6 +24,14 @@ public protocol Filter: AnyObject, Sendable {
     /// to wait, or `.next`.
     func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision
 
+    /// The upstream connection of the current attempt is ready (a new one connected, TLS included, or
+    /// a pooled one was taken) and the request is about to be written to it; `exchange.timings.upstreamConnected`
+    /// is set. In reverse order, once per connection: when a pooled connection turns out to be closed,
+    /// the engine replaces it with a fresh one within the same attempt and this runs again. Per-attempt
+    /// timers use it (a connect timeout ends here, a response-head timeout starts). A hook may call
+    /// `exchange.fail`; nothing is answered.
+    func onUpstreamConnected(_ exchange: Exchange)
+
     /// An attempt failed before a response head arrived (connect failure, reset, a timeout set by a
     /// filter). In reverse order. `.retry(after:)` starts a new attempt; `.next` passes the error on;
     /// `.reject` replaces it.
@@ -77,6 +85,7 @@ extension Filter {
     public func onRequest(_ exchange: Exchange) -> Decision { .next }
     public func onRequestBody(_ exchange: Exchange) -> Decision { .next }
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision { .next }
+    public func onUpstreamConnected(_ exchange: Exchange) {}
     public func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision { .next }
     public func onResponseHead(_ exchange: Exchange) -> Decision { .next }
     public func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision { .next }

@@ -9,7 +9,7 @@ import Synchronization
 /// | `max_streams` | streams open at once across all workers, 1…10000000; beyond it a request gets 503 (optional) |
 /// | `max_streams_per_client` | streams open at once per client key, 1…10000000; beyond it a request gets 429 (optional) |
 /// | `key` | how clients are told apart: `ip` (default), `{ header: NAME }`, `route` or `global`; see `ClientKey` |
-/// | `max_age` | a duration such as `10m`; a stream older than this is ended (optional: no age limit) |
+/// | `max_age` | a duration such as `10m` (1ms to 366 days); a stream older than this is ended (optional: no age limit) |
 /// | `retry_after` | whole seconds to suggest in `Retry-After` when refusing, 0…86400 (default 1) |
 ///
 /// At least one of `max_streams` and `max_streams_per_client` must be set.
@@ -55,7 +55,7 @@ public final class ConnectionManagerFilter: Filter {
 
     /// What one admitted exchange holds, from `onRequest` to `onComplete`.
     private final class Hold {
-        let key: String
+        var key: String
         var holding = true
         /// The error `max_age` ended the exchange with, once it fired.
         var expired: ProxyError?
@@ -116,6 +116,7 @@ public final class ConnectionManagerFilter: Filter {
             break
         }
         let hold = exchange.local(for: self) { Hold(key: key) }
+        hold.key = key
         hold.holding = true
         if let remaining, let maxAge {
             // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).

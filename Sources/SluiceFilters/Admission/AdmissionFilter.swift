@@ -1,0 +1,443 @@
+import SluiceFilterAPI
+import Synchronization
+
+/// The `admission` filter: lets a request through while the proxy has room for another stream,
+/// makes it wait in a bounded, fair queue while it has not, and sheds load when a worker is
+/// overloaded.
+///
+/// ```yaml
+/// - filter: admission
+///   config:
+///     max_active_streams: 64
+///     max_tokens_per_second: 5000
+///     max_loop_lag: 250ms
+///     queue: { max_length: 200, max_wait: 20s, max_per_client: 25%, position_comments: 5s }
+///     key: { header: x-api-key }
+/// ```
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `max_active_streams` | none | exchanges admitted and not yet ended, over every worker (streamed or not) |
+/// | `max_events_per_second` | none | budget: content events per second of the live streams together (moving average) |
+/// | `max_tokens_per_second` | none | the same budget in tokens (content events, corrected by `usage` when reported); not with `max_events_per_second` |
+/// | `max_loop_lag` | none | a duration: when the request's worker loop runs this late, 503 `overloaded` at once, before queueing |
+/// | `queue.max_length` | 100 | requests waiting in all; 0 refuses at once instead of queueing |
+/// | `queue.max_wait` | 30s | longest wait; past it, 503 `queue_timeout` with `Retry-After` |
+/// | `queue.max_per_client` | 50% | one key's share of the queue: a count (`5`) or a share of `max_length` (`25%`) |
+/// | `queue.priority_header` | x-priority | request header giving the class: `high`, `normal`, `low` (missing or other: `normal`) |
+/// | `queue.position_comments` | off | a duration, or `off`: how often a waiting SSE client gets `: queued: position N` |
+/// | `key` | ip | who a request belongs to, for fairness (see `ClientKey`) |
+/// | `retry_after` | 1 | seconds in `Retry-After` on every 503 this filter gives |
+///
+/// At least one of `max_active_streams`, a budget and `max_loop_lag` must be set.
+///
+/// Admission: a request is admitted at once when nobody is waiting, fewer than
+/// `max_active_streams` are active, and the budget has room for one more stream of the current
+/// mean rate (with no stream active, one is always admitted). Otherwise it waits in the queue:
+/// high before normal before low; within a class, keys take turns round-robin; a key over its
+/// share, or a full queue, gets 503 `overloaded` at once. A slot frees when an admitted exchange
+/// ends, however it ends, on any worker; the next waiting request is then woken on its own worker.
+/// A waiting client that disconnects leaves the queue at once.
+///
+/// The budget is measured, not declared: `ThroughputEstimator` averages the content events of the
+/// admitted streams (`onEvent`, observe only). Streams with no events yet count at the mean rate of
+/// the others; responses that are not event streams count only toward `max_active_streams`. Until
+/// some admitted stream has produced events there is no mean, and the budget admits freely: set
+/// `max_active_streams` too to bound that burst.
+///
+/// Position comments commit a 200 `text/event-stream` head, so they go only to requests that
+/// announce an event stream with `Accept: text/event-stream` (the body is not read: that would
+/// make the chain buffer every request body). The first comment goes out when the request is
+/// queued. After that, a queue timeout reaches the client as an SSE error event
+/// (`queue_timeout`) instead of a 503, and only a 200 upstream response can follow.
+///
+/// Shared state: one mutex-guarded state per instance serves every worker; on reload the new
+/// instance adopts the old one's state, so exchanges admitted or queued before the reload are
+/// counted exactly, and the new limits apply from the new instance's first request.
+/// `max_loop_lag` judges the worker a request arrives on, when it arrives.
+public final class AdmissionFilter: Filter {
+    /// What the throughput budget counts.
+    public enum BudgetUnit: String, Sendable, CaseIterable {
+        case events, tokens
+    }
+
+    /// The limits every instance sharing one state applies; the newest instance's win.
+    struct Limits: Sendable, Equatable {
+        var maxActiveStreams: Int?
+        var budget: Double?
+        var unit: BudgetUnit
+        var queue: AdmissionQueue<Waiter>.Limits
+    }
+
+    /// What the queue keeps to wake a waiting exchange.
+    struct Waiter: Sendable {
+        let exchange: Exchange
+        /// The answer when it waits too long.
+        let timeout: ProxyError
+    }
+
+    /// Per-exchange state. Loop thread only; the shared state decides whether the ticket waits or
+    /// holds a slot.
+    final class Local {
+        let ticket: UInt64
+        /// Tokens counted so far for the budget (tokens mode).
+        var counted = 0
+        /// Units not yet handed to the estimator.
+        var unflushed = 0.0
+        var lastFlush: MonotonicInstant?
+        var commentTimer: ExchangeTimer?
+        var recheckTimer: ExchangeTimer?
+        init(ticket: UInt64) { self.ticket = ticket }
+    }
+
+    /// Units are handed to the shared estimator at most this often per stream, so the mutex is not
+    /// taken for every event; the average spans a second, so the batching does not show.
+    static let flushInterval: Duration = .milliseconds(50)
+    /// While a budget is set, each waiting request checks this often whether the budget has room:
+    /// the estimate also falls without any exchange ending (streams going quiet).
+    static let recheckInterval: Duration = .milliseconds(250)
+
+    let name: String
+    let limits: Limits
+    let maxLoopLag: Duration?
+    let priorityHeader: String
+    let positionInterval: Duration?
+    let key: ClientKey
+    let retryAfter: Int
+    /// 1 for a first load, one more per reload that adopted a previous instance.
+    let generation: Int
+    let state: AdmissionState
+    private let clock: any SluiceClock
+    private let loopLag: @Sendable (Exchange) -> Duration
+
+    public var wantsEvents: Bool { limits.budget != nil }
+
+    /// Builds the filter from `setup.config`, reading the worker's loop lag from `exchange.workerLoopLag`.
+    public convenience init(_ setup: FilterSetup) {
+        self.init(setup, loopLag: { $0.workerLoopLag })
+    }
+
+    /// Builds the filter with `loopLag` as the lag reading (tests inject one).
+    public init(_ setup: FilterSetup, loopLag: @escaping @Sendable (Exchange) -> Duration) {
+        let config = setup.config
+        name = setup.name
+        clock = setup.clock
+        self.loopLag = loopLag
+
+        let maxActive = config.int("max_active_streams", in: 1...10_000_000)
+        let events = config.double("max_events_per_second", in: 0.001...1e12)
+        let tokens = config.double("max_tokens_per_second", in: 0.001...1e12)
+        if events != nil && tokens != nil {
+            config.error("set max_events_per_second or max_tokens_per_second, not both", atValueOf: "max_tokens_per_second")
+        }
+        maxLoopLag = config.duration("max_loop_lag", in: .milliseconds(1)...(.seconds(60)))
+
+        let queue = config.map("queue")
+        let maxLength = queue?.int("max_length", in: 0...10_000_000) ?? 100
+        let maxWait = queue?.duration("max_wait", in: .milliseconds(1)...(.seconds(3600))) ?? .seconds(30)
+        let maxPerKey = Self.decodeShare(queue, key: "max_per_client", maxLength: maxLength) ?? max(1, maxLength / 2)
+        let header = queue?.string("priority_header") ?? "x-priority"
+        if header.isEmpty || header.contains(where: { $0 == " " || $0 == ":" }) {
+            queue?.error("'priority_header' must be a header name, got '\(header)'", atValueOf: "priority_header")
+        }
+        priorityHeader = header.lowercased()
+        positionInterval = Self.decodePositionComments(queue)
+        queue?.finish()
+
+        key = ClientKey.decode(config, default: .clientIP)
+        retryAfter = config.int("retry_after", default: 1, in: 0...86_400)
+        if maxActive == nil && events == nil && tokens == nil && maxLoopLag == nil {
+            config.error("admission needs at least one of max_active_streams, max_events_per_second, "
+                         + "max_tokens_per_second or max_loop_lag", atValueOf: "max_active_streams")
+        }
+
+        limits = Limits(maxActiveStreams: maxActive, budget: events ?? tokens, unit: tokens != nil ? .tokens : .events,
+                        queue: .init(maxLength: maxLength, maxPerKey: maxPerKey, maxWait: maxWait))
+        if let previous = setup.previous as? AdmissionFilter {
+            state = previous.state
+            generation = previous.generation + 1
+        } else {
+            state = AdmissionState(limits: limits)
+            generation = 1
+        }
+    }
+
+    // MARK: - Reading
+
+    /// Requests waiting now, over every worker (and every instance sharing this one's state).
+    public var queueLength: Int { state.core.withLock { $0.queue.count } }
+
+    /// Exchanges admitted and not yet ended.
+    public var activeStreams: Int { state.core.withLock { $0.active } }
+
+    /// The live streams' estimated units per second now.
+    public var estimatedRate: Double {
+        let now = clock.now()
+        return state.core.withLock { $0.estimator.rate(at: now) }
+    }
+
+    // MARK: - Hooks
+
+    public func onRequest(_ exchange: Exchange) -> Decision {
+        if let maxLoopLag {
+            let lag = loopLag(exchange)
+            if lag > maxLoopLag {
+                let milliseconds = lag.nanosecondsClamped / 1_000_000
+                return .reject(overloaded("the proxy is overloaded: its event loop runs \(milliseconds) ms late"))
+            }
+        }
+        let clientKey = key.key(for: exchange)
+        let priority = AdmissionPriority(headerValue: exchange.request.headers[priorityHeader])
+        let waiter = Waiter(exchange: exchange, timeout: timeoutError)
+        let (ticket, arrival, wakeups) = state.core.withLock { core in
+            core.adopt(limits, generation: generation)
+            return core.arrive(key: clientKey, priority: priority, waiter: waiter, now: clock.now())
+        }
+        wakeups.deliver()
+        switch arrival {
+        case .admitted:
+            _ = exchange.local(for: self) { Local(ticket: ticket) }
+            return .next
+        case .refused(.full):
+            return .reject(overloaded("the admission queue is full"))
+        case .refused(.keyShareFull):
+            return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
+        case .queued:
+            let local = exchange.local(for: self) { Local(ticket: ticket) }
+            startWaiting(exchange, local)
+            return .suspend
+        }
+    }
+
+    public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
+        guard limits.budget != nil, let local = exchange.existingLocal(for: self, as: Local.self) else { return .pass }
+        var units = 0.0
+        if info.kind == .content {
+            units = 1
+            local.counted += 1
+        }
+        if limits.unit == .tokens, let reported = info.usage?.completionTokens, reported > local.counted {
+            // The upstream's count is better than one per event; add what the events missed.
+            units += Double(reported - local.counted)
+            local.counted = reported
+        }
+        guard units > 0 else { return .pass }
+        local.unflushed += units
+        let now = clock.now()
+        if let last = local.lastFlush, now.since(last) < Self.flushInterval { return .pass }
+        local.lastFlush = now
+        let flushed = local.unflushed
+        local.unflushed = 0
+        let wakeups = state.core.withLock { core in
+            let now = clock.now()
+            core.estimator.record(local.ticket, units: flushed, at: now)
+            return core.queue.isEmpty ? Wakeups() : core.dispatch(now: now)
+        }
+        wakeups.deliver()
+        return .pass
+    }
+
+    public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        guard let local = exchange.existingLocal(for: self, as: Local.self) else { return }
+        local.commentTimer?.cancel()
+        local.recheckTimer?.cancel()
+        let wakeups = state.core.withLock { core in
+            // Queued: the client left (or a timeout is being answered) — it only leaves the queue.
+            if core.queue.remove(local.ticket) != nil { return Wakeups() }
+            guard core.release(local.ticket, now: clock.now()) else { return Wakeups() }
+            return core.dispatch(now: clock.now())
+        }
+        wakeups.deliver()
+    }
+
+    // MARK: - Waiting
+
+    private func startWaiting(_ exchange: Exchange, _ local: Local) {
+        let ticket = local.ticket
+        exchange.schedule(after: limits.queue.maxWait) { [self] in
+            // Whoever takes the ticket out of the queue answers it: here, or a dispatch that found it expired.
+            let removed = state.core.withLock { $0.queue.remove(ticket) } != nil
+            if removed { exchange.resume(.reject(timeoutError)) }
+        }
+        if let interval = positionInterval, Self.acceptsEventStream(exchange) {
+            if sendPosition(exchange, ticket) {
+                local.commentTimer = exchange.schedule(after: interval) { [self, weak local] in
+                    guard let local, sendPosition(exchange, ticket) else { return }
+                    local.commentTimer?.reschedule(after: interval)
+                }
+            }
+        }
+        if limits.budget != nil {
+            local.recheckTimer = exchange.schedule(after: Self.recheckInterval) { [self, weak local] in
+                guard let local else { return }
+                let (waiting, wakeups) = state.core.withLock { core -> (Bool, Wakeups) in
+                    guard core.queue.contains(ticket) else { return (false, Wakeups()) }
+                    return (true, core.dispatch(now: clock.now()))
+                }
+                wakeups.deliver()
+                if waiting { local.recheckTimer?.reschedule(after: Self.recheckInterval) }
+            }
+        }
+    }
+
+    /// Sends `queued: position N` while the ticket waits; false once it does not.
+    private func sendPosition(_ exchange: Exchange, _ ticket: UInt64) -> Bool {
+        guard let position = state.core.withLock({ $0.queue.position(of: ticket) }) else { return false }
+        exchange.sendComment("queued: position \(position)")
+        return true
+    }
+
+    /// True when some `Accept` value's media type is `text/event-stream`.
+    static func acceptsEventStream(_ exchange: Exchange) -> Bool {
+        exchange.request.headers.values("accept").contains { value in
+            value.split(separator: ",").contains { item in
+                let type = item.split(separator: ";", maxSplits: 1).first ?? ""
+                return type.filter { $0 != " " && $0 != "\t" }.lowercased() == "text/event-stream"
+            }
+        }
+    }
+
+    private func overloaded(_ message: String) -> ProxyError {
+        ProxyError(.overloaded, message, source: .filter(name), retryAfterSeconds: retryAfter)
+    }
+
+    private var timeoutError: ProxyError {
+        ProxyError(.queueTimeout, "the request waited \(ConfigParse.durationText(limits.queue.maxWait)) in the admission queue",
+                   source: .filter(name), retryAfterSeconds: retryAfter)
+    }
+
+    // MARK: - Config
+
+    /// `max_per_client`: a count (`5`) or a share of `max_length` (`25%`, at least one entry).
+    private static func decodeShare(_ map: ConfigMap?, key: String, maxLength: Int) -> Int? {
+        guard let map, let node = map.node(key), !node.isNull else { return nil }
+        if let text = node.scalar {
+            if text.hasSuffix("%"), let percent = Double(text.dropLast()), percent > 0, percent <= 100 {
+                return max(1, Int((percent / 100 * Double(maxLength)).rounded(.down)))
+            }
+            if !node.isQuotedScalar, let count = Int(text), count >= 1 {
+                return count
+            }
+        }
+        map.diagnostics.error("'\(key)' must be a count such as 5 or a share of max_length such as 25%, got \(node.summary)",
+                              at: node.mark)
+        return nil
+    }
+
+    /// `position_comments`: a duration, or `off`.
+    private static func decodePositionComments(_ map: ConfigMap?) -> Duration? {
+        guard let map, let node = map.node("position_comments"), !node.isNull else { return nil }
+        if let text = node.scalar, !node.isQuotedScalar, text == "off" || text == "false" { return nil }
+        return map.duration("position_comments", in: .milliseconds(10)...(.seconds(3600)))
+    }
+}
+
+/// Wakes exchanges that a dispatch took out of the queue. Built under the lock, delivered after it.
+struct Wakeups: Sendable {
+    var admitted: [AdmissionFilter.Waiter] = []
+    var expired: [AdmissionFilter.Waiter] = []
+
+    func deliver() {
+        for waiter in admitted { waiter.exchange.resumeFromAnyThread(.next) }
+        for waiter in expired { waiter.exchange.resumeFromAnyThread(.reject(waiter.timeout)) }
+    }
+}
+
+/// The state one admission filter shares across workers and reloads.
+final class AdmissionState: Sendable {
+    enum Arrival: Sendable {
+        case admitted
+        case queued
+        case refused(AdmissionQueue<AdmissionFilter.Waiter>.Refusal)
+    }
+
+    struct Core {
+        var limits: AdmissionFilter.Limits
+        /// The generation of the instance whose limits apply.
+        var generation = 0
+        var queue: AdmissionQueue<AdmissionFilter.Waiter>
+        /// Tickets holding a slot; `active` is their count.
+        var holders: Set<UInt64> = []
+        var active: Int { holders.count }
+        var estimator = ThroughputEstimator()
+        var nextTicket: UInt64 = 1
+
+        init(limits: AdmissionFilter.Limits) {
+            self.limits = limits
+            self.queue = AdmissionQueue(limits: limits.queue)
+        }
+
+        /// Takes on a newer instance's limits (an older one's never replace them).
+        mutating func adopt(_ newer: AdmissionFilter.Limits, generation: Int) {
+            guard generation > self.generation else { return }
+            self.generation = generation
+            limits = newer
+            queue.limits = newer.queue
+        }
+
+        /// A request arrives: admitted at once when nobody waits and there is room, else queued
+        /// (and possibly admitted right away by the dispatch that follows), else refused.
+        mutating func arrive(key: String, priority: AdmissionPriority, waiter: AdmissionFilter.Waiter,
+                             now: MonotonicInstant) -> (UInt64, Arrival, Wakeups) {
+            let ticket = nextTicket
+            nextTicket += 1
+            if queue.isEmpty && hasRoom(now: now) {
+                admit(ticket, now: now)
+                return (ticket, .admitted, Wakeups())
+            }
+            if let refusal = queue.enqueue(ticket, key: key, priority: priority, payload: waiter, now: now) {
+                return (ticket, .refused(refusal), Wakeups())
+            }
+            var wakeups = dispatch(now: now)
+            if let mine = wakeups.admitted.firstIndex(where: { $0.exchange === waiter.exchange }) {
+                // Not suspended yet: the caller answers `.next` instead of being woken.
+                wakeups.admitted.remove(at: mine)
+                return (ticket, .admitted, wakeups)
+            }
+            return (ticket, .queued, wakeups)
+        }
+
+        /// Whether one more exchange may start now.
+        mutating func hasRoom(now: MonotonicInstant) -> Bool {
+            if let max = limits.maxActiveStreams, active >= max { return false }
+            if let budget = limits.budget, active > 0 {
+                let rate = estimator.rate(at: now)
+                let measured = estimator.measuredStreams
+                let mean = measured > 0 ? rate / Double(measured) : 0
+                // Pending streams count at the mean, and the newcomer must fit at the mean too.
+                let projected = rate + Double(estimator.pendingStreams) * mean
+                if projected + mean > budget { return false }
+            }
+            return true
+        }
+
+        mutating func admit(_ ticket: UInt64, now: MonotonicInstant) {
+            holders.insert(ticket)
+            estimator.streamStarted(ticket, at: now)
+        }
+
+        /// Frees the ticket's slot; false when it held none.
+        mutating func release(_ ticket: UInt64, now: MonotonicInstant) -> Bool {
+            guard holders.remove(ticket) != nil else { return false }
+            estimator.streamEnded(ticket, at: now)
+            return true
+        }
+
+        /// Takes out expired entries, then admits waiting ones while there is room.
+        mutating func dispatch(now: MonotonicInstant) -> Wakeups {
+            var wakeups = Wakeups()
+            wakeups.expired = queue.removeExpired(now: now).map(\.payload)
+            while !queue.isEmpty, hasRoom(now: now), let next = queue.popNext() {
+                admit(next.ticket, now: now)
+                wakeups.admitted.append(next.payload)
+            }
+            return wakeups
+        }
+    }
+
+    let core: Mutex<Core>
+
+    init(limits: AdmissionFilter.Limits) {
+        core = Mutex(Core(limits: limits))
+    }
+}

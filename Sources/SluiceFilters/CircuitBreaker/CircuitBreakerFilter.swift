@@ -1,0 +1,288 @@
+import SluiceFilterAPI
+import Synchronization
+
+/// `circuit_breaker`: one breaker per upstream endpoint (see `CircuitBreaker`). An endpoint whose
+/// breaker is open gets no traffic; requests go to the group's other endpoints, and when none is
+/// left the client gets a fast 503.
+///
+/// ```yaml
+/// - filter: retry
+/// - filter: circuit_breaker
+///   config: { failures: 5, window: 10s, open_duration: 30s, max_open_duration: 5m }
+/// ```
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `failures` | `5` | open after this many failures within `window`, 1…1000000 (not with `failure_ratio`) |
+/// | `failure_ratio` | none | open instead when failures make up at least this share of the results within `window`, 0.01…1 |
+/// | `minimum_requests` | `10` | with `failure_ratio`: results the window must hold before the ratio counts, 1…1000000 |
+/// | `window` | `10s` | how far back results count, 10ms…1d |
+/// | `open_duration` | `30s` | how long an open breaker refuses traffic, 1ms…1d |
+/// | `max_open_duration` | `open_duration` | the open time doubles with each reopen (a failed probe) up to this; equal to `open_duration`: fixed |
+/// | `half_open_probes` | `1` | requests let through after the open time; as many successes close the breaker, one failure reopens it; 1…1000 |
+/// | `count_429` | `false` | count a 429 response head as a failure (otherwise it counts neither way) |
+/// | `min_events` | `1` | an event stream cut before this many content events is a failure, 0…1000000 |
+/// | `partial_stream` | `failure` | how a stream cut after `min_events` content events counts: `failure`, `success` or `neither` |
+///
+/// **What counts**, per attempt (a retried request is judged once per endpoint it tried), against
+/// the endpoint that attempt used:
+/// - failure: a connect failure, a connection reset or closed before the head, a protocol error
+///   (`onUpstreamError`, errors the upstream caused); any timeout (`connect_timeout`,
+///   `response_head_timeout`, `first_token_timeout`, `idle_timeout`, `total_timeout`, whoever
+///   raised it); a 5xx response head, and a 429 with `count_429` (`onResponseHead`); an event
+///   stream that was cut by the upstream or a timeout, or that carried an error event, before
+///   `min_events` content events (`onComplete`, or when a later filter retries a held response
+///   that sent an error event);
+/// - success: any other response that reached the client whole (a 4xx other than 429 too: the
+///   endpoint answered);
+/// - neither: the client left, a filter refused or ended the request for reasons of its own
+///   (`max_age`, a slow client, an error it raised with a non-upstream source), an attempt a
+///   later filter dropped without a known result, a 429 without `count_429`.
+///
+/// **Selection** (`selectUpstream`, before every attempt): endpoints whose breaker is open are
+/// removed from the candidates. When a breaker is half-open with a free probe place and this
+/// request has not tried that endpoint yet, the request becomes the probe: the candidates are
+/// narrowed to that endpoint. Half-open endpoints without a free place are removed. When this
+/// removes every candidate, the answer is 503 `circuit_open` with `Retry-After`: the seconds until
+/// the first breaker's open time is over (rounded up, at least 1). An empty list from an earlier
+/// filter is left to the engine.
+///
+/// **Order in the chain.** Response hooks run in reverse file order, and a filter answering
+/// `.retry` stops the hook chain for that attempt. List `circuit_breaker` after `retry`, so the
+/// breaker sees each attempt's result before `retry` decides to try again.
+///
+/// **Sharing.** The breakers live in one table behind a `Mutex`, shared by every worker and keyed
+/// by `EndpointCandidate.id` ("group/url"). An instance built by a reload adopts the previous
+/// instance's table, so open breakers stay open; the new settings apply from then on.
+public final class CircuitBreakerFilter: Filter {
+    /// How a stream cut after `min_events` content events counts.
+    public enum PartialStream: String, CaseIterable, Sendable {
+        case failure, success, neither
+    }
+
+    /// The breakers, shared by an instance and the instances that replace it on reloads.
+    final class BreakerTable: Sendable {
+        let breakers = Mutex<[String: CircuitBreaker]>([:])
+    }
+
+    /// One attempt between its selection and its result.
+    private final class PendingAttempt {
+        /// Endpoints tried before this attempt; the attempt's own endpoint is the next one the engine records.
+        let triedBefore: Int
+        /// The tickets of the endpoints the attempt may use (a probe's included).
+        let tickets: [String: CircuitBreaker.Ticket]
+        /// The endpoint whose probe place this attempt holds.
+        let probe: String?
+        /// Content events before the first error event the upstream sent, once one came.
+        var errorAfterContentEvents: Int?
+
+        init(triedBefore: Int, tickets: [String: CircuitBreaker.Ticket], probe: String?) {
+            self.triedBefore = triedBefore
+            self.tickets = tickets
+            self.probe = probe
+        }
+    }
+
+    /// Per-exchange state: the attempt not judged yet.
+    private final class Attempts {
+        var pending: PendingAttempt?
+    }
+
+    public let name: String
+    public let settings: CircuitBreaker.Settings
+    public let countRateLimited: Bool
+    public let minEvents: Int
+    public let partialStream: PartialStream
+    private let clock: any SluiceClock
+    private let table: BreakerTable
+
+    /// Events are watched for error events sent before any content.
+    public var wantsEvents: Bool { true }
+
+    public init(_ setup: FilterSetup) {
+        let config = setup.config
+        name = setup.name
+        clock = setup.clock
+        let failures = config.int("failures", in: 1...1_000_000)
+        let ratio = config.double("failure_ratio", in: 0.01...1)
+        let minimumRequests = config.int("minimum_requests", in: 1...1_000_000)
+        if config.has("failures") && config.has("failure_ratio") {
+            config.error("set either failures or failure_ratio, not both", atValueOf: "failure_ratio")
+        }
+        if config.has("minimum_requests") && !config.has("failure_ratio") {
+            config.error("minimum_requests applies only with failure_ratio", atValueOf: "minimum_requests")
+        }
+        let threshold: CircuitBreaker.Settings.Threshold = ratio.map { .ratio($0, minimumRequests: minimumRequests ?? 10) }
+            ?? .failures(failures ?? 5)
+        let durations = Duration.milliseconds(1)...Duration.seconds(86_400)
+        let window = config.duration("window", default: .seconds(10), in: .milliseconds(10)...(.seconds(86_400)))
+        let openDuration = config.duration("open_duration", default: .seconds(30), in: durations)
+        let maxOpenDuration = config.duration("max_open_duration", in: durations)
+        if let maxOpenDuration, maxOpenDuration < openDuration {
+            config.error("max_open_duration must not be shorter than open_duration (\(ConfigParse.durationText(openDuration)))",
+                         atValueOf: "max_open_duration")
+        }
+        let probes = config.int("half_open_probes", default: 1, in: 1...1000)
+        settings = CircuitBreaker.Settings(threshold: threshold, window: window, openDuration: openDuration,
+                                           maxOpenDuration: maxOpenDuration, halfOpenProbes: probes)
+        countRateLimited = config.bool("count_429", default: false)
+        minEvents = config.int("min_events", default: 1, in: 0...1_000_000)
+        partialStream = config.oneOf("partial_stream", PartialStream.self, default: .failure)
+        table = (setup.previous as? CircuitBreakerFilter)?.table ?? BreakerTable()
+    }
+
+    /// The state of `endpointID`'s breaker now (closed when it has none yet). Any thread.
+    public func state(of endpointID: String) -> CircuitBreaker.State {
+        let now = clock.now()
+        return table.breakers.withLock { $0[endpointID]?.state(at: now) } ?? .closed
+    }
+
+    // MARK: - Hooks
+
+    public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
+        let attempts = exchange.local(for: self) { Attempts() }
+        if let abandoned = attempts.pending {
+            // A later filter started this attempt without an error or a head reaching this filter
+            // for the last one (it retried a response it held back): judge what was seen.
+            settle(exchange, abandoned.errorAfterContentEvents.flatMap(cutStream(afterContentEvents:)))
+        }
+        guard !candidates.isEmpty else { return .next }
+        let now = clock.now()
+        let tried = exchange.triedEndpoints
+        let settings = settings
+        var tickets: [String: CircuitBreaker.Ticket] = [:]
+        var kept: [EndpointCandidate] = []
+        var probe: EndpointCandidate?
+        var soonest: Duration?
+        table.breakers.withLock { breakers in
+            for candidate in candidates {
+                switch breakers[candidate.id, default: CircuitBreaker()].check(at: now, settings) {
+                case .closed(let ticket):
+                    tickets[candidate.id] = ticket
+                    kept.append(candidate)
+                case .probeAvailable where probe == nil && !tried.contains(candidate.id):
+                    if case .admitted(let ticket) = breakers[candidate.id, default: CircuitBreaker()].admit(at: now, settings) {
+                        tickets[candidate.id] = ticket
+                        probe = candidate
+                    }
+                case .probeAvailable:
+                    soonest = min(soonest ?? .seconds(1), .seconds(1))
+                case .refused(let retryAfter):
+                    soonest = min(soonest ?? retryAfter, retryAfter)
+                }
+            }
+        }
+        if let probe {
+            candidates = [probe]
+        } else {
+            candidates = kept
+        }
+        guard !candidates.isEmpty else {
+            return .reject(ProxyError(
+                .circuitOpen, "every endpoint of upstream '\(exchange.route.upstreamGroup)' is unavailable (circuit open)",
+                source: .filter(name), retryAfterSeconds: Self.wholeSeconds(soonest ?? .seconds(1))))
+        }
+        attempts.pending = PendingAttempt(triedBefore: tried.count, tickets: tickets, probe: probe?.id)
+        return .next
+    }
+
+    public func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision {
+        settle(exchange, Self.blamesUpstream(error) ? .failure : nil)
+        return .next
+    }
+
+    public func onResponseHead(_ exchange: Exchange) -> Decision {
+        guard let status = exchange.response?.status else { return .next }
+        if status >= 500 || (status == 429 && countRateLimited) {
+            settle(exchange, .failure)
+        }
+        // Anything else is judged when the attempt ends: the stream may still be cut.
+        return .next
+    }
+
+    public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
+        if info.kind == .error, let pending = exchange.existingLocal(for: self, as: Attempts.self)?.pending,
+           pending.errorAfterContentEvents == nil {
+            pending.errorAfterContentEvents = exchange.tokens.contentEvents
+        }
+        return .pass
+    }
+
+    public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        guard exchange.existingLocal(for: self, as: Attempts.self)?.pending != nil else { return }
+        let result: CircuitBreaker.Result?
+        switch outcome.kind {
+        case .completed:
+            if exchange.isEventStream && exchange.tokens.sawError {
+                result = cutStream(afterContentEvents: exchange.tokens.contentEvents)
+            } else if exchange.response?.status == 429 {
+                result = nil
+            } else {
+                result = .success
+            }
+        case .truncated:
+            if let error = outcome.error, !Self.blamesUpstream(error) {
+                result = nil
+            } else {
+                result = exchange.isEventStream ? cutStream(afterContentEvents: exchange.tokens.contentEvents) : .failure
+            }
+        case .failed:
+            result = outcome.error.map(Self.blamesUpstream) == true ? .failure : nil
+        case .rejected, .clientGone:
+            result = nil
+        }
+        settle(exchange, result)
+    }
+
+    // MARK: - Judging
+
+    /// Records `result` for the pending attempt, against the endpoint it used, and gives back a
+    /// probe place it held but did not use. Does nothing when no attempt is pending.
+    private func settle(_ exchange: Exchange, _ result: CircuitBreaker.Result?) {
+        guard let attempts = exchange.existingLocal(for: self, as: Attempts.self), let pending = attempts.pending else { return }
+        attempts.pending = nil
+        // The engine appends the endpoint it picked to `triedEndpoints`; when it picked none (a
+        // later filter refused, or left no candidate) the attempt never went out.
+        let tried = exchange.triedEndpoints
+        let used = tried.count > pending.triedBefore ? tried[pending.triedBefore] : nil
+        let now = clock.now()
+        let settings = settings
+        table.breakers.withLock { breakers in
+            if let used, let ticket = pending.tickets[used] {
+                breakers[used]?.record(result, for: ticket, at: now, settings)
+            }
+            if let probe = pending.probe, probe != used, let ticket = pending.tickets[probe] {
+                breakers[probe]?.record(nil, for: ticket, at: now, settings)
+            }
+        }
+    }
+
+    /// How a stream that ended early counts, after `count` content events.
+    private func cutStream(afterContentEvents count: Int) -> CircuitBreaker.Result? {
+        if count < minEvents { return .failure }
+        switch partialStream {
+        case .failure: return .failure
+        case .success: return .success
+        case .neither: return nil
+        }
+    }
+
+    /// Whether `error` says the endpoint is unwell: any timeout, or a connect, reset, protocol or
+    /// upstream error the upstream itself caused (not one a filter raised for reasons of its own).
+    static func blamesUpstream(_ error: ProxyError) -> Bool {
+        switch error.kind {
+        case .connectTimeout, .responseHeadTimeout, .firstTokenTimeout, .idleTimeout, .totalTimeout:
+            return true
+        case .connectFailed, .upstreamReset, .upstreamProtocol, .upstreamError:
+            return error.source == .upstream
+        default:
+            return false
+        }
+    }
+
+    /// Whole seconds for `Retry-After`, rounded up, at least 1.
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        let nanos = max(duration.nanosecondsClamped, 0)
+        return max(1, Int((nanos / 1_000_000_000) + (nanos % 1_000_000_000 > 0 ? 1 : 0)))
+    }
+}

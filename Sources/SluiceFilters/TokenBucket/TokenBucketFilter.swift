@@ -1,0 +1,348 @@
+import SluiceFilterAPI
+import SluiceHTTP
+import Synchronization
+
+/// The `token_bucket` filter: rate limiting with one token bucket per client key.
+///
+/// ```yaml
+/// - filter: token_bucket
+///   config: { key: { header: x-api-key }, capacity: 60, refill_per_second: 1 }
+/// ```
+///
+/// | key | default | meaning |
+/// |---|---|---|
+/// | `key` | `ip` | which bucket a request draws from: `ip`, `{ header: NAME }` (kept only as a hash), `route` or `global` (see `ClientKey`) |
+/// | `capacity` | required | the most a bucket holds, in requests (or model tokens in `mode: tokens`); 1 to 10¹² |
+/// | `refill_per_second` | required | what a bucket regains per second, fractions allowed (`2.5`); `0` never refills |
+/// | `cost` | `1` | what each request takes in `mode: requests`; at most `capacity` |
+/// | `mode` | `requests` | `requests` counts requests; `tokens` counts model tokens: reserve an estimate at admission, settle from the stream's usage |
+/// | `default_max_tokens` | `1024` | `mode: tokens`: the completion allowance reserved when the body has no `max_tokens` / `max_completion_tokens` |
+/// | `max_buckets` | `100000` | the most buckets kept; past it the least recently used bucket is dropped |
+/// | `idle_eviction` | `10m` | a bucket unused this long is dropped; never less than the time a bucket takes to refill from its lowest level, so dropping one never hands out tokens |
+///
+/// Answers. An admitted request's response (the upstream's, or any error) carries
+/// `RateLimit-Limit` (the capacity), `RateLimit-Remaining` (whole tokens left after this request)
+/// and `RateLimit-Reset` (seconds until the bucket is full again). A refused request gets 429
+/// `rate_limited` in the client's dialect, with `Retry-After` (seconds until the bucket holds what
+/// the request needs) and the same three headers. With `refill_per_second: 0` nothing can say
+/// when tokens come back, so `Retry-After` and `RateLimit-Reset` are left out. When several
+/// `token_bucket` filters admit a request, the headers of the one with the fewest remaining win;
+/// the one that refuses always wins.
+///
+/// `mode: tokens` (LLM tokens instead of requests):
+/// - Admission (`onRequestBody`; the body is read up to `bodyLimit`): reserve the
+///   `LLMRequestEstimate` of the body (prompt characters / 4 plus the completion allowance), at
+///   most a full bucket, so a large request waits for a full bucket instead of never fitting.
+/// - Usage: a streaming OpenAI chat/completions request without `stream_options.include_usage`
+///   gets it added on the way to the upstream, and the usage chunk it causes is removed from
+///   what the client receives (a finish chunk that also carries usage loses only its `usage`).
+///   Removing events needs `rewritesEvents`, which makes the whole chain forward whole events
+///   rather than bytes as they arrive; that is the price of this mode.
+/// - Settlement (`onComplete`), what is charged in the end instead of the reservation:
+///
+///   | how the exchange ended | charged |
+///   |---|---|
+///   | refused by a filter (this one or another) | nothing |
+///   | the stream reported usage | its prompt + completion tokens (the prompt estimate when it gives no prompt count) |
+///   | a non-streamed 2xx response (its body is not read) | the reservation |
+///   | anything else (client gone, stream cut, upstream error) | the prompt estimate + the content events counted |
+///
+///   The difference is refunded, or charged as a debt (the level may drop to `-capacity`).
+///
+/// Threads: one instance serves every worker; the buckets live in one `Mutex`-guarded
+/// `TokenBucketStore`, and each admission is a single check-and-take under the lock, so parallel
+/// requests never overshoot the bucket. Across a reload the filter keeps its identity through
+/// chain and name: the new instance adopts the old one's buckets (unless `key` changed), each
+/// kept as full in proportion as it was when the capacity changes.
+public final class TokenBucketFilter: Filter {
+    /// What a bucket counts.
+    public enum Mode: String, CaseIterable, Sendable {
+        case requests, tokens
+    }
+
+    /// How much request body `mode: tokens` reads to estimate a request. Larger bodies get 413.
+    public static let bodyLimit = 16 * 1024 * 1024
+
+    public let name: String
+    public let mode: Mode
+    public let keying: ClientKey
+    public let settings: TokenBucket.Settings
+    /// What one request costs in `mode: requests`.
+    public let cost: Int
+    public let defaultMaxTokens: Int
+    public let maxBuckets: Int
+    /// The idle time after which a bucket is dropped, as applied (see `idle_eviction`).
+    public let idleEviction: Duration
+    private let configuration: TokenBucketStore.Configuration
+    let buckets: SharedTokenBuckets
+    /// This instance's configuration of `buckets`: higher than the store's when a reload made it.
+    private let generation: Int
+    private let clock: any SluiceClock
+
+    public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
+    public var wantsEvents: Bool { mode == .tokens }
+    public var rewritesEvents: Bool { mode == .tokens }
+
+    /// Reads the config (problems are recorded in `setup.config` with their positions) and adopts
+    /// the buckets of `setup.previous` when it is a `token_bucket` with the same `key`.
+    public init(_ setup: FilterSetup) {
+        let config = setup.config
+        name = setup.name
+        clock = setup.clock
+        keying = ClientKey.decode(config, default: .clientIP)
+
+        config.require("capacity")
+        let readCapacity = config.int("capacity", in: 1...1_000_000_000_000)
+        let capacity = readCapacity ?? 1
+        config.require("refill_per_second")
+        let refill = config.double("refill_per_second", in: 0...1e12) ?? 0
+        settings = TokenBucket.Settings(capacity: capacity, refillPerSecond: refill)
+
+        mode = config.oneOf("mode", Mode.self, default: .requests)
+        let askedCost = config.int("cost", in: 1...1_000_000_000_000)
+        let askedMaxTokens = config.int("default_max_tokens", in: 0...100_000_000)
+        if mode == .tokens, askedCost != nil {
+            config.error("'cost' applies to mode: requests only; in mode: tokens a request costs its model tokens",
+                         atValueOf: "cost")
+        }
+        if mode == .requests, askedMaxTokens != nil {
+            config.error("'default_max_tokens' applies to mode: tokens only", atValueOf: "default_max_tokens")
+        }
+        if let askedCost, let readCapacity, askedCost > readCapacity {
+            config.error("'cost' (\(askedCost)) must not exceed 'capacity' (\(capacity)): no request could ever pass",
+                         atValueOf: "cost")
+        }
+        cost = min(askedCost ?? 1, capacity)
+        defaultMaxTokens = askedMaxTokens ?? 1024
+        maxBuckets = config.int("max_buckets", default: 100_000, in: 1...100_000_000)
+        let idle = config.duration("idle_eviction", default: .seconds(600), in: .seconds(1)...Duration.seconds(7 * 86_400))
+        idleEviction = max(idle, settings.timeToRefillFromLowest ?? .zero)
+        configuration = TokenBucketStore.Configuration(settings: settings, maxBuckets: maxBuckets, idleAfter: idleEviction)
+
+        if let previous = setup.previous as? TokenBucketFilter, previous.keying == keying {
+            buckets = previous.buckets
+            generation = previous.generation + 1
+        } else {
+            buckets = SharedTokenBuckets(TokenBucketStore(configuration))
+            generation = 0
+        }
+    }
+
+    // MARK: - Hooks
+
+    /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
+    public func onRequest(_ exchange: Exchange) -> Decision {
+        guard mode == .requests else { return .next }
+        let admission = admit(key: keying.key(for: exchange), tokens: cost)
+        return answer(admission, exchange) {
+            "rate limit exceeded: at most \(admission.limit) requests, refilling \(refillText) per second"
+        }
+    }
+
+    /// `mode: tokens`: estimates the request, adds `stream_options.include_usage` where it is
+    /// missing, and reserves the estimate, or refuses with 429. Loop thread.
+    public func onRequestBody(_ exchange: Exchange) -> Decision {
+        guard mode == .tokens else { return .next }
+        let body = exchange.requestBody ?? []
+        let estimate = LLMRequestEstimate(body: body, defaultMaxTokens: defaultMaxTokens)
+        // A request larger than the bucket waits for a full bucket rather than never passing.
+        let reservation = min(estimate.totalTokens, settings.capacityTokens)
+        let key = keying.key(for: exchange)
+        let admission = admit(key: key, tokens: reservation)
+        guard admission.admitted else {
+            return answer(admission, exchange) {
+                "token rate limit exceeded: this request needs about \(reservation) tokens and fewer are available"
+            }
+        }
+        let state = exchange.local(for: self) { Reservation() }
+        state.key = key
+        state.reserved = reservation
+        state.promptEstimate = estimate.promptTokens
+        if estimate.stream, !estimate.includesUsage, Self.takesStreamOptions(exchange),
+           let changed = LLMRequestEstimate.addingIncludeUsage(to: body) {
+            exchange.requestBody = changed
+            state.addedIncludeUsage = true
+        }
+        return answer(admission, exchange) { "" }
+    }
+
+    /// Removes the usage chunk that only this filter asked for. Loop thread.
+    public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
+        guard info.kind == .usage,
+              let state = exchange.existingLocal(for: self, as: Reservation.self), state.addedIncludeUsage else { return .pass }
+        guard info.finishReason != nil else { return .drop }
+        // A finish chunk that also carries usage: the client needs the finish, not the usage.
+        guard let stripped = LLMRequestEstimate.removingUsage(from: event.data) else { return .pass }
+        event.data = stripped
+        return .modified
+    }
+
+    /// `mode: tokens`: settles the reservation against what the exchange used (see the table
+    /// above) and refunds or charges the difference. Loop thread.
+    public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        guard let state = exchange.existingLocal(for: self, as: Reservation.self), !state.settled,
+              let key = state.key else { return }
+        state.settled = true
+        let used = Self.tokensUsed(exchange, outcome, state)
+        let difference = state.reserved - used
+        guard difference != 0 else { return }
+        let now = clock.now()
+        withStore(now: now) { store in
+            if difference > 0 {
+                // A refund to a bucket that was dropped meanwhile has nowhere to go: a new one starts full.
+                _ = store.withExistingBucket(key, now: now) { bucket, settings in
+                    bucket.adjust(by: difference, settings, now: now)
+                }
+            } else {
+                store.withBucket(key, now: now) { bucket, settings in bucket.adjust(by: difference, settings, now: now) }
+            }
+        }
+    }
+
+    // MARK: - Inspection
+
+    /// The level of `key`'s bucket in tokens, refilled to now; the capacity when it has none.
+    /// Any thread. For tests and diagnostics: it does not mark the bucket used.
+    public func level(forKey key: String) -> Double {
+        let now = clock.now()
+        return withStore(now: now) { store in
+            guard var bucket = store.peek(key) else { return Double(store.settings.capacityTokens) }
+            bucket.refill(store.settings, to: now)
+            return bucket.tokens
+        }
+    }
+
+    /// How many buckets are held. Any thread.
+    public var bucketCount: Int {
+        withStore(now: clock.now()) { $0.count }
+    }
+
+    // MARK: - Admission
+
+    /// What a bucket said about one request.
+    struct Admission {
+        var admitted: Bool
+        var limit: Int
+        var remaining: Int
+        /// Until the bucket holds what the request needs (refused) — nil when it never will.
+        var retryAfter: Duration?
+        /// Until the bucket is full; nil when it never refills.
+        var reset: Duration?
+    }
+
+    /// One check-and-take under the store's lock.
+    private func admit(key: String, tokens: Int) -> Admission {
+        let now = clock.now()
+        return withStore(now: now) { store in
+            store.withBucket(key, now: now) { bucket, settings in
+                let admitted = bucket.take(tokens, settings, now: now)
+                return Admission(
+                    admitted: admitted, limit: settings.capacityTokens, remaining: bucket.wholeTokens,
+                    retryAfter: admitted ? nil : bucket.time(untilAvailable: tokens, settings),
+                    reset: bucket.timeUntilFull(settings))
+            }
+        }
+    }
+
+    /// `.next` with the RateLimit headers, or `.reject` with a 429 that carries them and `Retry-After`.
+    private func answer(_ admission: Admission, _ exchange: Exchange, refusal: () -> String) -> Decision {
+        var headers = [("RateLimit-Limit", String(admission.limit)), ("RateLimit-Remaining", String(admission.remaining))]
+        if let reset = admission.reset { headers.append(("RateLimit-Reset", String(TokenBucket.wholeSeconds(roundingUp: reset)))) }
+        guard !admission.admitted else {
+            Self.setRateLimitHeaders(headers, on: exchange, onlyIfStricter: admission.remaining)
+            return .next
+        }
+        Self.setRateLimitHeaders(headers, on: exchange, onlyIfStricter: nil)
+        let retryAfter = admission.retryAfter.map { max(1, TokenBucket.wholeSeconds(roundingUp: $0)) }
+        return .reject(ProxyError(.rateLimited, refusal(), source: .filter(name), retryAfterSeconds: retryAfter,
+                                  headers: headers))
+    }
+
+    /// Puts `headers` into `exchange.responseHeaders` in place of any RateLimit-* an earlier
+    /// filter set (the engine would otherwise send both). With `onlyIfStricter`, leaves an
+    /// earlier filter's headers alone when they report fewer remaining.
+    private static func setRateLimitHeaders(_ headers: [(String, String)], on exchange: Exchange, onlyIfStricter remaining: Int?) {
+        if let remaining,
+           let earlier = exchange.responseHeaders.last(where: { $0.0.lowercased() == "ratelimit-remaining" }),
+           let earlierRemaining = Int(earlier.1), earlierRemaining <= remaining {
+            return
+        }
+        exchange.responseHeaders.removeAll { $0.0.lowercased().hasPrefix("ratelimit-") }
+        exchange.responseHeaders.append(contentsOf: headers)
+    }
+
+    // MARK: - Settlement
+
+    /// Per-exchange state in `mode: tokens`.
+    final class Reservation {
+        var key: String?
+        var reserved = 0
+        var promptEstimate = 0
+        /// This filter added `stream_options.include_usage`; the usage chunk is not the client's.
+        var addedIncludeUsage = false
+        var settled = false
+    }
+
+    /// What the exchange is charged in the end (the table in the type's comment).
+    private static func tokensUsed(_ exchange: Exchange, _ outcome: Outcome, _ state: Reservation) -> Int {
+        if outcome.kind == .rejected { return 0 }
+        if let usage = exchange.tokens.usage {
+            let prompt = usage.promptTokens ?? state.promptEstimate
+            let completion = usage.completionTokens ?? exchange.tokens.contentEvents
+            return clampedSum(prompt, completion)
+        }
+        if !exchange.isEventStream, outcome.kind == .completed, let status = exchange.response?.status, (200..<300).contains(status) {
+            return state.reserved
+        }
+        return clampedSum(state.promptEstimate, exchange.tokens.completionTokens)
+    }
+
+    private static func clampedSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = max(0, a).addingReportingOverflow(max(0, b))
+        return overflow ? Int.max / 2 : sum
+    }
+
+    /// OpenAI chat completions and completions take `stream_options`.
+    private static func takesStreamOptions(_ exchange: Exchange) -> Bool {
+        guard exchange.dialect == .openai else { return false }
+        let path = exchange.request.path
+        return path.hasSuffix("/chat/completions") || path.hasSuffix("/completions")
+    }
+
+    // MARK: - Helpers
+
+    private func withStore<Result>(now: MonotonicInstant, _ body: (inout TokenBucketStore) -> Result) -> Result {
+        buckets.withStore(generation: generation, configuration: configuration, now: now, body)
+    }
+
+    private var refillText: String {
+        let perSecond = Double(settings.refillPerSecond) / Double(TokenBucket.unitsPerToken)
+        return perSecond == perSecond.rounded() ? String(Int(perSecond)) : String(perSecond)
+    }
+}
+
+/// The buckets of one `token_bucket` filter, shared by every worker (and, across a reload, by the
+/// old and the new instance). Any thread.
+final class SharedTokenBuckets: Sendable {
+    private let store: Mutex<TokenBucketStore>
+
+    init(_ store: TokenBucketStore) {
+        self.store = Mutex(store)
+    }
+
+    /// Runs `body` under the lock. A caller with a newer `generation` than the store's (a filter
+    /// made by a reload) first brings the store to its configuration: done here, on first use,
+    /// rather than when the new filter is made, so a reload that fails later leaves the running
+    /// filter's buckets untouched. Callers with an older generation (exchanges still finishing on
+    /// the old chain) use the store as it is.
+    func withStore<Result>(generation: Int, configuration: TokenBucketStore.Configuration, now: MonotonicInstant,
+                           _ body: (inout TokenBucketStore) -> Result) -> Result {
+        store.withLock { store in
+            if generation > store.generation {
+                store.reconfigure(configuration, now: now)
+                store.generation = generation
+            }
+            return body(&store)
+        }
+    }
+}
