@@ -161,3 +161,22 @@ extension CommandLineTests {
         #expect(response.sseEvents.filter { $0.data.contains("\"content\":\" ") }.count == 3)
     }
 }
+
+extension CommandLineTests {
+    /// The README's example chain must stay a valid filter file.
+    @Test func readmeExampleChainPassesCheck() throws {
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\nchains:"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let chain = "chains:" + readme[start.upperBound..<end.lowerBound]
+        let path = try Self.writeTemp("""
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          mock: { endpoints: ["mock://local"] }
+        routes: [{ path_prefix: /, chain: default, upstream: mock }]
+        \(chain)
+        """, name: "readme.yaml")
+        let r = try Self.run(["check", path])
+        #expect(r.stdout == "ok\n", "\(r.stdout)")
+    }
+}
