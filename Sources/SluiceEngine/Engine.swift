@@ -36,7 +36,12 @@ public struct EngineOptions: Sendable {
 public final class Engine: @unchecked Sendable {
     public let registry: FilterRegistry
     public let options: EngineOptions
-    private let file: FilterFile
+    private let initialFile: FilterFile
+    /// Listener identities bound now, in file order, with their ports. Control thread after start.
+    private var boundListeners: [(identity: String, port: Int)] = []
+    private let reloadLock = Mutex(())
+    /// Reloads by result, for the metrics issue.
+    public let reloadCounts = Mutex<(succeeded: Int, failed: Int)>((0, 0))
     private var workers: [Worker] = []
     private let control = EventLoop()
     private var admin: AdminServer?
@@ -46,6 +51,7 @@ public final class Engine: @unchecked Sendable {
     let activeExchanges = Atomic<Int>(0)
     let openConnections = Atomic<Int>(0)
     private let stopped = DispatchSemaphore(value: 0)
+    private let running = Mutex(false)
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
 
     /// Ports bound, in the order of the file's listeners.
@@ -53,7 +59,7 @@ public final class Engine: @unchecked Sendable {
     public private(set) var adminPort: Int?
 
     public init(file: FilterFile, registry: FilterRegistry, options: EngineOptions = EngineOptions()) {
-        self.file = file
+        self.initialFile = file
         self.registry = registry
         self.options = options
     }
@@ -84,32 +90,16 @@ public final class Engine: @unchecked Sendable {
     /// certificate cannot be loaded, or a filter cannot be built.
     public func start() throws {
         _ = EventLoop.threadingReady
-        var mockPorts: [String: Int] = [:]
-        for group in file.upstreams {
-            for e in group.endpoints where e.scheme == .mock && mocks[e.url] == nil {
-                let settings = try MockSettings(query: e.mockQuery)
-                let server = MockServer(settings: settings)
-                try server.start()
-                mocks[e.url] = server
-                mockPorts[e.url] = server.port
-            }
-        }
+        let file = initialFile
+        let mockPorts = try startMocks(for: file)
         let built = try ChainVersionBuilder.build(file: file, number: 1, registry: registry, previous: nil,
                                                   clock: options.clock, workers: options.workers, mockPorts: mockPorts)
         version.withLock { $0 = built }
 
         workers = (0..<max(1, options.workers)).map { Worker(index: $0, engine: self, clock: options.clock, logger: options.logger) }
         for (i, spec) in file.listeners.enumerated() {
-            var host = spec.host
-            var port = spec.port
-            if i == 0, let override = options.listen {
-                host = override.host
-                port = override.port
-            }
-            let tls = try spec.tls.map { try TLSContext.server(certificatePath: $0.certificate, keyPath: $0.key) }
-            let bound = try workers[0].listen(name: spec.name, host: host, port: port, tls: tls)
-            for w in workers.dropFirst() { _ = try w.listen(name: spec.name, host: host, port: bound, tls: tls) }
-            listenerPorts.append(bound)
+            let port = try bind(spec, override: i == 0 ? options.listen : nil)
+            listenerPorts.append(port)
         }
         let adminAddress = options.admin ?? file.admin.map { ($0.host, $0.port) }
         if let (host, port) = adminAddress {
@@ -121,11 +111,129 @@ public final class Engine: @unchecked Sendable {
             w.startLagProbe()
             WorkerThread.start(name: "sluice-w\(w.index)") { w.loop.run() }
         }
+        running.withLock { $0 = true }
         WorkerThread.start(name: "sluice-control") { [control] in control.run() }
         options.logger.info("sluice started", metadata: [
             "listeners": "\(listenerPorts)", "admin": "\(adminPort.map(String.init) ?? "off")",
-            "workers": "\(workers.count)", "routes": "\(file.routes.count)",
+            "workers": "\(workers.count)", "routes": "\(initialFile.routes.count)",
         ])
+    }
+
+    /// Starts an in-process mock for each `mock://` URL not served yet; returns the port of every one.
+    private func startMocks(for file: FilterFile) throws -> [String: Int] {
+        for group in file.upstreams {
+            for e in group.endpoints where e.scheme == .mock && mocks[e.url] == nil {
+                let server = MockServer(settings: try MockSettings(query: e.mockQuery))
+                try server.start()
+                mocks[e.url] = server
+            }
+        }
+        return mocks.mapValues(\.port)
+    }
+
+    /// What makes two listeners the same across a reload: name, address and certificate files.
+    private static func listenerIdentity(_ spec: ListenerSpec, host: String, port: Int) -> String {
+        "\(spec.name)|\(host)|\(port)|\(spec.tls?.certificate ?? "")|\(spec.tls?.key ?? "")"
+    }
+
+    /// Binds `spec` on every worker (SO_REUSEPORT; a port-0 listener takes the port the first worker
+    /// got). Before the workers run, or from the control thread: each worker binds on its own loop.
+    private func bind(_ spec: ListenerSpec, override: (host: String, port: Int)?) throws -> Int {
+        let host = override?.host ?? spec.host
+        let port = override?.port ?? spec.port
+        let identity = Self.listenerIdentity(spec, host: host, port: port)
+        let tls = try spec.tls.map { try TLSContext.server(certificatePath: $0.certificate, keyPath: $0.key) }
+        let bound = try onWorker(workers[0]) { try $0.listen(identity: identity, name: spec.name, host: host, port: port, tls: tls) }
+        for w in workers.dropFirst() {
+            _ = try onWorker(w) { try $0.listen(identity: identity, name: spec.name, host: host, port: bound, tls: tls) }
+        }
+        boundListeners.append((identity, bound))
+        return bound
+    }
+
+    /// Runs `body` with `worker` on its loop thread when the loop runs, or right here before it does.
+    private func onWorker<T: Sendable>(_ worker: Worker, _ body: @escaping @Sendable (Worker) throws -> T) throws -> T {
+        guard running.withLock({ $0 }) else { return try body(worker) }
+        let result = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        worker.loop.execute {
+            result.withLock { $0 = Result { try body(worker) } }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    /// Reads the filter file again and, when it is valid, puts it in force: new exchanges use the new
+    /// chain version while exchanges in flight finish on theirs; filters carry their state over by chain
+    /// and name; listeners added or removed in the file are bound or closed without touching the
+    /// connections of the others. An invalid file changes nothing. Any thread; one reload at a time.
+    /// Returns the new version number, or every problem as `path:line:col: message`.
+    public func reload() -> Result<Int, FilterFileErrors> {
+        reloadLock.withLock { _ in
+            let old = currentVersion
+            let result = reloadLocked(old)
+            switch result {
+            case .success(let number):
+                reloadCounts.withLock { $0.succeeded += 1 }
+                options.logger.info("reloaded", metadata: ["version": "\(number)", "path": "\(old.file.path)"])
+            case .failure(let errors):
+                reloadCounts.withLock { $0.failed += 1 }
+                options.logger.error("reload failed; the running chain stays in force", metadata: ["path": "\(old.file.path)"])
+                for e in errors.errors { options.logger.error("\(e.description)") }
+            }
+            return result
+        }
+    }
+
+    private func reloadLocked(_ old: ChainVersion) -> Result<Int, FilterFileErrors> {
+        let file: FilterFile
+        switch FilterFileLoading.load(path: old.file.path, registry: registry) {
+        case .success(let f): file = f
+        case .failure(let errors): return .failure(errors)
+        }
+        let unpositioned = { (text: String) in
+            FilterFileErrors(errors: [ConfigError(mark: SourceMark(path: old.file.path, line: 1, column: 1), message: text)])
+        }
+        let next: ChainVersion
+        do {
+            let mockPorts = try startMocks(for: file)
+            next = try ChainVersionBuilder.build(file: file, number: old.number + 1, registry: registry, previous: old,
+                                                 clock: options.clock, workers: options.workers, mockPorts: mockPorts)
+        } catch {
+            return .failure(unpositioned("\(error)"))
+        }
+        // Listeners: the first keeps its --listen override; others are matched by identity.
+        var wanted: [(identity: String, spec: ListenerSpec, override: (host: String, port: Int)?)] = []
+        for (i, spec) in file.listeners.enumerated() {
+            let override = i == 0 ? options.listen : nil
+            wanted.append((Self.listenerIdentity(spec, host: override?.host ?? spec.host, port: override?.port ?? spec.port), spec, override))
+        }
+        let wantedIDs = Set(wanted.map(\.identity))
+        var kept: [(identity: String, port: Int)] = []
+        for existing in boundListeners {
+            if wantedIDs.contains(existing.identity) {
+                kept.append(existing)
+            } else {
+                for w in workers { w.loop.execute { w.closeListener(identity: existing.identity) } }
+            }
+        }
+        boundListeners = kept
+        var ports: [Int] = []
+        for w in wanted {
+            if let port = boundListeners.first(where: { $0.identity == w.identity })?.port {
+                ports.append(port)
+                continue
+            }
+            do {
+                ports.append(try bind(w.spec, override: w.override))
+            } catch {
+                return .failure(FilterFileErrors(errors: [ConfigError(mark: w.spec.mark, message: "\(error)")]))
+            }
+        }
+        listenerPorts = ports
+        version.withLock { $0 = next }
+        return .success(next.number)
     }
 
     private func adminAnswer(_ head: HTTPRequestHead) -> (Int, String, String) {
@@ -135,6 +243,14 @@ public final class Engine: @unchecked Sendable {
             return (200, "application/json", "{\"status\":\"ok\"}\n")
         case ("GET", "/readyz"):
             return draining ? (503, "application/json", "{\"status\":\"draining\"}\n") : (200, "application/json", "{\"status\":\"ready\"}\n")
+        case ("POST", "/admin/reload"):
+            switch reload() {
+            case .success(let number):
+                return (200, "application/json", "{\"version\":\(number)}\n")
+            case .failure(let errors):
+                let list = errors.errors.map { JSONText.quoted($0.description) }.joined(separator: ",")
+                return (400, "application/json", "{\"error\":{\"type\":\"invalid_filter_file\",\"message\":\"the filter file has errors; the running chain stays in force\",\"errors\":[\(list)]}}\n")
+            }
         case ("GET", "/admin/chain"):
             let v = currentVersion
             return (200, "application/json", "{\"version\":\(v.number),\"path\":\(JSONText.quoted(v.file.path))}\n")
@@ -155,7 +271,12 @@ public final class Engine: @unchecked Sendable {
                     drain()
                 }
             }
-            signals = [SignalWatcher(loop: control, signal: SIGTERM, onSignal), SignalWatcher(loop: control, signal: SIGINT, onSignal)]
+            let onHangup: () -> Void = { [unowned self] in
+                // Off the control loop: a reload waits for workers to bind listeners.
+                DispatchQueue.global().async { _ = self.reload() }
+            }
+            signals = [SignalWatcher(loop: control, signal: SIGTERM, onSignal), SignalWatcher(loop: control, signal: SIGINT, onSignal),
+                       SignalWatcher(loop: control, signal: SIGHUP, onHangup)]
         }
         waitUntilStopped()
     }

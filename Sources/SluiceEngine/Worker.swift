@@ -12,7 +12,8 @@ final class Worker: @unchecked Sendable {
     let clock: any SluiceClock
     let logger: Logger
     private unowned let engine: Engine
-    private var listeners: [Listener] = []
+    /// Listeners by their identity (see `Engine.listenerIdentity`).
+    private var listeners: [String: Listener] = [:]
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
@@ -49,7 +50,7 @@ final class Worker: @unchecked Sendable {
     var currentVersion: ChainVersion { engine.currentVersion }
 
     /// Binds a listener on this worker. Called before the loop runs, or on the loop thread.
-    func listen(name: String, host: String, port: Int, tls: TLSContext?) throws -> Int {
+    func listen(identity: String, name: String, host: String, port: Int, tls: TLSContext?) throws -> Int {
         let listener = try Listener(loop: loop, host: host, port: port)
         listener.onAccept = { [unowned self] fd, peer in
             guard self.engine.admitConnection() else {
@@ -60,8 +61,13 @@ final class Worker: @unchecked Sendable {
             let connection = DownstreamConnection(worker: self, fd: fd, peer: peer, listenerName: name, tls: tls)
             self.connections[ObjectIdentifier(connection)] = connection
         }
-        listeners.append(listener)
+        listeners[identity] = listener
         return listener.port
+    }
+
+    /// Closes the listener with this identity; connections it accepted go on. Loop thread.
+    func closeListener(identity: String) {
+        listeners.removeValue(forKey: identity)?.close()
     }
 
     func connectionClosed(_ connection: DownstreamConnection) {
@@ -90,8 +96,8 @@ final class Worker: @unchecked Sendable {
     /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.
     func beginDrain() {
         isDraining = true
-        for l in listeners { l.close() }
-        listeners = []
+        for l in listeners.values { l.close() }
+        listeners = [:]
         for c in Array(connections.values) { c.closeIfIdle() }
     }
 
@@ -104,8 +110,8 @@ final class Worker: @unchecked Sendable {
 
     /// Closes everything now. Loop thread.
     func closeAll() {
-        for l in listeners { l.close() }
-        listeners = []
+        for l in listeners.values { l.close() }
+        listeners = [:]
         lagProbe?.cancel()
         for c in Array(connections.values) { c.close() }
         pool.closeAll()

@@ -17,6 +17,8 @@ public final class ProxyHarness {
     public let engine: Engine
     /// The fake upstream the default file routes to.
     public let upstream: MockServer
+    /// Where the filter file is; an absolute path means it was written to disk and can be reloaded.
+    public let path: String
     /// The port of the first listener.
     public var port: Int { engine.listenerPorts[0] }
     public var adminPort: Int? { engine.adminPort }
@@ -28,6 +30,11 @@ public final class ProxyHarness {
         upstream = MockServer(settings: upstreamSettings)
         try upstream.start()
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
+        self.path = path
+        if path.hasPrefix("/") {
+            // A file on disk, so that reloads can read it again.
+            try resolved.write(toFile: path, atomically: true, encoding: .utf8)
+        }
         let file: FilterFile
         switch FilterFileLoading.parse(text: resolved, path: path, registry: registry) {
         case .success(let f): file = f
@@ -84,6 +91,20 @@ public final class ProxyHarness {
         s.tokensPerSecond = 200
         s.tokens = 10
         return s
+    }
+
+    /// Writes a new filter file (with `{{upstream}}` resolved) over the old one and reloads it.
+    /// Requires the harness to have been made with an absolute `path`.
+    @discardableResult
+    public func reload(filterFile text: String) throws -> Result<Int, FilterFileErrors> {
+        let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
+        try resolved.write(toFile: path, atomically: true, encoding: .utf8)
+        return engine.reload()
+    }
+
+    /// A fresh path for a filter file in the temporary directory.
+    public static func temporaryFilterFilePath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID().uuidString).yaml").path
     }
 
     /// Stops the proxy and the fake upstream.
