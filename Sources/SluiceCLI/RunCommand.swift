@@ -23,6 +23,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: the number of cores).")
     var workers: Int?
 
+    @Flag(name: .long, help: "Reload the filter file whenever it changes.")
+    var watch = false
+
     func validate() throws {
         if let workers, !(1...256).contains(workers) {
             throw ValidationError("--workers must be between 1 and 256, not \(workers)")
@@ -56,6 +59,7 @@ struct RunCommand: ParsableCommand {
             printLine("sluice: listening on \(spec.tls == nil ? "http" : "https")://\(host):\(port) (\(spec.name))")
         }
         if let adminPort = engine.adminPort { printLine("sluice: admin on http://\(admin?.host ?? file.admin?.host ?? "127.0.0.1"):\(adminPort)") }
+        if watch { engine.watchFilterFile() }
         engine.run()
     }
 }

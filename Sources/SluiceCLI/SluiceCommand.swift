@@ -17,7 +17,7 @@ public struct SluiceCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A reverse proxy for streaming LLM traffic.",
-        subcommands: [RunCommand.self, CheckCommand.self, MockCommand.self],
+        subcommands: [RunCommand.self, CheckCommand.self, ReloadCommand.self, MockCommand.self],
         defaultSubcommand: nil
     )
 

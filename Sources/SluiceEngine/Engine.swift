@@ -236,6 +236,30 @@ public final class Engine: @unchecked Sendable {
         return .success(next.number)
     }
 
+    /// Reloads whenever the filter file's modification time or size changes (`sluice run --watch`),
+    /// checking every `interval`. A ConfigMap mounted by Kubernetes changes by a symlink swap, which
+    /// `stat` follows. Call after `start()`.
+    public func watchFilterFile(every interval: Duration = .seconds(1)) {
+        let path = currentVersion.file.path
+        let initial = Self.fileStamp(path)
+        control.execute { [self] in self.pollFile(path: path, last: initial, interval: interval) }
+    }
+
+    private func pollFile(path: String, last: String?, interval: Duration) {
+        let stamp = Self.fileStamp(path)
+        if stamp != last, stamp != nil {
+            options.logger.info("the filter file changed; reloading", metadata: ["path": "\(path)"])
+            DispatchQueue.global().async { _ = self.reload() }
+        }
+        control.schedule(after: interval) { [self] in self.pollFile(path: path, last: stamp ?? last, interval: interval) }
+    }
+
+    private static func fileStamp(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size):\(info.st_ino)"
+    }
+
     private func adminAnswer(_ head: HTTPRequestHead) -> (Int, String, String) {
         let draining = state.withLock { $0.draining }
         switch (head.method, String(head.path)) {

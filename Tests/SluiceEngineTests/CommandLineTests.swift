@@ -180,3 +180,66 @@ extension CommandLineTests {
         #expect(r.stdout == "ok\n", "\(r.stdout)")
     }
 }
+
+extension CommandLineTests {
+    static func adminVersion(_ port: Int) -> Int? {
+        guard let client = try? TestClient(port: port) else { return nil }
+        defer { client.close() }
+        try? client.sendRaw(Array("GET /admin/chain HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        guard let body = try? client.readResponse(timeout: .seconds(2)).bodyText,
+              let r = body.range(of: "\"version\":") else { return nil }
+        return Int(body[r.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test func reloadByCommandAndByWatchingTheFile() throws {
+        let file = """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          m: { endpoints: ["mock://local?ttft=10ms&tokens=2"] }
+        routes: [{ path_prefix: /, chain: c, upstream: m }]
+        chains: { c: [] }
+
+        """
+        let path = try Self.writeTemp(file, name: "live.yaml")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["run", "--config", path, "--admin", "127.0.0.1:0", "--workers", "1", "--watch"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !text.contains("admin on"), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let adminLine = try #require(text.split(separator: "\n").first { $0.contains("admin on") })
+        let adminPort = try #require(Int(adminLine.split(separator: ":").last!))
+        #expect(Self.adminVersion(adminPort) == 1)
+
+        // By command.
+        let reloaded = try Self.run(["reload", "--admin", "127.0.0.1:\(adminPort)"])
+        #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        #expect(reloaded.stdout.contains("\"version\":2"))
+
+        // A broken file: positioned errors, exit 1, version unchanged.
+        try (file + "bogus: 1\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try Self.run(["reload", "--admin", "127.0.0.1:\(adminPort)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("\(path):6:1:"), "\(refused.stderr)")
+
+        // By watching: fix the file; the proxy reloads by itself.
+        try file.replacingOccurrences(of: "tokens=2", with: "tokens=3").write(toFile: path, atomically: true, encoding: .utf8)
+        var version: Int?
+        let until = Date().addingTimeInterval(10)
+        while Date() < until {
+            version = Self.adminVersion(adminPort)
+            if version == 3 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(version == 3)
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sluice reload`: asks a running Sluice to reload its filter file, through its admin listener.
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Reload the filter file of a running Sluice (POST /admin/reload on its admin listener).",
+        discussion: "Prints the new chain version, or every problem as PATH:LINE:COL: message (the running chain then stays in force)."
+    )
+
+    @Option(name: .long, help: "The admin listener of the running Sluice.")
+    var admin: SocketAddressArgument = SocketAddressArgument(argument: "127.0.0.1:9090")!
+
+    func run() throws {
+        let answer: (status: Int, body: String)
+        do {
+            answer = try AdminRequest.post(host: admin.host, port: admin.port, path: "/admin/reload")
+        } catch {
+            printError("sluice reload: \(error)")
+            throw ExitCode(1)
+        }
+        if answer.status == 200 {
+            printLine("reloaded: \(answer.body.trimmingWhitespace)")
+            return
+        }
+        // The body lists the positioned problems as JSON strings; print one per line.
+        let errors = AdminRequest.jsonStrings(in: answer.body, after: "\"errors\":[")
+        if errors.isEmpty { printError("sluice reload: the admin listener answered \(answer.status): \(answer.body)") }
+        for e in errors { printError(e) }
+        throw ExitCode(1)
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
+}
+
+/// A one-shot HTTP/1.1 request to a loopback admin listener, blocking, with a 30 s limit.
+enum AdminRequest {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func post(host: String, port: Int, path: String) throws -> (status: Int, body: String) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw Failure(description: "\(host) is not an IPv4 address") }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket() failed") }
+        defer { close(fd) }
+        var limit = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            throw Failure(description: "cannot reach the admin listener at \(host):\(port): \(String(cString: strerror(errno)))")
+        }
+        var request = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        _ = request.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else {
+            throw Failure(description: "no HTTP answer from \(host):\(port)")
+        }
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+
+    /// The JSON string literals of the array that follows `marker` (enough for the admin's own answers).
+    static func jsonStrings(in text: String, after marker: String) -> [String] {
+        guard let start = text.range(of: marker) else { return [] }
+        var out: [String] = []
+        var current = ""
+        var inString = false
+        var escaped = false
+        for ch in text[start.upperBound...] {
+            if inString {
+                if escaped {
+                    switch ch {
+                    case "n": current.append("\n")
+                    case "t": current.append("\t")
+                    default: current.append(ch)
+                    }
+                    escaped = false
+                } else if ch == "\\" {
+                    escaped = true
+                } else if ch == "\"" {
+                    out.append(current)
+                    current = ""
+                    inString = false
+                } else {
+                    current.append(ch)
+                }
+            } else if ch == "\"" {
+                inString = true
+            } else if ch == "]" {
+                break
+            }
+        }
+        return out
+    }
+}
