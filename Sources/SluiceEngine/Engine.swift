@@ -366,6 +366,10 @@ public final class Engine: @unchecked Sendable {
         }
         control.stop()
         for m in mocks.values { m.stop() }
+        // Join the loops, so that nothing of this engine runs once stop() returned and the engine
+        // can be freed (a test starts the next proxy right after).
+        for w in workers { w.loop.waitUntilFinished(timeout: .seconds(5)) }
+        control.waitUntilFinished(timeout: .seconds(5))
         stopped.signal()
     }
 

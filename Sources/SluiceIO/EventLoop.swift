@@ -1,4 +1,5 @@
 import CLibevent
+import Dispatch
 import Synchronization
 
 /// One libevent `event_base` driven by one thread. Everything created on a loop (bufferevents, timers,
@@ -12,6 +13,8 @@ public final class EventLoop: @unchecked Sendable {
     private let mailbox = Mutex<[@Sendable () -> Void]>([])
     private var wakeEvent: OpaquePointer?
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
+    private let finished = DispatchSemaphore(value: 0)
+    private let runner = Mutex<pthread_t?>(nil)
 
     /// Must be called once before any loop is created; makes `event_active` safe from other threads.
     public static let threadingReady: Bool = {
@@ -52,9 +55,26 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until `stop()` is called, even while it has nothing to watch.
     public func run() {
+        runner.withLock { $0 = pthread_self() }
         // Without NO_EXIT_ON_EMPTY the loop would return as soon as a draining worker closed its last
         // listener and connection, and jobs sent with `execute` would never run.
         event_base_loop(base, Int32(EVLOOP_NO_EXIT_ON_EMPTY))
+        finished.signal()
+    }
+
+    /// True when called from the thread running this loop.
+    public var isLoopThread: Bool {
+        runner.withLock { owner in owner.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
+
+    /// Waits until `run()` has returned (after `stop()`), so nothing of this loop runs any more. Never
+    /// waits on the loop's own thread. Returns false on timeout.
+    @discardableResult
+    public func waitUntilFinished(timeout: Duration) -> Bool {
+        if isLoopThread { return true }
+        let ok = finished.wait(timeout: .now() + .nanoseconds(Int(timeout.nanosecondsClampedForIO))) == .success
+        if ok { finished.signal() }
+        return ok
     }
 
     /// Stops `run()` at the end of the current loop turn. Any thread.

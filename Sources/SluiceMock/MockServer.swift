@@ -60,6 +60,7 @@ public final class MockServer: @unchecked Sendable {
             connections.removeAll()
         }
         loop.stop()
+        loop.waitUntilFinished(timeout: .seconds(5))
     }
 
     fileprivate func closed(_ connection: MockConnection) {
