@@ -305,6 +305,12 @@ public final class Engine: @unchecked Sendable {
         waitUntilStopped()
     }
 
+    /// The drain timeout in force: the longest `drain` filter timeout among the chains, else the option.
+    public var drainTimeout: Duration {
+        let policies = currentVersion.chains.values.flatMap { $0.filters.compactMap { $0 as? any DrainPolicy } }
+        return policies.map(\.drainTimeout).max() ?? options.drainTimeout
+    }
+
     /// Stops accepting, lets streams in flight finish up to the drain timeout, then stops. Any thread.
     public func drain() {
         let first = state.withLock { s -> Bool in
@@ -314,8 +320,9 @@ public final class Engine: @unchecked Sendable {
         }
         guard first else { return }
         for w in workers { w.loop.execute { w.beginDrain() } }
-        let deadline = options.clock.now() + options.drainTimeout
-        options.logger.info("draining", metadata: ["streams": "\(activeStreamCount)", "timeout": "\(options.drainTimeout)"])
+        let timeout = drainTimeout
+        let deadline = options.clock.now() + timeout
+        options.logger.info("draining", metadata: ["streams": "\(activeStreamCount)", "timeout": "\(timeout)"])
         control.execute { [self] in self.pollDrain(deadline: deadline, lastLog: options.clock.now()) }
     }
 

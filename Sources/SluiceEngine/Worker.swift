@@ -104,8 +104,8 @@ final class Worker: @unchecked Sendable {
     /// Ends every exchange in flight with `error`: streams get it as their last SSE event (in their
     /// client's dialect), exchanges still waiting get it as an error response; upstreams are
     /// cancelled. Loop thread.
-    func failAllExchanges(_ error: ProxyError) {
-        for x in Array(exchanges.values) { x.fail(error) }
+    func failAllExchanges(_ fallback: ProxyError) {
+        for x in Array(exchanges.values) { x.fail(x.drainPolicy?.shutdownError ?? fallback) }
     }
 
     /// Closes everything now. Loop thread.

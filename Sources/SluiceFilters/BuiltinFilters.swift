@@ -7,9 +7,9 @@ public enum BuiltinFilters {
         // One line per built-in filter type, in alphabetical order.
         registry.register("admission") { AdmissionFilter($0) }
         registry.register("backpressure") { BackpressureFilter($0) }
-        // (backpressure, circuit_breaker, drain, retry and timeouts register here as they land.)
         registry.register("circuit_breaker") { CircuitBreakerFilter($0) }
         registry.register("connection_manager") { ConnectionManagerFilter($0) }
+        registry.register("drain") { DrainFilter($0) }
         registry.register("retry") { RetryFilter($0) }
         registry.register("timeouts") { TimeoutsFilter($0) }
         registry.register("token_bucket") { TokenBucketFilter($0) }

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceHTTP
 import SluiceTesting
 import Testing
 
@@ -241,5 +242,43 @@ extension CommandLineTests {
             Thread.sleep(forTimeInterval: 0.1)
         }
         #expect(version == 3)
+    }
+}
+
+extension CommandLineTests {
+    @Test func aSecondSignalStopsAtOnceDuringADrain() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "1"]
+        process.currentDirectoryURL = Self.root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !text.contains("admin on"), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let line = try #require(text.split(separator: "\n").first { $0.contains("listening on http://127.0.0.1:") })
+        let port = try #require(Int(line.split(separator: ":")[3].split(separator: " ")[0]))
+        // A stream far longer than the 30 s default drain.
+        let client = try TestClient(port: port)
+        defer { client.close() }
+        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions",
+                                        headers: HTTPHeaders([("host", "x"), ("x-mock-tokens", "5000"), ("x-mock-tps", "20")])),
+                        body: Array(TestClient.chatRequest().utf8))
+        _ = try client.readHead()
+        let started = Date()
+        kill(process.processIdentifier, SIGTERM)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(process.isRunning, "the first signal must drain, not exit")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(client.isClosedByPeer(within: .seconds(5)))
     }
 }

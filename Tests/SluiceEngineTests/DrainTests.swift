@@ -26,7 +26,7 @@ struct DrainTests {
     @Test func streamsShorterThanTheDrainTimeoutFinishAndNewConnectionsAreRefused() throws {
         let proxy = try ProxyHarness(filterFile: Self.file, drainTimeout: .seconds(10))
         defer { proxy.stop() }
-        let streams = try (0..<5).map { _ in try startStream(proxy.port, tokens: 40, tps: 50) }  // ~0.8 s each
+        let streams = try (0..<50).map { _ in try startStream(proxy.port, tokens: 40, tps: 50) }  // ~0.8 s each
         proxy.engine.drain()
         let admin = try TestClient(port: proxy.adminPort!)
         try admin.sendRaw(Array("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
@@ -63,5 +63,31 @@ struct DrainTests {
         #expect(b.sseEvents.last?.data.contains("overloaded_error") == true)
         proxy.engine.waitUntilStopped()
         #expect(proxy.upstream.journal.wait(timeout: .seconds(5)) { $0.allSatisfy { $0.ending == .cancelledByPeer } })
+    }
+
+    @Test func theDrainFilterSetsTheTimeoutAndWhatClientsAreTold() throws {
+        let file = """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          fake: { endpoints: ["{{upstream}}"] }
+        routes: [{ path_prefix: /, chain: main, upstream: fake }]
+        chains:
+          main:
+            - filter: drain
+              config: { timeout: 300ms, message: "maintenance: reconnect to another region" }
+        """
+        let proxy = try ProxyHarness(filterFile: file, drainTimeout: .seconds(30))
+        defer { proxy.stop() }
+        #expect(proxy.engine.drainTimeout == .milliseconds(300))
+        let stream = try startStream(proxy.port, tokens: 1000, tps: 20)
+        let started = ContinuousClock.now
+        proxy.engine.drain()
+        let rest = try stream.readResponse(timeout: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(rest.ending == .truncated)
+        let last = try #require(rest.sseEvents.last)
+        #expect(last.data.contains("server_shutdown"))
+        #expect(last.data.contains("maintenance: reconnect to another region"))
+        proxy.engine.waitUntilStopped()
     }
 }

@@ -84,6 +84,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     var isEnded: Bool { phase == .ended }
 
+    /// The `drain` settings of this exchange's chain, if it has them.
+    var drainPolicy: (any DrainPolicy)? { route.chain.filters.lazy.compactMap { $0 as? any DrainPolicy }.first }
+
     // MARK: - Request phases
 
     func start() {
