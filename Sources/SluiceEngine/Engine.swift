@@ -233,6 +233,9 @@ public final class Engine: @unchecked Sendable {
         }
         listenerPorts = ports
         version.withLock { $0 = next }
+        // Pools of endpoints the new file removed are closed now; streams using them go on.
+        let endpoints = Set(next.groups.values.flatMap { $0.endpoints.map(\.id) })
+        for w in workers { w.loop.execute { w.pool.closeIdle(except: endpoints) } }
         return .success(next.number)
     }
 

@@ -104,7 +104,7 @@ struct ReloadTests {
     @Test func aReloadUnderManyLiveStreamsDropsNone() throws {
         let proxy = try ProxyHarness(filterFile: Self.file(chain: "    []"), path: ProxyHarness.temporaryFilterFilePath())
         defer { proxy.stop() }
-        let streams = try (0..<100).map { _ -> TestClient in
+        let streams = try (0..<200).map { _ -> TestClient in
             let c = try TestClient(port: proxy.port)
             try c.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions",
                                        headers: HTTPHeaders([("host", "x"), ("x-mock-tokens", "30"), ("x-mock-tps", "50")])),
@@ -122,6 +122,16 @@ struct ReloadTests {
             if r.ending == .complete && r.sseEvents.last?.data == "[DONE]" { complete += 1 }
             s.close()
         }
-        #expect(complete == 100)
+        #expect(complete == 200)
+    }
+
+    @Test func pooledConnectionsToARemovedEndpointAreClosed() throws {
+        let proxy = try ProxyHarness(filterFile: Self.file(chain: "    []"), path: ProxyHarness.temporaryFilterFilePath(), workers: 1)
+        defer { proxy.stop() }
+        #expect(try post(proxy.port).status == 200)
+        #expect(proxy.upstream.openConnections == 1)  // pooled, idle
+        let elsewhere = Self.file(chain: "    []").replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:1")
+        #expect((try? proxy.reload(filterFile: elsewhere).get()) == 2)
+        #expect(proxy.upstream.journal.wait(timeout: .seconds(5)) { _ in proxy.upstream.openConnections == 0 })
     }
 }

@@ -49,6 +49,14 @@ final class UpstreamPool {
 
     func idleCount(_ endpointID: String) -> Int { idle[endpointID]?.count ?? 0 }
 
+    /// Closes idle connections to endpoints not in `kept` (removed by a reload). Loop thread.
+    func closeIdle(except kept: Set<String>) {
+        for (id, list) in idle where !kept.contains(id) {
+            for c in list { c.close() }
+            idle[id] = nil
+        }
+    }
+
     func closeAll() {
         for list in idle.values { for c in list { c.close() } }
         idle.removeAll()
