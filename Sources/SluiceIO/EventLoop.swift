@@ -59,6 +59,10 @@ public final class EventLoop: @unchecked Sendable {
         // Without NO_EXIT_ON_EMPTY the loop would return as soon as a draining worker closed its last
         // listener and connection, and jobs sent with `execute` would never run.
         event_base_loop(base, Int32(EVLOOP_NO_EXIT_ON_EMPTY))
+        // Timers hold their loop; drop the ones still pending so the loop can be freed.
+        let pending = pendingTimers.values
+        pendingTimers = [:]
+        for t in pending { t.onCancel = nil; t.cancel() }
         finished.signal()
     }
 

@@ -5,9 +5,12 @@ import CLibevent
 public final class SignalWatcher {
     private var event: OpaquePointer?
     private let handler: () -> Void
+    /// Held so the event base outlives this event.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, signal: Int32, _ handler: @escaping () -> Void) {
         self.handler = handler
+        self.loop = loop
         event = event_new(loop.base, signal, Int16(EV_SIGNAL | EV_PERSIST), signalTrampoline, Unmanaged.passUnretained(self).toOpaque())
         event_add(event, nil)
     }

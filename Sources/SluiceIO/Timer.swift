@@ -5,11 +5,14 @@ import CLibevent
 public final class Timer {
     private var event: OpaquePointer?
     private var handler: (Timer) -> Void
+    /// Held so the event base outlives this timer's event: `event_free` needs the base alive.
+    private let loop: EventLoop
     var onCancel: (() -> Void)?
     public private(set) var isArmed = false
 
     public init(loop: EventLoop, _ handler: @escaping (Timer) -> Void) {
         self.handler = handler
+        self.loop = loop
         event = event_new(loop.base, -1, 0, timerTrampoline, Unmanaged.passUnretained(self).toOpaque())
     }
 

@@ -818,18 +818,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let id = ObjectIdentifier(timer)
         timers[id] = timer
         timer.arm(after: delay)
+        // The handle holds the timer, so a cancelled or fired timer can be armed again; the exchange
+        // holds only armed ones, to cancel them when it ends.
         return ExchangeTimer(
-            cancel: { [weak self, weak timer] in
-                timer?.cancel()
+            cancel: { [weak self] in
+                timer.cancel()
                 self?.timers[id] = nil
             },
-            reschedule: { [weak self, weak timer] delay in
+            reschedule: { [weak self] delay in
                 guard let self, self.phase != .ended else { return }
-                // A fired or cancelled timer is re-adopted, so one handle serves an idle timer re-armed per event.
-                if let timer {
-                    self.timers[id] = timer
-                    timer.arm(after: delay)
-                }
+                self.timers[id] = timer
+                timer.arm(after: delay)
             })
     }
 
