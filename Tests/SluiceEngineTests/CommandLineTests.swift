@@ -30,6 +30,42 @@ struct CommandLineTests {
         return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// A `sluice run` started in the background, with the ports it printed.
+    struct RunningSluice {
+        let process: Process
+        let port: Int
+        let adminPort: Int
+    }
+
+    /// Starts `sluice run` with `arguments` (from the repository root) and waits for its
+    /// "listening on" and "admin on" lines. The caller stops it.
+    static func startRun(_ arguments: [String]) throws -> RunningSluice {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run"] + arguments
+        process.currentDirectoryURL = root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while !text.contains("admin on"), Date() < deadline {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let lines = text.split(separator: "\n")
+        guard let listen = lines.first(where: { $0.contains("listening on http://") }),
+              let port = Int(listen.split(separator: ":")[3].split(separator: " ")[0]),
+              let admin = lines.first(where: { $0.contains("admin on") }),
+              let adminPort = Int(admin.split(separator: ":").last!) else {
+            process.terminate()
+            throw TestClientError.connectFailed("sluice run printed no ports: \(text)")
+        }
+        return RunningSluice(process: process, port: port, adminPort: adminPort)
+    }
+
     static func writeTemp(_ text: String, name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -98,25 +134,10 @@ struct CommandLineTests {
     }
 
     @Test func runServesStreamsFromTheDefaultFileAndExitsCleanlyOnSIGTERM() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "2"]
-        process.currentDirectoryURL = Self.root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
+        let sluice = try Self.startRun(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "2"])
+        let process = sluice.process
+        let port = sluice.port
         defer { if process.isRunning { process.terminate() } }
-        // The first line names the port.
-        var text = ""
-        let deadline = Date().addingTimeInterval(10)
-        while !text.contains("admin on"), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let port = try #require(text.split(separator: "\n").first { $0.contains("listening on http://127.0.0.1:") }
-            .flatMap { Int($0.split(separator: ":")[3].split(separator: " ")[0]) }, "\(text)")
         let response = try TestClient.post(port: port, path: "/v1/chat/completions", json: TestClient.chatRequest())
         #expect(response.status == 200)
         #expect(response.ending == .complete)
@@ -202,23 +223,10 @@ extension CommandLineTests {
 
         """
         let path = try Self.writeTemp(file, name: "live.yaml")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["run", "--config", path, "--admin", "127.0.0.1:0", "--workers", "1", "--watch"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
+        let sluice = try Self.startRun(["--config", path, "--admin", "127.0.0.1:0", "--workers", "1", "--watch"])
+        let process = sluice.process
+        let adminPort = sluice.adminPort
         defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
-        var text = ""
-        let deadline = Date().addingTimeInterval(10)
-        while !text.contains("admin on"), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let adminLine = try #require(text.split(separator: "\n").first { $0.contains("admin on") })
-        let adminPort = try #require(Int(adminLine.split(separator: ":").last!))
         #expect(Self.adminVersion(adminPort) == 1)
 
         // By command.
@@ -247,24 +255,10 @@ extension CommandLineTests {
 
 extension CommandLineTests {
     @Test func aSecondSignalStopsAtOnceDuringADrain() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "1"]
-        process.currentDirectoryURL = Self.root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = Pipe()
-        try process.run()
+        let sluice = try Self.startRun(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "1"])
+        let process = sluice.process
+        let port = sluice.port
         defer { if process.isRunning { process.terminate() } }
-        var text = ""
-        let deadline = Date().addingTimeInterval(10)
-        while !text.contains("admin on"), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        let line = try #require(text.split(separator: "\n").first { $0.contains("listening on http://127.0.0.1:") })
-        let port = try #require(Int(line.split(separator: ":")[3].split(separator: " ")[0]))
         // A stream far longer than the 30 s default drain.
         let client = try TestClient(port: port)
         defer { client.close() }

@@ -67,7 +67,7 @@ struct TimeoutsFilterTests {
     /// Against a listener that never finishes the TLS handshake, the filter's `connect` wins over
     /// the group's much longer `pool.connect_timeout`.
     @Test func aConnectThatNeverFinishesIsAConnectTimeoutFromTheFilter() throws {
-        let silent = try SilentListener()
+        let silent = SilentListener()
         let proxy = try ProxyHarness(filterFile: """
         listeners: [{ address: 127.0.0.1:0 }]
         upstreams:
@@ -94,7 +94,7 @@ struct TimeoutsFilterTests {
     /// `connect` is per attempt: the first attempt times out on the silent endpoint, the retry gets
     /// a full `connect` of its own on the fake upstream and succeeds.
     @Test func eachAttemptGetsItsOwnConnectTimeout() throws {
-        let silent = try SilentListener()
+        let silent = SilentListener()
         let proxy = try ProxyHarness(filterFile: """
         listeners: [{ address: 127.0.0.1:0 }]
         upstreams:
@@ -339,27 +339,6 @@ struct TimeoutsFilterTests {
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
-}
-
-/// A TCP listener that never accepts: the kernel completes the TCP handshake, then nothing
-/// answers, so a TLS handshake to it never finishes.
-private final class SilentListener {
-    let fd: Int32
-    let port: Int
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        listen(fd, 16)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.port = Int(UInt16(bigEndian: addr.sin_port))
-    }
-    deinit { close(fd) }
 }
 
 /// Retries the first failed attempt once, after `delay` (default: at once). With `pin_first`,
