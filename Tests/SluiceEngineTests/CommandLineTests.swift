@@ -276,3 +276,31 @@ extension CommandLineTests {
         #expect(client.isClosedByPeer(within: .seconds(5)))
     }
 }
+
+extension CommandLineTests {
+    @Test func sigtermEndsStreamsLongerThanTheDrainWithServerShutdownAndExitsZero() throws {
+        let path = try Self.writeTemp("""
+        listeners: [{ address: 127.0.0.1:0 }]
+        admin: { address: 127.0.0.1:0 }
+        upstreams:
+          m: { endpoints: ["mock://local?ttft=10ms&tokens=5000&tps=20"] }
+        routes: [{ path_prefix: /, chain: c, upstream: m }]
+        chains:
+          c:
+            - { filter: drain, config: { timeout: 300ms } }
+        """, name: "drain.yaml")
+        let sluice = try Self.startRun(["--config", path, "--workers", "1"])
+        defer { if sluice.process.isRunning { sluice.process.terminate() } }
+        let client = try TestClient(port: sluice.port)
+        defer { client.close() }
+        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([("host", "x")])),
+                        body: Array(TestClient.chatRequest().utf8))
+        _ = try client.readHead()
+        kill(sluice.process.processIdentifier, SIGTERM)
+        let rest = try client.readResponse(timeout: .seconds(10))
+        #expect(rest.ending == .truncated)
+        #expect(rest.sseEvents.last?.data.contains("\"type\":\"server_shutdown\"") == true)
+        sluice.process.waitUntilExit()
+        #expect(sluice.process.terminationStatus == 0)
+    }
+}
