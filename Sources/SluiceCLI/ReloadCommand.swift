@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,20 +24,15 @@ struct ReloadCommand: ParsableCommand {
             throw ExitCode(1)
         }
         if answer.status == 200 {
-            printLine("reloaded: \(answer.body.trimmingWhitespace)")
+            printLine("reloaded: \(answer.body.trimmingCharacters(in: .whitespacesAndNewlines))")
             return
         }
-        // The body lists the positioned problems as JSON strings; print one per line.
-        let errors = AdminRequest.jsonStrings(in: answer.body, after: "\"errors\":[")
+        // The body lists the positioned problems under error.errors; print one per line.
+        let json = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
+        let errors = ((json?["error"] as? [String: Any])?["errors"] as? [String]) ?? []
         if errors.isEmpty { printError("sluice reload: the admin listener answered \(answer.status): \(answer.body)") }
         for e in errors { printError(e) }
         throw ExitCode(1)
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        String(drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }
 
@@ -75,39 +71,5 @@ enum AdminRequest {
         }
         let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         return (status, body)
-    }
-
-    /// The JSON string literals of the array that follows `marker` (enough for the admin's own answers).
-    static func jsonStrings(in text: String, after marker: String) -> [String] {
-        guard let start = text.range(of: marker) else { return [] }
-        var out: [String] = []
-        var current = ""
-        var inString = false
-        var escaped = false
-        for ch in text[start.upperBound...] {
-            if inString {
-                if escaped {
-                    switch ch {
-                    case "n": current.append("\n")
-                    case "t": current.append("\t")
-                    default: current.append(ch)
-                    }
-                    escaped = false
-                } else if ch == "\\" {
-                    escaped = true
-                } else if ch == "\"" {
-                    out.append(current)
-                    current = ""
-                    inString = false
-                } else {
-                    current.append(ch)
-                }
-            } else if ch == "\"" {
-                inString = true
-            } else if ch == "]" {
-                break
-            }
-        }
-        return out
     }
 }

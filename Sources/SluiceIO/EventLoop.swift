@@ -76,7 +76,9 @@ public final class EventLoop: @unchecked Sendable {
     @discardableResult
     public func waitUntilFinished(timeout: Duration) -> Bool {
         if isLoopThread { return true }
-        let ok = finished.wait(timeout: .now() + .nanoseconds(Int(timeout.nanosecondsClampedForIO))) == .success
+        let (seconds, attoseconds) = timeout.components
+        let deadline = DispatchTime.now() + .seconds(Int(seconds)) + .nanoseconds(Int(attoseconds / 1_000_000_000))
+        let ok = finished.wait(timeout: deadline) == .success
         if ok { finished.signal() }
         return ok
     }

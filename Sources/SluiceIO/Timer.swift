@@ -48,12 +48,3 @@ private let timerTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPoint
     withExtendedLifetime(target) { target.fire() }
 }
 
-extension Duration {
-    /// Whole nanoseconds, clamped to Int64 (for APIs that take nanoseconds).
-    public var nanosecondsClampedForIO: Int64 {
-        let (s, a) = components
-        let (scaled, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return s < 0 ? .min : .max }
-        return scaled &+ a / 1_000_000_000
-    }
-}

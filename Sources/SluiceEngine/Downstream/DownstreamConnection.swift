@@ -15,7 +15,8 @@ final class DownstreamConnection {
     private var idleTimer: SluiceIO.Timer?
     private var headerTimer: SluiceIO.Timer?
     private var parsing = false
-    private var finishedDuringParse: (keepAlive: Bool, Void)?
+    /// The exchange ended inside a parser callback; its keep-alive answer waits for `parse` to return.
+    private var finishedDuringParse: Bool?
     private var closed = false
     /// False once the process is draining: responses then carry `Connection: close`.
     var keepAliveAllowed: Bool { !worker.isDraining }
@@ -67,9 +68,9 @@ final class DownstreamConnection {
             close()
             return
         }
-        if let finished = finishedDuringParse {
+        if let keepAlive = finishedDuringParse {
             finishedDuringParse = nil
-            afterExchange(keepAlive: finished.keepAlive)
+            afterExchange(keepAlive: keepAlive)
         }
     }
 
@@ -128,18 +129,7 @@ final class DownstreamConnection {
 
     /// Answers without a chain (no route): the body, if any, is not read, so the connection closes.
     private func respondDirect(_ error: ProxyError, head: HTTPRequestHead, requestID: String) {
-        let rendered = error.renderedResponse(dialect: .openai)
-        var response = HTTPResponseHead(status: rendered.status)
-        for (name, value) in rendered.headers { response.headers.add(name, value) }
-        response.headers.set("x-request-id", requestID)
-        response.headers.set("connection", "close")
-        var bytes: [UInt8] = []
-        response.write(into: &bytes)
-        bytes.append(contentsOf: rendered.body)
-        socket.write(bytes)
-        closed = true
-        socket.closeAfterFlush()
-        worker.connectionClosed(self)
+        answerAndClose(error, requestID: requestID)
     }
 
     private func rejectMalformed(_ error: HTTPParseError, status: Int? = nil) {
@@ -154,15 +144,25 @@ final class DownstreamConnection {
             }
         }
         let kind: ProxyError.Kind = status == 413 ? .requestTooLarge : status == 408 ? .clientTimeout : .badRequest
-        let proxyError = ProxyError(kind, error.reason, source: .client, status: status)
-        let rendered = proxyError.renderedResponse(dialect: .openai)
-        var response = HTTPResponseHead(status: status)
+        answerAndClose(ProxyError(kind, error.reason, source: .client, status: status), requestID: nil)
+    }
+
+    /// Answers with `error` as an OpenAI-shaped JSON response and closes once it is written: for
+    /// requests no chain handles (no route, malformed, too slow), whose body was not read.
+    private func answerAndClose(_ error: ProxyError, requestID: String?) {
+        let rendered = error.renderedResponse(dialect: .openai)
+        var response = HTTPResponseHead(status: rendered.status)
         for (name, value) in rendered.headers { response.headers.add(name, value) }
+        if let requestID { response.headers.set("x-request-id", requestID) }
         response.headers.set("connection", "close")
         var bytes: [UInt8] = []
         response.write(into: &bytes)
         bytes.append(contentsOf: rendered.body)
         socket.write(bytes)
+        closeAfterFlush()
+    }
+
+    private func closeAfterFlush() {
         closed = true
         socket.closeAfterFlush()
         worker.connectionClosed(self)
@@ -172,7 +172,7 @@ final class DownstreamConnection {
     func exchangeFinished(_ finished: ProxyExchange, keepAlive: Bool) {
         guard finished === exchange else { return }
         if parsing {
-            finishedDuringParse = (keepAlive, ())
+            finishedDuringParse = keepAlive
         } else {
             afterExchange(keepAlive: keepAlive)
         }
@@ -182,9 +182,7 @@ final class DownstreamConnection {
         exchange = nil
         guard !closed else { return }
         if !keepAlive || worker.isDraining {
-            closed = true
-            socket.closeAfterFlush()
-            worker.connectionClosed(self)
+            closeAfterFlush()
             return
         }
         parser.reset()

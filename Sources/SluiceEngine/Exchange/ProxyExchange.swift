@@ -47,7 +47,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private(set) var requestComplete: Bool
     private var retainedBody: [UInt8] = []
     private var bodyReplayable = true
-    private var bodyForCurrentAttempt: [UInt8] = []
+    /// Body bytes that arrived before the request first went to an upstream.
+    private var unsentBody: [UInt8] = []
+    /// The request went to an upstream once; later attempts send `retainedBody`, and only when it is
+    /// whole (`canReplay` gates every retry).
+    private var bodySentOnce = false
     private var upstreamBodyFraming: UpstreamBodyFraming = .none
     private var requestSentToUpstream = false
 
@@ -170,8 +174,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
         if requestSentToUpstream, let upstream {
             writeBodyToUpstream(bytes, upstream)
-        } else if !bodyReplayable || !retainedBody.isEmpty && bodyForCurrentAttempt.count < retainedBody.count {
-            bodyForCurrentAttempt.append(contentsOf: bytes)
+        } else if !bodySentOnce {
+            unsentBody.append(contentsOf: bytes)
         }
     }
 
@@ -289,7 +293,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             case .chunked, .closeDelimited:
                 upstreamBodyFraming = requestComplete && bodyReplayable ? .contentLength(retainedBody.count) : .chunked
             }
-            body = bodyReplayable ? retainedBody : bodyForCurrentAttempt
+            body = bodySentOnce ? retainedBody : unsentBody
         }
         let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
                                                   bodyFraming: upstreamBodyFraming)
@@ -299,7 +303,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         connection.write(bytes)
         requestSentToUpstream = true
         if !body.isEmpty { body.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
-        bodyForCurrentAttempt = []
+        unsentBody = []
+        bodySentOnce = true
         if requestComplete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
     }
 
@@ -633,19 +638,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     func upstreamEnd(_ connection: UpstreamConnection) {
         guard connection === upstream, phase != .ended else { return }
-        if let sse, sse.hasPartialEvent, exchange.isEventStream {
-            // The body ended cleanly by its framing, but inside an event: still a cut stream.
-            _ = sse
-        }
-        if !headCommitted {
-            // The whole response arrived while a filter held the head: it goes out when resumed.
-            upstream = nil
-            worker.pool.putIdle(connection, maxIdle: route.group.maxIdlePerEndpoint, idleTimeout: route.group.idleTimeout)
-            return
-        }
         upstream = nil
         worker.pool.putIdle(connection, maxIdle: route.group.maxIdlePerEndpoint, idleTimeout: route.group.idleTimeout)
-        completeStream()
+        // While a filter holds the head, the whole response waits in `heldBody` and goes out on resume.
+        if headCommitted { completeStream() }
     }
 
     private func completeStream() {

@@ -76,12 +76,11 @@ final class UpstreamConnection {
     }
 
     private func readable() {
-        guard let delegate else {
+        guard delegate != nil else {
             // Idle in the pool: any byte is unexpected; the connection is not reusable.
             if socket.inputLength > 0 { onIdleClose?() }
             return
         }
-        _ = delegate
         var ended = false
         do {
             try socket.consumeInput { bytes in
