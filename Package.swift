@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "SluiceFilterAPI", targets: ["SluiceFilterAPI"]),
         .library(name: "SluiceServer", targets: ["SluiceCLI", "SluiceEngine", "SluiceFilters"]),
         .library(name: "SluiceTesting", targets: ["SluiceTesting"]),
+        // For the load generator in bench/ (its own package): the event loop and the HTTP codec.
+        .library(name: "SluiceIO", targets: ["SluiceIO"]),
+        .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -27,6 +27,13 @@ struct MockCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per answer.")
     var tokens: Int?
 
+    @Option(name: .long, help: "Event-loop threads, each with its own listener on the same port (SO_REUSEPORT).")
+    var workers: Int = 1
+
+    func validate() throws {
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be from 1 to 64") }
+    }
+
     func run() throws {
         var query: [String] = []
         if let ttft { query.append("ttft=\(ttft)") }
@@ -38,14 +45,21 @@ struct MockCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let server = MockServer(settings: settings, host: listen.host, port: listen.port)
+        // The first server picks the port (it may be 0); the others share it through SO_REUSEPORT.
+        // No journal: a long load run must not keep every request it served.
+        var servers: [MockServer] = []
         do {
-            try server.start()
+            for _ in 0..<workers {
+                let port = servers.first?.port ?? listen.port
+                let server = MockServer(settings: settings, host: listen.host, port: port, keepsJournal: false)
+                try server.start()
+                servers.append(server)
+            }
         } catch {
             printError("sluice mock: cannot start: \(error)")
             throw ExitCode(1)
         }
-        printLine("sluice mock: listening on http://\(listen.host):\(server.port)")
+        printLine("sluice mock: listening on http://\(listen.host):\(servers[0].port)")
         dispatchMain()
     }
 }

@@ -30,8 +30,14 @@ public final class MockServer: @unchecked Sendable {
     /// Connections open right now (tests watch the proxy's pool through this). Any thread.
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
 
-    public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0) {
+    /// Whether `journal` records requests. On by default (tests read it); `sluice mock` turns it off,
+    /// so a long load run does not keep every request it served. Set before `start()`.
+    public let keepsJournal: Bool
+
+    public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0,
+                keepsJournal: Bool = true) {
         self.settings = settings
+        self.keepsJournal = keepsJournal
         self.host = host
         self.requestedPort = port
     }
@@ -138,7 +144,7 @@ private final class MockConnection {
         chunked = false
         executing = true
         let planned = steps.reduce(0) { n, s in if case .body = s { return n + 1 } else { return n } }
-        entry = server.journal.record(MockJournal.Entry(head: head, body: body, connection: id, bodyStepsSent: 0,
+        entry = !server.keepsJournal ? nil : server.journal.record(MockJournal.Entry(head: head, body: body, connection: id, bodyStepsSent: 0,
                                                         bodyStepsPlanned: planned, ending: nil))
         // Run outside the parser callback: steps may close the socket.
         loop.soon { [weak self] in self?.runSteps() }

@@ -182,6 +182,26 @@ extension CommandLineTests {
         #expect(response.status == 200)
         #expect(response.sseEvents.filter { $0.data.contains("\"content\":\" ") }.count == 3)
     }
+
+    /// `--workers` runs several loops on one port; every connection is served whichever loop takes it.
+    @Test func mockServesFromSeveralWorkers() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["mock", "--listen", "127.0.0.1:0", "--workers", "3", "--tokens", "2", "--ttft", "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(line)")
+        for _ in 0..<12 {
+            let response = try TestClient.post(port: port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+            #expect(response.status == 200)
+            #expect(response.sseEvents.filter { $0.data.contains("\"content\":\" ") }.count == 2)
+        }
+        #expect(try Self.run(["mock", "--workers", "0"]).status != 0)
+    }
 }
 
 extension CommandLineTests {
