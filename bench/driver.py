@@ -1,0 +1,647 @@
+#!/usr/bin/env python3
+"""Runs every benchmark scenario against every target and writes bench/results/latest.{md,json,png}.
+
+Started by bench/run.sh, which installs the peers and builds the binaries first. Every process this
+script starts runs in its own session and is killed (the whole group) when its step ends, on error,
+and at exit. Every loop is bounded in count and time. Loopback only.
+"""
+import argparse
+import atexit
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+RESULTS = os.path.join(BENCH, "results")
+TMP = os.path.join(RESULTS, "tmp")
+SLUICE = os.path.join(ROOT, ".build", "release", "sluice")
+LOADGEN = os.path.join(BENCH, ".build", "release", "sluice-load")
+CORES = os.cpu_count() or 2
+
+MOCK_PORT = 18000
+PORTS = {"direct": MOCK_PORT, "sluice-empty": 18101, "sluice-full": 18102, "nginx": 18103,
+         "haproxy": 18104, "litellm": 18105}
+TARGETS = ["direct", "sluice-empty", "sluice-full", "nginx", "haproxy", "litellm"]
+
+# LiteLLM refuses to start without a master key; every target gets the same bearer token.
+AUTH = "sk-bench-" + os.urandom(16).hex()
+children = []  # Popen objects, each the leader of its own process group
+
+
+def log(msg):
+    print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def kill(proc, grace=3.0):
+    if proc is None or proc.poll() is not None:
+        if proc in children:
+            children.remove(proc)
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.time() + grace
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
+    if proc in children:
+        children.remove(proc)
+
+
+def kill_all():
+    for p in list(children):
+        kill(p, grace=1.0)
+
+
+atexit.register(kill_all)
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, lambda s, f: (kill_all(), sys.exit(128 + s)))
+
+
+def spawn(args, name, env=None):
+    out = open(os.path.join(TMP, f"{name}.log"), "ab")
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=env, cwd=ROOT)
+    children.append(proc)
+    return proc
+
+
+def wait_port(port, proc, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def http_probe(port, stream, timeout):
+    """One small request through the target; True on a 200. Bounded by `timeout`."""
+    body = json.dumps({"model": "bench", "stream": stream, "max_tokens": 1,
+                       "messages": [{"role": "user", "content": "probe"}]})
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+           f"authorization: Bearer {AUTH}\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n{body}")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(req.encode())
+            data = b""
+            deadline = time.time() + timeout
+            while time.time() < deadline and len(data) < 1_000_000:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:300]
+    except OSError as e:
+        return False, str(e).encode()
+
+
+def render(template, out_name, **values):
+    with open(os.path.join(BENCH, "configs", template)) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", str(v))
+    path = os.path.join(TMP, out_name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class NotSetUp(Exception):
+    pass
+
+
+class Target:
+    """Starts and stops one target for one scenario. `pid` is the root of the processes sampled."""
+
+    def __init__(self, name):
+        self.name = name
+        self.port = PORTS[name]
+        self.proc = None
+
+    def start(self, mock_proc):
+        n = self.name
+        if n == "direct":
+            self.pid = mock_proc.pid
+            return
+        if n.startswith("sluice"):
+            if not os.path.exists(SLUICE):
+                raise NotSetUp("release build of sluice missing")
+            cfg = render(f"{n}.yaml", f"{n}.yaml", PORT=self.port, ADMIN=self.port + 1000, UPSTREAM=MOCK_PORT)
+            check = subprocess.run([SLUICE, "check", cfg], capture_output=True, text=True, timeout=30)
+            if check.returncode != 0:
+                raise NotSetUp(f"sluice check failed: {check.stdout.strip()[:200]}")
+            self.proc = spawn([SLUICE, "run", "--config", cfg, "--workers", str(CORES)], n)
+        elif n == "nginx":
+            exe = shutil.which("nginx") or "/usr/sbin/nginx"
+            if not os.path.exists(exe):
+                raise NotSetUp("nginx is not installed (apt-get install nginx-light failed)")
+            d = os.path.join(TMP, "nginx")
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o777)
+            cfg = render("nginx.conf", "nginx/nginx.conf", PORT=self.port, UPSTREAM=MOCK_PORT, WORKERS=CORES, DIR=d)
+            self.proc = spawn([exe, "-p", d, "-c", cfg, "-e", os.path.join(d, "nginx-error.log")], n)
+        elif n == "haproxy":
+            exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
+            if not os.path.exists(exe):
+                raise NotSetUp("haproxy is not installed (apt-get install haproxy failed)")
+            cfg = render("haproxy.cfg", "haproxy.cfg", PORT=self.port, UPSTREAM=MOCK_PORT, WORKERS=CORES,
+                         MAXCONN=(fd_limit() - 100) // 2)
+            self.proc = spawn([exe, "-db", "-f", cfg], n)
+        elif n == "litellm":
+            exe = shutil.which("litellm")
+            if not exe:
+                raise NotSetUp("litellm is not installed (pip install 'litellm[proxy]' failed)")
+            cfg = render("litellm.yaml", "litellm.yaml", UPSTREAM=MOCK_PORT)
+            env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR",
+                       LITELLM_TELEMETRY="False", NO_DOCS="True", DISABLE_ADMIN_UI="True",
+                       LITELLM_MASTER_KEY=AUTH)
+            self.proc = spawn([exe, "--config", cfg, "--host", "127.0.0.1", "--port", str(self.port),
+                               "--num_workers", str(CORES)], n, env=env)
+        startup = 90 if n == "litellm" else 15
+        if not wait_port(self.port, self.proc, startup):
+            code = self.proc.poll()
+            kill(self.proc)
+            raise NotSetUp(f"did not listen on {self.port} within {startup}s" + (f" (exit {code})" if code is not None else ""))
+        # The first request through LiteLLM may be slow (imports on first use); allow it time.
+        ok, data = http_probe(self.port, False, 60 if n == "litellm" else 10)
+        if not ok:
+            kill(self.proc)
+            raise NotSetUp(f"probe request failed: {data[:120]!r}")
+        self.pid = self.proc.pid
+
+    def stop(self):
+        if self.proc is not None:
+            kill(self.proc, grace=6.0)
+            self.proc = None
+
+
+def start_mock(ttft, tps, tokens):
+    args = [SLUICE, "mock", "--listen", f"127.0.0.1:{MOCK_PORT}", "--ttft", ttft, "--tps", str(tps),
+            "--tokens", str(tokens), "--workers", str(CORES)]
+    proc = spawn(args, "mock")
+    if not wait_port(MOCK_PORT, proc, 15):
+        kill(proc)
+        raise RuntimeError("sluice mock did not start")
+    return proc
+
+
+def loadgen(target, label, mode, concurrency, duration, ramp=0.0, extra=(), bound=600):
+    args = [LOADGEN, "--target", f"127.0.0.1:{target.port}", "--mode", mode, "--concurrency", str(concurrency),
+            "--threads", str(CORES), "--duration", str(duration), "--ramp", str(ramp), "--pid", str(target.pid),
+            "--label", label, "--auth", AUTH] + list(extra)
+    log(f"  {label}: sluice-load --mode {mode} --concurrency {concurrency}")
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=bound, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return {"error": f"load generator exceeded {bound}s"}
+    if r.returncode != 0:
+        return {"error": f"load generator exit {r.returncode}: {r.stdout.strip()[:200]} {r.stderr.strip()[:200]}"}
+    try:
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"error": f"unreadable load generator output: {r.stdout[:200]}"}
+    with open(os.path.join(TMP, "runs.jsonl"), "a") as f:
+        f.write(json.dumps(dict(result, target=target.name)) + "\n")
+    return result
+
+
+def fd_limit():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenarios. Each runs with its own mock settings; each target is started for it and stopped after it.
+
+
+def scenario_plan(quick, nofile):
+    # A single-process proxy holds two descriptors per stream (client and upstream); keep room for the rest.
+    hold = min(10000, (nofile - 200) // 2)
+    if quick:
+        return {
+            "a": {"mock": ("50ms", 20, 20), "levels": [1, 100, 1000], "duration": 3, "ramp": {1: 0, 100: 0.5, 1000: 1}},
+            "b": {"mock": ("0", 0.5, 40), "streams": min(hold, 2000), "ramp": 2, "hold_timeout": 20, "settle": 1},
+            "c": {"mock": ("0", 50, 100), "concurrency": 200, "duration": 3},
+            "d": {"mock": ("0", 1000, 1), "concurrency": 50, "duration": 2},
+        }
+    return {
+        "a": {"mock": ("50ms", 20, 20), "levels": [1, 100, 1000], "duration": 8, "ramp": {1: 0, 100: 1, 1000: 2}},
+        "b": {"mock": ("0", 0.5, 40), "streams": hold, "ramp": 8, "hold_timeout": 30, "settle": 2},
+        "c": {"mock": ("0", 50, 100), "concurrency": 200, "duration": 8},
+        "d": {"mock": ("0", 1000, 1), "concurrency": 50, "duration": 6},
+    }
+
+
+def run_scenarios(targets, plan):
+    results = {t: {} for t in targets}
+    status = {t: None for t in targets}  # "not set up: …" once a target failed to start
+    for key in ["a", "b", "c", "d"]:
+        sc = plan[key]
+        ttft, tps, tokens = sc["mock"]
+        log(f"scenario {key}: mock ttft={ttft} tps={tps} tokens={tokens}")
+        mock = start_mock(ttft, tps, tokens)
+        try:
+            for name in targets:
+                if status[name]:
+                    continue
+                t = Target(name)
+                try:
+                    t.start(mock)
+                except NotSetUp as e:
+                    status[name] = f"not set up: {e}"
+                    log(f"  {name}: {status[name]}")
+                    continue
+                try:
+                    if key == "a":
+                        for c in sc["levels"]:
+                            results[name][f"a{c}"] = loadgen(t, f"{name} a{c}", "stream", c, sc["duration"], sc["ramp"][c])
+                            time.sleep(0.5)
+                    elif key == "b":
+                        results[name]["b"] = loadgen(
+                            t, f"{name} b", "hold", sc["streams"], 0, sc["ramp"],
+                            ["--hold-timeout", str(sc["hold_timeout"]), "--settle", str(sc["settle"])])
+                    elif key == "c":
+                        results[name]["c"] = loadgen(t, f"{name} c", "stream", sc["concurrency"], sc["duration"], 0.5)
+                    elif key == "d":
+                        results[name]["d"] = loadgen(t, f"{name} d", "short", sc["concurrency"], sc["duration"], 0.2)
+                finally:
+                    t.stop()
+                    time.sleep(1.0)  # let TIME_WAIT sockets and the mock's connections settle
+        finally:
+            kill(mock)
+            time.sleep(0.5)
+    return results, status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+
+
+def machine():
+    def cmd(args):
+        try:
+            r = subprocess.run(args, capture_output=True, text=True, timeout=30)
+            return (r.stdout + r.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "not found"
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            model = m.group(1) if m else model
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) // 1024 // 1024} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    litellm = cmd([sys.executable, "-m", "pip", "show", "litellm"])
+    m = re.search(r"Version: (\S+)", litellm)
+    return {
+        "cores": CORES, "cpu": model, "memory": mem, "kernel": cmd(["uname", "-r"]),
+        "sluice": cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+        "swift": cmd(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "not found",
+        "nginx": cmd(["nginx", "-v"]).replace("nginx version: ", ""),
+        "haproxy": cmd(["haproxy", "-v"]).splitlines()[0] if shutil.which("haproxy") else "not found",
+        "litellm": m.group(1) if m else "not found",
+        "python": sys.version.split()[0],
+        "nofile": fd_limit(),
+    }
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def ratio(v, base):
+    if v is None or base in (None, 0):
+        return "–"
+    return f"{v / base:.2f}×"
+
+
+def ok(run):
+    return run is not None and "error" not in run
+
+
+def derive(results, status, plan):
+    """Per target, the figures the tables and targets use."""
+    d = {}
+    direct = results.get("direct", {})
+    for name, runs in results.items():
+        f = {}
+        for c in plan["a"]["levels"]:
+            r = runs.get(f"a{c}")
+            base = direct.get(f"a{c}")
+            if ok(r):
+                f[f"a{c}_p50"] = r["ttft"]["p50_ms"]
+                f[f"a{c}_p99"] = r["ttft"]["p99_ms"]
+                f[f"a{c}_fail"] = r["failed"]
+                f[f"a{c}_done"] = r["completed"]
+                f[f"a{c}_gap_p99"] = r["gap"]["p99_ms"]
+                f[f"a{c}_loadcpu"] = r["loadgen_cpu_s"]
+                if ok(base) and name != "direct":
+                    f[f"a{c}_add50"] = r["ttft"]["p50_ms"] - base["ttft"]["p50_ms"]
+                    f[f"a{c}_add99"] = r["ttft"]["p99_ms"] - base["ttft"]["p99_ms"]
+            elif r:
+                f[f"a{c}_err"] = r["error"]
+        r = runs.get("b")
+        if ok(r):
+            f["b_streams"] = r["concurrency"]
+            f["b_held"] = r["held_streams"]
+            f["b_rss_mib"] = r["held_rss_kib"] / 1024
+            grown = r["held_rss_kib"] - r["target_rss_kib_before"]
+            f["b_kib_per_stream"] = grown / r["held_streams"] if r["held_streams"] else None
+            f["b_failed"] = r["failed"]
+        elif r:
+            f["b_err"] = r["error"]
+        r = runs.get("c")
+        if ok(r):
+            f["c_events"] = r["data_events"]
+            f["c_cpu"] = r["target_cpu_s"]
+            f["c_cpu_per_100k"] = r["target_cpu_s"] / r["data_events"] * 100000 if r["data_events"] else None
+            f["c_loadcpu_per_100k"] = r["loadgen_cpu_s"] / r["data_events"] * 100000 if r["data_events"] else None
+            f["c_fail"] = r["failed"]
+            f["c_events_per_s"] = r["data_events"] / max(0.001, r["wall_s"])
+        elif r:
+            f["c_err"] = r["error"]
+        r = runs.get("d")
+        if ok(r):
+            f["d_rps"] = r["requests_per_s"]
+            f["d_p99"] = r["latency"]["p99_ms"]
+            f["d_fail"] = r["failed"]
+            f["d_loadcpu"] = r["loadgen_cpu_s"]
+            f["d_cpu"] = r["target_cpu_s"]
+        elif r:
+            f["d_err"] = r["error"]
+        d[name] = f
+    return d
+
+
+def targets_check(d):
+    s, n, e = d.get("sluice-full", {}), d.get("nginx", {}), d.get("sluice-empty", {})
+    checks = []
+
+    def line(name, goal, value, limit, met):
+        checks.append({"target": name, "goal": goal, "value": value, "limit": limit,
+                       "met": met})
+    # a. added TTFT p99 at 1,000 streams no worse than nginx (each Sluice variant).
+    for label, f in (("Sluice, empty chain", e), ("Sluice, full chain", s)):
+        v, lim = f.get("a1000_add99"), n.get("a1000_add99")
+        line(f"a. added TTFT p99 @1,000, {label}", "≤ nginx's", v, lim,
+             None if v is None or lim is None else v <= max(lim, 0) + 1.0)
+    v = s.get("b_kib_per_stream")
+    line(f"b. {s.get('b_held', 0):,} streams held, RSS per stream (full chain)", "≤ 16 KiB", v, 16.0,
+         None if v is None else (v <= 16.0 and s.get("b_held", 0) >= 0.99 * s.get("b_streams", 1)))
+    v, lim = s.get("c_cpu_per_100k"), n.get("c_cpu_per_100k")
+    line("c. CPU s per 100k events, full chain", "≤ 1.2× nginx's", v, None if lim is None else 1.2 * lim,
+         None if v is None or lim is None else v <= 1.2 * lim)
+    v, lim = s.get("d_rps"), n.get("d_rps")
+    line("d. short requests/s, full chain", "≥ 0.8× nginx's", v, None if lim is None else 0.8 * lim,
+         None if v is None or lim is None else v >= 0.8 * lim)
+    return checks
+
+
+def markdown(info, plan, d, status, checks, started, seconds, quick):
+    out = []
+    w = out.append
+    w(f"# Sluice benchmark results{' (quick mode)' if quick else ''}")
+    w("")
+    w(f"Run {started} UTC, {seconds / 60:.1f} minutes, by `bench/run.sh{' --quick' if quick else ''}`.")
+    w("")
+    w(f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory']}, Linux {info['kernel']}, "
+      f"open files limit {info['nofile']}. Versions: Sluice `{info['sluice']}`, {info['swift']}, nginx {info['nginx']}, "
+      f"{info['haproxy']}, LiteLLM {info['litellm']} (Python {info['python']}). Load generator, mock, and target "
+      f"share the {info['cores']} cores; every proxy runs {info['cores']} workers.")
+    w("")
+    names = [n for n in TARGETS if n in d]
+
+    def label(n):
+        return {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
+                "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}[n]
+
+    w("## Targets")
+    w("")
+    w("| target | goal | measured | limit | |")
+    w("|---|---|---|---|---|")
+    for c in checks:
+        verdict = "not measured" if c["met"] is None else ("**met**" if c["met"] else "**missed**")
+        w(f"| {c['target']} | {c['goal']} | {fmt(c['value'], 2)} | {fmt(c['limit'], 2)} | {verdict} |")
+    w("")
+
+    a = plan["a"]
+    w(f"## a. Time to first token (mock TTFT {a['mock'][0]}, {a['mock'][1]} tokens/s, {a['mock'][2]} tokens; "
+      f"{a['duration']} s of back-to-back streams per level)")
+    w("")
+    w("Added = the target's percentile minus the direct run's at the same level, in ms. "
+      "Ratio = added p99 against nginx's added p99.")
+    w("")
+    hdr = "| target |"
+    sep = "|---|"
+    for c in a["levels"]:
+        hdr += f" p50 @{c:,} | p99 @{c:,} | added p50 / p99 @{c:,} | streams ok / failed @{c:,} |"
+        sep += "---|---|---|---|"
+    hdr += " added p99 @1,000 vs nginx |"
+    sep += "---|"
+    w(hdr)
+    w(sep)
+    for n in names:
+        f = d.get(n, {})
+        if status.get(n) and not any(k.startswith("a") for k in f):
+            w(f"| {label(n)} | {status[n]} |" + " |" * (4 * len(a["levels"])))
+            continue
+        row = f"| {label(n)} |"
+        for c in a["levels"]:
+            if f"a{c}_p50" not in f:
+                row += f" {f.get(f'a{c}_err', '–')} | | | |"
+                continue
+            add = "–" if n == "direct" else f"{fmt(f.get(f'a{c}_add50'), 2)} / {fmt(f.get(f'a{c}_add99'), 2)}"
+            row += (f" {fmt(f[f'a{c}_p50'], 2)} | {fmt(f[f'a{c}_p99'], 2)} | {add} | "
+                    f"{f[f'a{c}_done']:,} / {f[f'a{c}_fail']:,} |")
+        nv = d.get("nginx", {}).get("a1000_add99")
+        row += f" {ratio(f.get('a1000_add99'), nv) if n != 'direct' else '–'} |"
+        w(row)
+    w("")
+
+    b = plan["b"]
+    w(f"## b. Concurrent streams held ({b['streams']:,} opened over {b['ramp']} s; one token every "
+      f"{1 / b['mock'][1]:.0f} s)")
+    w("")
+    w("RSS per stream = (RSS of all the target's processes with the streams live − RSS before the run) / streams held.")
+    w("")
+    w("| target | streams held | RSS with streams (MiB) | KiB per stream | vs nginx |")
+    w("|---|---|---|---|---|")
+    nb = d.get("nginx", {}).get("b_kib_per_stream")
+    for n in names:
+        f = d.get(n, {})
+        if "b_held" not in f:
+            w(f"| {label(n)} | {status.get(n) or f.get('b_err', '–')} | | | |")
+            continue
+        w(f"| {label(n)} | {f['b_held']:,} of {f['b_streams']:,} | {fmt(f['b_rss_mib'])} | "
+          f"{fmt(f['b_kib_per_stream'], 2)} | {ratio(f['b_kib_per_stream'], nb)} |")
+    w("")
+
+    c = plan["c"]
+    w(f"## c. CPU per forwarded event ({c['concurrency']} streams, {c['mock'][1]} tokens/s each, "
+      f"{c['duration']} s)")
+    w("")
+    w("CPU = utime + stime of all the target's processes over the run; for the direct row it is the mock's own. "
+      "Events = SSE `data:` events the load generator received.")
+    w("")
+    w("| target | events | events/s | CPU s | CPU s per 100k events | vs nginx | load generator CPU s per 100k | failed |")
+    w("|---|---|---|---|---|---|---|---|")
+    nc = d.get("nginx", {}).get("c_cpu_per_100k")
+    for n in names:
+        f = d.get(n, {})
+        if "c_events" not in f:
+            w(f"| {label(n)} | {status.get(n) or f.get('c_err', '–')} | | | | | | |")
+            continue
+        w(f"| {label(n)} | {f['c_events']:,} | {fmt(f['c_events_per_s'])} | {fmt(f['c_cpu'], 2)} | "
+          f"{fmt(f['c_cpu_per_100k'], 3)} | {ratio(f['c_cpu_per_100k'], nc) if n != 'direct' else '–'} | "
+          f"{fmt(f['c_loadcpu_per_100k'], 3)} | {f['c_fail']:,} |")
+    w("")
+
+    dd = plan["d"]
+    w(f"## d. Short non-streaming requests ({dd['concurrency']} keep-alive connections, {dd['duration']} s)")
+    w("")
+    w("| target | requests/s | vs nginx | latency p99 (ms) | target CPU s | load generator CPU s | failed |")
+    w("|---|---|---|---|---|---|---|")
+    nd = d.get("nginx", {}).get("d_rps")
+    for n in names:
+        f = d.get(n, {})
+        if "d_rps" not in f:
+            w(f"| {label(n)} | {status.get(n) or f.get('d_err', '–')} | | | | | |")
+            continue
+        w(f"| {label(n)} | {fmt(f['d_rps'])} | {ratio(f['d_rps'], nd)} | {fmt(f['d_p99'], 2)} | "
+          f"{fmt(f['d_cpu'], 2)} | {fmt(f['d_loadcpu'], 2)} | {f['d_fail']:,} |")
+    w("")
+
+    w("## e. The full chain against the empty chain")
+    w("")
+    s, e = d.get("sluice-full", {}), d.get("sluice-empty", {})
+    w("| measure | empty chain | 8 filters | full / empty |")
+    w("|---|---|---|---|")
+    for key, what in (("a1000_add50", "added TTFT p50 @1,000 (ms)"), ("a1000_add99", "added TTFT p99 @1,000 (ms)"),
+                      ("b_kib_per_stream", "KiB per held stream"), ("c_cpu_per_100k", "CPU s per 100k events"),
+                      ("d_rps", "short requests/s")):
+        w(f"| {what} | {fmt(e.get(key), 3)} | {fmt(s.get(key), 3)} | {ratio(s.get(key), e.get(key))} |")
+    w("")
+    not_set = [f"{label(n)}: {status[n]}" for n in names if status.get(n)]
+    if not_set:
+        w("Targets not set up: " + "; ".join(not_set) + ".")
+        w("")
+    return "\n".join(out) + "\n"
+
+
+def chart(d, plan, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib missing: no chart")
+        return False
+    names = [n for n in TARGETS if n in d]
+    labels = {"direct": "direct", "sluice-empty": "Sluice\nempty", "sluice-full": "Sluice\n8 filters",
+              "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+    colors = {"direct": "#999999", "sluice-empty": "#1f77b4", "sluice-full": "#0b3d91", "nginx": "#2ca02c",
+              "haproxy": "#ff7f0e", "litellm": "#d62728"}
+    panels = [
+        ("a1000_add99", "Added TTFT p99 @1,000 streams (ms)\nlower is better", False),
+        ("b_kib_per_stream", f"RSS per held stream (KiB), {plan['b']['streams']:,} streams\nlower is better", False),
+        ("c_cpu_per_100k", "CPU s per 100k events\nlower is better", True),
+        ("d_rps", "Short requests/s\nhigher is better", False),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for ax, (key, title, log_scale) in zip(axes.flat, panels):
+        xs = [n for n in names if d.get(n, {}).get(key) is not None and not (key.startswith("a") and n == "direct")]
+        vals = [d[n][key] for n in xs]
+        bars = ax.bar([labels[n] for n in xs], vals, color=[colors[n] for n in xs])
+        for bar, v in zip(bars, vals):
+            ax.annotate(fmt(v, 2), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                        fontsize=8)
+        if log_scale and vals and min(vals) > 0:
+            ax.set_yscale("log")
+        missing = [labels[n].replace("\n", " ") for n in names if n not in xs and not (key.startswith("a") and n == "direct")]
+        if missing:
+            ax.set_xlabel("no figure: " + ", ".join(missing), fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle("Sluice vs direct, nginx, HAProxy, LiteLLM (same load, same machine)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="shorter runs and fewer held streams, for iteration")
+    ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
+    ap.add_argument("--out", default="latest", help="base name of the files written in bench/results/")
+    args = ap.parse_args()
+    os.makedirs(TMP, exist_ok=True)
+    for name in ("runs.jsonl",):
+        p = os.path.join(TMP, name)
+        if os.path.exists(p):
+            os.remove(p)
+    for f in os.listdir(TMP):
+        if f.endswith(".log"):
+            os.remove(os.path.join(TMP, f))
+    targets = [t for t in args.targets.split(",") if t in TARGETS]
+    if "direct" not in targets:
+        targets.insert(0, "direct")
+    nofile = fd_limit()
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    t0 = time.time()
+    plan = scenario_plan(args.quick, nofile)
+    info = machine()
+    results, status = run_scenarios(targets, plan)
+    d = derive(results, status, plan)
+    checks = targets_check(d)
+    seconds = time.time() - t0
+    md = markdown(info, plan, d, status, checks, started, seconds, args.quick)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{args.out}.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(RESULTS, f"{args.out}.json"), "w") as f:
+        json.dump({"machine": info, "plan": plan, "runs": results, "status": status, "figures": d,
+                   "targets": checks}, f, indent=1, default=str)
+    chart(d, plan, os.path.join(RESULTS, f"{args.out}.png"))
+    print(md)
+    log(f"done in {seconds / 60:.1f} min: bench/results/{args.out}.md, .json, .png")
+
+
+if __name__ == "__main__":
+    main()
