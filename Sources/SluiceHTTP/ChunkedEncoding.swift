@@ -22,6 +22,23 @@ public enum ChunkedEncoding {
         return header
     }
 
+    /// Calls `body` with "<hex size>\r\n" for a chunk of `size` bytes, built on the stack (no allocation);
+    /// the buffer is only valid during the call.
+    public static func withChunkHeader<R>(size: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(size >= 0, "chunk size must not be negative")
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { out in
+            let value = UInt(size)
+            let digits = value == 0 ? 1 : (UInt.bitWidth - value.leadingZeroBitCount + 3) / 4
+            for i in 0..<digits {
+                let nibble = UInt8(truncatingIfNeeded: value >> UInt((digits - 1 - i) * 4)) & 0x0F
+                out[i] = nibble < 10 ? ASCII.zero + nibble : 0x61 + nibble - 10
+            }
+            out[digits] = 0x0D
+            out[digits + 1] = 0x0A
+            return try body(UnsafeRawBufferPointer(start: out.baseAddress, count: digits + 2))
+        }
+    }
+
     /// The CRLF that must follow each chunk's payload.
     public static let chunkTrailer: [UInt8] = [0x0D, 0x0A]
 

@@ -22,6 +22,7 @@ struct ChunkedEncodingTests {
     @Test(arguments: [(0, "0"), (1, "1"), (15, "f"), (16, "10"), (255, "ff"), (4096, "1000"), (Int.max, "7fffffffffffffff")])
     func chunkHeaderIsLowercaseHex(size: Int, hex: String) {
         #expect(ChunkedEncoding.chunkHeader(size: size) == Array((hex + "\r\n").utf8))
+        #expect(ChunkedEncoding.withChunkHeader(size: size) { Array($0) } == Array((hex + "\r\n").utf8))
     }
 
     @Test func constants() {

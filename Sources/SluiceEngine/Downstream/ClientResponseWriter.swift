@@ -71,9 +71,9 @@ struct ClientResponseWriter {
             bytesWritten += n
             if remaining - n == 0 { finished = true }
         case .chunked:
-            socket.write(ChunkedEncoding.chunkHeader(size: payload.count))
-            socket.write(payload)
-            socket.write(ChunkedEncoding.chunkTrailer)
+            ChunkedEncoding.withChunkHeader(size: payload.count) { header in
+                ChunkedEncoding.chunkTrailer.withUnsafeBytes { trailer in socket.write(header, payload, trailer) }
+            }
             bytesWritten += payload.count
         case .closeDelimited:
             socket.write(payload)
