@@ -257,10 +257,10 @@ def scenario_plan(quick, nofile):
     }
 
 
-def run_scenarios(targets, plan):
+def run_scenarios(targets, plan, scenarios):
     results = {t: {} for t in targets}
     status = {t: None for t in targets}  # "not set up: …" once a target failed to start
-    for key in ["a", "b", "c", "d"]:
+    for key in [k for k in ["a", "b", "c", "d"] if k in scenarios]:
         sc = plan[key]
         ttft, tps, tokens = sc["mock"]
         log(f"scenario {key}: mock ttft={ttft} tps={tps} tokens={tokens}")
@@ -609,6 +609,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="shorter runs and fewer held streams, for iteration")
     ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
+    ap.add_argument("--scenarios", default="abcd", help="which of the scenarios a, b, c, d to run (e is derived)")
     ap.add_argument("--out", default="latest", help="base name of the files written in bench/results/")
     args = ap.parse_args()
     os.makedirs(TMP, exist_ok=True)
@@ -627,7 +628,7 @@ def main():
     t0 = time.time()
     plan = scenario_plan(args.quick, nofile)
     info = machine()
-    results, status = run_scenarios(targets, plan)
+    results, status = run_scenarios(targets, plan, args.scenarios)
     d = derive(results, status, plan)
     checks = targets_check(d)
     seconds = time.time() - t0
