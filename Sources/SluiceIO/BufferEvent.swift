@@ -27,8 +27,14 @@ public final class BufferEvent {
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
     private var lingering: BufferEvent?
     private var flushTimer: Timer?
-    /// Plain TCP and connected: `write` may send straight to the socket while nothing is queued.
+    /// Plain TCP and connected: `write` stages bytes and sends them itself at the end of the loop
+    /// turn while nothing is queued in libevent.
     private var sendsDirectly = false
+    /// Bytes written this loop turn and not yet sent (see `write`).
+    private var staged: [UInt8] = []
+    private var flushPending = false
+    /// The write low watermark set by the owner; above 0 it waits for `onWritable`.
+    private var writeLowWatermark = 0
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -149,53 +155,67 @@ public final class BufferEvent {
 
     // MARK: writing
 
-    /// Bytes queued for the socket and not yet written.
-    public var outputLength: Int { bev.map { evbuffer_get_length(bufferevent_get_output($0)) } ?? 0 }
+    /// Bytes queued for the socket and not yet written (staged ones included).
+    public var outputLength: Int { bev.map { evbuffer_get_length(bufferevent_get_output($0)) + staged.count } ?? 0 }
 
     /// `onWritable` fires when the output drains to `bytes` or below.
     public func setWriteLowWatermark(_ bytes: Int) {
         guard let bev else { return }
+        writeLowWatermark = bytes
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
     }
 
-    /// Queues `bytes` for the socket. On a plain TCP connection with nothing queued, the bytes go
-    /// straight to the kernel in this call, as far as it takes them; only the rest is queued for
-    /// libevent. That saves a copy, a write-event registration and a loop turn per write, which is
-    /// most of the cost of forwarding one small SSE chunk.
+    /// Queues `bytes` for the socket. On a plain TCP connection with nothing queued in libevent, the
+    /// bytes are staged and sent by this object at the end of the loop turn, straight to the kernel
+    /// as far as it takes them; only the rest is queued for libevent. What one turn writes to one
+    /// socket (a head and its body, the chunks of one read) then costs one system call, with no copy
+    /// into libevent, no write-event registration and no extra loop turn.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         write(bytes, UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    /// Writes `first`, `second` and `third` in order, as one vectored send when it can go straight
-    /// to the socket (see `write(_:)`): a chunk header, its payload and its CRLF cost one system call.
+    /// Writes `first`, `second` and `third` in order (a chunk header, its payload and its CRLF).
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer) {
         guard let bev else { return }
-        let total = first.count + second.count + third.count
-        guard total > 0 else { return }
-        var sent = 0
-        let output = bufferevent_get_output(bev)
-        if sendsDirectly, evbuffer_get_length(output) == 0 {
-            let fd = bufferevent_getfd(bev)
-            if fd >= 0 {
-                var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count),
-                           iovec(iov_base: UnsafeMutableRawPointer(mutating: third.baseAddress), iov_len: third.count))
-                let n = withUnsafeMutableBytes(of: &iov) { raw in
-                    sluice_send_vector(fd, raw.baseAddress!.assumingMemoryBound(to: iovec.self), 3)
-                }
-                // On an error the bytes are queued anyway: libevent's own write then meets the error
-                // and reports it through `onCondition`, as it always did.
-                if n > 0 { sent = n }
+        guard first.count + second.count + third.count > 0 else { return }
+        if sendsDirectly, flushPending || evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+            staged.append(contentsOf: first)
+            staged.append(contentsOf: second)
+            staged.append(contentsOf: third)
+            if !flushPending {
+                flushPending = true
+                loop.flushLater(self)
             }
+            return
         }
-        if sent == total { return }
         for part in [first, second, third] where part.count > 0 {
-            if sent >= part.count {
-                sent -= part.count
-                continue
+            bufferevent_write(bev, part.baseAddress, part.count)
+        }
+    }
+
+    /// Sends the staged bytes (end of the loop turn, or before a close). Loop thread only.
+    func flushStaged() {
+        guard flushPending else { return }
+        flushPending = false
+        defer { if staged.capacity > 4096 { staged = [] } else { staged.removeAll(keepingCapacity: true) } }
+        guard let bev, !staged.isEmpty else { return }
+        let fd = bufferevent_getfd(bev)
+        var sent = 0
+        if fd >= 0 {
+            let n = staged.withUnsafeMutableBytes { raw in
+                var iov = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
+                return sluice_send_vector(fd, &iov, 1)
             }
-            bufferevent_write(bev, part.baseAddress! + sent, part.count - sent)
-            sent = 0
+            // On an error the bytes are queued anyway: libevent's own write then meets the error
+            // and reports it through `onCondition`, as it always did.
+            if n > 0 { sent = n }
+        }
+        if sent < staged.count {
+            staged.withUnsafeBytes { raw in _ = bufferevent_write(bev, raw.baseAddress! + sent, raw.count - sent) }
+        } else if writeLowWatermark > 0, !closeWhenFlushed {
+            // The owner waits for the output to drain (backpressure), and it just did without libevent
+            // writing anything, so libevent will not call back: tell the owner here.
+            onWritable?()
         }
     }
 
@@ -217,6 +237,7 @@ public final class BufferEvent {
     /// Closes once everything queued is written (or `flushDeadline` passed: then aborts); reading
     /// stops at once. Idempotent.
     public func closeAfterFlush() {
+        flushStaged()
         guard let bev else { return }
         bufferevent_disable(bev, Int16(EV_READ))
         if outputLength == 0 {
@@ -240,6 +261,7 @@ public final class BufferEvent {
     /// Sends what is queued, then closes with a RST (tests and the mock use this to cut a stream
     /// after its last bytes).
     public func abortAfterFlush() {
+        flushStaged()
         guard let bev else { return }
         bufferevent_disable(bev, Int16(EV_READ))
         if outputLength == 0 {
@@ -271,6 +293,8 @@ public final class BufferEvent {
             flushTimer = nil
             lingering = nil
         }
+        staged = []
+        flushPending = false
         guard let b = bev else { return }
         bev = nil
         onReadable = nil

@@ -12,6 +12,9 @@ public final class EventLoop: @unchecked Sendable {
     private var dnsBaseStorage: OpaquePointer?
     private let mailbox = Mutex<[@Sendable () -> Void]>([])
     private var wakeEvent: OpaquePointer?
+    /// Activated once per loop turn in which a socket staged bytes; runs after that turn's callbacks.
+    private var flushEvent: OpaquePointer?
+    private var flushQueue: [BufferEvent] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = DispatchSemaphore(value: 0)
     private let runner = Mutex<pthread_t?>(nil)
@@ -33,11 +36,13 @@ public final class EventLoop: @unchecked Sendable {
         base = made
         wakeEvent = event_new(base, -1, Int16(EV_PERSIST), eventLoopWakeTrampoline, Unmanaged.passUnretained(self).toOpaque())
         event_add(wakeEvent, nil)
+        flushEvent = event_new(base, -1, 0, eventLoopFlushTrampoline, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit {
         for t in pendingTimers.values { t.cancel() }
         if let wakeEvent { event_free(wakeEvent) }
+        if let flushEvent { event_free(flushEvent) }
         if let dnsBaseStorage { evdns_base_free(dnsBaseStorage, 0) }
         event_base_free(base)
     }
@@ -94,6 +99,20 @@ public final class EventLoop: @unchecked Sendable {
         event_active(wakeEvent, Int32(EV_READ), 0)
     }
 
+    /// Sends `socket`'s staged bytes after the callbacks already due in this loop turn have run, so
+    /// what one turn writes to one socket (a head and its body, several chunks) leaves in one system
+    /// call. Loop thread only.
+    func flushLater(_ socket: BufferEvent) {
+        if flushQueue.isEmpty { event_active(flushEvent, Int32(EV_READ), 0) }
+        flushQueue.append(socket)
+    }
+
+    fileprivate func runFlushes() {
+        let queue = flushQueue
+        flushQueue.removeAll(keepingCapacity: true)
+        for socket in queue { socket.flushStaged() }
+    }
+
     fileprivate func drainMailbox() {
         let jobs = mailbox.withLock { jobs -> [@Sendable () -> Void] in
             let taken = jobs
@@ -137,4 +156,8 @@ private let eventLoopWakeTrampoline: @convention(c) (Int32, Int16, UnsafeMutable
     let target = Unmanaged<EventLoop>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
     withExtendedLifetime(target) { target.drainMailbox() }
+}
+private let eventLoopFlushTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let target = Unmanaged<EventLoop>.fromOpaque(arg!).takeUnretainedValue()
+    withExtendedLifetime(target) { target.runFlushes() }
 }
