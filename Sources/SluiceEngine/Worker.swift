@@ -18,7 +18,9 @@ final class Worker: @unchecked Sendable {
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
     /// How late the loop ran its last lag probe: a measure of how overloaded this worker is.
-    private(set) var loopLag: Duration = .zero
+    /// Written on the loop thread, read by `/metrics` on the control thread.
+    var loopLag: Duration { .nanoseconds(loopLagNanoseconds.load(ordering: .relaxed)) }
+    private let loopLagNanoseconds = Atomic<Int64>(0)
     private var lagProbe: SluiceIO.Timer?
     private var lagProbeDue: MonotonicInstant?
     static let lagProbeInterval: Duration = .milliseconds(100)
@@ -37,7 +39,7 @@ final class Worker: @unchecked Sendable {
     func startLagProbe() {
         let probe = SluiceIO.Timer(loop: loop) { [unowned self] timer in
             let now = SystemClock().now()
-            if let due = self.lagProbeDue { self.loopLag = now.since(due) }
+            if let due = self.lagProbeDue { self.loopLagNanoseconds.store(now.since(due).nanosecondsClamped, ordering: .relaxed) }
             self.lagProbeDue = now + Self.lagProbeInterval
             timer.arm(after: Self.lagProbeInterval)
         }
@@ -79,18 +81,24 @@ final class Worker: @unchecked Sendable {
     func exchangeStarted(_ exchange: ProxyExchange) {
         exchanges[ObjectIdentifier(exchange)] = exchange
         engine.activeExchanges.add(1, ordering: .relaxed)
+        exchange.version.liveExchanges.add(1, ordering: .relaxed)
+        exchange.metrics.activeStreams.increment()
     }
 
+    /// Counts the exchange's end in the metrics and writes its access log line.
     func exchangeEnded(_ exchange: ProxyExchange, _ outcome: Outcome) {
         exchanges[ObjectIdentifier(exchange)] = nil
         engine.activeExchanges.subtract(1, ordering: .relaxed)
-        let x = exchange.exchange
-        let ttft = x.timings.firstToken.map { String(format3: $0.since(x.timings.start)) } ?? "-"
-        logger.debug("exchange ended", metadata: [
-            "request_id": "\(x.id)", "route": "\(x.route.name)", "outcome": "\(outcome.kind.rawValue)",
-            "status": "\(outcome.status.map(String.init) ?? "-")", "ttft": "\(ttft)",
-            "tokens_out": "\(x.tokens.completionTokens)",
-        ])
+        exchange.version.liveExchanges.subtract(1, ordering: .relaxed)
+        exchange.metrics.activeStreams.decrement()
+        engine.metrics.exchangeEnded(exchange.exchange, outcome, route: exchange.metrics)
+        engine.accessLog?.record(AccessLogEntry(exchange: exchange.exchange, outcome: outcome, chainVersion: exchange.version.number))
+    }
+
+    /// The live exchanges of this worker as `/admin/streams` rows. Loop thread.
+    func streamSnapshots() -> [String] {
+        let now = clock.now()
+        return exchanges.values.map { $0.snapshotJSON(now: now) }
     }
 
     /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.
@@ -119,12 +127,4 @@ final class Worker: @unchecked Sendable {
 
     var openConnections: Int { connections.count }
     var liveExchanges: Int { exchanges.count }
-}
-
-extension String {
-    /// Milliseconds with three decimals, for logs.
-    init(format3 d: Duration) {
-        let ms = Double(d.nanosecondsClamped) / 1e6
-        self = String(Double(Int(ms * 1000)) / 1000) + "ms"
-    }
 }

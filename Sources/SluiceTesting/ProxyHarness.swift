@@ -26,7 +26,7 @@ public final class ProxyHarness {
     /// Starts a proxy from a whole filter file.
     public init(filterFile text: String, path: String = "test.yaml", registry: FilterRegistry = BuiltinFilters.registry(),
                 upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock(),
-                drainTimeout: Duration = .seconds(5)) throws {
+                drainTimeout: Duration = .seconds(5), accessLog: AccessLogSpec = AccessLogSpec(output: .off)) throws {
         upstream = MockServer(settings: upstreamSettings)
         try upstream.start()
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
@@ -46,6 +46,8 @@ public final class ProxyHarness {
         options.workers = workers
         options.clock = clock
         options.drainTimeout = drainTimeout
+        // Quiet unless the filter file asks for an access log: tests read the file they name.
+        options.accessLog = accessLog
         engine = Engine(file: file, registry: registry, options: options)
         do {
             try engine.start()
@@ -100,6 +102,21 @@ public final class ProxyHarness {
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
         try resolved.write(toFile: path, atomically: true, encoding: .utf8)
         return engine.reload()
+    }
+
+    /// Sends one request to the admin listener (`GET /metrics`, `POST /admin/reload`, ...) and
+    /// returns the whole answer.
+    public func admin(_ method: String = "GET", _ path: String) throws -> TestResponse {
+        guard let adminPort else { throw TestClientError.connectFailed("the filter file has no admin listener") }
+        let client = try TestClient(port: adminPort)
+        defer { client.close() }
+        try client.sendRaw(Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n".utf8))
+        return try client.readResponse()
+    }
+
+    /// A scrape of `/metrics`, parsed.
+    public func metrics() throws -> MetricsScrape {
+        MetricsScrape(text: try admin("GET", "/metrics").bodyText)
     }
 
     /// A fresh path for a filter file in the temporary directory.

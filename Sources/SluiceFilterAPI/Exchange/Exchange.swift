@@ -184,6 +184,11 @@ public struct RouteInfo: Sendable {
 /// When things happened; nil until they do.
 public struct ExchangeTimings: Sendable {
     public var start: MonotonicInstant
+    /// The request filters let the exchange through and the first upstream attempt began (after any
+    /// admission queue or rate-limit wait). nil for exchanges a request filter answered.
+    public var admitted: MonotonicInstant?
+    /// The current attempt began (its `selectUpstream` hooks ran next).
+    public var attemptStart: MonotonicInstant?
     /// The upstream connection of the current attempt was ready (reused ones count at reuse).
     public var upstreamConnected: MonotonicInstant?
     /// The upstream's response head arrived.

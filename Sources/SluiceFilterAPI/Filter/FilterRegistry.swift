@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// What a filter factory gets to build one filter instance.
@@ -15,8 +16,19 @@ public struct FilterSetup {
     public var clock: any SluiceClock
     /// How many worker threads will call the filter concurrently.
     public var workers: Int
+    /// Where the filter reports what it decided: pass it as `factory:` to swift-metrics' `Counter`,
+    /// `Gauge`, `Recorder` and `Timer`. The proxy serves what it gets on the admin listener's
+    /// `/metrics` in the Prometheus text format; `sluice check` hands out a factory that discards.
+    ///
+    /// Handles are thread-safe: make them once here and share them across workers. Use
+    /// ``metricDimensions`` as (the start of) the dimensions, so two instances of one filter type
+    /// stay apart. A name reused with another metric kind, or one of the proxy's own names, gets a
+    /// handle that discards (and a warning in the log) instead of taking the process down. Keep label
+    /// values few: never an API key, a client address or a request id.
+    public var metrics: any MetricsFactory
 
-    public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock, workers: Int) {
+    public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock,
+                workers: Int, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.type = type
         self.name = name
         self.chain = chain
@@ -24,7 +36,11 @@ public struct FilterSetup {
         self.previous = previous
         self.clock = clock
         self.workers = workers
+        self.metrics = metrics
     }
+
+    /// `chain` and `filter` labels naming this instance, for the filter's own metrics.
+    public var metricDimensions: [(String, String)] { [("chain", chain), ("filter", name)] }
 }
 
 /// Builds a filter from its config. Problems with the config are recorded through `setup.config`
