@@ -119,6 +119,19 @@ public final class ProxyHarness {
         MetricsScrape(text: try admin("GET", "/metrics").bodyText)
     }
 
+    /// Scrapes `/metrics` until `condition` holds or `timeout` passes, and returns the last scrape.
+    /// The proxy counts an exchange right after its last byte went out, so a client that just read
+    /// a response may scrape a moment before the count moves.
+    public func metrics(within timeout: Duration, until condition: (MetricsScrape) -> Bool) throws -> MetricsScrape {
+        let deadline = ContinuousClock.now + timeout
+        var scrape = try metrics()
+        while !condition(scrape), ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            scrape = try metrics()
+        }
+        return scrape
+    }
+
     /// A fresh path for a filter file in the temporary directory.
     public static func temporaryFilterFilePath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(UUID().uuidString).yaml").path
