@@ -327,34 +327,40 @@ public final class Engine: @unchecked Sendable {
 
     /// Asks every worker for its live exchanges and answers `/admin/streams` once all replied, or
     /// after 2 s with what arrived (a stuck worker must not hang the admin API). Control loop.
+    ///
+    /// The gathering state lives on the control loop; workers only send their rows there. Nothing
+    /// here holds the engine, a loop or a timer strongly from another thread, so a request still
+    /// being gathered when the engine stops is simply dropped.
     private func collectStreams(_ respond: @escaping (AdminResponse) -> Void) {
         final class Collection {
             var rows: [String] = []
             var waiting: Int
             var answered = false
-            init(waiting: Int) { self.waiting = waiting }
+            let respond: (AdminResponse) -> Void
+            init(waiting: Int, respond: @escaping (AdminResponse) -> Void) {
+                self.waiting = waiting
+                self.respond = respond
+            }
+            func finish(complete: Bool) {
+                guard !answered else { return }
+                answered = true
+                let body = "{\"complete\":\(complete),\"count\":\(rows.count),\"streams\":[" + rows.joined(separator: ",") + "]}\n"
+                respond(AdminResponse(200, json: body))
+            }
         }
-        let collection = Collection(waiting: workers.count)
-        let finish: (Bool) -> Void = { complete in
-            guard !collection.answered else { return }
-            collection.answered = true
-            let body = "{\"complete\":\(complete),\"count\":\(collection.rows.count),\"streams\":[" + collection.rows.joined(separator: ",") + "]}\n"
-            respond(AdminResponse(200, json: body))
-        }
-        // The collection lives on the control loop; workers only hand it their rows through there.
-        let box = UncheckedBox((collection, finish))
+        let box = UncheckedBox(Collection(waiting: workers.count, respond: respond))
         for w in workers {
-            w.loop.execute { [control] in
+            w.loop.execute { [weak self] in
                 let rows = w.streamSnapshots()
-                control.execute {
-                    let (collection, finish) = box.value
+                self?.control.execute {
+                    let collection = box.value
                     collection.rows += rows
                     collection.waiting -= 1
-                    if collection.waiting == 0 { finish(true) }
+                    if collection.waiting == 0 { collection.finish(complete: true) }
                 }
             }
         }
-        control.schedule(after: .seconds(2)) { box.value.1(false) }
+        control.schedule(after: .seconds(2)) { box.value.finish(complete: false) }
     }
 
     /// Runs until SIGTERM/SIGINT (drain, then exit) or `stop()`. Call after `start()`.

@@ -95,6 +95,11 @@ final class Worker: @unchecked Sendable {
         engine.accessLog?.record(AccessLogEntry(exchange: exchange.exchange, outcome: outcome, chainVersion: exchange.version.number))
     }
 
+    /// A request answered before any route took it (no route, malformed, too slow).
+    func answeredWithoutRoute(_ error: ProxyError) {
+        engine.metrics.answeredWithoutRoute(error)
+    }
+
     /// The live exchanges of this worker as `/admin/streams` rows. Loop thread.
     func streamSnapshots() -> [String] {
         let now = clock.now()

@@ -90,7 +90,9 @@ private final class AdminConnection {
             send(AdminResponse(status, "text/plain", []))
         } else if parser.isComplete, let head {
             answered = true
-            server.answer(head) { [self] response in send(response) }
+            // Weak: the server holds the connection until it answers or closes; a slow answer
+            // must not keep a closed connection (and its socket) alive on the loop.
+            server.answer(head) { [weak self] response in self?.send(response) }
         }
     }
 

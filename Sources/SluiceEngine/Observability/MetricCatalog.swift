@@ -40,7 +40,7 @@ public enum MetricCatalog {
         // Streams and requests.
         e("sluice_active_streams", .gauge, ["route"], "Exchanges in flight (queued, connecting or streaming), by route."),
         e("sluice_requests_total", .counter, ["route", "status", "outcome"],
-          "Exchanges ended, by route, status sent to the client (0: none) and outcome (completed, rejected, failed, timed_out, truncated, client_gone)."),
+          "Exchanges ended, by route ((none): answered before any route took it, e.g. 404 or a malformed request), status sent to the client (0: none) and outcome (completed, rejected, failed, timed_out, truncated, client_gone)."),
         e("sluice_errors_total", .counter, ["kind"], "Exchanges that ended with an error, by error kind (rate_limited, first_token_timeout, upstream_reset, ...)."),
         e("sluice_filter_decisions_total", .counter, ["route", "filter", "outcome"],
           "Exchanges whose outcome a filter decided (a rejection, a reply, a failure), by the deciding filter."),

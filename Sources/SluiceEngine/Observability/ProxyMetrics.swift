@@ -22,6 +22,8 @@ final class ProxyMetrics: Sendable {
     private let maxConnections: Prometheus.Gauge
     private let process: ProcessMetrics
     private let loopLag = Mutex<[Int: Prometheus.Gauge]>([:])
+    /// `sluice_requests_total{route="(none)"}` by status, for requests no route took.
+    private let unrouted = Mutex<[Int: Counter]>([:])
 
     init(logger: Logger) {
         filterFactory = FilterMetricsFactory(registry: registry, logger: logger)
@@ -111,6 +113,20 @@ final class ProxyMetrics: Sendable {
             route.backpressurePauses.increment(by: Int64(x.counters.clientPauses))
             route.backpressurePausedSeconds.increment(by: Double(x.counters.clientPausedTime.nanosecondsClamped) / 1e9)
         }
+    }
+
+    /// Counts a request the proxy answered itself before any route took it: no route (404), a
+    /// malformed request (400, 413, 431, ...), a client too slow with its head (408). Any thread.
+    func answeredWithoutRoute(_ error: ProxyError) {
+        let counter = unrouted.withLock { known in
+            if let existing = known[error.status] { return existing }
+            let made = registry.makeCounter(descriptor: Self.descriptor("sluice_requests_total"),
+                                            labels: [("route", "(none)"), ("status", String(error.status)), ("outcome", "rejected")])
+            known[error.status] = made
+            return made
+        }
+        counter.increment()
+        errors[error.kind]?.increment()
     }
 
     func reloaded(succeeded: Bool) {
