@@ -4,8 +4,8 @@ import SluiceHTTP
 /// an answer a phase does not accept is treated as `.next` and logged.
 ///
 /// Hooks run on the exchange's event-loop thread and return at once; a decision never blocks.
-/// The first filter that answers anything but `.next` ends the phase: the filters after it in the
-/// phase's order do not run for that phase.
+/// The first filter that answers anything but `.next` stops the phase: the filters after it in the
+/// phase's order do not run for that phase (after `.suspend`, until the exchange is resumed).
 public enum Decision: Sendable {
     /// Go on: the next filter, then the next phase.
     case next
