@@ -152,3 +152,19 @@ import Testing
         #expect(try status("sk-new-4444") == 200)
     }
 }
+
+/// `api_key_auth`'s `onRequest` called directly with `FilterTestBench`.
+@Suite struct APIKeyAuthUnitTests {
+    @Test func aKnownKeyBecomesTheIdentityHeaderAndAnUnknownOneA401Reply() throws {
+        let filter = try FilterTestBench.makeFilter("api_key_auth", config: "{ keys_file: \(try writeKeysFile()) }",
+                                                    registry: exampleRegistry())
+        let known = FilterTestBench.makeExchange(headers: bearer(TestKeys.bob))
+        guard case .next = filter.onRequest(known) else { Issue.record("expected .next"); return }
+        #expect(known.request.headers["x-sluice-client"] == "bob")
+        #expect(known.request.headers["authorization"] == nil)
+
+        let unknown = FilterTestBench.makeExchange(headers: bearer("sk-nope"))
+        guard case .reply(let head, _) = filter.onRequest(unknown) else { Issue.record("expected .reply"); return }
+        #expect(head.status == 401)
+    }
+}

@@ -20,3 +20,24 @@ import Testing
         #expect(PromptTokensHeaderFilter.estimatedPromptTokens(Array("not json".utf8)) == 0)
     }
 }
+
+/// The same filter's hook called directly with `FilterTestBench`, without a proxy.
+@Suite struct PromptTokensHeaderUnitTests {
+    @Test func onRequestBodyAddsTheHeader() throws {
+        let filter = try FilterTestBench.makeFilter("prompt_tokens_header", config: "{ header: x-tokens }", registry: exampleRegistry())
+        let exchange = FilterTestBench.makeExchange(body: Array(TestClient.chatRequest().utf8))
+        guard case .next = filter.onRequestBody(exchange) else {
+            Issue.record("expected .next")
+            return
+        }
+        #expect(exchange.responseHeaders.map { "\($0.0): \($0.1)" } == ["x-tokens: 9"])
+        #expect(filter.requestBodyLimit == 4 * 1024 * 1024)
+    }
+
+    @Test func aBadBodyLimitIsAConfigError() {
+        let error = #expect(throws: FilterFileErrors.self) {
+            try FilterTestBench.makeFilter("prompt_tokens_header", config: "{ body_limit: 0, headr: x }", registry: exampleRegistry())
+        }
+        #expect(error?.errors.count == 2)
+    }
+}
