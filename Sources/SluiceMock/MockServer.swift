@@ -6,13 +6,16 @@ import Synchronization
 /// request with `MockPlanner` and executes the plan with timers. Runs inside the proxy for `mock://`
 /// endpoints, on its own for `sluice mock`, and in tests, where `journal` tells what it saw.
 public final class MockServer: @unchecked Sendable {
+    /// Timing and token count of answers; requests override them with `x-mock-ttft`, `x-mock-tps`, `x-mock-tokens`.
     public let settings: MockSettings
+    /// What the server saw: every request and how its response ended.
     public let journal = MockJournal()
     private let host: String
     private let requestedPort: Int
     private var loop: EventLoop?
     private var listener: Listener?
     private var connections: [ObjectIdentifier: MockConnection] = [:]
+    /// The port it listens on; known once `start()` returned.
     public private(set) var port: Int = 0
     private let openCount = Atomic<Int>(0)
     private let forced = Mutex<[(String, String)]>([])
@@ -30,6 +33,7 @@ public final class MockServer: @unchecked Sendable {
     /// Connections open right now (tests watch the proxy's pool through this). Any thread.
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
 
+    /// A server that will listen on `host:port` (0: a free port) once started.
     public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0) {
         self.settings = settings
         self.host = host

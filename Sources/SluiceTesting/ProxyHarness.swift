@@ -14,6 +14,7 @@ import SluiceMock
 /// let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
 /// ```
 public final class ProxyHarness {
+    /// The running proxy: `reload()`, `listenerPorts`, `stop()`. Started by `init`; `stop()` stops it.
     public let engine: Engine
     /// The fake upstream the default file routes to.
     public let upstream: MockServer
@@ -21,6 +22,7 @@ public final class ProxyHarness {
     public let path: String
     /// The port of the first listener.
     public var port: Int { engine.listenerPorts[0] }
+    /// The port of the admin listener (`/healthz`, `/admin/chain`), when the file declares one.
     public var adminPort: Int? { engine.adminPort }
 
     /// Starts a proxy from a whole filter file.

@@ -577,6 +577,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                         guard isCurrent else { return }
                         switch decision {
                         case .pass, .modified: break
+                        case .prepend(let added):
+                            // Written ahead of this event; the filters after this one see only this event.
+                            if rewrite { for extra in added { extra.write(into: &rewritten) } }
                         case .drop: drop = true
                         case .fail(let error):
                             decidedBy = chain.filterNames[f]

@@ -7,12 +7,14 @@ public struct FilterSetup {
     public var type: String
     /// The filter's name in its chain (defaults to the type). With the chain name, its identity across reloads.
     public var name: String
+    /// The chain the filter is in.
     public var chain: String
     /// The filter's `config:` mapping. Read every key through it; unknown keys are reported for you.
     public var config: ConfigMap
     /// The instance with the same chain and name in the chain being replaced by a reload, if any:
     /// carry shared state (bucket levels, breaker states) over from it.
     public var previous: (any Filter)?
+    /// The clock to read time from (`ManualClock` in tests). Keep it and use it for all time logic.
     public var clock: any SluiceClock
     /// How many worker threads will call the filter concurrently.
     public var workers: Int
@@ -27,6 +29,8 @@ public struct FilterSetup {
     /// values few: never an API key, a client address or a request id.
     public var metrics: any MetricsFactory
 
+    /// A setup built by hand, to construct a filter in a unit test without a filter file. Metrics
+    /// go nowhere unless a factory is given.
     public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock,
                 workers: Int, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.type = type
@@ -53,6 +57,7 @@ public typealias FilterFactory = @Sendable (FilterSetup) throws -> any Filter
 public final class FilterRegistry: Sendable {
     private let factories = Mutex<[String: FilterFactory]>([:])
 
+    /// An empty registry. `BuiltinFilters.registry()` makes one holding the built-in types.
     public init() {}
 
     /// Registers `type`; a second registration of the same name replaces the first.
@@ -60,10 +65,12 @@ public final class FilterRegistry: Sendable {
         factories.withLock { $0[type] = factory }
     }
 
+    /// The factory registered for `type`, or nil.
     public func factory(for type: String) -> FilterFactory? {
         factories.withLock { $0[type] }
     }
 
+    /// Every registered type name; `sluice check` uses it to report unknown types with a suggestion.
     public var typeNames: Set<String> {
         factories.withLock { Set($0.keys) }
     }

@@ -1,0 +1,4 @@
+// The filter API speaks HTTP heads (`exchange.request`, `Decision.reply`): a filter that imports
+// `SluiceFilterAPI` gets `HTTPRequestHead`, `HTTPResponseHead` and `HTTPHeaders` with it, since
+// SluiceHTTP is not a product of its own.
+@_exported import SluiceHTTP
