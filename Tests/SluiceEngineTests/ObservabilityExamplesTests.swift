@@ -98,6 +98,12 @@ struct ObservabilityExamplesTests {
         #expect(root["rule_files"]?.sequence?.first?.scalar == "alerts.yml")
     }
 
+    @Test func theReadmeExplainsEveryMetric() throws {
+        let readme = try String(contentsOfFile: Self.directory + "/../../README.md", encoding: .utf8)
+        let missing = MetricCatalog.entries.map(\.name).filter { !readme.contains("| `\($0)` |") }
+        #expect(missing.isEmpty, "README's metric table lacks \(missing)")
+    }
+
     @Test func theMetricNameScannerFindsHistogramBases() {
         let names = Self.metricNames(in: "histogram_quantile(0.9, sum by (le) (rate(sluice_token_gap_seconds_bucket[5m]))) / sluice_requests_total")
         #expect(names == ["sluice_token_gap_seconds", "sluice_requests_total"])
