@@ -765,6 +765,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
+        // A pause still under way when the exchange ends counts up to the end.
+        if readsPaused, let pausedAt {
+            exchange.counters.clientPausedTime += exchange.timings.end!.since(pausedAt)
+            self.pausedAt = nil
+        }
         var i = chain.filters.count - 1
         while i >= 0 {
             chain.filters[i].onComplete(exchange, outcome)

@@ -234,7 +234,7 @@ public struct ExchangeCounters: Sendable {
     /// SSE events parsed from the upstream's response.
     public var events = 0
     /// Times upstream reads were paused for a slow client, and for how long in all (a pause still
-    /// under way is not counted until it ends).
+    /// under way counts in `clientPausedTime` once it ends, or when the exchange ends).
     public var clientPauses = 0
     /// How long upstream reads were paused in all (see `clientPauses`).
     public var clientPausedTime: Duration = .zero
