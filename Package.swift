@@ -51,7 +51,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .target(name: "SluiceFilters", dependencies: ["SluiceFilterAPI", .product(name: "CoreMetrics", package: "swift-metrics")]),
+        .target(name: "SluiceFilters", dependencies: ["SluiceFilterAPI"]),
         .target(
             name: "SluiceCLI",
             dependencies: [
@@ -69,10 +69,7 @@ let package = Package(
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
-        .testTarget(
-            name: "SluiceEngineTests",
-            dependencies: ["SluiceTesting", "SluiceEngine", .product(name: "CoreMetrics", package: "swift-metrics")]
-        ),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
         .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP"]),
     ],
     swiftLanguageModes: [.v6]

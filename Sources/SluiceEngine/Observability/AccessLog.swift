@@ -26,9 +26,9 @@ final class AccessLog: Sendable {
     private let state: Mutex<State>
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
-    private let dropped: Counter
+    private let dropped: Prometheus.Counter
 
-    init(spec: AccessLogSpec, dropped: Counter) {
+    init(spec: AccessLogSpec, dropped: Prometheus.Counter) {
         state = Mutex(State(spec: spec, reopen: spec))
         self.dropped = dropped
         WorkerThread.start(name: "sluice-accesslog") { [self] in self.writeLoop() }

@@ -9,7 +9,7 @@ final class ProcessMetrics: Sendable {
     private let openFDs: Prometheus.Gauge
     private let maxFDs: Prometheus.Gauge
     private let residentBytes: Prometheus.Gauge
-    private let cpuSeconds: Counter
+    private let cpuSeconds: Prometheus.Counter
     private let startTime: Prometheus.Gauge
     /// CPU seconds already added to the counter (a counter only goes up by increments).
     private let cpuReported = Mutex<Double>(0)

@@ -10,10 +10,10 @@ final class ProxyMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let filterFactory: FilterMetricsFactory
     private let routes = Mutex<[String: RouteMetrics]>([:])
-    private let errors: [ProxyError.Kind: Counter]
-    private let reloadsSucceeded: Counter
-    private let reloadsFailed: Counter
-    let accessLogDropped: Counter
+    private let errors: [ProxyError.Kind: Prometheus.Counter]
+    private let reloadsSucceeded: Prometheus.Counter
+    private let reloadsFailed: Prometheus.Counter
+    let accessLogDropped: Prometheus.Counter
     private let chainVersion: Prometheus.Gauge
     private let streamsOnPreviousChains: Prometheus.Gauge
     private let draining: Prometheus.Gauge
@@ -23,12 +23,12 @@ final class ProxyMetrics: Sendable {
     private let process: ProcessMetrics
     private let loopLag = Mutex<[Int: Prometheus.Gauge]>([:])
     /// `sluice_requests_total{route="(none)"}` by status, for requests no route took.
-    private let unrouted = Mutex<[Int: Counter]>([:])
+    private let unrouted = Mutex<[Int: Prometheus.Counter]>([:])
 
     init(logger: Logger) {
         filterFactory = FilterMetricsFactory(registry: registry, logger: logger)
         let errorDescriptor = Self.descriptor("sluice_errors_total")
-        var errors: [ProxyError.Kind: Counter] = [:]
+        var errors: [ProxyError.Kind: Prometheus.Counter] = [:]
         for kind in ProxyError.Kind.allCases {
             errors[kind] = registry.makeCounter(descriptor: errorDescriptor, labels: [("kind", kind.rawValue)])
         }

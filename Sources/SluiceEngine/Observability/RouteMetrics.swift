@@ -16,15 +16,15 @@ final class RouteMetrics: Sendable {
     let longestTokenGap: DurationHistogram
     let streamDuration: DurationHistogram
     let tokensPerSecond: ValueHistogram
-    let promptTokensFromUsage: Counter
-    let completionTokensFromUsage: Counter
-    let completionTokensCounted: Counter
-    let backpressurePauses: Counter
-    let backpressurePausedSeconds: Counter
+    let promptTokensFromUsage: Prometheus.Counter
+    let completionTokensFromUsage: Prometheus.Counter
+    let completionTokensCounted: Prometheus.Counter
+    let backpressurePauses: Prometheus.Counter
+    let backpressurePausedSeconds: Prometheus.Counter
     private let registry: PrometheusCollectorRegistry
     /// `sluice_requests_total` and `sluice_filter_decisions_total` series, made on first use: their
     /// label values (status, deciding filter) are only known at the end.
-    private let ended = Mutex<[String: Counter]>([:])
+    private let ended = Mutex<[String: Prometheus.Counter]>([:])
 
     init(route: String, registry: PrometheusCollectorRegistry) {
         self.route = route
@@ -71,7 +71,7 @@ final class RouteMetrics: Sendable {
         }.increment()
     }
 
-    private func counter(_ key: String, _ make: () -> Counter) -> Counter {
+    private func counter(_ key: String, _ make: () -> Prometheus.Counter) -> Prometheus.Counter {
         ended.withLock { known in
             if let existing = known[key] { return existing }
             let made = make()

@@ -1,4 +1,3 @@
-import CoreMetrics
 import SluiceFilterAPI
 import Synchronization
 

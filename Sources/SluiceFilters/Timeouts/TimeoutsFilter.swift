@@ -1,4 +1,3 @@
-import CoreMetrics
 import SluiceFilterAPI
 
 /// `timeouts`: bounds how long each stage of an exchange may take, and keeps quiet SSE streams

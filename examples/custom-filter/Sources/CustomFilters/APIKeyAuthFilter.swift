@@ -43,6 +43,9 @@ public final class APIKeyAuthFilter: Filter {
     public let identityHeader: String
     private let clients: [String: String]
     private let upstreamKey: String?
+    /// `example_auth_refused_total` on `/metrics`: requests answered 401. (Never labelled with the
+    /// key that was tried.)
+    private let refused: Counter
 
     /// Reads the config and the keys file. Problems, the keys file's included, are recorded in
     /// `setup.config.diagnostics` with their positions.
@@ -73,11 +76,13 @@ public final class APIKeyAuthFilter: Filter {
             }
         }
         self.clients = clients
+        refused = Counter(label: "example_auth_refused_total", dimensions: setup.metricDimensions, factory: setup.metrics)
     }
 
     /// Checks the key; loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
         guard let (header, key) = presentedKey(exchange.request.headers), let client = clients[key] else {
+            refused.increment()
             return .reply(unauthorizedHead, body: unauthorizedBody(exchange.dialect))
         }
         exchange.request.headers.set(identityHeader, client)

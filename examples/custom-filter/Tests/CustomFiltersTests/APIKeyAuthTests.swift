@@ -30,6 +30,11 @@ import Testing
             #expect(!response.bodyText.contains("sk-"), "the answer must not echo a key")
         }
         #expect(proxy.upstream.journal.entries.isEmpty)
+        // The filter's own counter is on /metrics, and no key is.
+        let metrics = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 4 }
+        #expect(metrics.value("example_auth_refused_total", ["chain": "main", "filter": "api_key_auth"]) == 4)
+        #expect(metrics.value("sluice_filter_decisions_total", ["filter": "api_key_auth"]) == 4)
+        #expect(!metrics.text.contains("sk-wrong"))
     }
 
     @Test func anAnthropicClientGets401InTheAnthropicShape() throws {
