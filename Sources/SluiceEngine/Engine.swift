@@ -24,6 +24,8 @@ public struct EngineOptions: Sendable {
     public var logger = Logger(label: "sluice")
     /// The access log used when the filter file has no `access_log` section: JSON lines on stdout.
     public var accessLog = AccessLogSpec()
+    /// `/healthz` answers 503 once a worker's event loop is this late (stuck in one callback).
+    public var stuckWorkerThreshold: Duration = .seconds(10)
 
     public init() {}
 
@@ -288,7 +290,15 @@ public final class Engine: @unchecked Sendable {
         let path = String(head.path.prefix { $0 != "?" })
         switch (head.method, path) {
         case ("GET", "/healthz"):
-            respond(AdminResponse(200, json: "{\"status\":\"ok\"}\n"))
+            // Alive means every worker's loop still turns: one stuck in a callback (a filter that
+            // blocks, a bug) serves nobody on its connections, and a restart is the cure.
+            let lags = workers.map(\.loopLag)
+            if let stuck = lags.firstIndex(where: { $0 > options.stuckWorkerThreshold }) {
+                let seconds = Double(lags[stuck].nanosecondsClamped) / 1e9
+                respond(AdminResponse(503, json: "{\"status\":\"stuck\",\"worker\":\(stuck),\"lag_seconds\":\(seconds)}\n"))
+            } else {
+                respond(AdminResponse(200, json: "{\"status\":\"ok\"}\n"))
+            }
         case ("GET", "/readyz"):
             respond(draining ? AdminResponse(503, json: "{\"status\":\"draining\"}\n") : AdminResponse(200, json: "{\"status\":\"ready\"}\n"))
         case ("GET", "/metrics"):

@@ -17,12 +17,23 @@ final class Worker: @unchecked Sendable {
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
-    /// How late the loop ran its last lag probe: a measure of how overloaded this worker is.
-    /// Written on the loop thread, read by `/metrics` on the control thread.
-    var loopLag: Duration { .nanoseconds(loopLagNanoseconds.load(ordering: .relaxed)) }
+    /// How late the loop is: how late it ran its last lag probe, or, when the next probe is overdue
+    /// by more than that, by how much (a loop stuck in one callback never runs its probe, and this
+    /// keeps growing). Any thread: `/metrics` and `/healthz` read it from the control thread.
+    var loopLag: Duration {
+        let measured = loopLagNanoseconds.load(ordering: .relaxed)
+        let due = lagProbeDueNanoseconds.load(ordering: .relaxed)
+        let now = Int64(clamping: SystemClock().now().nanoseconds)
+        let overdue = due > 0 && now > due ? now - due : 0
+        return .nanoseconds(max(measured, overdue))
+    }
     private let loopLagNanoseconds = Atomic<Int64>(0)
+    /// When the next probe should run, on `SystemClock`; 0 before the probe starts.
+    private let lagProbeDueNanoseconds = Atomic<Int64>(0)
     private var lagProbe: SluiceIO.Timer?
-    private var lagProbeDue: MonotonicInstant?
+    private var lagProbeDue: MonotonicInstant? {
+        didSet { lagProbeDueNanoseconds.store(Int64(clamping: lagProbeDue?.nanoseconds ?? 0), ordering: .relaxed) }
+    }
     static let lagProbeInterval: Duration = .milliseconds(100)
 
     init(index: Int, engine: Engine, clock: any SluiceClock, logger: Logger) {
@@ -126,6 +137,7 @@ final class Worker: @unchecked Sendable {
         for l in listeners.values { l.close() }
         listeners = [:]
         lagProbe?.cancel()
+        lagProbeDue = nil
         for c in Array(connections.values) { c.close() }
         pool.closeAll()
     }

@@ -28,7 +28,8 @@ public final class ProxyHarness {
     /// Starts a proxy from a whole filter file.
     public init(filterFile text: String, path: String = "test.yaml", registry: FilterRegistry = BuiltinFilters.registry(),
                 upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock(),
-                drainTimeout: Duration = .seconds(5), accessLog: AccessLogSpec = AccessLogSpec(output: .off)) throws {
+                drainTimeout: Duration = .seconds(5), accessLog: AccessLogSpec = AccessLogSpec(output: .off),
+                options configure: (inout EngineOptions) -> Void = { _ in }) throws {
         upstream = MockServer(settings: upstreamSettings)
         try upstream.start()
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
@@ -50,6 +51,7 @@ public final class ProxyHarness {
         options.drainTimeout = drainTimeout
         // Quiet unless the filter file asks for an access log: tests read the file they name.
         options.accessLog = accessLog
+        configure(&options)
         engine = Engine(file: file, registry: registry, options: options)
         do {
             try engine.start()

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import SluiceConfig
 import SluiceEngine
@@ -122,6 +123,39 @@ struct AdminAPITests {
         #expect(try proxy.admin("GET", "/metrics?debug=1").status == 200)
     }
 
+    @Test func healthzFailsWhileAWorkerIsStuckAndRecoversAfter() throws {
+        let registry = BuiltinFilters.registry()
+        registry.register("blocking_test") { _ in BlockingTestFilter() }
+        let proxy = try ProxyHarness(filterFile: MetricsTests.file(chain: "[{ filter: blocking_test }]"), registry: registry,
+                                     workers: 1, options: { $0.stuckWorkerThreshold = .milliseconds(400) })
+        defer { proxy.stop() }
+        #expect(try proxy.admin("GET", "/healthz").status == 200)
+        let port = proxy.port
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? TestClient.post(port: port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+            done.signal()
+        }
+        var sawStuck = false
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !sawStuck, ContinuousClock.now < deadline {
+            let answer = try proxy.admin("GET", "/healthz")
+            if answer.status == 503 {
+                sawStuck = true
+                let body = try json(answer)
+                #expect(body["status"] as? String == "stuck")
+                #expect(body["worker"] as? Int == 0)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(sawStuck)
+        // The lag shows on /metrics too while the worker is stuck or just after.
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        let recovered = try proxy.metrics(within: .seconds(5)) { _ in (try? proxy.admin("GET", "/healthz").status) == 200 }
+        #expect(recovered.has("sluice_event_loop_lag_seconds"))
+        #expect(try proxy.admin("GET", "/healthz").status == 200)
+    }
+
     @Test func requestsNoRouteTookAreCountedUnderNone() throws {
         let file = MetricsTests.file(chain: "[]").replacingOccurrences(of: "path_prefix: /", with: "path_prefix: /v1/")
         let proxy = try ProxyHarness(filterFile: file)
@@ -134,3 +168,11 @@ struct AdminAPITests {
 }
 
 final class PassThroughTestFilter: Filter {}
+
+/// Blocks its worker's thread in `onRequest`, as a filter with a bug would.
+final class BlockingTestFilter: Filter {
+    func onRequest(_ exchange: Exchange) -> Decision {
+        Thread.sleep(forTimeInterval: 1.5)
+        return .next
+    }
+}
