@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,7 +39,10 @@ let package = Package(
         ),
         .target(name: "SluiceIO", dependencies: ["CLibevent"]),
         .target(name: "SluiceHTTP"),
-        .target(name: "SluiceFilterAPI", dependencies: ["SluiceHTTP"]),
+        .target(
+            name: "SluiceFilterAPI",
+            dependencies: ["SluiceHTTP", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
         .target(name: "SluiceConfig", dependencies: ["SluiceFilterAPI", "Yams"]),
         .target(name: "SluiceMock", dependencies: ["SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]),
         .target(
@@ -45,6 +50,8 @@ let package = Package(
             dependencies: [
                 "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .target(name: "SluiceFilters", dependencies: ["SluiceFilterAPI"]),

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: installs what is missing, builds, and runs every test.
+# Runs the whole test suite: installs what is missing, builds, and runs every test. Then builds the
+# custom-filter example package (a separate package that depends on Sluice by path, with its own
+# .build) and runs its tests, so a change that breaks users' filters fails here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -7,3 +9,5 @@ scripts/install-deps.sh
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 swift build --build-tests
 swift test --skip-build
+swift build --package-path examples/custom-filter --build-tests
+swift test --package-path examples/custom-filter --skip-build

@@ -13,7 +13,7 @@ struct ReloadCommand: ParsableCommand {
     )
 
     @Option(name: .long, help: "The admin listener of the running Sluice.")
-    var admin: SocketAddressArgument = SocketAddressArgument(argument: "127.0.0.1:9090")!
+    var admin: SocketAddressArgument = SocketAddressArgument(argument: "127.0.0.1:9901")!
 
     func run() throws {
         let answer: (status: Int, body: String)

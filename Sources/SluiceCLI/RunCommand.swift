@@ -56,9 +56,9 @@ struct RunCommand: ParsableCommand {
         }
         for (spec, port) in zip(file.listeners, engine.listenerPorts) {
             let host = spec.name == file.listeners.first?.name ? (listen?.host ?? spec.host) : spec.host
-            printLine("sluice: listening on \(spec.tls == nil ? "http" : "https")://\(host):\(port) (\(spec.name))")
+            printError("sluice: listening on \(spec.tls == nil ? "http" : "https")://\(host):\(port) (\(spec.name))")
         }
-        if let adminPort = engine.adminPort { printLine("sluice: admin on http://\(admin?.host ?? file.admin?.host ?? "127.0.0.1"):\(adminPort)") }
+        if let adminPort = engine.adminPort { printError("sluice: admin on http://\(admin?.host ?? file.admin?.host ?? "127.0.0.1"):\(adminPort)") }
         if watch { engine.watchFilterFile() }
         engine.run()
     }

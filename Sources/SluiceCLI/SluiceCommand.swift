@@ -14,6 +14,7 @@ import Synchronization
 /// SluiceCommand.main(registry: registry)
 /// ```
 public struct SluiceCommand: ParsableCommand {
+    /// The subcommands: `run`, `check`, `reload`, `mock`.
     public static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A reverse proxy for streaming LLM traffic.",
@@ -21,6 +22,7 @@ public struct SluiceCommand: ParsableCommand {
         defaultSubcommand: nil
     )
 
+    /// Made by ArgumentParser; call `main(registry:)` instead.
     public init() {}
 
     /// The registry the subcommands use. Set by `main(registry:)` before parsing.

@@ -2,9 +2,12 @@ import ArgumentParser
 
 /// A `HOST:PORT` command-line value (`127.0.0.1:8080`, `[::1]:8080`, `:8080` for all IPv4 addresses).
 public struct SocketAddressArgument: ExpressibleByArgument, Sendable {
+    /// The host part, an IP literal or a name.
     public var host: String
+    /// The port, 0 to 65535.
     public var port: Int
 
+    /// Parses `HOST:PORT` (`[::1]:8080` for IPv6); nil when it is not one.
     public init?(argument: String) {
         guard let colon = argument.lastIndex(of: ":") else { return nil }
         var host = String(argument[..<colon])
@@ -16,5 +19,6 @@ public struct SocketAddressArgument: ExpressibleByArgument, Sendable {
         self.port = port
     }
 
+    /// How `--help` shows the value.
     public static var defaultValueDescription: String { "HOST:PORT" }
 }

@@ -17,11 +17,14 @@ public struct FilterFile: Sendable {
     /// Chains in file order, with unique names.
     public var chains: [ChainSpec]
     public var limits: LimitsSpec
+    /// The `access_log` section, or nil when the file has none (the engine's default applies).
+    public var accessLog: AccessLogSpec?
 
     public init(
         path: String, listeners: [ListenerSpec], admin: AdminSpec? = nil, upstreams: [UpstreamGroupSpec],
-        routes: [RouteSpec], chains: [ChainSpec], limits: LimitsSpec = LimitsSpec()
+        routes: [RouteSpec], chains: [ChainSpec], limits: LimitsSpec = LimitsSpec(), accessLog: AccessLogSpec? = nil
     ) {
+        self.accessLog = accessLog
         self.path = path
         self.listeners = listeners
         self.admin = admin

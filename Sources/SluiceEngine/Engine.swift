@@ -22,6 +22,10 @@ public struct EngineOptions: Sendable {
     public var drainTimeout: Duration = .seconds(30)
     public var clock: any SluiceClock = SystemClock()
     public var logger = Logger(label: "sluice")
+    /// The access log used when the filter file has no `access_log` section: JSON lines on stdout.
+    public var accessLog = AccessLogSpec()
+    /// `/healthz` answers 503 once a worker's event loop is this late (stuck in one callback).
+    public var stuckWorkerThreshold: Duration = .seconds(10)
 
     public init() {}
 
@@ -40,8 +44,13 @@ public final class Engine: @unchecked Sendable {
     /// Listener identities bound now, in file order, with their ports. Control thread after start.
     private var boundListeners: [(identity: String, port: Int)] = []
     private let reloadLock = Mutex(())
-    /// Reloads by result, for the metrics issue.
+    /// Reloads by result.
     public let reloadCounts = Mutex<(succeeded: Int, failed: Int)>((0, 0))
+    let metrics: ProxyMetrics
+    /// Set in `start()`; nil before.
+    private(set) var accessLog: AccessLog?
+    /// Versions a reload replaced, while exchanges may still run on them.
+    private let previousVersions = Mutex<[WeakChainVersion]>([])
     private var workers: [Worker] = []
     private let control = EventLoop()
     private var admin: AdminServer?
@@ -62,6 +71,7 @@ public final class Engine: @unchecked Sendable {
         self.initialFile = file
         self.registry = registry
         self.options = options
+        self.metrics = ProxyMetrics(logger: options.logger)
     }
 
     var currentVersion: ChainVersion { version.withLock { $0! } }
@@ -93,8 +103,9 @@ public final class Engine: @unchecked Sendable {
         let file = initialFile
         let mockPorts = try startMocks(for: file)
         let built = try ChainVersionBuilder.build(file: file, number: 1, registry: registry, previous: nil,
-                                                  clock: options.clock, workers: options.workers, mockPorts: mockPorts)
+                                                  clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics)
         version.withLock { $0 = built }
+        accessLog = AccessLog(spec: file.accessLog ?? options.accessLog, dropped: metrics.accessLogDropped)
 
         workers = (0..<max(1, options.workers)).map { Worker(index: $0, engine: self, clock: options.clock, logger: options.logger) }
         for (i, spec) in file.listeners.enumerated() {
@@ -103,7 +114,9 @@ public final class Engine: @unchecked Sendable {
         }
         let adminAddress = options.admin ?? file.admin.map { ($0.host, $0.port) }
         if let (host, port) = adminAddress {
-            let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head in self.adminAnswer(head) }
+            let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head, respond in
+                self.adminAnswer(head, respond)
+            }
             admin = server
             adminPort = server.port
         }
@@ -176,9 +189,17 @@ public final class Engine: @unchecked Sendable {
             switch result {
             case .success(let number):
                 reloadCounts.withLock { $0.succeeded += 1 }
+                metrics.reloaded(succeeded: true)
+                let current = currentVersion
+                accessLog?.reconfigure(current.file.accessLog ?? options.accessLog)
+                previousVersions.withLock { list in
+                    list.removeAll { $0.version == nil }
+                    list.append(WeakChainVersion(version: old))
+                }
                 options.logger.info("reloaded", metadata: ["version": "\(number)", "path": "\(old.file.path)"])
             case .failure(let errors):
                 reloadCounts.withLock { $0.failed += 1 }
+                metrics.reloaded(succeeded: false)
                 options.logger.error("reload failed; the running chain stays in force", metadata: ["path": "\(old.file.path)"])
                 for e in errors.errors { options.logger.error("\(e.description)") }
             }
@@ -199,7 +220,7 @@ public final class Engine: @unchecked Sendable {
         do {
             let mockPorts = try startMocks(for: file)
             next = try ChainVersionBuilder.build(file: file, number: old.number + 1, registry: registry, previous: old,
-                                                 clock: options.clock, workers: options.workers, mockPorts: mockPorts)
+                                                 clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics)
         } catch {
             return .failure(unpositioned("\(error)"))
         }
@@ -263,27 +284,93 @@ public final class Engine: @unchecked Sendable {
         return "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size):\(info.st_ino)"
     }
 
-    private func adminAnswer(_ head: HTTPRequestHead) -> (Int, String, String) {
+    /// Answers the admin listener's requests. Control loop.
+    private func adminAnswer(_ head: HTTPRequestHead, _ respond: @escaping (AdminResponse) -> Void) {
         let draining = state.withLock { $0.draining }
-        switch (head.method, String(head.path)) {
+        let path = String(head.path.prefix { $0 != "?" })
+        switch (head.method, path) {
         case ("GET", "/healthz"):
-            return (200, "application/json", "{\"status\":\"ok\"}\n")
+            // Alive means every worker's loop still turns: one stuck in a callback (a filter that
+            // blocks, a bug) serves nobody on its connections, and a restart is the cure.
+            let lags = workers.map(\.loopLag)
+            if let stuck = lags.firstIndex(where: { $0 > options.stuckWorkerThreshold }) {
+                let seconds = Double(lags[stuck].nanosecondsClamped) / 1e9
+                respond(AdminResponse(503, json: "{\"status\":\"stuck\",\"worker\":\(stuck),\"lag_seconds\":\(seconds)}\n"))
+            } else {
+                respond(AdminResponse(200, json: "{\"status\":\"ok\"}\n"))
+            }
         case ("GET", "/readyz"):
-            return draining ? (503, "application/json", "{\"status\":\"draining\"}\n") : (200, "application/json", "{\"status\":\"ready\"}\n")
+            respond(draining ? AdminResponse(503, json: "{\"status\":\"draining\"}\n") : AdminResponse(200, json: "{\"status\":\"ready\"}\n"))
+        case ("GET", "/metrics"):
+            respond(AdminResponse(200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics()))
+        case ("GET", "/admin/streams"):
+            collectStreams(respond)
         case ("POST", "/admin/reload"):
             switch reload() {
             case .success(let number):
-                return (200, "application/json", "{\"version\":\(number)}\n")
+                respond(AdminResponse(200, json: "{\"version\":\(number)}\n"))
             case .failure(let errors):
                 let list = errors.errors.map { JSONText.quoted($0.description) }.joined(separator: ",")
-                return (400, "application/json", "{\"error\":{\"type\":\"invalid_filter_file\",\"message\":\"the filter file has errors; the running chain stays in force\",\"errors\":[\(list)]}}\n")
+                respond(AdminResponse(400, json: "{\"error\":{\"type\":\"invalid_filter_file\",\"message\":\"the filter file has errors; the running chain stays in force\",\"errors\":[\(list)]}}\n"))
             }
         case ("GET", "/admin/chain"):
             let v = currentVersion
-            return (200, "application/json", "{\"version\":\(v.number),\"path\":\(JSONText.quoted(v.file.path))}\n")
+            respond(AdminResponse(200, json: ChainReport.json(version: v.number, file: v.file, loadedAt: v.builtAt)))
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/streams"), (_, "/admin/chain"), (_, "/admin/reload"):
+            respond(AdminResponse(405, json: "{\"error\":{\"type\":\"method_not_allowed\",\"message\":\"\\(head.method) is not allowed here\"}}\n"))
         default:
-            return (404, "application/json", "{\"error\":{\"type\":\"not_found\",\"message\":\"no such admin endpoint\"}}\n")
+            respond(AdminResponse(404, json: "{\"error\":{\"type\":\"not_found\",\"message\":\"no such admin endpoint\"}}\n"))
         }
+    }
+
+    /// The Prometheus text for `/metrics`. Any thread.
+    func renderMetrics() -> [UInt8] {
+        let current = currentVersion
+        let onPrevious = previousVersions.withLock { list in
+            list.reduce(0) { sum, weak in sum + (weak.version.map { $0 === current ? 0 : $0.liveExchanges.load(ordering: .relaxed) } ?? 0) }
+        }
+        return metrics.render(ProxyMetrics.EngineState(
+            chainVersion: current.number, streamsOnPreviousChains: onPrevious, draining: state.withLock { $0.draining },
+            activeStreams: activeStreamCount, openConnections: openConnectionCount,
+            maxConnections: current.file.limits.maxConnections, loopLags: workers.map(\.loopLag)))
+    }
+
+    /// Asks every worker for its live exchanges and answers `/admin/streams` once all replied, or
+    /// after 2 s with what arrived (a stuck worker must not hang the admin API). Control loop.
+    ///
+    /// The gathering state lives on the control loop; workers only send their rows there. Nothing
+    /// here holds the engine, a loop or a timer strongly from another thread, so a request still
+    /// being gathered when the engine stops is simply dropped.
+    private func collectStreams(_ respond: @escaping (AdminResponse) -> Void) {
+        final class Collection {
+            var rows: [String] = []
+            var waiting: Int
+            var answered = false
+            let respond: (AdminResponse) -> Void
+            init(waiting: Int, respond: @escaping (AdminResponse) -> Void) {
+                self.waiting = waiting
+                self.respond = respond
+            }
+            func finish(complete: Bool) {
+                guard !answered else { return }
+                answered = true
+                let body = "{\"complete\":\(complete),\"count\":\(rows.count),\"streams\":[" + rows.joined(separator: ",") + "]}\n"
+                respond(AdminResponse(200, json: body))
+            }
+        }
+        let box = UncheckedBox(Collection(waiting: workers.count, respond: respond))
+        for w in workers {
+            w.loop.execute { [weak self] in
+                let rows = w.streamSnapshots()
+                self?.control.execute {
+                    let collection = box.value
+                    collection.rows += rows
+                    collection.waiting -= 1
+                    if collection.waiting == 0 { collection.finish(complete: true) }
+                }
+            }
+        }
+        control.schedule(after: .seconds(2)) { box.value.finish(complete: false) }
     }
 
     /// Runs until SIGTERM/SIGINT (drain, then exit) or `stop()`. Call after `start()`.
@@ -375,6 +462,7 @@ public final class Engine: @unchecked Sendable {
             signals = []
         }
         control.stop()
+        accessLog?.close()
         for m in mocks.values { m.stop() }
         // Join the loops, so that nothing of this engine runs once stop() returned and the engine
         // can be freed (a test starts the next proxy right after).
@@ -388,4 +476,16 @@ public final class Engine: @unchecked Sendable {
         stopped.wait()
         stopped.signal()
     }
+}
+
+/// Holds a replaced chain version without keeping it alive.
+struct WeakChainVersion {
+    weak var version: ChainVersion?
+}
+
+/// Carries loop-confined state through `execute`, whose closures must be Sendable. Only ever
+/// opened on the loop that owns the value.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -17,10 +17,23 @@ final class Worker: @unchecked Sendable {
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
-    /// How late the loop ran its last lag probe: a measure of how overloaded this worker is.
-    private(set) var loopLag: Duration = .zero
+    /// How late the loop is: how late it ran its last lag probe, or, when the next probe is overdue
+    /// by more than that, by how much (a loop stuck in one callback never runs its probe, and this
+    /// keeps growing). Any thread: `/metrics` and `/healthz` read it from the control thread.
+    var loopLag: Duration {
+        let measured = loopLagNanoseconds.load(ordering: .relaxed)
+        let due = lagProbeDueNanoseconds.load(ordering: .relaxed)
+        let now = Int64(clamping: SystemClock().now().nanoseconds)
+        let overdue = due > 0 && now > due ? now - due : 0
+        return .nanoseconds(max(measured, overdue))
+    }
+    private let loopLagNanoseconds = Atomic<Int64>(0)
+    /// When the next probe should run, on `SystemClock`; 0 before the probe starts.
+    private let lagProbeDueNanoseconds = Atomic<Int64>(0)
     private var lagProbe: SluiceIO.Timer?
-    private var lagProbeDue: MonotonicInstant?
+    private var lagProbeDue: MonotonicInstant? {
+        didSet { lagProbeDueNanoseconds.store(Int64(clamping: lagProbeDue?.nanoseconds ?? 0), ordering: .relaxed) }
+    }
     static let lagProbeInterval: Duration = .milliseconds(100)
 
     init(index: Int, engine: Engine, clock: any SluiceClock, logger: Logger) {
@@ -37,7 +50,7 @@ final class Worker: @unchecked Sendable {
     func startLagProbe() {
         let probe = SluiceIO.Timer(loop: loop) { [unowned self] timer in
             let now = SystemClock().now()
-            if let due = self.lagProbeDue { self.loopLag = now.since(due) }
+            if let due = self.lagProbeDue { self.loopLagNanoseconds.store(now.since(due).nanosecondsClamped, ordering: .relaxed) }
             self.lagProbeDue = now + Self.lagProbeInterval
             timer.arm(after: Self.lagProbeInterval)
         }
@@ -79,18 +92,29 @@ final class Worker: @unchecked Sendable {
     func exchangeStarted(_ exchange: ProxyExchange) {
         exchanges[ObjectIdentifier(exchange)] = exchange
         engine.activeExchanges.add(1, ordering: .relaxed)
+        exchange.version.liveExchanges.add(1, ordering: .relaxed)
+        exchange.metrics.activeStreams.increment()
     }
 
+    /// Counts the exchange's end in the metrics and writes its access log line.
     func exchangeEnded(_ exchange: ProxyExchange, _ outcome: Outcome) {
         exchanges[ObjectIdentifier(exchange)] = nil
         engine.activeExchanges.subtract(1, ordering: .relaxed)
-        let x = exchange.exchange
-        let ttft = x.timings.firstToken.map { String(format3: $0.since(x.timings.start)) } ?? "-"
-        logger.debug("exchange ended", metadata: [
-            "request_id": "\(x.id)", "route": "\(x.route.name)", "outcome": "\(outcome.kind.rawValue)",
-            "status": "\(outcome.status.map(String.init) ?? "-")", "ttft": "\(ttft)",
-            "tokens_out": "\(x.tokens.completionTokens)",
-        ])
+        exchange.version.liveExchanges.subtract(1, ordering: .relaxed)
+        exchange.metrics.activeStreams.decrement()
+        engine.metrics.exchangeEnded(exchange.exchange, outcome, route: exchange.metrics)
+        engine.accessLog?.record(AccessLogEntry(exchange: exchange.exchange, outcome: outcome, chainVersion: exchange.version.number))
+    }
+
+    /// A request answered before any route took it (no route, malformed, too slow).
+    func answeredWithoutRoute(_ error: ProxyError) {
+        engine.metrics.answeredWithoutRoute(error)
+    }
+
+    /// The live exchanges of this worker as `/admin/streams` rows. Loop thread.
+    func streamSnapshots() -> [String] {
+        let now = clock.now()
+        return exchanges.values.map { $0.snapshotJSON(now: now) }
     }
 
     /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.
@@ -113,18 +137,11 @@ final class Worker: @unchecked Sendable {
         for l in listeners.values { l.close() }
         listeners = [:]
         lagProbe?.cancel()
+        lagProbeDue = nil
         for c in Array(connections.values) { c.close() }
         pool.closeAll()
     }
 
     var openConnections: Int { connections.count }
     var liveExchanges: Int { exchanges.count }
-}
-
-extension String {
-    /// Milliseconds with three decimals, for logs.
-    init(format3 d: Duration) {
-        let ms = Double(d.nanosecondsClamped) / 1e6
-        self = String(Double(Int(ms * 1000)) / 1000) + "ms"
-    }
 }

@@ -6,6 +6,7 @@ public struct MockFaultError: Error, Sendable, Equatable, CustomStringConvertibl
     /// What was wrong with its value.
     public var message: String
 
+    /// A problem with the value of `header`.
     public init(header: MockFaultHeader, message: String) {
         self.header = header
         self.message = message

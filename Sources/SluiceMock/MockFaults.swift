@@ -43,7 +43,9 @@ public struct MockFaults: Sendable, Equatable {
     public var trickle: Duration?
     /// `x-mock-ttft`, `x-mock-tps`, `x-mock-tokens`: this request's overrides of `MockSettings`.
     public var timeToFirstToken: Duration?
+    /// `x-mock-tps`: tokens per second for this request.
     public var tokensPerSecond: Double?
+    /// `x-mock-tokens`: the number of tokens for this request.
     public var tokens: Int?
 
     /// No fault and no override.

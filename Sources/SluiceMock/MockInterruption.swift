@@ -6,6 +6,7 @@
 /// would have been due; when the completion has fewer content events, it happens where the
 /// finishing events would have been sent, so an interruption that was asked for always happens.
 public struct MockInterruption: Sendable, Equatable {
+    /// What the interruption does.
     public enum Kind: Sendable, Equatable {
         /// Send nothing more and keep the connection open (`x-mock-stall-after`).
         case stall
@@ -18,10 +19,12 @@ public struct MockInterruption: Sendable, Equatable {
         case errorEvent
     }
 
+    /// What happens.
     public var kind: Kind
     /// How many content events are sent before the interruption; 0 means before the first.
     public var afterContentEvents: Int
 
+    /// An interruption of `kind` after `afterContentEvents` content events.
     public init(_ kind: Kind, afterContentEvents: Int) {
         self.kind = kind
         self.afterContentEvents = afterContentEvents

@@ -6,7 +6,9 @@ import Synchronization
 public final class MockJournal: Sendable {
     /// One request the mock received and what became of its response.
     public struct Entry: Sendable {
+        /// The request head as the mock received it (what the proxy sent upstream).
         public var head: HTTPRequestHead
+        /// The request body as received, chunk framing removed.
         public var body: [UInt8]
         /// Which connection carried it (0, 1, …); equal ids mean keep-alive reuse.
         public var connection: Int
@@ -14,10 +16,13 @@ public final class MockJournal: Sendable {
         public var bodyStepsSent: Int
         /// Body steps the plan had in all.
         public var bodyStepsPlanned: Int
+        /// How the response ended; nil while it is still being sent.
         public var ending: Ending?
+        /// `body` decoded as UTF-8.
         public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
+    /// How a response of the mock ended.
     public enum Ending: Sendable, Equatable {
         /// The plan ran to its end.
         case finished
@@ -29,9 +34,12 @@ public final class MockJournal: Sendable {
 
     private let state = Mutex<(entries: [Entry], connections: Int)>(([], 0))
 
+    /// An empty journal.
     public init() {}
 
+    /// Every request so far, oldest first. Any thread.
     public var entries: [Entry] { state.withLock { $0.entries } }
+    /// Connections accepted so far. Any thread.
     public var connectionCount: Int { state.withLock { $0.connections } }
 
     func connectionOpened() -> Int {

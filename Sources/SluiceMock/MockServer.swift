@@ -6,13 +6,16 @@ import Synchronization
 /// request with `MockPlanner` and executes the plan with timers. Runs inside the proxy for `mock://`
 /// endpoints, on its own for `sluice mock`, and in tests, where `journal` tells what it saw.
 public final class MockServer: @unchecked Sendable {
+    /// Timing and token count of answers; requests override them with `x-mock-ttft`, `x-mock-tps`, `x-mock-tokens`.
     public let settings: MockSettings
+    /// What the server saw: every request and how its response ended.
     public let journal = MockJournal()
     private let host: String
     private let requestedPort: Int
     private var loop: EventLoop?
     private var listener: Listener?
     private var connections: [ObjectIdentifier: MockConnection] = [:]
+    /// The port it listens on; known once `start()` returned.
     public private(set) var port: Int = 0
     private let openCount = Atomic<Int>(0)
     private let forced = Mutex<[(String, String)]>([])
@@ -31,9 +34,10 @@ public final class MockServer: @unchecked Sendable {
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
 
     /// Whether `journal` records requests. On by default (tests read it); `sluice mock` turns it off,
-    /// so a long load run does not keep every request it served. Set before `start()`.
+    /// so a long load run does not keep every request it served.
     public let keepsJournal: Bool
 
+    /// A server that will listen on `host:port` (0: a free port) once started.
     public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0,
                 keepsJournal: Bool = true) {
         self.settings = settings

@@ -6,9 +6,11 @@ public struct MockSettingsError: Error, Sendable, Equatable, CustomStringConvert
     /// A one-line explanation naming the key and the expected form.
     public var message: String
 
+    /// An error with this message.
     public init(_ message: String) {
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }

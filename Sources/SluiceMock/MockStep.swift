@@ -25,6 +25,7 @@ public enum MockStep: Sendable, Equatable {
 extension MockStep {
     // Spelled out because HTTPResponseHead is not Equatable: heads compare by version, status,
     // reason and headers (exact names, values and order).
+    /// Steps compare by what they send and when.
     public static func == (lhs: MockStep, rhs: MockStep) -> Bool {
         switch (lhs, rhs) {
         case (.head(let a), .head(let b)):

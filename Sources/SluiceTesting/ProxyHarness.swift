@@ -14,6 +14,7 @@ import SluiceMock
 /// let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
 /// ```
 public final class ProxyHarness {
+    /// The running proxy: `reload()`, `listenerPorts`, `stop()`. Started by `init`; `stop()` stops it.
     public let engine: Engine
     /// The fake upstream the default file routes to.
     public let upstream: MockServer
@@ -21,12 +22,14 @@ public final class ProxyHarness {
     public let path: String
     /// The port of the first listener.
     public var port: Int { engine.listenerPorts[0] }
+    /// The port of the admin listener (`/healthz`, `/admin/chain`), when the file declares one.
     public var adminPort: Int? { engine.adminPort }
 
     /// Starts a proxy from a whole filter file.
     public init(filterFile text: String, path: String = "test.yaml", registry: FilterRegistry = BuiltinFilters.registry(),
                 upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2, clock: any SluiceClock = SystemClock(),
-                drainTimeout: Duration = .seconds(5)) throws {
+                drainTimeout: Duration = .seconds(5), accessLog: AccessLogSpec = AccessLogSpec(output: .off),
+                options configure: (inout EngineOptions) -> Void = { _ in }) throws {
         upstream = MockServer(settings: upstreamSettings)
         try upstream.start()
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
@@ -46,6 +49,9 @@ public final class ProxyHarness {
         options.workers = workers
         options.clock = clock
         options.drainTimeout = drainTimeout
+        // Quiet unless the filter file asks for an access log: tests read the file they name.
+        options.accessLog = accessLog
+        configure(&options)
         engine = Engine(file: file, registry: registry, options: options)
         do {
             try engine.start()
@@ -100,6 +106,34 @@ public final class ProxyHarness {
         let resolved = text.replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
         try resolved.write(toFile: path, atomically: true, encoding: .utf8)
         return engine.reload()
+    }
+
+    /// Sends one request to the admin listener (`GET /metrics`, `POST /admin/reload`, ...) and
+    /// returns the whole answer.
+    public func admin(_ method: String = "GET", _ path: String) throws -> TestResponse {
+        guard let adminPort else { throw TestClientError.connectFailed("the filter file has no admin listener") }
+        let client = try TestClient(port: adminPort)
+        defer { client.close() }
+        try client.sendRaw(Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n".utf8))
+        return try client.readResponse()
+    }
+
+    /// A scrape of `/metrics`, parsed.
+    public func metrics() throws -> MetricsScrape {
+        MetricsScrape(text: try admin("GET", "/metrics").bodyText)
+    }
+
+    /// Scrapes `/metrics` until `condition` holds or `timeout` passes, and returns the last scrape.
+    /// The proxy counts an exchange right after its last byte went out, so a client that just read
+    /// a response may scrape a moment before the count moves.
+    public func metrics(within timeout: Duration, until condition: (MetricsScrape) -> Bool) throws -> MetricsScrape {
+        let deadline = ContinuousClock.now + timeout
+        var scrape = try metrics()
+        while !condition(scrape), ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            scrape = try metrics()
+        }
+        return scrape
     }
 
     /// A fresh path for a filter file in the temporary directory.

@@ -6,8 +6,10 @@ import Glibc
 /// answers, so a TLS handshake (or any request) to it never finishes. For connect and head timeouts.
 public final class SilentListener {
     private let fd: Int32
+    /// The port it listens on, on 127.0.0.1.
     public let port: Int
 
+    /// Binds 127.0.0.1 on a free port and listens; nothing ever accepts.
     public init() {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd

@@ -19,15 +19,22 @@ import Foundation
 public struct TestCertificates: Sendable {
     /// The temporary directory holding every file; `remove()` deletes it.
     public let directory: String
+    /// The CA's certificate: give it as `ca_file` to trust `serverCertificate`.
     public let caCertificate: String
+    /// The CA's private key.
     public let caKey: String
+    /// A certificate for `localhost` and 127.0.0.1, signed by the CA.
     public let serverCertificate: String
+    /// The server certificate's private key.
     public let serverKey: String
+    /// An unrelated CA's certificate, which does not trust `serverCertificate`.
     public let otherCACertificate: String
+    /// The unrelated CA's private key.
     public let otherCAKey: String
 
     /// Why generating failed: `openssl` missing, or one of its runs failing (its stderr included).
     public struct GenerationError: Error, CustomStringConvertible, Sendable {
+        /// What failed, with `openssl`'s own output.
         public var description: String
     }
 

@@ -14,6 +14,7 @@ public enum TestClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// The client was used after `close()`.
     case closed
 
+    /// What the client was waiting for or why it failed, for test failure messages.
     public var description: String {
         switch self {
         case .connectFailed(let why): "connect failed: \(why)"

@@ -3,16 +3,19 @@ import SluiceHTTP
 
 /// A response as `TestClient.readResponse` saw it.
 public struct TestResponse: Sendable {
+    /// The response head: status, reason, headers.
     public var head: HTTPResponseHead
     /// The whole decoded body received (chunk framing removed), from the first body byte.
     public var body: [UInt8]
     /// Every SSE item of the body when the response is `text/event-stream`, including the
     /// ones already handed out by `TestClient.readItem`; empty for other content types.
     public var events: [TimedSSEItem]
+    /// Whether the body ended as its framing says, was cut, or was still open at the deadline.
     public var ending: ResponseEnding
     /// When the read that completed the head returned.
     public var headAt: ContinuousClock.Instant
 
+    /// A response built from its parts (tests of test helpers).
     public init(
         head: HTTPResponseHead, body: [UInt8], events: [TimedSSEItem], ending: ResponseEnding,
         headAt: ContinuousClock.Instant

@@ -82,7 +82,7 @@ struct ExampleFilterFileTests {
 
         #expect(file.listeners.map { "\($0.host):\($0.port)" } == ["127.0.0.1:8080"])
         #expect(file.listeners.allSatisfy { $0.tls == nil })
-        #expect(file.admin.map { "\($0.host):\($0.port)" } == "127.0.0.1:9090")
+        #expect(file.admin.map { "\($0.host):\($0.port)" } == "127.0.0.1:9901")
 
         let group = try #require(file.upstream(named: "openai"))
         let endpoint = try #require(group.endpoints.first)

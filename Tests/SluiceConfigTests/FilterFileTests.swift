@@ -189,7 +189,7 @@ struct FilterFileTests {
         let file = try result.get()
         #expect(file.listeners.map { "\($0.host):\($0.port)" } == ["127.0.0.1:8080"])
         #expect(file.admin?.host == "127.0.0.1")
-        #expect(file.admin?.port == 9090)
+        #expect(file.admin?.port == 9901)
         #expect(file.upstream(named: "mock")?.endpoints.map(\.scheme) == [.mock])
         #expect(file.upstream(named: "mock")?.endpoints.first?.host == "local")
         #expect(file.routes.map(\.pathPrefix) == ["/"])

@@ -35,23 +35,26 @@ struct CommandLineTests {
         let process: Process
         let port: Int
         let adminPort: Int
+        /// Standard output: the access log's lines, and nothing else.
+        let output: Pipe
     }
 
     /// Starts `sluice run` with `arguments` (from the repository root) and waits for its
-    /// "listening on" and "admin on" lines. The caller stops it.
+    /// "listening on" and "admin on" lines on standard error. The caller stops it.
     static func startRun(_ arguments: [String]) throws -> RunningSluice {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["run"] + arguments
         process.currentDirectoryURL = root
         let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
-        process.standardError = Pipe()
+        process.standardError = err
         try process.run()
         var text = ""
         let deadline = Date().addingTimeInterval(10)
         while !text.contains("admin on"), Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
+            let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
         }
@@ -63,7 +66,7 @@ struct CommandLineTests {
             process.terminate()
             throw TestClientError.connectFailed("sluice run printed no ports: \(text)")
         }
-        return RunningSluice(process: process, port: port, adminPort: adminPort)
+        return RunningSluice(process: process, port: port, adminPort: adminPort, output: out)
     }
 
     static func writeTemp(_ text: String, name: String) throws -> String {
@@ -145,6 +148,13 @@ struct CommandLineTests {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
+        // Standard output carries only the access log: one JSON line for the one exchange.
+        let output = String(decoding: sluice.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let lines = output.split(separator: "\n")
+        #expect(lines.count == 1, "\(output)")
+        let entry = try JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any]
+        #expect(entry?["status"] as? Int == 200)
+        #expect(entry?["outcome"] as? String == "completed")
     }
 }
 

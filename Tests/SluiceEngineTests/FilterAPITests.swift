@@ -522,6 +522,25 @@ struct FilterAPITests {
         #expect(probe.details("shout-1", "shout", "onComplete") == ["completed"])
     }
 
+    @Test func prependAddsEventsBeforeTheEventAndLaterFiltersSeeOnlyThatEvent() throws {
+        let probe = FilterProbe()
+        // Event hooks run in reverse file order: `trailer` runs first, then `shout` sees the stream.
+        let proxy = try ProxyHarness(chain: """
+            - filter: shout
+            - filter: trailer
+              config: { text: '{"note":"added"}' }
+            """, registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let response = try post(proxy.port, id: "trailer-1")
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        let events = response.sseEvents
+        #expect(events.count == 13)  // ten content chunks, the finish chunk, the added event, [DONE]
+        #expect(events.suffix(2).map(\.data) == [#"{"note":"added"}"#, "[DONE]"])
+        #expect(events.suffix(2).map(\.event) == ["trailer", nil])
+        #expect(contentEvents(response).count == 10)
+    }
+
     // MARK: - 8. selectUpstream
 
     @Test func selectUpstreamCanRemoveCandidates() throws {

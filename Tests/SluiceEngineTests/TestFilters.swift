@@ -90,6 +90,7 @@ enum TestFilters {
         registry.register("fail_mid_stream") { FailMidStreamFilter($0, probe) }
         registry.register("event_probe") { EventProbeFilter($0, probe) }
         registry.register("shout") { ShoutFilter($0, probe) }
+        registry.register("trailer") { TrailerFilter($0) }
         registry.register("drop_endpoints") { DropEndpointsFilter($0, probe) }
         registry.register("body_rewrite") { BodyRewriteFilter($0, probe) }
         return registry
@@ -423,6 +424,23 @@ final class EventProbeFilter: Filter {
         probe.record(name, "firstTokenAfterHead", exchange, String(ordered))
         probe.record(name, "completionTokens", exchange, String(exchange.tokens.completionTokens))
         probe.record(name, "usage", exchange, exchange.tokens.usage?.completionTokens.map { String($0) } ?? "none")
+    }
+}
+
+/// Adds an event of its own before the event that ends the stream (`[DONE]`), with `.prepend`.
+/// Config: `text`, the added event's data.
+final class TrailerFilter: Filter {
+    let text: String
+    var wantsEvents: Bool { true }
+    var rewritesEvents: Bool { true }
+
+    init(_ setup: FilterSetup) {
+        text = setup.config.string("text", default: "trailer")
+        setup.config.finish()
+    }
+
+    func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
+        info.kind == .done ? .prepend([SSEEvent(event: "trailer", data: text)]) : .pass
     }
 }
 

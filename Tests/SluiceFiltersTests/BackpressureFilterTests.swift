@@ -91,6 +91,12 @@ struct BackpressureFilterTests {
         let response = try client.readResponse(timeout: .seconds(15))
         #expect(response.ending != .complete)
         #expect(!response.sseEvents.contains { $0.data == "[DONE]" })
+        // What /metrics says about it: one cut, at least one pause, a slow_client error.
+        let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 1 }
+        #expect(m.value("sluice_slow_clients_cut_total", ["chain": "main", "filter": "backpressure"]) == 1)
+        #expect(m.value("sluice_backpressure_pauses_total", ["route": "all"]) >= 1)
+        #expect(m.value("sluice_errors_total", ["kind": "slow_client"]) == 1)
+        #expect(m.value("sluice_requests_total", ["status": "200", "outcome": "truncated"]) == 1)
     }
 
     @Test func aClientThatKeepsReadingIsNeverCut() throws {

@@ -150,6 +150,7 @@ final class DownstreamConnection {
     /// Answers with `error` as an OpenAI-shaped JSON response and closes once it is written: for
     /// requests no chain handles (no route, malformed, too slow), whose body was not read.
     private func answerAndClose(_ error: ProxyError, requestID: String?) {
+        worker.answeredWithoutRoute(error)
         let rendered = error.renderedResponse(dialect: .openai)
         var response = HTTPResponseHead(status: rendered.status)
         for (name, value) in rendered.headers { response.headers.add(name, value) }

@@ -70,6 +70,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var sse: SSEParser?
     private var preCommittedEventStream = false
     private var decidedBy: String?
+    /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
+    var metrics: RouteMetrics { route.metrics }
     private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
@@ -204,6 +206,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     private func startAttempt() {
         exchange.attempt += 1
+        let now = exchange.clock.now()
+        exchange.timings.attemptStart = now
+        if exchange.timings.admitted == nil {
+            exchange.timings.admitted = now
+            metrics.admissionWait.record(now.since(exchange.timings.start))
+        }
         candidates = route.group.endpoints.map { e in
             EndpointCandidate(id: e.id, group: e.group, url: e.url, host: e.host, port: e.port, index: e.index,
                               activeStreams: worker.pool.active[e.id] ?? 0)
@@ -266,7 +274,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     func upstreamConnected(_ connection: UpstreamConnection) {
         connectTimer?.cancel()
         guard connection === upstream, phase == .connecting else { return }
-        exchange.timings.upstreamConnected = exchange.clock.now()
+        let now = exchange.clock.now()
+        exchange.timings.upstreamConnected = now
+        if let started = exchange.timings.attemptStart { metrics.upstreamConnect.record(now.since(started)) }
         phase = .waitingForHead
         var i = chain.filters.count - 1
         while i >= 0 {
@@ -411,7 +421,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     func upstreamHead(_ connection: UpstreamConnection, _ head: HTTPResponseHead) {
         guard connection === upstream, phase == .waitingForHead else { return }
-        exchange.timings.responseHead = exchange.clock.now()
+        let now = exchange.clock.now()
+        exchange.timings.responseHead = now
+        if let connected = exchange.timings.upstreamConnected { metrics.upstreamResponseHead.record(now.since(connected)) }
         exchange.response = head
         let contentType = head.headers["content-type"]?.lowercased() ?? ""
         exchange.isEventStream = contentType.hasPrefix("text/event-stream")
@@ -545,9 +557,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                     exchange.tokens.record(info)
                     if info.kind == .content {
                         let now = exchange.clock.now()
-                        if exchange.timings.firstToken == nil { exchange.timings.firstToken = now }
+                        if exchange.timings.firstToken == nil {
+                            exchange.timings.firstToken = now
+                            metrics.timeToFirstToken.record(now.since(exchange.timings.start))
+                            if let head = exchange.timings.responseHead { metrics.firstContentEvent.record(now.since(head)) }
+                        }
                         if let last = exchange.timings.lastToken {
                             let gap = now.since(last)
+                            metrics.tokenGap.record(gap)
                             if gap > exchange.timings.longestTokenGap { exchange.timings.longestTokenGap = gap }
                         }
                         exchange.timings.lastToken = now
@@ -560,6 +577,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                         guard isCurrent else { return }
                         switch decision {
                         case .pass, .modified: break
+                        case .prepend(let added):
+                            // Written ahead of this event; the filters after this one see only this event.
+                            if rewrite { for extra in added { extra.write(into: &rewritten) } }
                         case .drop: drop = true
                         case .fail(let error):
                             decidedBy = chain.filterNames[f]
@@ -745,6 +765,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
+        // A pause still under way when the exchange ends counts up to the end.
+        if readsPaused, let pausedAt {
+            exchange.counters.clientPausedTime += exchange.timings.end!.since(pausedAt)
+            self.pausedAt = nil
+        }
         var i = chain.filters.count - 1
         while i >= 0 {
             chain.filters[i].onComplete(exchange, outcome)
@@ -862,6 +887,43 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     var clientBacklog: Int { downstream.socket.outputLength }
+    var downstreamBacklog: Int { downstream.socket.outputLength }
+
+    /// The phase in words, for `/admin/streams`: queued (a request filter holds it, e.g. admission),
+    /// filtering, reading_body, connecting, waiting_for_head, streaming, paused (the client is slow),
+    /// retry_wait, ended.
+    var stateName: String {
+        switch phase {
+        case .request, .requestBody, .selecting: return suspended ? "queued" : "filtering"
+        case .waitingForBody: return "reading_body"
+        case .connecting: return "connecting"
+        case .waitingForHead: return "waiting_for_head"
+        case .upstreamError: return suspended ? "retry_wait" : "upstream_error"
+        case .responseHead: return "response_head"
+        case .retryWait: return "retry_wait"
+        case .streaming: return readsPaused ? "paused" : "streaming"
+        case .ended: return "ended"
+        }
+    }
 
     var loopLag: Duration { worker.loopLag }
+}
+
+// MARK: - Admin view
+
+extension ProxyExchange {
+    /// What `/admin/streams` shows of this exchange: a JSON object. Loop thread.
+    func snapshotJSON(now: MonotonicInstant) -> String {
+        let x = exchange
+        func q(_ s: String) -> String { JSONText.quoted(s) }
+        func ms(_ d: Duration) -> String { String(Double(d.nanosecondsClamped / 1000) / 1000) }
+        var out = "{\"id\":\(q(x.id)),\"route\":\(q(x.route.name)),\"chain_version\":\(version.number),\"worker\":\(x.worker)"
+        out += ",\"client\":\(q(x.client.address)),\"method\":\(q(x.request.method)),\"path\":\(q(String(x.request.path.prefix { $0 != "?" })))"
+        out += ",\"endpoint\":\(x.endpoint.map { q($0.id) } ?? "null"),\"attempt\":\(x.attempt),\"state\":\(q(stateName))"
+        out += ",\"age_ms\":\(ms(now.since(x.timings.start)))"
+        out += ",\"ttft_ms\":\(x.timings.firstToken.map { ms($0.since(x.timings.start)) } ?? "null")"
+        out += ",\"tokens\":\(x.tokens.completionTokens),\"events\":\(x.counters.events),\"bytes_out\":\(x.counters.bytesToClient)"
+        out += ",\"client_backlog\":\(downstreamBacklog)}"
+        return out
+    }
 }

@@ -2,6 +2,7 @@ import SluiceConfig
 import SluiceFilterAPI
 import SluiceHTTP
 import SluiceIO
+import Synchronization
 
 /// Everything compiled from one load of the filter file: routes, chains with live filter instances,
 /// upstream groups. Immutable. Each exchange holds the version it started with, so a reload never
@@ -14,6 +15,10 @@ final class ChainVersion: Sendable {
     let groups: [String: UpstreamGroup]
     let limits: HTTPLimits
     let clientKeepAliveTimeout: Duration
+    /// Exchanges started on this version and not yet ended (`sluice_streams_on_previous_chains`).
+    let liveExchanges = Atomic<Int>(0)
+    /// Wall-clock time the version was built, for `/admin/chain`.
+    let builtAt = AccessLogEntry.now()
 
     init(number: Int, file: FilterFile, routes: [CompiledRoute], chains: [String: CompiledChain], groups: [String: UpstreamGroup]) {
         self.number = number
@@ -53,6 +58,7 @@ struct CompiledRoute: Sendable {
     let chain: CompiledChain
     let group: UpstreamGroup
     let dialect: DialectSetting
+    let metrics: RouteMetrics
 }
 
 /// Builds a `ChainVersion` from a validated file.
@@ -64,7 +70,7 @@ enum ChainVersionBuilder {
     /// Builds live filters and upstream groups. `previous` lends filter state across a reload;
     /// `mockPort` is where `mock://` endpoints point.
     static func build(file: FilterFile, number: Int, registry: FilterRegistry, previous: ChainVersion?,
-                      clock: any SluiceClock, workers: Int, mockPorts: [String: Int]) throws -> ChainVersion {
+                      clock: any SluiceClock, workers: Int, mockPorts: [String: Int], metrics: ProxyMetrics) throws -> ChainVersion {
         let diagnostics = ConfigDiagnostics()
         var chains: [String: CompiledChain] = [:]
         for spec in file.chains {
@@ -78,7 +84,8 @@ enum ChainVersionBuilder {
                 }
                 let config = ConfigMap(f.config, diagnostics: diagnostics, context: "filter '\(f.name)'")
                 filters.append(try factory(FilterSetup(type: f.type, name: f.name, chain: spec.name, config: config,
-                                                       previous: old, clock: clock, workers: workers)))
+                                                       previous: old, clock: clock, workers: workers,
+                                                       metrics: metrics.filterFactory)))
                 config.finish()
             }
             chains[spec.name] = CompiledChain(name: spec.name, filters: filters, filterNames: spec.filters.map(\.name))
@@ -132,7 +139,7 @@ enum ChainVersionBuilder {
             }
             routes.append(CompiledRoute(info: RouteInfo(name: r.name, chain: r.chain, upstreamGroup: r.upstream),
                                         pathPrefix: r.pathPrefix, host: r.host?.lowercased(), chain: chain, group: group,
-                                        dialect: r.dialect))
+                                        dialect: r.dialect, metrics: metrics.route(r.name)))
         }
         return ChainVersion(number: number, file: file, routes: routes, chains: chains, groups: groups)
     }

@@ -8,14 +8,20 @@ public final class ConfigDiagnostics {
     /// Problems in the order they were recorded.
     public private(set) var errors: [ConfigError] = []
 
+    /// An empty list, for a new file or a filter's config read on its own (a unit test).
     public init() {}
 
+    /// True when nothing was recorded: the config read cleanly.
     public var isEmpty: Bool { errors.isEmpty }
 
+    /// Records `message` at `mark`. Loading thread only. The message should say what is wrong and
+    /// what would be right, and not repeat the position.
     public func error(_ message: String, at mark: SourceMark) {
         errors.append(ConfigError(mark: mark, message: message))
     }
 
+    /// Records a problem built elsewhere, for instance one found in a file the config names (a key
+    /// file), with its own path and position. Loading thread only.
     public func record(_ error: ConfigError) {
         errors.append(error)
     }

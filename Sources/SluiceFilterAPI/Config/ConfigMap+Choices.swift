@@ -16,6 +16,7 @@ extension ConfigMap {
         return nil
     }
 
+    /// Like `oneOf(_:_:)`, with `defaultValue` when the key is absent or its value is not one of the cases.
     public func oneOf<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type, default defaultValue: T) -> T
     where T.RawValue == String {
         oneOf(key, type) ?? defaultValue

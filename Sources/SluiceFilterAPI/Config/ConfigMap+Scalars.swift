@@ -11,6 +11,7 @@ extension ConfigMap {
         return text
     }
 
+    /// Like `string(_:)`, with `defaultValue` when the key is absent or not a scalar.
     public func string(_ key: String, default defaultValue: String) -> String {
         string(key) ?? defaultValue
     }
@@ -26,6 +27,7 @@ extension ConfigMap {
         return checked(value, key: key, node: node, in: range, describe: String.init)
     }
 
+    /// Like `int(_:in:)`, with `defaultValue` when the key is absent, malformed or out of range.
     public func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>? = nil) -> Int {
         int(key, in: range) ?? defaultValue
     }
@@ -40,6 +42,7 @@ extension ConfigMap {
         return checked(value, key: key, node: node, in: range, describe: { "\($0)" })
     }
 
+    /// Like `double(_:in:)`, with `defaultValue` when the key is absent, malformed or out of range.
     public func double(_ key: String, default defaultValue: Double, in range: ClosedRange<Double>? = nil) -> Double {
         double(key, in: range) ?? defaultValue
     }
@@ -59,6 +62,7 @@ extension ConfigMap {
         return nil
     }
 
+    /// Like `bool(_:)`, with `defaultValue` when the key is absent or not a boolean.
     public func bool(_ key: String, default defaultValue: Bool) -> Bool {
         bool(key) ?? defaultValue
     }

@@ -17,6 +17,7 @@ extension ConfigMap {
         return checked(value, key: key, node: node, in: range, describe: ConfigParse.durationText)
     }
 
+    /// Like `duration(_:in:)`, with `defaultValue` when the key is absent, malformed or out of range.
     public func duration(
         _ key: String, default defaultValue: Duration, in range: ClosedRange<Duration>? = nil
     ) -> Duration {
@@ -36,6 +37,7 @@ extension ConfigMap {
         return checked(value, key: key, node: node, in: range, describe: ConfigParse.sizeText)
     }
 
+    /// Like `size(_:in:)`, with `defaultValue` when the key is absent, malformed or out of range.
     public func size(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>? = nil) -> Int {
         size(key, in: range) ?? defaultValue
     }

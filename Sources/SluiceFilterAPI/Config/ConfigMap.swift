@@ -19,6 +19,8 @@ public struct ConfigMap {
     public let mark: SourceMark
     /// What this mapping is, for messages, e.g. `listener` or `config of filter 'auth'`.
     public let context: String
+    /// Where every problem of the whole file is recorded; shared with the file's other readers.
+    /// Record problems the getters cannot see (a file the config names, a check across keys) here.
     public let diagnostics: ConfigDiagnostics
     private let entries: [ConfigNode.Entry]
     private let bookkeeping: Bookkeeping

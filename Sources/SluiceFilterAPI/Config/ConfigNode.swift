@@ -7,6 +7,7 @@ public struct ConfigNode: Sendable {
     /// One `key: value` pair of a mapping, with the position of the key itself.
     public typealias Entry = (key: String, keyMark: SourceMark, value: ConfigNode)
 
+    /// The shape of a node.
     public enum Value: Sendable {
         /// Nothing was written (`key:`), or `~` / `null` unquoted.
         case null
@@ -17,6 +18,7 @@ public struct ConfigNode: Sendable {
         case mapping([Entry])
     }
 
+    /// The value as parsed.
     public var value: Value
     /// Where the value starts: the first character of a scalar, the `[`/`{` of a flow
     /// collection, the first `-` or key of a block collection.
@@ -26,12 +28,14 @@ public struct ConfigNode: Sendable {
     /// such as `ConfigMap.int` refuse quoted numbers.
     public var isQuotedScalar: Bool
 
+    /// A node built by hand (a loader for another format, or a test).
     public init(value: Value, mark: SourceMark, isQuotedScalar: Bool = false) {
         self.value = value
         self.mark = mark
         self.isQuotedScalar = isQuotedScalar
     }
 
+    /// True for `.null`: the key was written without a value.
     public var isNull: Bool {
         if case .null = value { return true }
         return false

@@ -4,10 +4,14 @@
 /// messages name the file the way the user named it. `line` and `column` are 1-based; columns
 /// count Unicode scalars, as libyaml does, so a tab or an emoji counts as one column.
 public struct SourceMark: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The file, as the user named it.
     public var path: String
+    /// The line, from 1.
     public var line: Int
+    /// The column, from 1, in Unicode scalars.
     public var column: Int
 
+    /// A position; `line` and `column` count from 1.
     public init(path: String, line: Int, column: Int) {
         self.path = path
         self.line = line

@@ -66,6 +66,7 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         /// Raised by the named filter.
         case filter(String)
 
+        /// `client`, `upstream`, `proxy` or `filter NAME`.
         public var description: String {
             switch self {
             case .client: return "client"
@@ -76,7 +77,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What went wrong; sets the defaults for status and retryability.
     public var kind: Kind
+    /// Whose side the failure is on (logs and metrics only).
     public var source: Source
     /// Human-readable detail, sent to the client. Do not put secrets or upstream addresses here.
     public var message: String
@@ -93,6 +96,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
     /// repeat `content-type`, `content-length` or `retry-after` here.
     public var headers: [(String, String)]
 
+    /// An error of `kind` with a message for the client. `status` and `retryable` default from
+    /// `kind` (`defaultStatus`, `defaultRetryable`). A filter that refuses a request usually passes
+    /// `source: .filter(name)`. Any thread: it is a value.
     public init(
         _ kind: Kind,
         _ message: String,

@@ -13,7 +13,9 @@ public final class Exchange: @unchecked Sendable {
     /// The request body, when some filter of the chain asked for it (see `Filter.requestBodyLimit`).
     /// Filters may replace it in `onRequestBody`; Content-Length is fixed up by the engine.
     public var requestBody: [UInt8]?
+    /// Who sent the request: address, port, TLS, listener.
     public let client: ClientInfo
+    /// The route that matched, its chain and its upstream group.
     public let route: RouteInfo
     /// The SSE dialect errors are written in: from the route, else guessed from the request path.
     public var dialect: StreamDialect
@@ -31,13 +33,16 @@ public final class Exchange: @unchecked Sendable {
     /// Backpressure: upstream reads stop while more than this many bytes wait to be written to the
     /// client, and resume at `clientLowWatermark`. Filters may set both in request phases.
     public var clientHighWatermark = 256 * 1024
+    /// Upstream reads resume when the client's backlog falls to this many bytes (see `clientHighWatermark`).
     public var clientLowWatermark = 64 * 1024
     /// True once any byte of the response head went to the client: from then on there is no retry,
     /// and errors become SSE error events.
     public package(set) var headSent = false
     /// True when the response is an SSE stream (`text/event-stream`).
     public package(set) var isEventStream = false
+    /// When the stages of the exchange happened, on `clock`. Set by the engine; read-only for filters.
     public package(set) var timings: ExchangeTimings
+    /// Bytes, chunks and events so far. Set by the engine; read-only for filters.
     public package(set) var counters = ExchangeCounters()
     /// Token accounting for the response stream: content events, `usage`, `[DONE]`.
     public package(set) var tokens: StreamTokenAccount
@@ -130,6 +135,7 @@ public final class Exchange: @unchecked Sendable {
 public final class ExchangeTimer {
     private let cancelAction: () -> Void
     private let rescheduleAction: (Duration) -> Void
+    /// A handle over the engine's timer (or a stand-in in a unit test, with actions of its own).
     public init(cancel: @escaping () -> Void, reschedule: @escaping (Duration) -> Void = { _ in }) {
         cancelAction = cancel
         rescheduleAction = reschedule
@@ -155,12 +161,15 @@ package protocol ExchangeDriver: AnyObject {
 
 /// Who sent the request.
 public struct ClientInfo: Sendable {
+    /// The client's IP address, as text (`127.0.0.1`, `::1`).
     public var address: String
+    /// The client's TCP port.
     public var port: Int
     /// True when the client connection is TLS.
     public var secure: Bool
     /// The listener the connection arrived on.
     public var listener: String
+    /// Client information built by hand (tests).
     public init(address: String, port: Int, secure: Bool, listener: String) {
         self.address = address
         self.port = port
@@ -171,9 +180,13 @@ public struct ClientInfo: Sendable {
 
 /// The route that matched.
 public struct RouteInfo: Sendable {
+    /// The route's `name` in the filter file.
     public var name: String
+    /// The name of the chain the exchange runs through.
     public var chain: String
+    /// The upstream group requests on this route go to.
     public var upstreamGroup: String
+    /// Route information built by hand (tests).
     public init(name: String, chain: String, upstreamGroup: String) {
         self.name = name
         self.chain = chain
@@ -183,7 +196,13 @@ public struct RouteInfo: Sendable {
 
 /// When things happened; nil until they do.
 public struct ExchangeTimings: Sendable {
+    /// The request head was read and the exchange began.
     public var start: MonotonicInstant
+    /// The request filters let the exchange through and the first upstream attempt began (after any
+    /// admission queue or rate-limit wait). nil for exchanges a request filter answered.
+    public var admitted: MonotonicInstant?
+    /// The current attempt began (its `selectUpstream` hooks ran next).
+    public var attemptStart: MonotonicInstant?
     /// The upstream connection of the current attempt was ready (reused ones count at reuse).
     public var upstreamConnected: MonotonicInstant?
     /// The upstream's response head arrived.
@@ -196,20 +215,29 @@ public struct ExchangeTimings: Sendable {
     public var lastToken: MonotonicInstant?
     /// The longest gap between two content events so far.
     public var longestTokenGap: Duration = .zero
+    /// The exchange ended (set just before `onComplete`).
     public var end: MonotonicInstant?
+    /// Timings of an exchange that started at `start`, nothing else set.
     public init(start: MonotonicInstant) { self.start = start }
 }
 
 /// Running counts for one exchange.
 public struct ExchangeCounters: Sendable {
+    /// Request body bytes read from the client.
     public var requestBytes = 0
+    /// Response body bytes read from the upstream (every attempt).
     public var bytesFromUpstream = 0
+    /// Response bytes written to the client, head included.
     public var bytesToClient = 0
+    /// Reads of response body from the upstream.
     public var chunks = 0
+    /// SSE events parsed from the upstream's response.
     public var events = 0
     /// Times upstream reads were paused for a slow client, and for how long in all (a pause still
-    /// under way is not counted until it ends).
+    /// under way counts in `clientPausedTime` once it ends, or when the exchange ends).
     public var clientPauses = 0
+    /// How long upstream reads were paused in all (see `clientPauses`).
     public var clientPausedTime: Duration = .zero
+    /// All zero.
     public init() {}
 }

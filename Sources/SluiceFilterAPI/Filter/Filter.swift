@@ -82,27 +82,45 @@ public protocol Filter: AnyObject, Sendable {
 }
 
 extension Filter {
+    /// Default: `.next`.
     public func onRequest(_ exchange: Exchange) -> Decision { .next }
+    /// Default: `.next`.
     public func onRequestBody(_ exchange: Exchange) -> Decision { .next }
+    /// Default: `.next`, candidates unchanged.
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision { .next }
+    /// Default: nothing.
     public func onUpstreamConnected(_ exchange: Exchange) {}
+    /// Default: `.next`, the error passes on.
     public func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision { .next }
+    /// Default: `.next`.
     public func onResponseHead(_ exchange: Exchange) -> Decision { .next }
+    /// Default: `.next`, the chunk unchanged.
     public func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision { .next }
+    /// Default: `.pass`.
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision { .pass }
+    /// Default: nothing.
     public func onClientBlocked(_ exchange: Exchange) {}
+    /// Default: nothing.
     public func onClientDrained(_ exchange: Exchange) {}
+    /// Default: nothing.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
+    /// Default: nil, the body is not buffered for this filter.
     public var requestBodyLimit: Int? { nil }
+    /// Default: nil, no opinion (the chain keeps 64 KiB unless another filter asks for more).
     public var requestReplayLimit: Int? { nil }
+    /// Default: false.
     public var wantsEvents: Bool { false }
+    /// Default: false.
     public var wantsChunks: Bool { false }
+    /// Default: false.
     public var rewritesEvents: Bool { false }
 }
 
 /// A piece of a response body on its way to the client.
 public struct ResponseChunk: Sendable {
+    /// The bytes as they will be forwarded; a filter in `onResponseChunk` may replace them.
     public var bytes: [UInt8]
+    /// A chunk holding `bytes`.
     public init(bytes: [UInt8]) { self.bytes = bytes }
 }
 
@@ -110,15 +128,20 @@ public struct ResponseChunk: Sendable {
 public struct EndpointCandidate: Sendable, Equatable {
     /// Stable identity across workers and reloads: "group/url".
     public var id: String
+    /// The upstream group's name in the filter file.
     public var group: String
+    /// The endpoint as written in the filter file (`http://…`, `https://…`, `mock://…`).
     public var url: String
+    /// The host the engine connects to (a name is resolved without blocking the loop).
     public var host: String
+    /// The TCP port.
     public var port: Int
     /// Position in the group's endpoint list.
     public var index: Int
     /// Streams in flight to this endpoint on this worker.
     public var activeStreams: Int
 
+    /// A candidate built by hand (tests of a `selectUpstream` hook).
     public init(id: String, group: String, url: String, host: String, port: Int, index: Int, activeStreams: Int) {
         self.id = id
         self.group = group

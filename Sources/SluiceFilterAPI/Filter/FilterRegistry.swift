@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// What a filter factory gets to build one filter instance.
@@ -6,17 +7,32 @@ public struct FilterSetup {
     public var type: String
     /// The filter's name in its chain (defaults to the type). With the chain name, its identity across reloads.
     public var name: String
+    /// The chain the filter is in.
     public var chain: String
     /// The filter's `config:` mapping. Read every key through it; unknown keys are reported for you.
     public var config: ConfigMap
     /// The instance with the same chain and name in the chain being replaced by a reload, if any:
     /// carry shared state (bucket levels, breaker states) over from it.
     public var previous: (any Filter)?
+    /// The clock to read time from (`ManualClock` in tests). Keep it and use it for all time logic.
     public var clock: any SluiceClock
     /// How many worker threads will call the filter concurrently.
     public var workers: Int
+    /// Where the filter reports what it decided: pass it as `factory:` to swift-metrics' `Counter`,
+    /// `Gauge`, `Recorder` and `Timer`. The proxy serves what it gets on the admin listener's
+    /// `/metrics` in the Prometheus text format; `sluice check` hands out a factory that discards.
+    ///
+    /// Handles are thread-safe: make them once here and share them across workers. Use
+    /// ``metricDimensions`` as (the start of) the dimensions, so two instances of one filter type
+    /// stay apart. A name reused with another metric kind, or one of the proxy's own names, gets a
+    /// handle that discards (and a warning in the log) instead of taking the process down. Keep label
+    /// values few: never an API key, a client address or a request id.
+    public var metrics: any MetricsFactory
 
-    public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock, workers: Int) {
+    /// A setup built by hand, to construct a filter in a unit test without a filter file. Metrics
+    /// go nowhere unless a factory is given.
+    public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock,
+                workers: Int, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.type = type
         self.name = name
         self.chain = chain
@@ -24,7 +40,11 @@ public struct FilterSetup {
         self.previous = previous
         self.clock = clock
         self.workers = workers
+        self.metrics = metrics
     }
+
+    /// `chain` and `filter` labels naming this instance, for the filter's own metrics.
+    public var metricDimensions: [(String, String)] { [("chain", chain), ("filter", name)] }
 }
 
 /// Builds a filter from its config. Problems with the config are recorded through `setup.config`
@@ -37,6 +57,7 @@ public typealias FilterFactory = @Sendable (FilterSetup) throws -> any Filter
 public final class FilterRegistry: Sendable {
     private let factories = Mutex<[String: FilterFactory]>([:])
 
+    /// An empty registry. `BuiltinFilters.registry()` makes one holding the built-in types.
     public init() {}
 
     /// Registers `type`; a second registration of the same name replaces the first.
@@ -44,10 +65,12 @@ public final class FilterRegistry: Sendable {
         factories.withLock { $0[type] = factory }
     }
 
+    /// The factory registered for `type`, or nil.
     public func factory(for type: String) -> FilterFactory? {
         factories.withLock { $0[type] }
     }
 
+    /// Every registered type name; `sluice check` uses it to report unknown types with a suggestion.
     public var typeNames: Set<String> {
         factories.withLock { Set($0.keys) }
     }

@@ -1,5 +1,6 @@
 /// How an exchange ended; handed to every filter's `onComplete`.
 public struct Outcome: Sendable, CustomStringConvertible {
+    /// The way an exchange ended. The raw value is the name logs use.
     public enum Kind: String, Sendable {
         /// The response reached the client whole.
         case completed
@@ -12,6 +13,7 @@ public struct Outcome: Sendable, CustomStringConvertible {
         /// The client went away first; the upstream request was cancelled.
         case clientGone = "client_gone"
     }
+    /// How it ended.
     public var kind: Kind
     /// The status the client received, when a head was sent.
     public var status: Int?
@@ -20,6 +22,7 @@ public struct Outcome: Sendable, CustomStringConvertible {
     /// The filter that decided the outcome, when one did.
     public var decidedBy: String?
 
+    /// An outcome built by hand (tests of an `onComplete` hook).
     public init(kind: Kind, status: Int? = nil, error: ProxyError? = nil, decidedBy: String? = nil) {
         self.kind = kind
         self.status = status
@@ -27,6 +30,7 @@ public struct Outcome: Sendable, CustomStringConvertible {
         self.decidedBy = decidedBy
     }
 
+    /// `kind status (error kind: message)`, for logs.
     public var description: String {
         var s = kind.rawValue
         if let status { s += " \(status)" }

@@ -1,5 +1,6 @@
 /// What one SSE event of an LLM stream means to a proxy; produced by `LLMEventClassifier`.
 public struct LLMEventInfo: Sendable, Equatable {
+    /// What kind of event it is, by the dialect's event shapes.
     public enum Kind: Sendable, Equatable {
         /// Carries generated content: OpenAI `choices[].delta.content` non-empty,
         /// `delta.tool_calls` / `delta.function_call` non-empty, `delta.reasoning_content` /
@@ -31,6 +32,7 @@ public struct LLMEventInfo: Sendable, Equatable {
         case other
     }
 
+    /// What kind of event it is.
     public var kind: Kind
     /// Set when the event carries usage: OpenAI's `usage` object when non-null; Anthropic
     /// `message_start.message.usage` (prompt side only: its `output_tokens` is a placeholder)
@@ -46,6 +48,7 @@ public struct LLMEventInfo: Sendable, Equatable {
     /// True for the events that end a first-token wait: the ones carrying content.
     public var isFirstTokenCandidate: Bool { kind == .content }
 
+    /// A classification built by hand (tests; filters that make their own events).
     public init(kind: Kind, usage: TokenUsage? = nil, finishReason: String? = nil, errorMessage: String? = nil) {
         self.kind = kind
         self.usage = usage

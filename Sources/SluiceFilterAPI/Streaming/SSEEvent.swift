@@ -11,6 +11,7 @@ public struct SSEEvent: Sendable, Equatable {
     /// The `retry:` field of this event (milliseconds), if it had a valid one.
     public var retry: Int?
 
+    /// An event to send or compare; `data` may hold several lines (see `write(into:)`).
     public init(event: String? = nil, data: String, id: String? = nil, retry: Int? = nil) {
         self.event = event
         self.data = data

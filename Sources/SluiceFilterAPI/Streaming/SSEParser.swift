@@ -34,6 +34,8 @@ public struct SSEParser: Sendable {
     private var bomDone = false
     private var failure: SSEParseError?
 
+    /// A parser at the start of a stream. An event (or line) longer than `maxEventBytes` makes
+    /// `feed` throw, so a hostile upstream cannot make the proxy buffer without bound.
     public init(maxEventBytes: Int = 1 << 20) {
         self.maxEventBytes = maxEventBytes
     }

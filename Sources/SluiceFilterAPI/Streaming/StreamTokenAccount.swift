@@ -3,6 +3,7 @@
 ///
 /// A value owned by the stream's exchange; record events on the thread that owns the stream.
 public struct StreamTokenAccount: Sendable {
+    /// The dialect events are classified in.
     public let dialect: StreamDialect
     /// Events classified `.content` so far.
     public private(set) var contentEvents = 0
@@ -22,6 +23,7 @@ public struct StreamTokenAccount: Sendable {
     /// The message of the last error event.
     public private(set) var errorMessage: String?
 
+    /// An account with nothing recorded, for a stream in `dialect`.
     public init(dialect: StreamDialect) {
         self.dialect = dialect
     }

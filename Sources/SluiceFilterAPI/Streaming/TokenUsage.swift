@@ -17,6 +17,7 @@ public struct TokenUsage: Sendable, Equatable {
         return overflow ? nil : sum
     }
 
+    /// Usage with the counts the upstream reported; nil for a count it did not report.
     public init(promptTokens: Int? = nil, completionTokens: Int? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens

@@ -157,7 +157,7 @@ public final class AdmissionFilter: Filter {
             state = previous.state
             generation = previous.generation + 1
         } else {
-            state = AdmissionState(limits: limits)
+            state = AdmissionState(limits: limits, metrics: AdmissionMetrics(setup))
             generation = 1
         }
     }
@@ -183,26 +183,31 @@ public final class AdmissionFilter: Filter {
             let lag = loopLag(exchange)
             if lag > maxLoopLag {
                 let milliseconds = lag.nanosecondsClamped / 1_000_000
+                state.metrics.shed(.loopLag)
                 return .reject(overloaded("the proxy is overloaded: its event loop runs \(milliseconds) ms late"))
             }
         }
         let clientKey = key.key(for: exchange)
         let priority = AdmissionPriority(headerValue: exchange.request.headers[priorityHeader])
         let waiter = Waiter(exchange: exchange, timeout: timeoutError)
-        let (ticket, arrival, wakeups) = state.core.withLock { core in
+        let (ticket, arrival, wakeups) = state.withCore { core in
             core.adopt(limits, generation: generation)
             return core.arrive(key: clientKey, priority: priority, waiter: waiter, now: clock.now())
         }
-        wakeups.deliver()
+        wakeups.deliver(state.metrics)
         switch arrival {
         case .admitted:
+            state.metrics.admitted.increment()
             _ = exchange.local(for: self) { Local(ticket: ticket) }
             return .next
         case .refused(.full):
+            state.metrics.shed(.queueFull)
             return .reject(overloaded("the admission queue is full"))
         case .refused(.keyShareFull):
+            state.metrics.shed(.clientShare)
             return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
         case .queued:
+            state.metrics.queued.increment()
             let local = exchange.local(for: self) { Local(ticket: ticket) }
             startWaiting(exchange, local)
             return .suspend
@@ -228,12 +233,12 @@ public final class AdmissionFilter: Filter {
         local.lastFlush = now
         let flushed = local.unflushed
         local.unflushed = 0
-        let wakeups = state.core.withLock { core in
+        let wakeups = state.withCore { core in
             let now = clock.now()
             core.estimator.record(local.ticket, units: flushed, at: now)
             return core.queue.isEmpty ? Wakeups() : core.dispatch(now: now)
         }
-        wakeups.deliver()
+        wakeups.deliver(state.metrics)
         return .pass
     }
 
@@ -241,13 +246,13 @@ public final class AdmissionFilter: Filter {
         guard let local = exchange.existingLocal(for: self, as: Local.self) else { return }
         local.commentTimer?.cancel()
         local.recheckTimer?.cancel()
-        let wakeups = state.core.withLock { core in
+        let wakeups = state.withCore { core in
             // Queued: the client left (or a timeout is being answered) — it only leaves the queue.
             if core.queue.remove(local.ticket) != nil { return Wakeups() }
             guard core.release(local.ticket, now: clock.now()) else { return Wakeups() }
             return core.dispatch(now: clock.now())
         }
-        wakeups.deliver()
+        wakeups.deliver(state.metrics)
     }
 
     // MARK: - Waiting
@@ -256,8 +261,11 @@ public final class AdmissionFilter: Filter {
         let ticket = local.ticket
         exchange.schedule(after: limits.queue.maxWait) { [self] in
             // Whoever takes the ticket out of the queue answers it: here, or a dispatch that found it expired.
-            let removed = state.core.withLock { $0.queue.remove(ticket) } != nil
-            if removed { exchange.resume(.reject(timeoutError)) }
+            let removed = state.withCore { $0.queue.remove(ticket) } != nil
+            if removed {
+                state.metrics.shed(.queueTimeout)
+                exchange.resume(.reject(timeoutError))
+            }
         }
         if let interval = positionInterval, Self.acceptsEventStream(exchange) {
             if sendPosition(exchange, ticket) {
@@ -270,11 +278,11 @@ public final class AdmissionFilter: Filter {
         if limits.budget != nil {
             local.recheckTimer = exchange.schedule(after: Self.recheckInterval) { [self, weak local] in
                 guard let local else { return }
-                let (waiting, wakeups) = state.core.withLock { core -> (Bool, Wakeups) in
+                let (waiting, wakeups) = state.withCore { core -> (Bool, Wakeups) in
                     guard core.queue.contains(ticket) else { return (false, Wakeups()) }
                     return (true, core.dispatch(now: clock.now()))
                 }
-                wakeups.deliver()
+                wakeups.deliver(state.metrics)
                 if waiting { local.recheckTimer?.reschedule(after: Self.recheckInterval) }
             }
         }
@@ -337,7 +345,9 @@ struct Wakeups: Sendable {
     var admitted: [AdmissionFilter.Waiter] = []
     var expired: [AdmissionFilter.Waiter] = []
 
-    func deliver() {
+    func deliver(_ metrics: AdmissionMetrics) {
+        if !admitted.isEmpty { metrics.admitted.increment(by: admitted.count) }
+        for _ in expired { metrics.shed(.queueTimeout) }
         for waiter in admitted { waiter.exchange.resumeFromAnyThread(.next) }
         for waiter in expired { waiter.exchange.resumeFromAnyThread(.reject(waiter.timeout)) }
     }
@@ -436,8 +446,52 @@ final class AdmissionState: Sendable {
     }
 
     let core: Mutex<Core>
+    /// Made by the first instance; later ones (reloads) report through the same series.
+    let metrics: AdmissionMetrics
 
-    init(limits: AdmissionFilter.Limits) {
+    init(limits: AdmissionFilter.Limits, metrics: AdmissionMetrics) {
         core = Mutex(Core(limits: limits))
+        self.metrics = metrics
+    }
+
+    /// Runs `body` under the lock, then publishes the queue length and the admitted count.
+    func withCore<T>(_ body: (inout Core) -> T) -> T {
+        core.withLock { core in
+            let result = body(&core)
+            metrics.queueLength.record(core.queue.count)
+            metrics.inFlight.record(core.active)
+            return result
+        }
+    }
+}
+
+/// What an admission filter reports on `/metrics`.
+struct AdmissionMetrics: Sendable {
+    enum ShedReason: String, CaseIterable {
+        case queueFull = "queue_full", clientShare = "client_share", queueTimeout = "queue_timeout", loopLag = "loop_lag"
+    }
+
+    let admitted: Counter
+    let queued: Counter
+    let queueLength: Gauge
+    let inFlight: Gauge
+    private let shedCounters: [String: Counter]
+
+    init(_ setup: FilterSetup) {
+        let labels = setup.metricDimensions
+        admitted = Counter(label: "sluice_admission_admitted_total", dimensions: labels, factory: setup.metrics)
+        queued = Counter(label: "sluice_admission_queued_total", dimensions: labels, factory: setup.metrics)
+        queueLength = Gauge(label: "sluice_admission_queue_length", dimensions: labels, factory: setup.metrics)
+        inFlight = Gauge(label: "sluice_admission_in_flight", dimensions: labels, factory: setup.metrics)
+        var shed: [String: Counter] = [:]
+        for reason in ShedReason.allCases {
+            shed[reason.rawValue] = Counter(label: "sluice_admission_shed_total", dimensions: labels + [("reason", reason.rawValue)],
+                                            factory: setup.metrics)
+        }
+        shedCounters = shed
+    }
+
+    func shed(_ reason: ShedReason) {
+        shedCounters[reason.rawValue]?.increment()
     }
 }

@@ -52,7 +52,12 @@ public final class BackpressureFilter: Filter {
         lowWatermark = min(low, high - 1)
         slowClientTimeout = config.duration("slow_client_timeout", in: .milliseconds(10)...(.seconds(3600)))
         counters = (setup.previous as? BackpressureFilter)?.counters ?? Counters()
+        slowClientsCut = Counter(label: "sluice_slow_clients_cut_total", dimensions: setup.metricDimensions, factory: setup.metrics)
     }
+
+    /// `sluice_slow_clients_cut_total` for this instance. (Pauses are counted by the engine for
+    /// every exchange, in `sluice_backpressure_pauses_total`.)
+    private let slowClientsCut: Counter
 
     public func onRequest(_ exchange: Exchange) -> Decision {
         exchange.clientHighWatermark = highWatermark
@@ -67,8 +72,9 @@ public final class BackpressureFilter: Filter {
         if let timer = blocked.timer {
             timer.reschedule(after: slowClientTimeout)
         } else {
-            blocked.timer = exchange.schedule(after: slowClientTimeout) { [counters] in
+            blocked.timer = exchange.schedule(after: slowClientTimeout) { [counters, slowClientsCut] in
                 counters.state.withLock { $0.slowClientsCut += 1 }
+                slowClientsCut.increment()
                 exchange.fail(ProxyError(.slowClient, "the client read nothing for \(slowClientTimeout); the stream was ended",
                                          source: .client))
             }

@@ -129,7 +129,10 @@ public final class CircuitBreakerFilter: Filter {
         minEvents = config.int("min_events", default: 1, in: 0...1_000_000)
         partialStream = config.oneOf("partial_stream", PartialStream.self, default: .failure)
         table = (setup.previous as? CircuitBreakerFilter)?.table ?? BreakerTable()
+        metrics = BreakerMetrics(setup)
     }
+
+    private let metrics: BreakerMetrics
 
     /// The state of `endpointID`'s breaker now (closed when it has none yet). Any thread.
     public func state(of endpointID: String) -> CircuitBreaker.State {
@@ -154,7 +157,9 @@ public final class CircuitBreakerFilter: Filter {
         var kept: [EndpointCandidate] = []
         var probe: EndpointCandidate?
         var soonest: Duration?
+        var states: [(String, CircuitBreaker.State)] = []
         table.breakers.withLock { breakers in
+            defer { states = candidates.map { ($0.id, breakers[$0.id]?.state(at: now) ?? .closed) } }
             for candidate in candidates {
                 switch breakers[candidate.id, default: CircuitBreaker()].check(at: now, settings) {
                 case .closed(let ticket):
@@ -172,12 +177,14 @@ public final class CircuitBreakerFilter: Filter {
                 }
             }
         }
+        for (endpoint, state) in states { metrics.publish(state, of: endpoint) }
         if let probe {
             candidates = [probe]
         } else {
             candidates = kept
         }
         guard !candidates.isEmpty else {
+            metrics.rejected.increment()
             return .reject(ProxyError(
                 .circuitOpen, "every endpoint of upstream '\(exchange.route.upstreamGroup)' is unavailable (circuit open)",
                 source: .filter(name), retryAfterSeconds: Self.wholeSeconds(soonest ?? .seconds(1))))
@@ -247,13 +254,23 @@ public final class CircuitBreakerFilter: Filter {
         let used = tried.count > pending.triedBefore ? tried[pending.triedBefore] : nil
         let now = clock.now()
         let settings = settings
-        table.breakers.withLock { breakers in
-            if let used, let ticket = pending.tickets[used] {
-                breakers[used]?.record(result, for: ticket, at: now, settings)
+        let changed = table.breakers.withLock { breakers -> [(String, CircuitBreaker.State, opened: Bool)] in
+            var changed: [(String, CircuitBreaker.State, opened: Bool)] = []
+            if let used, let ticket = pending.tickets[used], var breaker = breakers[used] {
+                let before = breaker.state(at: now)
+                breaker.record(result, for: ticket, at: now, settings)
+                let after = breaker.state(at: now)
+                breakers[used] = breaker
+                changed.append((used, after, opened: !before.isOpen && after.isOpen))
             }
             if let probe = pending.probe, probe != used, let ticket = pending.tickets[probe] {
                 breakers[probe]?.record(nil, for: ticket, at: now, settings)
             }
+            return changed
+        }
+        for (endpoint, state, opened) in changed {
+            metrics.publish(state, of: endpoint)
+            if opened { metrics.opened(endpoint) }
         }
     }
 
@@ -284,5 +301,53 @@ public final class CircuitBreakerFilter: Filter {
     static func wholeSeconds(_ duration: Duration) -> Int {
         let nanos = max(duration.nanosecondsClamped, 0)
         return max(1, Int((nanos / 1_000_000_000) + (nanos % 1_000_000_000 > 0 ? 1 : 0)))
+    }
+}
+
+/// What a circuit_breaker filter reports on `/metrics`: each endpoint's state as of the last
+/// request that looked at it (an open breaker whose time is up shows open until the next request
+/// finds it half-open), the times it opened, and the requests refused because all were open.
+final class BreakerMetrics: Sendable {
+    let rejected: Counter
+    private let factory: any MetricsFactory
+    private let labels: [(String, String)]
+    private let perEndpoint = Mutex<[String: (state: Gauge, opened: Counter)]>([:])
+
+    init(_ setup: FilterSetup) {
+        factory = setup.metrics
+        labels = setup.metricDimensions
+        rejected = Counter(label: "sluice_circuit_breaker_rejected_total", dimensions: labels, factory: factory)
+    }
+
+    func publish(_ state: CircuitBreaker.State, of endpoint: String) {
+        let value: Int
+        switch state {
+        case .closed: value = 0
+        case .halfOpen: value = 1
+        case .open: value = 2
+        }
+        series(endpoint).state.record(value)
+    }
+
+    func opened(_ endpoint: String) {
+        series(endpoint).opened.increment()
+    }
+
+    private func series(_ endpoint: String) -> (state: Gauge, opened: Counter) {
+        perEndpoint.withLock { known in
+            if let existing = known[endpoint] { return existing }
+            let dims = labels + [("endpoint", endpoint)]
+            let made = (state: Gauge(label: "sluice_circuit_breaker_state", dimensions: dims, factory: factory),
+                        opened: Counter(label: "sluice_circuit_breaker_opened_total", dimensions: dims, factory: factory))
+            known[endpoint] = made
+            return made
+        }
+    }
+}
+
+extension CircuitBreaker.State {
+    var isOpen: Bool {
+        if case .open = self { return true }
+        return false
     }
 }

@@ -83,7 +83,19 @@ public final class ConnectionManagerFilter: Filter {
             config.error("connection_manager needs max_streams, max_streams_per_client or both", atValueOf: "max_streams")
         }
         table = (setup.previous as? ConnectionManagerFilter)?.table ?? SlotTable()
+        let labels = setup.metricDimensions
+        refusedPerClient = Counter(label: "sluice_connection_manager_refused_total", dimensions: labels + [("reason", "per_client")],
+                                   factory: setup.metrics)
+        refusedTotal = Counter(label: "sluice_connection_manager_refused_total", dimensions: labels + [("reason", "total")],
+                               factory: setup.metrics)
+        maxAgeReached = Counter(label: "sluice_connection_manager_max_age_total", dimensions: labels, factory: setup.metrics)
+        streamsHeld = Gauge(label: "sluice_connection_manager_active_streams", dimensions: labels, factory: setup.metrics)
     }
+
+    private let refusedPerClient: Counter
+    private let refusedTotal: Counter
+    private let maxAgeReached: Counter
+    private let streamsHeld: Gauge
 
     /// Streams holding a slot in this instance's table (shared with its reload predecessors and
     /// successors), across all workers.
@@ -102,13 +114,17 @@ public final class ConnectionManagerFilter: Filter {
             remaining = maxAge - age
         }
         let key = clientKey.description + " " + clientKey.key(for: exchange)
-        switch table.slots.withLock({ $0.acquire(key, within: limits) }) {
+        let (answer, held) = table.slots.withLock { slots in (slots.acquire(key, within: limits), slots.active) }
+        streamsHeld.record(held)
+        switch answer {
         case .clientFull:
+            refusedPerClient.increment()
             return .reject(ProxyError(
                 .rateLimited,
                 "too many streams open at once for this client (max_streams_per_client: \(limits.perClient ?? 0))",
                 source: .filter(name), retryAfterSeconds: retryAfterSeconds))
         case .globalFull:
+            refusedTotal.increment()
             return .reject(ProxyError(
                 .overloaded, "too many streams open at once (max_streams: \(limits.global ?? 0))",
                 source: .filter(name), retryAfterSeconds: retryAfterSeconds))
@@ -125,6 +141,7 @@ public final class ConnectionManagerFilter: Filter {
                       let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
                 let error = self.maxAgeError(maxAge)
                 hold.expired = error
+                self.maxAgeReached.increment()
                 exchange.fail(error)
             }
         }
@@ -140,7 +157,11 @@ public final class ConnectionManagerFilter: Filter {
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
         guard let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
         hold.holding = false
-        _ = table.slots.withLock { $0.release(hold.key) }
+        let held = table.slots.withLock { slots in
+            _ = slots.release(hold.key)
+            return slots.active
+        }
+        streamsHeld.record(held)
     }
 
     private func maxAgeError(_ maxAge: Duration) -> ProxyError {

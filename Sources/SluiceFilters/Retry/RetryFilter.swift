@@ -109,7 +109,14 @@ public final class RetryFilter: Filter {
         holdUntilFirstToken = config.bool("hold_until_first_token", default: false)
         holdMax = config.duration("hold_max", default: .seconds(10), in: .milliseconds(1)...(.seconds(600)))
         box = (setup.previous as? RetryFilter)?.box ?? BudgetBox()
+        retries = Counter(label: "sluice_retries_total", dimensions: setup.metricDimensions, factory: setup.metrics)
+        budgetRefusals = Counter(label: "sluice_retry_budget_refusals_total", dimensions: setup.metricDimensions,
+                                 factory: setup.metrics)
     }
+
+    /// `sluice_retries_total` and `sluice_retry_budget_refusals_total` for this instance.
+    private let retries: Counter
+    private let budgetRefusals: Counter
 
     /// The shared budget's counts now. Any thread.
     public var budget: RetryBudget { box.budget.withLock { $0 } }
@@ -207,9 +214,13 @@ public final class RetryFilter: Filter {
                 box.budget.withLock { $0.requestStarted() }
             }
             let limits = budgetLimits
-            guard box.budget.withLock({ $0.acquireRetry(within: limits) }) else { return nil }
+            guard box.budget.withLock({ $0.acquireRetry(within: limits) }) else {
+                budgetRefusals.increment()
+                return nil
+            }
             state.retrying = true
         }
+        retries.increment()
         if let retryAfter { return min(retryAfter, retryAfterMax) }
         var generator = SystemRandomNumberGenerator()
         return backoff.delay(forRetry: exchange.attempt, using: &generator)

@@ -97,6 +97,19 @@ public final class TimeoutsFilter: Filter {
     public init(_ setup: FilterSetup) {
         name = setup.name
         settings = TimeoutSettings.decode(setup.config)
+        var fired: [String: Counter] = [:]
+        for timer in ["connect", "response_head", "first_token", "between_tokens", "total"] {
+            fired[timer] = Counter(label: "sluice_timeouts_total", dimensions: setup.metricDimensions + [("timer", timer)],
+                                   factory: setup.metrics)
+        }
+        timeoutCounters = fired
+    }
+
+    /// `sluice_timeouts_total` by timer name, as the config writes it.
+    private let timeoutCounters: [String: Counter]
+
+    private func countTimeout(_ timer: String) {
+        timeoutCounters[timer]?.increment()
     }
 
     // MARK: - Hooks
@@ -108,6 +121,7 @@ public final class TimeoutsFilter: Filter {
         guard elapsed < total else {
             let error = totalError(total)
             watch.totalExpired = error
+            countTimeout("total")
             return .reject(error)
         }
         // Weak captures: an ended exchange must not be kept alive by its own timer's closure.
@@ -115,6 +129,7 @@ public final class TimeoutsFilter: Filter {
             guard let self, let exchange, let watch = self.watch(exchange) else { return }
             let error = self.totalError(total)
             watch.totalExpired = error
+            self.countTimeout("total")
             exchange.fail(error)
         }
         return .next
@@ -299,6 +314,13 @@ public final class TimeoutsFilter: Filter {
         }
         let stage = watch.stage
         watch.stage = .idle
+        switch stage {
+        case .connect: countTimeout("connect")
+        case .responseHead: countTimeout("response_head")
+        case .firstToken: countTimeout("first_token")
+        case .betweenTokens: countTimeout("between_tokens")
+        case .idle: break
+        }
         exchange.fail(stageError(stage, limit))
     }
 

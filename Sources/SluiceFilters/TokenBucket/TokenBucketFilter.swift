@@ -78,6 +78,8 @@ public final class TokenBucketFilter: Filter {
     /// This instance's configuration of `buckets`: higher than the store's when a reload made it.
     private let generation: Int
     private let clock: any SluiceClock
+    /// `sluice_rate_limited_total` for this instance.
+    private let rateLimited: Counter
 
     public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
     public var wantsEvents: Bool { mode == .tokens }
@@ -89,6 +91,7 @@ public final class TokenBucketFilter: Filter {
         let config = setup.config
         name = setup.name
         clock = setup.clock
+        rateLimited = Counter(label: "sluice_rate_limited_total", dimensions: setup.metricDimensions, factory: setup.metrics)
         keying = ClientKey.decode(config, default: .clientIP)
 
         config.require("capacity")
@@ -254,6 +257,7 @@ public final class TokenBucketFilter: Filter {
         }
         Self.setRateLimitHeaders(headers, on: exchange, onlyIfStricter: nil)
         let retryAfter = admission.retryAfter.map { max(1, TokenBucket.wholeSeconds(roundingUp: $0)) }
+        rateLimited.increment()
         return .reject(ProxyError(.rateLimited, refusal(), source: .filter(name), retryAfterSeconds: retryAfter,
                                   headers: headers))
     }

@@ -1,0 +1,159 @@
+import SluiceConfig
+import SluiceFilterAPI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One access log line: what happened to one exchange. Built on the exchange's loop thread when it
+/// ends. Holds no header values and no query string, so an API key or an Authorization value can
+/// never reach the log.
+struct AccessLogEntry {
+    var time: String
+    var requestID: String
+    var client: String
+    var method: String
+    /// The path without its query string (queries sometimes carry keys).
+    var path: String
+    var route: String
+    var chainVersion: Int
+    var endpoint: String?
+    var status: Int?
+    var outcome: String
+    var errorKind: String?
+    var errorMessage: String?
+    var decidedBy: String?
+    var stream: Bool
+    var ttftMilliseconds: Double?
+    var durationMilliseconds: Double
+    var tokensIn: Int?
+    var tokensOut: Int
+    /// `usage` when the upstream reported the counts, `counted` when they are content events counted.
+    var tokensSource: String
+    var retries: Int
+    var bytesIn: Int
+    var bytesOut: Int
+    var worker: Int
+    /// False for every outcome but `completed`: the line is written at `warning` level.
+    var completed: Bool
+
+    init(exchange x: Exchange, outcome: Outcome, chainVersion: Int) {
+        time = Self.now()
+        requestID = x.id
+        client = x.client.address
+        method = x.request.method
+        path = String(x.request.path.prefix { $0 != "?" })
+        route = x.route.name
+        self.chainVersion = chainVersion
+        endpoint = x.endpoint?.id
+        status = outcome.status
+        self.outcome = ProxyMetrics.outcomeLabel(outcome)
+        if outcome.kind != .completed, let error = outcome.error {
+            errorKind = error.kind.rawValue
+            errorMessage = error.message
+        }
+        decidedBy = outcome.decidedBy
+        stream = x.isEventStream
+        if let first = x.timings.firstToken { ttftMilliseconds = Self.milliseconds(first.since(x.timings.start)) }
+        durationMilliseconds = Self.milliseconds((x.timings.end ?? x.clock.now()).since(x.timings.start))
+        tokensIn = x.tokens.usage?.promptTokens
+        tokensOut = x.tokens.completionTokens
+        tokensSource = x.tokens.usage?.completionTokens != nil ? "usage" : "counted"
+        retries = max(0, x.attempt - 1)
+        bytesIn = x.counters.requestBytes
+        bytesOut = x.counters.bytesToClient
+        worker = x.worker
+        completed = outcome.kind == .completed
+    }
+
+    /// The fields in output order; nil values are written as JSON null, or left out of text lines.
+    private var fields: [(String, Value)] {
+        [
+            ("time", .text(time)), ("level", .text(completed ? "info" : "warning")), ("request_id", .text(requestID)),
+            ("client", .text(client)), ("method", .text(method)), ("path", .text(path)), ("route", .text(route)),
+            ("chain_version", .int(chainVersion)), ("endpoint", endpoint.map(Value.text) ?? .null),
+            ("status", status.map(Value.int) ?? .null), ("outcome", .text(outcome)),
+            ("error", errorKind.map(Value.text) ?? .null), ("error_message", errorMessage.map(Value.text) ?? .null),
+            ("decided_by", decidedBy.map(Value.text) ?? .null), ("stream", .bool(stream)),
+            ("ttft_ms", ttftMilliseconds.map(Value.number) ?? .null), ("duration_ms", .number(durationMilliseconds)),
+            ("tokens_in", tokensIn.map(Value.int) ?? .null), ("tokens_out", .int(tokensOut)), ("tokens_source", .text(tokensSource)),
+            ("retries", .int(retries)), ("bytes_in", .int(bytesIn)), ("bytes_out", .int(bytesOut)), ("worker", .int(worker)),
+        ]
+    }
+
+    private enum Value {
+        case text(String), int(Int), number(Double), bool(Bool), null
+    }
+
+    /// The line, newline included.
+    func line(_ format: AccessLogSpec.Format) -> [UInt8] {
+        var out = ""
+        switch format {
+        case .json:
+            out = "{"
+            for (i, (key, value)) in fields.enumerated() {
+                if i > 0 { out += "," }
+                out += "\"\(key)\":"
+                switch value {
+                case .text(let s): out += JSONText.quoted(s)
+                case .int(let n): out += String(n)
+                case .number(let d): out += Self.decimal(d)
+                case .bool(let b): out += b ? "true" : "false"
+                case .null: out += "null"
+                }
+            }
+            out += "}\n"
+        case .text:
+            var first = true
+            for (key, value) in fields {
+                let rendered: String
+                switch value {
+                case .text(let s): rendered = Self.textValue(s)
+                case .int(let n): rendered = String(n)
+                case .number(let d): rendered = Self.decimal(d)
+                case .bool(let b): rendered = b ? "true" : "false"
+                case .null: continue
+                }
+                if !first { out += " " }
+                first = false
+                out += key + "=" + rendered
+            }
+            out += "\n"
+        }
+        return Array(out.utf8)
+    }
+
+    /// A bare word when it has no space, quote, `=` or control character; else a JSON string.
+    private static func textValue(_ s: String) -> String {
+        let plain = !s.isEmpty && s.utf8.allSatisfy { $0 > 0x20 && $0 != 0x22 && $0 != 0x3D && $0 != 0x7F }
+        return plain ? s : JSONText.quoted(s)
+    }
+
+    /// Three decimals at most, no exponent.
+    private static func decimal(_ d: Double) -> String {
+        let thousandths = Int64((d * 1000).rounded())
+        let whole = thousandths / 1000
+        let fraction = abs(thousandths % 1000)
+        if fraction == 0 { return String(whole) }
+        var digits = String(fraction)
+        while digits.count < 3 { digits = "0" + digits }
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return (thousandths < 0 && whole == 0 ? "-" : "") + "\(whole).\(digits)"
+    }
+
+    private static func milliseconds(_ d: Duration) -> Double {
+        Double(d.nanosecondsClamped) / 1e6
+    }
+
+    /// UTC wall-clock time as RFC 3339 with milliseconds.
+    static func now() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let ms = Int(spec.tv_nsec / 1_000_000)
+        let millis = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
+    }
+}

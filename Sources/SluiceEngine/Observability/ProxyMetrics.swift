@@ -1,0 +1,167 @@
+import Logging
+import Prometheus
+import SluiceFilterAPI
+import Synchronization
+
+/// The engine's metrics: one Prometheus registry per engine (so tests can run several engines in
+/// one process), the engine's own series, and the factory the filters report through. Served as
+/// text on the admin listener's `/metrics`. Thread-safe.
+final class ProxyMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let filterFactory: FilterMetricsFactory
+    private let routes = Mutex<[String: RouteMetrics]>([:])
+    private let errors: [ProxyError.Kind: Prometheus.Counter]
+    private let reloadsSucceeded: Prometheus.Counter
+    private let reloadsFailed: Prometheus.Counter
+    let accessLogDropped: Prometheus.Counter
+    private let chainVersion: Prometheus.Gauge
+    private let streamsOnPreviousChains: Prometheus.Gauge
+    private let draining: Prometheus.Gauge
+    private let drainingStreams: Prometheus.Gauge
+    private let openConnections: Prometheus.Gauge
+    private let maxConnections: Prometheus.Gauge
+    private let process: ProcessMetrics
+    private let loopLag = Mutex<[Int: Prometheus.Gauge]>([:])
+    /// `sluice_requests_total{route="(none)"}` by status, for requests no route took.
+    private let unrouted = Mutex<[Int: Prometheus.Counter]>([:])
+
+    init(logger: Logger) {
+        filterFactory = FilterMetricsFactory(registry: registry, logger: logger)
+        let errorDescriptor = Self.descriptor("sluice_errors_total")
+        var errors: [ProxyError.Kind: Prometheus.Counter] = [:]
+        for kind in ProxyError.Kind.allCases {
+            errors[kind] = registry.makeCounter(descriptor: errorDescriptor, labels: [("kind", kind.rawValue)])
+        }
+        self.errors = errors
+        let reloads = Self.descriptor("sluice_reloads_total")
+        reloadsSucceeded = registry.makeCounter(descriptor: reloads, labels: [("result", "succeeded")])
+        reloadsFailed = registry.makeCounter(descriptor: reloads, labels: [("result", "failed")])
+        accessLogDropped = registry.makeCounter(descriptor: Self.descriptor("sluice_access_log_dropped_total"))
+        chainVersion = registry.makeGauge(descriptor: Self.descriptor("sluice_chain_version"))
+        streamsOnPreviousChains = registry.makeGauge(descriptor: Self.descriptor("sluice_streams_on_previous_chains"))
+        draining = registry.makeGauge(descriptor: Self.descriptor("sluice_draining"))
+        drainingStreams = registry.makeGauge(descriptor: Self.descriptor("sluice_draining_streams"))
+        openConnections = registry.makeGauge(descriptor: Self.descriptor("sluice_open_connections"))
+        maxConnections = registry.makeGauge(descriptor: Self.descriptor("sluice_max_connections"))
+        process = ProcessMetrics(registry: registry)
+    }
+
+    static func descriptor(_ name: String) -> MetricNameDescriptor {
+        guard let entry = MetricCatalog.entry(named: name) else { preconditionFailure("\(name) is not in MetricCatalog") }
+        return MetricNameDescriptor(metricName: name, unitName: "", helpText: entry.help)
+    }
+
+    static func durationBuckets(_ name: String) -> [Duration] {
+        (MetricCatalog.entry(named: name)?.buckets ?? MetricCatalog.latencyBuckets).map(Duration.seconds(fraction:))
+    }
+
+    /// The series of `route`, made on first use. Any thread.
+    func route(_ name: String) -> RouteMetrics {
+        routes.withLock { known in
+            if let existing = known[name] { return existing }
+            let made = RouteMetrics(route: name, registry: registry)
+            known[name] = made
+            return made
+        }
+    }
+
+    /// The `outcome` label: the outcome kind, except that failures and truncations caused by one of
+    /// the upstream timers read `timed_out`, the figure operators alert on.
+    static func outcomeLabel(_ outcome: Outcome) -> String {
+        switch outcome.kind {
+        case .failed, .truncated:
+            switch outcome.error?.kind {
+            case .connectTimeout?, .responseHeadTimeout?, .firstTokenTimeout?, .idleTimeout?, .totalTimeout?: return "timed_out"
+            default: return outcome.kind.rawValue
+            }
+        default:
+            return outcome.kind.rawValue
+        }
+    }
+
+    /// Records an exchange's end: request, error and decision counts, and its per-stream figures.
+    /// The exchange's loop thread.
+    func exchangeEnded(_ x: Exchange, _ outcome: Outcome, route: RouteMetrics) {
+        let label = Self.outcomeLabel(outcome)
+        route.countRequest(status: outcome.status ?? 0, outcome: label)
+        if outcome.kind != .completed, outcome.kind != .clientGone, let error = outcome.error {
+            errors[error.kind]?.increment()
+        }
+        if let filter = outcome.decidedBy { route.countDecision(filter: filter, outcome: label) }
+
+        let tokens = x.tokens
+        if let usage = tokens.usage {
+            if let prompt = usage.promptTokens, prompt > 0 { route.promptTokensFromUsage.increment(by: Int64(prompt)) }
+        }
+        if let completion = tokens.usage?.completionTokens {
+            if completion > 0 { route.completionTokensFromUsage.increment(by: Int64(completion)) }
+        } else if tokens.contentEvents > 0 {
+            route.completionTokensCounted.increment(by: Int64(tokens.contentEvents))
+        }
+        if tokens.contentEvents >= 2 {
+            route.longestTokenGap.record(x.timings.longestTokenGap)
+            if let first = x.timings.firstToken, let last = x.timings.lastToken {
+                let seconds = Double(last.since(first).nanosecondsClamped) / 1e9
+                // The first event's tokens arrived at `first`; the rest took the time after it.
+                if seconds > 0 { route.tokensPerSecond.record(Double(tokens.completionTokens - 1) / seconds) }
+            }
+        }
+        if x.isEventStream, let end = x.timings.end {
+            route.streamDuration.record(end.since(x.timings.start))
+        }
+        if x.counters.clientPauses > 0 {
+            route.backpressurePauses.increment(by: Int64(x.counters.clientPauses))
+            route.backpressurePausedSeconds.increment(by: Double(x.counters.clientPausedTime.nanosecondsClamped) / 1e9)
+        }
+    }
+
+    /// Counts a request the proxy answered itself before any route took it: no route (404), a
+    /// malformed request (400, 413, 431, ...), a client too slow with its head (408). Any thread.
+    func answeredWithoutRoute(_ error: ProxyError) {
+        let counter = unrouted.withLock { known in
+            if let existing = known[error.status] { return existing }
+            let made = registry.makeCounter(descriptor: Self.descriptor("sluice_requests_total"),
+                                            labels: [("route", "(none)"), ("status", String(error.status)), ("outcome", "rejected")])
+            known[error.status] = made
+            return made
+        }
+        counter.increment()
+        errors[error.kind]?.increment()
+    }
+
+    func reloaded(succeeded: Bool) {
+        (succeeded ? reloadsSucceeded : reloadsFailed).increment()
+    }
+
+    /// What the engine knows at scrape time, for the gauges that are read rather than counted.
+    struct EngineState {
+        var chainVersion: Int
+        var streamsOnPreviousChains: Int
+        var draining: Bool
+        var activeStreams: Int
+        var openConnections: Int
+        var maxConnections: Int
+        var loopLags: [Duration]
+    }
+
+    /// The Prometheus text exposition, with the read-at-scrape gauges brought up to date first.
+    /// Any thread.
+    func render(_ state: EngineState) -> [UInt8] {
+        chainVersion.set(Double(state.chainVersion))
+        streamsOnPreviousChains.set(Double(state.streamsOnPreviousChains))
+        draining.set(state.draining ? 1.0 : 0.0)
+        drainingStreams.set(state.draining ? Double(state.activeStreams) : 0.0)
+        openConnections.set(Double(state.openConnections))
+        maxConnections.set(Double(state.maxConnections))
+        loopLag.withLock { gauges in
+            for (worker, lag) in state.loopLags.enumerated() {
+                let gauge = gauges[worker] ?? registry.makeGauge(
+                    descriptor: Self.descriptor("sluice_event_loop_lag_seconds"), labels: [("worker", String(worker))])
+                gauges[worker] = gauge
+                gauge.set(Double(lag.nanosecondsClamped) / 1e9)
+            }
+        }
+        process.update()
+        return registry.emitToBuffer()
+    }
+}
