@@ -27,12 +27,18 @@ final class AccessLog: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let dropped: Prometheus.Counter
+    /// False while the output is off: workers then skip building entries at all.
+    private let enabled: Atomic<Bool>
 
     init(spec: AccessLogSpec, dropped: Prometheus.Counter) {
         state = Mutex(State(spec: spec, reopen: spec))
+        enabled = Atomic(spec.output != .off)
         self.dropped = dropped
         WorkerThread.start(name: "sluice-accesslog") { [self] in self.writeLoop() }
     }
+
+    /// Whether any line can be written now (the output is not off). Any thread; a relaxed read.
+    var isEnabled: Bool { enabled.load(ordering: .relaxed) }
 
     /// Formats and queues the line for `entry`, unless the output is off or the level leaves it out.
     /// Any thread.
@@ -56,6 +62,7 @@ final class AccessLog: Sendable {
             s.spec = spec
             s.reopen = spec
         }
+        enabled.store(spec.output != .off, ordering: .relaxed)
         wake.signal()
     }
 
