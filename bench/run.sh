@@ -27,10 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # A failure here is reported as "not set up" for that target in the results, not as a crash.
   ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}") >&2 || echo "bench: apt-get failed" >&2
 fi
-# nginx-light's package starts a system nginx on port 80; the benchmark runs its own.
-if [ -n "$(pgrep -x nginx -u root 2>/dev/null | head -1)" ] && [ -f /run/nginx.pid ]; then
-  (command -v systemctl >/dev/null && $SUDO systemctl stop nginx 2>/dev/null) || $SUDO nginx -s quit 2>/dev/null || true
-fi
+# (A system nginx that the package may have started on port 80 is left alone: the benchmark's own
+# nginx, HAProxy and LiteLLM listen on ports 18101-18105 and use their own configuration files.)
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib >&2 || echo "bench: matplotlib not installed, no chart" >&2
 command -v litellm >/dev/null 2>&1 || python3 -m pip install -q 'litellm[proxy]' >&2 || echo "bench: litellm not installed" >&2
 
