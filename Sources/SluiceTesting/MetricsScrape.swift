@@ -5,17 +5,22 @@
 /// #expect(scrape.value("sluice_requests_total", ["route": "all", "status": "429"]) == 1)
 /// ```
 public struct MetricsScrape: Sendable {
+    /// One line of the exposition: `name{labels} value`.
     public struct Sample: Sendable {
+        /// The series name as written (`sluice_ttft_seconds_bucket` for a histogram's bucket).
         public var name: String
         public var labels: [String: String]
         public var value: Double
     }
 
+    /// The exposition as scraped.
     public let text: String
+    /// Every sample, in order.
     public let samples: [Sample]
     /// Metric names with their `# TYPE`.
     public let types: [String: String]
 
+    /// Parses `text`; lines that are not samples or `# TYPE` lines are skipped.
     public init(text: String) {
         self.text = text
         var samples: [Sample] = []

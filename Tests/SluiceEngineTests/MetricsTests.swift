@@ -55,6 +55,23 @@ struct MetricsTests {
         #expect(m.value("sluice_tokens_total", ["source": "counted"]) == 0)
     }
 
+    @Test func usageOfNonStreamedResponsesIsReadInBothDialects() throws {
+        let proxy = try ProxyHarness()
+        defer { proxy.stop() }
+        let chat = try TestClient.post(port: proxy.port, path: Self.chatPath, json: TestClient.chatRequest(stream: false))
+        #expect(chat.status == 200)
+        let messages = #"{"model":"m","max_tokens":50,"messages":[{"role":"user","content":"hello from the sluice test client"}]}"#
+        #expect(try TestClient.post(port: proxy.port, path: "/v1/messages", json: messages).status == 200)
+        let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 2 }
+        // 10 completion tokens and 6 prompt tokens each, from the bodies' usage.
+        #expect(m.value("sluice_tokens_total", ["type": "completion", "source": "usage"]) == 20)
+        #expect(m.value("sluice_tokens_total", ["type": "prompt", "source": "usage"]) == 12)
+        #expect(m.value("sluice_tokens_total", ["source": "counted"]) == 0)
+        // Not streams: no time to first token, no stream duration.
+        #expect(m.value("sluice_time_to_first_token_seconds_count") == 0)
+        #expect(m.value("sluice_stream_duration_seconds_count") == 0)
+    }
+
     @Test func timeToFirstTokenLandsInTheBucketOfTheMocksDelay() throws {
         var slow = ProxyHarness.fastMock
         slow.timeToFirstToken = .milliseconds(300)

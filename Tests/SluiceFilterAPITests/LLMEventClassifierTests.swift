@@ -343,3 +343,32 @@ private enum AnthropicFixtures {
         }
     }
 }
+
+@Suite("LLMEventClassifier: usage of non-streamed bodies")
+struct ResponseBodyUsageTests {
+    private func usage(_ json: String, _ dialect: StreamDialect) -> TokenUsage? {
+        LLMEventClassifier.usage(ofResponseBody: Array(json.utf8), dialect: dialect)
+    }
+
+    @Test func openAIChatCompletion() {
+        let body = #"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":34,"total_tokens":46}}"#
+        #expect(usage(body, .openai) == TokenUsage(promptTokens: 12, completionTokens: 34))
+    }
+
+    @Test func openAIResponsesAPI() {
+        let body = #"{"id":"r","object":"response","status":"completed","output":[],"usage":{"input_tokens":7,"output_tokens":8}}"#
+        #expect(usage(body, .openai) == TokenUsage(promptTokens: 7, completionTokens: 8))
+    }
+
+    @Test func anthropicMessageCountsCacheTokensAsPrompt() {
+        let body = #"{"id":"m","type":"message","role":"assistant","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":5,"cache_read_input_tokens":100,"output_tokens":9}}"#
+        #expect(usage(body, .anthropic) == TokenUsage(promptTokens: 105, completionTokens: 9))
+    }
+
+    @Test func bodiesWithoutUsageOrNotJSONHaveNone() {
+        #expect(usage(#"{"object":"list","data":[]}"#, .openai) == nil)
+        #expect(usage("<html>502</html>", .openai) == nil)
+        #expect(usage("", .anthropic) == nil)
+        #expect(usage(#"{"usage":"#, .openai) == nil)
+    }
+}

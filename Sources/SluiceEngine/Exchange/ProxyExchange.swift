@@ -69,6 +69,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var heldBody: [UInt8] = []
     private var sse: SSEParser?
     private var preCommittedEventStream = false
+    /// A copy of a non-streamed 2xx JSON response, read for its `usage` at the end; nil when the
+    /// response is not one, or once it outgrew `usageBodyLimit`.
+    private var jsonBody: [UInt8]?
+    static let usageBodyLimit = 1 << 20
     private var decidedBy: String?
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
@@ -404,6 +408,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.response = nil
         heldBody = []
         sse = nil
+        jsonBody = nil
         exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
         exchange.timings.responseHead = nil
         exchange.timings.firstToken = nil
@@ -428,6 +433,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let contentType = head.headers["content-type"]?.lowercased() ?? ""
         exchange.isEventStream = contentType.hasPrefix("text/event-stream")
         if exchange.isEventStream { sse = SSEParser() }
+        jsonBody = !exchange.isEventStream && (200..<300).contains(head.status) && contentType.contains("json") ? [] : nil
         runResponseHeadFilters(from: chain.filters.count - 1)
     }
 
@@ -518,6 +524,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func forwardBody(_ bytes: UnsafeRawBufferPointer) {
+        if jsonBody != nil {
+            if jsonBody!.count + bytes.count <= Self.usageBodyLimit {
+                jsonBody!.append(contentsOf: bytes)
+            } else {
+                jsonBody = nil
+            }
+        }
         if sse != nil {
             processEvents(bytes)
         } else if headCommitted {
@@ -665,6 +678,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func completeStream() {
+        if let body = jsonBody, let usage = LLMEventClassifier.usage(ofResponseBody: body, dialect: exchange.dialect) {
+            exchange.tokens.recordResponseUsage(usage)
+        }
+        jsonBody = nil
         if writer.finish(to: downstream.socket) {
             if !requestComplete { writer.forceClose() }
             finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: writer.keepAlive)

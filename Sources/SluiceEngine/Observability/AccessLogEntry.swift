@@ -84,27 +84,27 @@ struct AccessLogEntry {
         case text(String), int(Int), number(Double), bool(Bool), null
     }
 
-    /// The line, newline included.
+    /// The line, newline included. Written straight into bytes: it runs once per exchange on the
+    /// worker thread.
     func line(_ format: AccessLogSpec.Format) -> [UInt8] {
-        var out = ""
-        switch format {
-        case .json:
-            out = "{"
-            for (i, (key, value)) in fields.enumerated() {
-                if i > 0 { out += "," }
-                out += "\"\(key)\":"
+        var out: [UInt8] = []
+        out.reserveCapacity(480)
+        var first = true
+        for (key, value) in fields {
+            switch format {
+            case .json:
+                out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: key.utf8)
+                out.append(contentsOf: "\":".utf8)
                 switch value {
-                case .text(let s): out += JSONText.quoted(s)
-                case .int(let n): out += String(n)
-                case .number(let d): out += Self.decimal(d)
-                case .bool(let b): out += b ? "true" : "false"
-                case .null: out += "null"
+                case .text(let s): JSONText.appendQuoted(s, to: &out)
+                case .int(let n): out.append(contentsOf: String(n).utf8)
+                case .number(let d): out.append(contentsOf: Self.decimal(d).utf8)
+                case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+                case .null: out.append(contentsOf: "null".utf8)
                 }
-            }
-            out += "}\n"
-        case .text:
-            var first = true
-            for (key, value) in fields {
+            case .text:
                 let rendered: String
                 switch value {
                 case .text(let s): rendered = Self.textValue(s)
@@ -113,13 +113,16 @@ struct AccessLogEntry {
                 case .bool(let b): rendered = b ? "true" : "false"
                 case .null: continue
                 }
-                if !first { out += " " }
-                first = false
-                out += key + "=" + rendered
+                if !first { out.append(UInt8(ascii: " ")) }
+                out.append(contentsOf: key.utf8)
+                out.append(UInt8(ascii: "="))
+                out.append(contentsOf: rendered.utf8)
             }
-            out += "\n"
+            first = false
         }
-        return Array(out.utf8)
+        if format == .json { out.append(UInt8(ascii: "}")) }
+        out.append(UInt8(ascii: "\n"))
+        return out
     }
 
     /// A bare word when it has no space, quote, `=` or control character; else a JSON string.

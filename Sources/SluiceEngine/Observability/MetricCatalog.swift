@@ -7,6 +7,7 @@
 /// workers come from the filter file; statuses, outcomes, kinds and timers are closed sets. A
 /// client address, an API key or a request id is never a label.
 public enum MetricCatalog {
+    /// The Prometheus type the metric is exported as.
     public enum Kind: String, Sendable {
         case counter, gauge, histogram
     }
@@ -16,10 +17,14 @@ public enum MetricCatalog {
         case engine, filter
     }
 
+    /// One metric.
     public struct Entry: Sendable {
+        /// The exported name (a histogram's series add `_bucket`, `_count` and `_sum`).
         public let name: String
         public let kind: Kind
+        /// Label names, besides a histogram's `le`.
         public let labels: [String]
+        /// The `# HELP` text.
         public let help: String
         public let owner: Owner
         /// Upper bounds for a histogram: seconds for durations, plain values otherwise.
@@ -36,6 +41,7 @@ public enum MetricCatalog {
         Entry(name: name, kind: kind, labels: labels, help: help, owner: owner, buckets: buckets)
     }
 
+    /// Every metric, engine's first, then the built-in filters'.
     public static let entries: [Entry] = [
         // Streams and requests.
         e("sluice_active_streams", .gauge, ["route"], "Exchanges in flight (queued, connecting or streaming), by route."),
@@ -117,6 +123,7 @@ public enum MetricCatalog {
           "Exchanges a timeouts filter ended, by timer: connect, response_head, first_token, between_tokens, total.", owner: .filter),
     ]
 
+    /// The entry for `name`, or nil when the proxy does not export it.
     public static func entry(named name: String) -> Entry? { byName[name] }
 
     private static let byName: [String: Entry] = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0) })

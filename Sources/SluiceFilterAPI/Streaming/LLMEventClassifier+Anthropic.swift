@@ -153,7 +153,9 @@ private struct AnthropicEventFields {
         case .error:
             return LLMEventInfo(kind: .error, errorMessage: errorMessage)
         case nil:
-            return LLMEventInfo(kind: .other)
+            // A whole `message` (a non-streamed response) or a type this code does not know:
+            // nothing to count, but its usage, if any, is real.
+            return LLMEventInfo(kind: .other, usage: usage)
         }
     }
 

@@ -14,6 +14,14 @@ public enum LLMEventClassifier {
         }
     }
 
+    /// The token usage of a whole, non-streamed JSON response body: OpenAI's `usage`
+    /// (`prompt_tokens`/`completion_tokens`, or the Responses API's `input_tokens`/`output_tokens`),
+    /// Anthropic's `usage` of a `message`. nil when the body has none or is not JSON. Pure and
+    /// thread-safe.
+    public static func usage(ofResponseBody body: [UInt8], dialect: StreamDialect) -> TokenUsage? {
+        classify(SSEEvent(data: String(decoding: body, as: UTF8.self)), dialect: dialect).usage
+    }
+
     /// Runs `body` over the UTF-8 of `string` without copying it when it is stored contiguously
     /// (always so for strings the parser makes).
     static func withUTF8<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {

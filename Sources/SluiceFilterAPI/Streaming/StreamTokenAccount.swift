@@ -50,6 +50,12 @@ public struct StreamTokenAccount: Sendable {
         }
     }
 
+    /// Records the usage of a non-streamed response (see `LLMEventClassifier.usage(ofResponseBody:dialect:)`),
+    /// so that `usage` and `completionTokens` report it as they would for a stream.
+    public mutating func recordResponseUsage(_ reported: TokenUsage) {
+        usage = usage.map { $0.merged(with: reported) } ?? reported
+    }
+
     /// Classifies `event` in this account's dialect, records it, and answers the classification.
     @discardableResult
     public mutating func record(_ event: SSEEvent) -> LLMEventInfo {

@@ -44,7 +44,7 @@ import Synchronization
 ///   |---|---|
 ///   | refused by a filter (this one or another) | nothing |
 ///   | the stream reported usage | its prompt + completion tokens (the prompt estimate when it gives no prompt count) |
-///   | a non-streamed 2xx response (its body is not read) | the reservation |
+///   | a non-streamed 2xx JSON response | its `usage` (the engine reads it from bodies up to 1 MiB); the reservation when it has none |
 ///   | anything else (client gone, stream cut, upstream error) | the prompt estimate + the content events counted |
 ///
 ///   The difference is refunded, or charged as a debt (the level may drop to `-capacity`).
