@@ -112,6 +112,8 @@ struct MetricsTests {
         #expect(m.value("sluice_timeouts_total", ["timer": "first_token"]) == 0)
         #expect(m.value("sluice_requests_total", ["status": "200", "outcome": "timed_out"]) == 1)
         #expect(m.value("sluice_errors_total", ["kind": "idle_timeout"]) == 1)
+        // The timer was the timeouts filter's, so that filter decided the outcome.
+        #expect(m.value("sluice_filter_decisions_total", ["filter": "timeouts", "outcome": "timed_out"]) == 1)
     }
 
     @Test func aLateHeadIsATimedOutRequestWithA504() throws {

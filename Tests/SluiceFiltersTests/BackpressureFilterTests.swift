@@ -97,6 +97,7 @@ struct BackpressureFilterTests {
         #expect(m.value("sluice_backpressure_pauses_total", ["route": "all"]) >= 1)
         #expect(m.value("sluice_errors_total", ["kind": "slow_client"]) == 1)
         #expect(m.value("sluice_requests_total", ["status": "200", "outcome": "truncated"]) == 1)
+        #expect(m.value("sluice_filter_decisions_total", ["filter": "backpressure", "outcome": "truncated"]) == 1)
     }
 
     @Test func aClientThatKeepsReadingIsNeverCut() throws {

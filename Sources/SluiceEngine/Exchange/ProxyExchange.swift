@@ -74,6 +74,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var jsonBody: [UInt8]?
     static let usageBodyLimit = 1 << 20
     private var decidedBy: String?
+    /// The filter whose hook (or timer) is running now: an `exchange.fail` from it makes it the one
+    /// that decided the outcome.
+    private var runningFilter: Int?
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
     private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]
@@ -107,7 +110,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i < chain.filters.count {
             phase = .request(i)
-            let d = chain.filters[i].onRequest(exchange)
+            let d = hook(i) { chain.filters[i].onRequest(exchange) }
             // The hook may have ended the exchange itself (`exchange.fail`).
             guard phase == .request(i), proceed(d, filter: i) else { return }
             i += 1
@@ -132,7 +135,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i < chain.filters.count {
             phase = .requestBody(i)
-            let d = chain.filters[i].onRequestBody(exchange)
+            let d = hook(i) { chain.filters[i].onRequestBody(exchange) }
             guard phase == .requestBody(i), proceed(d, filter: i) else { return }
             i += 1
         }
@@ -227,7 +230,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i < chain.filters.count {
             phase = .selecting(i)
-            let d = chain.filters[i].selectUpstream(exchange, &candidates)
+            let d = hook(i) { chain.filters[i].selectUpstream(exchange, &candidates) }
             guard phase == .selecting(i), proceed(d, filter: i) else { return }
             i += 1
         }
@@ -284,7 +287,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         phase = .waitingForHead
         var i = chain.filters.count - 1
         while i >= 0 {
-            chain.filters[i].onUpstreamConnected(exchange)
+            hook(i) { chain.filters[i].onUpstreamConnected(exchange) }
             // The hook may have failed the attempt (`exchange.fail`).
             guard phase == .waitingForHead, connection === upstream else { return }
             i -= 1
@@ -364,7 +367,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i >= 0 {
             phase = .upstreamError(i)
-            let d = chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!)
+            let d = hook(i) { chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!) }
             guard phase == .upstreamError(i) else { return }
             switch d {
             case .next:
@@ -409,6 +412,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         heldBody = []
         sse = nil
         jsonBody = nil
+        // What ended the last attempt did not decide the exchange: it goes on.
+        decidedBy = nil
         exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
         exchange.timings.responseHead = nil
         exchange.timings.firstToken = nil
@@ -441,7 +446,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i >= 0 {
             phase = .responseHead(i)
-            let d = chain.filters[i].onResponseHead(exchange)
+            let d = hook(i) { chain.filters[i].onResponseHead(exchange) }
             // The hook may have ended the exchange or started another attempt (`exchange.fail`).
             guard phase == .responseHead(i) else { return }
             switch d {
@@ -509,7 +514,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             var i = chain.chunkFilters.count - 1
             while i >= 0 {
                 let f = chain.chunkFilters[i]
-                if case .reject(let error) = chain.filters[f].onResponseChunk(exchange, &chunk) {
+                if case .reject(let error) = hook(f, { chain.filters[f].onResponseChunk(exchange, &chunk) }) {
                     decidedBy = chain.filterNames[f]
                     fail(error)
                     return
@@ -586,7 +591,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                     var i = chain.eventFilters.count - 1
                     while i >= 0 {
                         let f = chain.eventFilters[i]
-                        let decision = chain.filters[f].onEvent(exchange, &event, info)
+                        let decision = hook(f) { chain.filters[f].onEvent(exchange, &event, info) }
                         guard isCurrent else { return }
                         switch decision {
                         case .pass, .modified: break
@@ -648,7 +653,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             downstream.socket.setWriteLowWatermark(exchange.clientLowWatermark)
             var i = chain.filters.count - 1
             while i >= 0, phase != .ended {
-                chain.filters[i].onClientBlocked(exchange)
+                hook(i) { chain.filters[i].onClientBlocked(exchange) }
                 i -= 1
             }
         }
@@ -664,7 +669,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         upstream?.setReading(true)
         var i = chain.filters.count - 1
         while i >= 0, phase != .ended {
-            chain.filters[i].onClientDrained(exchange)
+            hook(i) { chain.filters[i].onClientDrained(exchange) }
             i -= 1
         }
     }
@@ -796,6 +801,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if notifyDownstream { downstream.exchangeFinished(self, keepAlive: keepAlive) }
     }
 
+    /// Runs one filter's hook with that filter marked as running.
+    private func hook<T>(_ filter: Int, _ call: () -> T) -> T {
+        let outer = runningFilter
+        runningFilter = filter
+        defer { runningFilter = outer }
+        return call()
+    }
+
     // MARK: - ExchangeDriver
 
     func resume(_ decision: Decision) {
@@ -834,6 +847,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     func fail(_ error: ProxyError) {
+        if phase != .ended, decidedBy == nil {
+            if case .filter(let name) = error.source, chain.filterNames.contains(name) {
+                decidedBy = name
+            } else if let running = runningFilter {
+                decidedBy = chain.filterNames[running]
+            }
+        }
         switch phase {
         case .ended:
             return
@@ -848,10 +868,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
+        // The timer belongs to the filter that asked for it: what its body decides is that filter's.
+        let owner = runningFilter
         let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] fired in
             guard let self, self.phase != .ended else { return }
             self.timers[ObjectIdentifier(fired)] = nil
-            body()
+            if let owner { self.hook(owner, body) } else { body() }
         }
         let id = ObjectIdentifier(timer)
         timers[id] = timer

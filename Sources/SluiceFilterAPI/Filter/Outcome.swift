@@ -19,7 +19,10 @@ public struct Outcome: Sendable, CustomStringConvertible {
     public var status: Int?
     /// The error behind a non-completed outcome.
     public var error: ProxyError?
-    /// The filter that decided the outcome, when one did.
+    /// The name of the filter that decided the outcome, when one did: it answered `.reject` or
+    /// `.reply`, failed an event, or called `exchange.fail` from one of its hooks or from a timer it
+    /// scheduled (or with a `ProxyError` whose source is that filter). nil when the upstream or the
+    /// client decided, and after a retry that went on to another attempt.
     public var decidedBy: String?
 
     /// An outcome built by hand (tests of an `onComplete` hook).
