@@ -311,6 +311,8 @@ def run_scenarios(targets, plan, scenarios):
 def median_run(runs, metric):
     """The run with the median value of `metric` (the lower middle one for an even count), with
     the spread of all rounds; a failed run counts only when no round succeeded."""
+    if isinstance(runs, dict):
+        runs = [runs]  # a run written before rounds existed
     good = [r for r in runs if ok(r)]
     if not good:
         return runs[-1] if runs else None
@@ -324,6 +326,14 @@ def median_run(runs, metric):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Report
+
+
+def sluice_version(cmd):
+    """The commit, marked dirty only when sources differ from it (earlier results do not count)."""
+    rev = cmd(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    changed = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD", "--", ".", ":(exclude)bench/results"],
+                             capture_output=True, timeout=30).returncode != 0
+    return rev + ("-dirty" if changed else "")
 
 
 def machine():
@@ -350,7 +360,7 @@ def machine():
     m = re.search(r"Version: (\S+)", litellm)
     return {
         "cores": CORES, "cpu": model, "memory": mem, "kernel": cmd(["uname", "-r"]),
-        "sluice": cmd(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+        "sluice": sluice_version(cmd),
         "swift": cmd(["swift", "--version"]).splitlines()[0] if shutil.which("swift") else "not found",
         "nginx": cmd(["nginx", "-v"]).replace("nginx version: ", ""),
         "haproxy": cmd(["haproxy", "-v"]).splitlines()[0] if shutil.which("haproxy") else "not found",
@@ -489,6 +499,11 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
         w(f"| {c['target']} | {c['goal']} | {fmt(c['value'], 2)} | {fmt(c['limit'], 2)} | {verdict} |")
     w("")
 
+    w("## Summary")
+    w("")
+    w(summary(d, plan))
+    w("")
+
     a = plan["a"]
     w(f"## a. Time to first token (mock TTFT {a['mock'][0]}, {a['mock'][1]} tokens/s, {a['mock'][2]} tokens; "
       f"{a['duration']} s of back-to-back streams per level)")
@@ -603,6 +618,35 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
     return "\n".join(out) + "\n"
 
 
+def summary(d, plan):
+    """One row per target with the four headline figures and their ratio to nginx's."""
+    names = [n for n in TARGETS if n in d]
+    labels = {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
+              "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+    n = d.get("nginx", {})
+    rows = ["| target | added TTFT p99 @1,000 (ms) | KiB per held stream | CPU s per 100k events | short requests/s |",
+            "|---|---|---|---|---|"]
+
+    def cell(f, key, digits, direct_ok=True, name=""):
+        v = f.get(key)
+        if v is None or (not direct_ok and name == "direct"):
+            return "–"
+        base = n.get(key)
+        r = f" ({v / base:.2f}× nginx)" if base and base > 0 and name not in ("nginx", "direct") else ""
+        return fmt(v, digits) + r
+
+    for name in names:
+        f = d[name]
+        rows.append(f"| {labels[name]} | {cell(f, 'a1000_add99', 2, False, name)} | "
+                    f"{cell(f, 'b_kib_per_stream', 1, True, name)} | {cell(f, 'c_cpu_per_100k', 2, True, name)} | "
+                    f"{cell(f, 'd_rps', 0, True, name)} |")
+    b = d.get("sluice-full", {})
+    rows.append("")
+    rows.append(f"Held streams: {b.get('b_held', 0):,} of {plan['b']['streams']:,} for Sluice with 8 filters; "
+                "the direct row's CPU is the mock's own.")
+    return "\n".join(rows)
+
+
 def chart(d, plan, path):
     try:
         import matplotlib
@@ -650,13 +694,41 @@ def chart(d, plan, path):
     return True
 
 
+def render_again(path, out):
+    """Writes the markdown and the chart again from a run's JSON (same figures, current layout)."""
+    with open(path) as f:
+        data = json.load(f)
+    plan, results, status, info = data["plan"], data["runs"], data["status"], data["machine"]
+    started, seconds, quick = data.get("started"), data.get("seconds"), data.get("quick", False)
+    if started is None:
+        # Runs written before these fields existed: take them from the markdown written with the JSON.
+        md_path = os.path.splitext(path)[0] + ".md"
+        m = re.search(r"Run (\S+ \S+) UTC, ([0-9.]+) minutes", open(md_path).read()) if os.path.exists(md_path) else None
+        started, seconds = (m.group(1), float(m.group(2)) * 60) if m else ("unknown", 0.0)
+    d = derive(results, status, plan)
+    checks = targets_check(d)
+    md = markdown(info, plan, d, status, checks, started, seconds, quick)
+    with open(os.path.join(RESULTS, f"{out}.md"), "w") as f:
+        f.write(md)
+    data["figures"], data["targets"] = d, checks
+    data["started"], data["seconds"], data["quick"] = started, seconds, quick
+    with open(os.path.join(RESULTS, f"{out}.json"), "w") as f:
+        json.dump(data, f, indent=1, default=str)
+    chart(d, plan, os.path.join(RESULTS, f"{out}.png"))
+    print(md)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="shorter runs and fewer held streams, for iteration")
     ap.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     ap.add_argument("--scenarios", default="abcd", help="which of the scenarios a, b, c, d to run (e is derived)")
+    ap.add_argument("--render", metavar="JSON", help="only render the tables and chart again from a run's raw JSON")
     ap.add_argument("--out", default="latest", help="base name of the files written in bench/results/")
     args = ap.parse_args()
+    if args.render:
+        render_again(args.render, args.out)
+        return
     os.makedirs(TMP, exist_ok=True)
     for name in ("runs.jsonl",):
         p = os.path.join(TMP, name)
@@ -683,7 +755,8 @@ def main():
         f.write(md)
     with open(os.path.join(RESULTS, f"{args.out}.json"), "w") as f:
         json.dump({"machine": info, "plan": plan, "runs": results, "status": status, "figures": d,
-                   "targets": checks}, f, indent=1, default=str)
+                   "targets": checks, "started": started, "seconds": seconds, "quick": args.quick},
+                  f, indent=1, default=str)
     chart(d, plan, os.path.join(RESULTS, f"{args.out}.png"))
     print(md)
     log(f"done in {seconds / 60:.1f} min: bench/results/{args.out}.md, .json, .png")
