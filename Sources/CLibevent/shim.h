@@ -57,18 +57,6 @@ static inline void sluice_set_linger_zero(int fd) {
 
 static inline int sluice_errno(void) { return errno; }
 
-/// Sends up to `count` buffers on a non-blocking socket at once, without SIGPIPE. Returns the bytes
-/// sent, 0 when the socket would block, or -1 on any other error (errno set).
-static inline long sluice_send_vector(int fd, struct iovec *iov, int count) {
-    struct msghdr m;
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = iov;
-    m.msg_iovlen = (size_t)count;
-    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
-    return (long)n;
-}
-
 static inline void sluice_close(int fd) { close(fd); }
 
 static inline void sluice_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

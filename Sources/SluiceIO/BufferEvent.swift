@@ -27,14 +27,12 @@ public final class BufferEvent {
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
     private var lingering: BufferEvent?
     private var flushTimer: Timer?
-    /// Plain TCP and connected: `write` stages bytes and sends them itself at the end of the loop
-    /// turn while nothing is queued in libevent.
-    private var sendsDirectly = false
-    /// Bytes written this loop turn and not yet sent (see `write`).
+    /// Plain TCP and connected: `write` stages bytes and hands them to libevent once, at the end of
+    /// the loop turn.
+    private var coalescesWrites = false
+    /// Bytes written this loop turn and not yet handed to libevent (see `write`).
     private var staged: [UInt8] = []
     private var flushPending = false
-    /// The write low watermark set by the owner; above 0 it waits for `onWritable`.
-    private var writeLowWatermark = 0
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -48,7 +46,7 @@ public final class BufferEvent {
         } else {
             self.tls = nil
             bev = bufferevent_socket_new(loop.base, fd, options)
-            sendsDirectly = true
+            coalescesWrites = true
         }
         install()
     }
@@ -161,15 +159,13 @@ public final class BufferEvent {
     /// `onWritable` fires when the output drains to `bytes` or below.
     public func setWriteLowWatermark(_ bytes: Int) {
         guard let bev else { return }
-        writeLowWatermark = bytes
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
     }
 
-    /// Queues `bytes` for the socket. On a plain TCP connection with nothing queued in libevent, the
-    /// bytes are staged and sent by this object at the end of the loop turn, straight to the kernel
-    /// as far as it takes them; only the rest is queued for libevent. What one turn writes to one
-    /// socket (a head and its body, the chunks of one read) then costs one system call, with no copy
-    /// into libevent, no write-event registration and no extra loop turn.
+    /// Queues `bytes` for the socket. On a plain TCP connection the bytes are staged and handed to
+    /// the bufferevent in one `bufferevent_write` at the end of the loop turn: what one turn writes to
+    /// one socket (a head and its body, the pieces of a chunk, the chunks of one read) then takes the
+    /// bufferevent's lock and its output buffer once, and libevent writes it in one go.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         write(bytes, UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
     }
@@ -178,7 +174,7 @@ public final class BufferEvent {
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer) {
         guard let bev else { return }
         guard first.count + second.count + third.count > 0 else { return }
-        if sendsDirectly, flushPending || evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+        if coalescesWrites {
             staged.append(contentsOf: first)
             staged.append(contentsOf: second)
             staged.append(contentsOf: third)
@@ -193,30 +189,13 @@ public final class BufferEvent {
         }
     }
 
-    /// Sends the staged bytes (end of the loop turn, or before a close). Loop thread only.
+    /// Hands the staged bytes to libevent (end of the loop turn, or before a close). Loop thread only.
     func flushStaged() {
         guard flushPending else { return }
         flushPending = false
         defer { if staged.capacity > 4096 { staged = [] } else { staged.removeAll(keepingCapacity: true) } }
         guard let bev, !staged.isEmpty else { return }
-        let fd = bufferevent_getfd(bev)
-        var sent = 0
-        if fd >= 0 {
-            let n = staged.withUnsafeMutableBytes { raw in
-                var iov = iovec(iov_base: raw.baseAddress, iov_len: raw.count)
-                return sluice_send_vector(fd, &iov, 1)
-            }
-            // On an error the bytes are queued anyway: libevent's own write then meets the error
-            // and reports it through `onCondition`, as it always did.
-            if n > 0 { sent = n }
-        }
-        if sent < staged.count {
-            staged.withUnsafeBytes { raw in _ = bufferevent_write(bev, raw.baseAddress! + sent, raw.count - sent) }
-        } else if writeLowWatermark > 0, !closeWhenFlushed {
-            // The owner waits for the output to drain (backpressure), and it just did without libevent
-            // writing anything, so libevent will not call back: tell the owner here.
-            onWritable?()
-        }
+        staged.withUnsafeBytes { raw in _ = bufferevent_write(bev, raw.baseAddress, raw.count) }
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -328,7 +307,7 @@ public final class BufferEvent {
         if flags & Int32(BEV_EVENT_CONNECTED) != 0 {
             let fd = socket
             if fd >= 0 { sluice_set_nodelay(fd) }
-            if tls == nil { sendsDirectly = true }
+            if tls == nil { coalescesWrites = true }
             onCondition?(.connected)
         } else if flags & Int32(BEV_EVENT_ERROR) != 0 {
             onCondition?(.failure(describeError()))

@@ -99,9 +99,8 @@ public final class EventLoop: @unchecked Sendable {
         event_active(wakeEvent, Int32(EV_READ), 0)
     }
 
-    /// Sends `socket`'s staged bytes after the callbacks already due in this loop turn have run, so
-    /// what one turn writes to one socket (a head and its body, several chunks) leaves in one system
-    /// call. Loop thread only.
+    /// Hands `socket`'s staged bytes to libevent after the callbacks already due in this loop turn
+    /// have run, so what one turn writes to one socket goes in as one write. Loop thread only.
     func flushLater(_ socket: BufferEvent) {
         if flushQueue.isEmpty { event_active(flushEvent, Int32(EV_READ), 0) }
         flushQueue.append(socket)
