@@ -82,9 +82,15 @@ public final class TimeoutsFilter: Filter {
         /// When the current stage's wait started: its deadline is this plus the stage's limit.
         var stageStart = MonotonicInstant(nanoseconds: 0)
         var stageTimer: ExchangeTimer?
+        /// The stage timer is pending: it will look at `stageStart` when it fires.
+        var stageTimerPending = false
         var totalTimer: ExchangeTimer?
         var heartbeatTimer: ExchangeTimer?
         var heartbeatArmed = false
+        /// The heartbeat timer is pending: it will look at `lastActivity` when it fires.
+        var heartbeatTimerPending = false
+        /// When the client last got something: the heartbeat is due a period after it.
+        var lastActivity = MonotonicInstant(nanoseconds: 0)
         var clientBlocked = false
         /// Set once `total` fired: later attempts are refused with it.
         var totalExpired: ProxyError?
@@ -173,8 +179,15 @@ public final class TimeoutsFilter: Filter {
         guard let watch = watch(exchange), watch.attempt == exchange.attempt else { return .pass }
         switch info.kind {
         case .content:
-            // One timer, re-armed per content event: the silence starts again now.
-            enter(.betweenTokens, at: exchange.timings.lastToken ?? exchange.clock.now(), watch, exchange)
+            // The silence starts again now. A pending between_tokens timer looks at the stage's start
+            // when it fires and waits on for what is left, so moving the start is enough: no timer is
+            // re-armed (a system call) on every token.
+            let start = exchange.timings.lastToken ?? exchange.clock.now()
+            if watch.stage == .betweenTokens, watch.stageTimerPending {
+                watch.stageStart = start
+            } else {
+                enter(.betweenTokens, at: start, watch, exchange)
+            }
         case .done:
             // The stream ended properly; only the upstream's end of message is left to come.
             enter(.idle, at: exchange.clock.now(), watch, exchange)
@@ -206,6 +219,7 @@ public final class TimeoutsFilter: Filter {
         guard let watch = watch(exchange) else { return }
         watch.stage = .idle
         watch.stageTimer?.cancel()
+        watch.stageTimerPending = false
         watch.totalTimer?.cancel()
         stopHeartbeat(watch)
     }
@@ -233,9 +247,11 @@ public final class TimeoutsFilter: Filter {
         watch.stageStart = start
         guard let limit = limit(of: stage) else {
             watch.stageTimer?.cancel()
+            watch.stageTimerPending = false
             return
         }
         let left = max(.zero, limit - exchange.clock.now().since(start))
+        watch.stageTimerPending = true
         if let timer = watch.stageTimer {
             timer.reschedule(after: left)
         } else {
@@ -262,7 +278,9 @@ public final class TimeoutsFilter: Filter {
     /// The stage timer fired. It fails the exchange only when its stage is really overdue for the
     /// attempt it was armed for; the checks below cover hooks this filter did not get to see.
     private func stageTimerFired(_ exchange: Exchange) {
-        guard let watch = watch(exchange), watch.stage != .idle else { return }
+        guard let watch = watch(exchange) else { return }
+        watch.stageTimerPending = false
+        guard watch.stage != .idle else { return }
         // A later attempt re-arms the timer in its own selectUpstream.
         guard watch.attempt == exchange.attempt else { return }
         let now = exchange.clock.now()
@@ -349,13 +367,21 @@ public final class TimeoutsFilter: Filter {
 
     // MARK: - Heartbeat
 
+    /// The client just got something: the next keepalive is due a full period from now. A pending
+    /// heartbeat timer checks `lastActivity` when it fires, so this re-arms nothing while one is.
     private func restartHeartbeat(_ watch: Watch, _ exchange: Exchange) {
         guard let period = settings.heartbeat else { return }
         watch.heartbeatArmed = true
+        watch.lastActivity = exchange.clock.now()
+        if !watch.heartbeatTimerPending { armHeartbeat(after: period, watch, exchange) }
+    }
+
+    private func armHeartbeat(after delay: Duration, _ watch: Watch, _ exchange: Exchange) {
+        watch.heartbeatTimerPending = true
         if let timer = watch.heartbeatTimer {
-            timer.reschedule(after: period)
+            timer.reschedule(after: delay)
         } else {
-            watch.heartbeatTimer = exchange.schedule(after: period) { [weak self, weak exchange] in
+            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, weak exchange] in
                 guard let self, let exchange else { return }
                 self.heartbeatFired(exchange)
             }
@@ -364,11 +390,20 @@ public final class TimeoutsFilter: Filter {
 
     private func stopHeartbeat(_ watch: Watch) {
         watch.heartbeatArmed = false
+        watch.heartbeatTimerPending = false
         watch.heartbeatTimer?.cancel()
     }
 
     private func heartbeatFired(_ exchange: Exchange) {
-        guard let watch = watch(exchange), watch.heartbeatArmed, !exchange.tokens.sawDone else { return }
+        guard let watch = watch(exchange) else { return }
+        watch.heartbeatTimerPending = false
+        guard watch.heartbeatArmed, !exchange.tokens.sawDone, let period = settings.heartbeat else { return }
+        let quiet = exchange.clock.now().since(watch.lastActivity)
+        if quiet < period {
+            // Something went out since the timer was armed: wait for the rest of the period.
+            armHeartbeat(after: period - quiet, watch, exchange)
+            return
+        }
         // Before the head is out (a filter holds it) a comment would commit a 200 head for it; while
         // the client is blocked a comment only adds to its backlog. Either way: look again later.
         if exchange.headSent && !watch.clientBlocked {
