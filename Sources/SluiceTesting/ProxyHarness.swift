@@ -66,9 +66,18 @@ public final class ProxyHarness {
     public convenience init(chain: String = "", registry: FilterRegistry = BuiltinFilters.registry(),
                             upstreamSettings: MockSettings = ProxyHarness.fastMock, workers: Int = 2,
                             clock: any SluiceClock = SystemClock()) throws {
+        try self.init(filterFile: Self.filterFile(chain: chain), registry: registry, upstreamSettings: upstreamSettings,
+                      workers: workers, clock: clock)
+    }
+
+    /// The filter file `init(chain:)` starts: one listener on 127.0.0.1:0, an admin listener, the
+    /// fake upstream as group `fake`, and route `all` (`/`) through chain `main` made of `chain`
+    /// (YAML list items, e.g. `- filter: timeouts`; empty for no filters). For tests that need the
+    /// text itself, to reload it or to change one line.
+    public static func filterFile(chain: String = "") -> String {
         let chainText = chain.isEmpty ? "  main: []" : "  main:\n" + chain.split(separator: "\n", omittingEmptySubsequences: false)
             .map { "    " + $0 }.joined(separator: "\n")
-        let text = """
+        return """
         listeners:
           - name: test
             address: 127.0.0.1:0
@@ -86,7 +95,6 @@ public final class ProxyHarness {
         \(chainText)
 
         """
-        try self.init(filterFile: text, registry: registry, upstreamSettings: upstreamSettings, workers: workers, clock: clock)
     }
 
     /// A mock that answers quickly, so tests spend little time waiting: 20 ms to the first token,

@@ -68,27 +68,12 @@ struct AdminAPITests {
     }
 
     @Test func theChainInForceIsShownWithSecretsRedacted() throws {
-        let file = """
-        listeners:
-          - name: test
-            address: 127.0.0.1:0
-        admin:
-          address: 127.0.0.1:0
-        upstreams:
-          fake:
-            endpoints: ["{{upstream}}"]
-        routes:
-          - name: all
-            path_prefix: /
-            chain: main
-            upstream: fake
-        chains:
-          main:
+        let file = ProxyHarness.filterFile(chain: """
             - filter: token_bucket
               config: { key: { header: x-api-key }, capacity: 5, refill_per_second: 1 }
             - filter: secretive_test
               config: { api_key: sk-should-not-show, mode: strict }
-        """
+            """)
         let registry = BuiltinFilters.registry()
         registry.register("secretive_test") { setup in
             _ = setup.config.string("api_key")
@@ -126,7 +111,7 @@ struct AdminAPITests {
     @Test func healthzFailsWhileAWorkerIsStuckAndRecoversAfter() throws {
         let registry = BuiltinFilters.registry()
         registry.register("blocking_test") { _ in BlockingTestFilter() }
-        let proxy = try ProxyHarness(filterFile: MetricsTests.file(chain: "[{ filter: blocking_test }]"), registry: registry,
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: "- filter: blocking_test"), registry: registry,
                                      workers: 1, options: { $0.stuckWorkerThreshold = .milliseconds(400) })
         defer { proxy.stop() }
         #expect(try proxy.admin("GET", "/healthz").status == 200)
@@ -157,7 +142,7 @@ struct AdminAPITests {
     }
 
     @Test func requestsNoRouteTookAreCountedUnderNone() throws {
-        let file = MetricsTests.file(chain: "[]").replacingOccurrences(of: "path_prefix: /", with: "path_prefix: /v1/")
+        let file = ProxyHarness.filterFile().replacingOccurrences(of: "path_prefix: /", with: "path_prefix: /v1/")
         let proxy = try ProxyHarness(filterFile: file)
         defer { proxy.stop() }
         #expect(try TestClient.post(port: proxy.port, path: "/other", json: "{}").status == 404)

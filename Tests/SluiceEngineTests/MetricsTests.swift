@@ -236,14 +236,14 @@ struct MetricsTests {
         slow.tokensPerSecond = 20
         slow.tokens = 200
         let path = ProxyHarness.temporaryFilterFilePath()
-        let proxy = try ProxyHarness(filterFile: Self.file(chain: "[]"), path: path, upstreamSettings: slow)
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(), path: path, upstreamSettings: slow)
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port)
         defer { client.close() }
         try client.sendRaw(Self.rawChat())
         _ = try client.readHead()
-        #expect((try? proxy.reload(filterFile: Self.file(chain: "[]")).get()) == 2)
-        #expect(throws: (any Error).self) { try proxy.reload(filterFile: Self.file(chain: "[{ filter: nope }]")).get() }
+        #expect((try? proxy.reload(filterFile: ProxyHarness.filterFile()).get()) == 2)
+        #expect(throws: (any Error).self) { try proxy.reload(filterFile: ProxyHarness.filterFile(chain: "- filter: nope")).get() }
         let m = try proxy.metrics()
         #expect(m.value("sluice_reloads_total", ["result": "succeeded"]) == 1)
         #expect(m.value("sluice_reloads_total", ["result": "failed"]) == 1)
@@ -312,26 +312,6 @@ struct MetricsTests {
     static func rawChat() -> [UInt8] {
         let body = TestClient.chatRequest()
         return Array("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
-    }
-
-    static func file(chain: String) -> String {
-        """
-        listeners:
-          - name: test
-            address: 127.0.0.1:0
-        admin:
-          address: 127.0.0.1:0
-        upstreams:
-          fake:
-            endpoints: ["{{upstream}}"]
-        routes:
-          - name: all
-            path_prefix: /
-            chain: main
-            upstream: fake
-        chains:
-          main: \(chain)
-        """
     }
 }
 
