@@ -184,9 +184,10 @@ public final class BufferEvent {
             }
             return
         }
-        for part in [first, second, third] where part.count > 0 {
-            bufferevent_write(bev, part.baseAddress, part.count)
-        }
+        // TLS: each piece goes to the bufferevent as it is (no array of them on this per-chunk path).
+        if first.count > 0 { bufferevent_write(bev, first.baseAddress, first.count) }
+        if second.count > 0 { bufferevent_write(bev, second.baseAddress, second.count) }
+        if third.count > 0 { bufferevent_write(bev, third.baseAddress, third.count) }
     }
 
     /// Hands the staged bytes to libevent (end of the loop turn, or before a close). Loop thread only.

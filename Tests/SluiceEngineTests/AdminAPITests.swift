@@ -16,14 +16,10 @@ struct AdminAPITests {
     }
 
     @Test func liveStreamsAreListedWithTheirStateAndTokens() throws {
-        var slow = ProxyHarness.fastMock
-        slow.tokensPerSecond = 20
-        slow.tokens = 400
-        let proxy = try ProxyHarness(upstreamSettings: slow)
+        let proxy = try ProxyHarness(upstreamSettings: MetricsTests.longStreams)
         defer { proxy.stop() }
-        let client = try TestClient(port: proxy.port)
+        let client = try MetricsTests.startStream(proxy.port)
         defer { client.close() }
-        try client.sendRaw(MetricsTests.rawChat())
         _ = try client.readHead()
         for _ in 0..<3 { _ = try client.readItem() }
         let answer = try proxy.admin("GET", "/admin/streams")
@@ -50,18 +46,13 @@ struct AdminAPITests {
     }
 
     @Test func aQueuedRequestShowsAsQueued() throws {
-        var slow = ProxyHarness.fastMock
-        slow.tokensPerSecond = 20
-        slow.tokens = 400
-        let proxy = try ProxyHarness(chain: "- filter: admission\n  config: { max_active_streams: 1 }", upstreamSettings: slow)
+        let proxy = try ProxyHarness(chain: "- filter: admission\n  config: { max_active_streams: 1 }", upstreamSettings: MetricsTests.longStreams)
         defer { proxy.stop() }
-        let first = try TestClient(port: proxy.port)
+        let first = try MetricsTests.startStream(proxy.port)
         defer { first.close() }
-        try first.sendRaw(MetricsTests.rawChat())
         _ = try first.readHead()
-        let second = try TestClient(port: proxy.port)
+        let second = try MetricsTests.startStream(proxy.port)
         defer { second.close() }
-        try second.sendRaw(MetricsTests.rawChat())
         _ = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_admission_queue_length") == 1 }
         let streams = try #require(try json(try proxy.admin("GET", "/admin/streams"))["streams"] as? [[String: Any]])
         #expect(streams.compactMap { $0["state"] as? String }.sorted() == ["queued", "streaming"])

@@ -126,13 +126,9 @@ struct MetricsTests {
     }
 
     @Test func aClientThatLeavesIsCountedAsClientGone() throws {
-        var slow = ProxyHarness.fastMock
-        slow.tokensPerSecond = 20
-        slow.tokens = 200
-        let proxy = try ProxyHarness(upstreamSettings: slow)
+        let proxy = try ProxyHarness(upstreamSettings: Self.longStreams)
         defer { proxy.stop() }
-        let client = try TestClient(port: proxy.port)
-        try client.sendRaw(Self.rawChat())
+        let client = try MetricsTests.startStream(proxy.port)
         _ = try client.readHead()
         _ = try client.readItem()
         let during = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_active_streams", ["route": "all"]) == 1 }
@@ -172,32 +168,15 @@ struct MetricsTests {
     @Test func theBreakerStateGaugeShowsAnOpenEndpoint() throws {
         // A port that was just bound and closed again: connections to it are refused.
         let port = { SilentListener().port }()
-        let file = """
-        listeners:
-          - name: test
-            address: 127.0.0.1:0
-        admin:
-          address: 127.0.0.1:0
-        upstreams:
-          gone:
-            endpoints: ["http://127.0.0.1:\(port)"]
-        routes:
-          - name: all
-            path_prefix: /
-            chain: main
-            upstream: gone
-        chains:
-          main:
-            - filter: circuit_breaker
-              config: { failures: 2, open_duration: 1m }
-        """
+        let file = ProxyHarness.filterFile(chain: "- filter: circuit_breaker\n  config: { failures: 2, open_duration: 1m }")
+            .replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(port)")
         let proxy = try ProxyHarness(filterFile: file)
         defer { proxy.stop() }
         #expect(try stream(proxy).status == 502)
         #expect(try stream(proxy).status == 502)
         #expect(try stream(proxy).status == 503)
         let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 3 }
-        let endpoint = "gone/http://127.0.0.1:\(port)"
+        let endpoint = "fake/http://127.0.0.1:\(port)"
         #expect(m.value("sluice_circuit_breaker_state", ["filter": "circuit_breaker", "endpoint": endpoint]) == 2)
         #expect(m.value("sluice_circuit_breaker_opened_total", ["endpoint": endpoint]) == 1)
         #expect(m.value("sluice_circuit_breaker_rejected_total") == 1)
@@ -206,19 +185,14 @@ struct MetricsTests {
     }
 
     @Test func theAdmissionQueueLengthAndShedsShowWhileRequestsWait() throws {
-        var slow = ProxyHarness.fastMock
-        slow.tokensPerSecond = 20
-        slow.tokens = 200
         let chain = "- filter: admission\n  config: { max_active_streams: 1, queue: { max_length: 1, max_per_client: 1 } }"
-        let proxy = try ProxyHarness(chain: chain, upstreamSettings: slow)
+        let proxy = try ProxyHarness(chain: chain, upstreamSettings: Self.longStreams)
         defer { proxy.stop() }
-        let first = try TestClient(port: proxy.port)
+        let first = try MetricsTests.startStream(proxy.port)
         defer { first.close() }
-        try first.sendRaw(Self.rawChat())
         _ = try first.readHead()
-        let second = try TestClient(port: proxy.port)
+        let second = try MetricsTests.startStream(proxy.port)
         defer { second.close() }
-        try second.sendRaw(Self.rawChat())
         let queued = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_admission_queue_length") == 1 }
         #expect(queued.value("sluice_admission_queue_length", ["chain": "main", "filter": "admission"]) == 1)
         #expect(queued.value("sluice_admission_in_flight", ["filter": "admission"]) == 1)
@@ -232,15 +206,11 @@ struct MetricsTests {
     }
 
     @Test func reloadsAreCountedByResultAndOldChainsShowTheirStreams() throws {
-        var slow = ProxyHarness.fastMock
-        slow.tokensPerSecond = 20
-        slow.tokens = 200
         let path = ProxyHarness.temporaryFilterFilePath()
-        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(), path: path, upstreamSettings: slow)
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(), path: path, upstreamSettings: Self.longStreams)
         defer { proxy.stop() }
-        let client = try TestClient(port: proxy.port)
+        let client = try MetricsTests.startStream(proxy.port)
         defer { client.close() }
-        try client.sendRaw(Self.rawChat())
         _ = try client.readHead()
         #expect((try? proxy.reload(filterFile: ProxyHarness.filterFile()).get()) == 2)
         #expect(throws: (any Error).self) { try proxy.reload(filterFile: ProxyHarness.filterFile(chain: "- filter: nope")).get() }
@@ -309,9 +279,21 @@ struct MetricsTests {
         #expect(m.value("custom_filter_requests_total", ["chain": "main", "filter": "clashing_metrics_test"]) == 1)
     }
 
-    static func rawChat() -> [UInt8] {
+    /// A mock whose streams last 20 s (400 tokens at 20 per second): they are still running while a
+    /// test looks at them.
+    static var longStreams: MockSettings {
+        var settings = ProxyHarness.fastMock
+        settings.tokensPerSecond = 20
+        settings.tokens = 400
+        return settings
+    }
+
+    /// Connects to `port` and sends a streaming chat request, leaving the response for the caller.
+    static func startStream(_ port: Int) throws -> TestClient {
+        let client = try TestClient(port: port)
         let body = TestClient.chatRequest()
-        return Array("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
+        try client.sendRaw(Array("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8))
+        return client
     }
 }
 

@@ -926,7 +926,6 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     var clientBacklog: Int { downstream.socket.outputLength }
-    var downstreamBacklog: Int { downstream.socket.outputLength }
 
     /// The phase in words, for `/admin/streams`: queued (a request filter holds it, e.g. admission),
     /// filtering, reading_body, connecting, waiting_for_head, streaming, paused (the client is slow),
@@ -962,7 +961,7 @@ extension ProxyExchange {
         out += ",\"age_ms\":\(ms(now.since(x.timings.start)))"
         out += ",\"ttft_ms\":\(x.timings.firstToken.map { ms($0.since(x.timings.start)) } ?? "null")"
         out += ",\"tokens\":\(x.tokens.completionTokens),\"events\":\(x.counters.events),\"bytes_out\":\(x.counters.bytesToClient)"
-        out += ",\"client_backlog\":\(downstreamBacklog)}"
+        out += ",\"client_backlog\":\(clientBacklog)}"
         return out
     }
 }

@@ -20,7 +20,6 @@ final class AccessLog: Sendable {
         /// A spec the writer thread has yet to switch its output to (it owns the descriptor).
         var reopen: AccessLogSpec?
         var stopping = false
-        var stopped = false
     }
 
     private let state: Mutex<State>
@@ -97,7 +96,6 @@ final class AccessLog: Sendable {
             if fd >= 0, !bytes.isEmpty { Self.writeAll(fd, bytes) }
             if stopping {
                 if ownsFD { _ = Glibc.close(fd) }
-                state.withLock { $0.stopped = true }
                 finished.signal()
                 return
             }

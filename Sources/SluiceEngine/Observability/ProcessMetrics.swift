@@ -63,7 +63,7 @@ final class ProcessMetrics: Sendable {
     private static func bootTime() -> Double? {
         guard let stat = read("/proc/stat") else { return nil }
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
-            return Double(line.dropFirst(6).trimmingCharacters(in: " "))
+            return line.split(separator: " ").last.flatMap { Double($0) }
         }
         return nil
     }
@@ -81,14 +81,5 @@ final class ProcessMetrics: Sendable {
             bytes.append(contentsOf: chunk[0..<n])
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-private extension Substring {
-    func trimmingCharacters(in character: Character) -> Substring {
-        var s = self
-        while s.first == character { s = s.dropFirst() }
-        while s.last == character { s = s.dropLast() }
-        return s
     }
 }

@@ -90,9 +90,7 @@ final class ProxyMetrics: Sendable {
         if let filter = outcome.decidedBy { route.countDecision(filter: filter, outcome: label) }
 
         let tokens = x.tokens
-        if let usage = tokens.usage {
-            if let prompt = usage.promptTokens, prompt > 0 { route.promptTokensFromUsage.increment(by: Int64(prompt)) }
-        }
+        if let prompt = tokens.usage?.promptTokens, prompt > 0 { route.promptTokensFromUsage.increment(by: Int64(prompt)) }
         if let completion = tokens.usage?.completionTokens {
             if completion > 0 { route.completionTokensFromUsage.increment(by: Int64(completion)) }
         } else if tokens.contentEvents > 0 {
