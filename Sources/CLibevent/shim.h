@@ -58,6 +58,8 @@ static inline void sluice_set_linger_zero(int fd) {
 static inline int sluice_errno(void) { return errno; }
 
 static inline void sluice_close(int fd) { close(fd); }
+/// A second descriptor for the same open socket, close-on-exec. -1 with errno set on failure.
+static inline int sluice_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 static inline void sluice_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
 
@@ -118,14 +120,14 @@ static inline int sluice_make_address(const char *host, int port, struct sockadd
     return 0;
 }
 
-/// Builds a listening socket with SO_REUSEADDR and SO_REUSEPORT, so each worker can own a listener on
-/// the same port and the kernel spreads connections. Returns the fd, or -1 with errno set.
+/// Builds a listening socket with SO_REUSEADDR (a restart may bind over connections in TIME_WAIT) and
+/// without SO_REUSEPORT, so a port another process listens on fails with EADDRINUSE instead of being shared.
+/// Returns the fd, or -1 with errno set.
 static inline int sluice_listen_socket(const struct sockaddr *sa, int salen, int backlog) {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, sa, (socklen_t)salen) != 0 || listen(fd, backlog) != 0) {
         int saved = errno;

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import SluiceIO
 import SluiceMock
 
 /// `sluice mock`: the fake LLM backend on its own.
@@ -27,7 +28,7 @@ struct MockCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens per answer.")
     var tokens: Int?
 
-    @Option(name: .long, help: "Event-loop threads, each with its own listener on the same port (SO_REUSEPORT).")
+    @Option(name: .long, help: "Event-loop threads, all accepting on the one listening socket.")
     var workers: Int = 1
 
     func validate() throws {
@@ -45,13 +46,13 @@ struct MockCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        // The first server picks the port (it may be 0); the others share it through SO_REUSEPORT.
+        // One socket (its port may be 0), each server accepting on it from its own loop.
         // No journal: a long load run must not keep every request it served.
         var servers: [MockServer] = []
         do {
+            let socket = try ListeningSocket(host: listen.host, port: listen.port)
             for _ in 0..<workers {
-                let port = servers.first?.port ?? listen.port
-                let server = MockServer(settings: settings, host: listen.host, port: port, keepsJournal: false)
+                let server = MockServer(settings: settings, socket: socket, keepsJournal: false)
                 try server.start()
                 servers.append(server)
             }

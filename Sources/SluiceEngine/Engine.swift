@@ -149,19 +149,19 @@ public final class Engine: @unchecked Sendable {
         "\(spec.name)|\(host)|\(port)|\(spec.tls?.certificate ?? "")|\(spec.tls?.key ?? "")"
     }
 
-    /// Binds `spec` on every worker (SO_REUSEPORT; a port-0 listener takes the port the first worker
-    /// got). Before the workers run, or from the control thread: each worker binds on its own loop.
+    /// Binds `spec` once and has every worker accept on that socket. Before the workers run, or from the
+    /// control thread: each worker makes its listener on its own loop.
     private func bind(_ spec: ListenerSpec, override: (host: String, port: Int)?) throws -> Int {
         let host = override?.host ?? spec.host
         let port = override?.port ?? spec.port
         let identity = Self.listenerIdentity(spec, host: host, port: port)
         let tls = try spec.tls.map { try TLSContext.server(certificatePath: $0.certificate, keyPath: $0.key) }
-        let bound = try onWorker(workers[0]) { try $0.listen(identity: identity, name: spec.name, host: host, port: port, tls: tls) }
-        for w in workers.dropFirst() {
-            _ = try onWorker(w) { try $0.listen(identity: identity, name: spec.name, host: host, port: bound, tls: tls) }
+        let socket = try ListeningSocket(host: host, port: port)
+        for w in workers {
+            try onWorker(w) { try $0.listen(identity: identity, name: spec.name, socket: socket, tls: tls) }
         }
-        boundListeners.append((identity, bound))
-        return bound
+        boundListeners.append((identity, socket.port))
+        return socket.port
     }
 
     /// Runs `body` with `worker` on its loop thread when the loop runs, or right here before it does.

@@ -3,7 +3,7 @@ import SluiceFilterAPI
 import SluiceIO
 import Synchronization
 
-/// One event-loop thread with its own listeners (SO_REUSEPORT), client connections, exchanges and
+/// One event-loop thread with its own listeners (each accepting on a socket all workers share), client connections, exchanges and
 /// upstream pool. Everything here runs on the worker's loop thread unless marked otherwise.
 final class Worker: @unchecked Sendable {
     let index: Int
@@ -63,8 +63,8 @@ final class Worker: @unchecked Sendable {
     var currentVersion: ChainVersion { engine.currentVersion }
 
     /// Binds a listener on this worker. Called before the loop runs, or on the loop thread.
-    func listen(identity: String, name: String, host: String, port: Int, tls: TLSContext?) throws -> Int {
-        let listener = try Listener(loop: loop, host: host, port: port)
+    func listen(identity: String, name: String, socket: ListeningSocket, tls: TLSContext?) throws {
+        let listener = try Listener(loop: loop, socket: socket)
         listener.onAccept = { [unowned self] fd, peer in
             guard self.engine.admitConnection() else {
                 // Over max_connections: accepted and closed at once, so the backlog does not fill.
@@ -75,7 +75,6 @@ final class Worker: @unchecked Sendable {
             self.connections[ObjectIdentifier(connection)] = connection
         }
         listeners[identity] = listener
-        return listener.port
     }
 
     /// Closes the listener with this identity; connections it accepted go on. Loop thread.

@@ -12,8 +12,8 @@ public struct PeerAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// A listening socket on one loop. Bound with SO_REUSEPORT so each worker owns its own listener
-/// on the same address and the kernel spreads connections between them. Loop thread only.
+/// Accepts connections of one `ListeningSocket` on one loop. Several workers each own a `Listener` of the
+/// same socket; closing one stops only that loop's accepting. Loop thread only.
 public final class Listener {
     private var listener: OpaquePointer?
     public let loop: EventLoop
@@ -22,18 +22,11 @@ public final class Listener {
     /// Called for each accepted socket; the callee owns the fd from then on.
     public var onAccept: ((Int32, PeerAddress) -> Void)?
 
-    public init(loop: EventLoop, host: String, port: Int, backlog: Int = 1024) throws {
+    /// Accepts `socket`'s connections on `loop`, through a descriptor of its own.
+    public init(loop: EventLoop, socket: ListeningSocket) throws {
         self.loop = loop
-        var storage = sockaddr_storage()
-        let len = sluice_make_address(host, Int32(port), &storage)
-        guard len > 0 else { throw ListenError(description: "\(host) is not a numeric IP address") }
-        let fd = withUnsafePointer(to: &storage) { ptr in
-            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sluice_listen_socket($0, len, Int32(backlog)) }
-        }
-        guard fd >= 0 else {
-            throw ListenError(description: "cannot listen on \(PeerAddress(host: host, port: port)): \(String(cString: strerror(sluice_errno())))")
-        }
-        self.port = Int(sluice_local_port(fd))
+        self.port = socket.port
+        let fd = try socket.duplicateDescriptor()
         listener = nil
         let made = evconnlistener_new(loop.base, acceptTrampoline, Unmanaged.passUnretained(self).toOpaque(),
                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
@@ -43,6 +36,11 @@ public final class Listener {
         }
         listener = made
         evconnlistener_set_error_cb(made, acceptErrorTrampoline)
+    }
+
+    /// Binds a socket of its own (for a listener only this loop serves, such as the admin one).
+    public convenience init(loop: EventLoop, host: String, port: Int, backlog: Int = 1024) throws {
+        try self.init(loop: loop, socket: ListeningSocket(host: host, port: port, backlog: backlog))
     }
 
     deinit { close() }

@@ -12,6 +12,9 @@ public final class MockServer: @unchecked Sendable {
     public let journal = MockJournal()
     private let host: String
     private let requestedPort: Int
+    /// A socket bound by the caller and shared with other servers (`sluice mock --workers`), or nil to bind
+    /// `host:requestedPort` at start.
+    private let sharedSocket: ListeningSocket?
     private var loop: EventLoop?
     private var listener: Listener?
     private var connections: [ObjectIdentifier: MockConnection] = [:]
@@ -44,12 +47,23 @@ public final class MockServer: @unchecked Sendable {
         self.keepsJournal = keepsJournal
         self.host = host
         self.requestedPort = port
+        self.sharedSocket = nil
+    }
+
+    /// A server that accepts on `socket`, which other servers may share: each runs its own loop and the
+    /// kernel gives each connection to one of them.
+    public init(settings: MockSettings = MockSettings(), socket: ListeningSocket, keepsJournal: Bool = true) {
+        self.settings = settings
+        self.keepsJournal = keepsJournal
+        self.host = socket.address.host
+        self.requestedPort = socket.port
+        self.sharedSocket = socket
     }
 
     /// Binds and starts serving on a new thread. Returns once the port is known.
     public func start() throws {
         let loop = EventLoop()
-        let listener = try Listener(loop: loop, host: host, port: requestedPort)
+        let listener = try Listener(loop: loop, socket: sharedSocket ?? ListeningSocket(host: host, port: requestedPort))
         port = listener.port
         listener.onAccept = { [unowned self] fd, _ in
             let connection = MockConnection(server: self, loop: loop, fd: fd)

@@ -15,7 +15,7 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String], timeout: Duration? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -24,6 +24,13 @@ struct CommandLineTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            // A command expected to exit that keeps running (a server that started after all) is stopped, so
+            // the test fails on its status instead of hanging.
+            let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { process.terminate() }
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -332,5 +339,32 @@ extension CommandLineTests {
         #expect(rest.sseEvents.last?.data.contains("\"type\":\"server_shutdown\"") == true)
         sluice.process.waitUntilExit()
         #expect(sluice.process.terminationStatus == 0)
+    }
+}
+
+extension CommandLineTests {
+    /// A port that a running Sluice serves is not shared with a second process: the second one fails to start
+    /// with "address in use", for the proxy's listener, the admin listener and `sluice mock` alike.
+    @Test func aPortInUseMakesASecondProcessFail() throws {
+        let first = try Self.startRun(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "2"])
+        defer { first.process.terminate(); first.process.waitUntilExit() }
+
+        let sameListener = try Self.run(["run", "--listen", "127.0.0.1:\(first.port)", "--admin", "127.0.0.1:0"], timeout: .seconds(5))
+        #expect(sameListener.status == 1)
+        #expect(sameListener.stderr.contains("Address already in use"), "\(sameListener.stderr)")
+
+        let sameAdmin = try Self.run(["run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:\(first.adminPort)"], timeout: .seconds(5))
+        #expect(sameAdmin.status == 1)
+        #expect(sameAdmin.stderr.contains("Address already in use"), "\(sameAdmin.stderr)")
+
+        let mock = try Self.run(["mock", "--listen", "127.0.0.1:\(first.port)", "--workers", "2"], timeout: .seconds(5))
+        #expect(mock.status == 1)
+        #expect(mock.stderr.contains("Address already in use"), "\(mock.stderr)")
+
+        // The first process still serves, from both workers' loops.
+        for _ in 0..<4 {
+            let response = try TestClient.post(port: first.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+            #expect(response.ending == .complete)
+        }
     }
 }
