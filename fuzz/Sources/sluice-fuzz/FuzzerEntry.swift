@@ -35,7 +35,7 @@ func sluiceFuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePoi
     }
     guard let target else {
         let names = FuzzTargets.all.map { "  \($0.name)\t\($0.summary)" }.joined(separator: "\n")
-        fputs("usage: sluice-fuzz TARGET [libFuzzer options] [corpus...]\ntargets:\n\(names)\n", stderr)
+        printError("usage: sluice-fuzz TARGET [libFuzzer options] [corpus...]\ntargets:\n\(names)")
         return 2
     }
     chosenTarget.withLock { $0 = target }
@@ -54,10 +54,10 @@ private let targetVariable = "SLUICE_FUZZ_TARGET"
 private let runOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
     guard let target = chosenTarget.withLock({ $0 }) else { return 0 }
     let input = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
-    do {
+    do throws(FuzzFinding) {
         try target.run(input)
     } catch {
-        fputs("sluice-fuzz \(target.name): \(error)\n", stderr)
+        printError("sluice-fuzz \(target.name): \(error)")
         fatalError("fuzz target \(target.name) found: \(error.message)")
     }
     return 0
@@ -68,4 +68,15 @@ private let runOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = 
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     runOneInput(data, size)
+}
+
+/// Writes a line to standard error, unbuffered (the process may trap right after).
+private func printError(_ text: String) {
+    var line = Array((text + "\n").utf8)
+    var written = 0
+    while written < line.count {
+        let n = line.withUnsafeMutableBytes { write(2, $0.baseAddress! + written, $0.count - written) }
+        if n <= 0 { return }
+        written += n
+    }
 }
