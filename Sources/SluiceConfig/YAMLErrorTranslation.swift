@@ -9,12 +9,9 @@ enum YAMLErrorTranslation {
         guard let yamlError = error as? YamlError else {
             return ConfigError("cannot parse YAML: \(error)", at: start)
         }
-        // At the end of a text that does not end with a line break, libyaml moves its position to
-        // the start of a next line that does not exist; an error found there is put at the text's end.
-        let end = TextPosition.mark(ofCharacterOffset: text.count, in: text, path: path)
+        let end = TextPosition.end(of: text, path: path)
         func at(_ mark: Yams.Mark) -> SourceMark {
-            let position = SourceMark(path: path, line: mark.line, column: mark.column)
-            return position > end ? end : position
+            min(SourceMark(path: path, line: mark.line, column: mark.column), end)
         }
         switch yamlError {
         case .scanner(let context, let problem, let mark, _),
