@@ -12,6 +12,7 @@ import PackageDescription
 //   SluiceFilters     the built-in filters
 //   SluiceCLI         `sluice run|check|mock`, reusable by binaries that register their own filters
 //   SluiceTesting     harness for users' and our own tests: proxy on port 0, fake upstream, SSE client
+//   SluiceFuzzing     the fuzz targets' checks (the libFuzzer driver is the package in fuzz/)
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v14)],
@@ -23,6 +24,8 @@ let package = Package(
         // For the load generator in bench/ (its own package): the event loop and the HTTP codec.
         .library(name: "SluiceIO", targets: ["SluiceIO"]),
         .library(name: "SluiceHTTP", targets: ["SluiceHTTP"]),
+        // For the libFuzzer driver in fuzz/ (its own package, built with sanitizers by scripts/fuzz.sh).
+        .library(name: "SluiceFuzzing", targets: ["SluiceFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,11 +71,14 @@ let package = Package(
             name: "SluiceTesting",
             dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]
         ),
+        // In this package, not in fuzz/, because it checks package-internal parsers (JSONByteReader).
+        .target(name: "SluiceFuzzing", dependencies: ["SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
+        .testTarget(name: "SluiceFuzzingTests", dependencies: ["SluiceFuzzing"]),
         .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP"]),
     ],
     swiftLanguageModes: [.v6]

@@ -41,6 +41,13 @@ enum TextPosition {
         scalarIndex(atLine: line, column: column, in: text).map { text.unicodeScalars[$0] }
     }
 
+    /// The position just past the last character of `text`. At the end of a text that does not end
+    /// with a line break, libyaml moves its position to the start of a line that does not exist;
+    /// marks past this one are put here, so every position names a place in the text.
+    static func end(of text: String, path: String) -> SourceMark {
+        mark(ofCharacterOffset: text.count, in: text, path: path)
+    }
+
     /// The position of the character `offset` characters into `text` (Yams reports reader
     /// errors as a character offset).
     static func mark(ofCharacterOffset offset: Int, in text: String, path: String) -> SourceMark {

@@ -9,8 +9,9 @@ enum YAMLErrorTranslation {
         guard let yamlError = error as? YamlError else {
             return ConfigError("cannot parse YAML: \(error)", at: start)
         }
+        let end = TextPosition.end(of: text, path: path)
         func at(_ mark: Yams.Mark) -> SourceMark {
-            SourceMark(path: path, line: mark.line, column: mark.column)
+            min(SourceMark(path: path, line: mark.line, column: mark.column), end)
         }
         switch yamlError {
         case .scanner(let context, let problem, let mark, _),

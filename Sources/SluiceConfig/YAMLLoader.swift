@@ -24,7 +24,7 @@ public enum YAMLLoader {
         guard let root else {
             return ConfigNode(value: .null, mark: SourceMark(path: path, line: 1, column: 1))
         }
-        var converter = YAMLNodeConverter(path: path)
+        var converter = YAMLNodeConverter(path: path, textEnd: TextPosition.end(of: text, path: path))
         return try converter.convert(root)
     }
 

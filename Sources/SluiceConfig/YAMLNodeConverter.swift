@@ -9,8 +9,12 @@ struct YAMLNodeConverter {
     /// (the "billion laughs") could expand without bound; this caps the expanded size.
     private var remainingNodes = 1_000_000
 
-    init(path: String) {
+    /// The end of the text (`TextPosition.end`); later marks are moved to it.
+    let textEnd: SourceMark
+
+    init(path: String, textEnd: SourceMark) {
         self.path = path
+        self.textEnd = textEnd
     }
 
     mutating func convert(_ node: Yams.Node) throws(ConfigError) -> ConfigNode {
@@ -80,6 +84,7 @@ struct YAMLNodeConverter {
     private static let nullSpellings: Set<String> = ["", "~", "null", "Null", "NULL"]
 
     private func mark(_ mark: Yams.Mark?) -> SourceMark {
-        SourceMark(path: path, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        let position = SourceMark(path: path, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        return min(position, textEnd)
     }
 }

@@ -13,7 +13,7 @@ enum MockAnthropicResponses {
             SSEEvent(event: "content_block_start", data: #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#).serialized,
             SSEEvent(event: "ping", data: #"{"type":"ping"}"#).serialized,
         ]
-        let content = (0..<completion.tokenCount).map { index in
+        let contentEvent: @Sendable (Int) -> [UInt8] = { index in
             SSEEvent(event: "content_block_delta", data: #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(JSONText.quoted(MockTokens.token(at: index)))}}"#).serialized
         }
         let finish = [
@@ -26,7 +26,8 @@ enum MockAnthropicResponses {
         let malformed = #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"malfor"#
         return MockStreamScript(
             preamble: preamble,
-            content: content,
+            contentCount: completion.tokenCount,
+            contentEvent: contentEvent,
             finish: finish,
             errorEvent: SSEEvent(event: "error", data: error).serialized,
             malformedEvent: SSEEvent(event: "content_block_delta", data: malformed).serialized

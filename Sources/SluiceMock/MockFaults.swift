@@ -23,11 +23,17 @@ import SluiceHTTP
 /// (or `/v1/models`), stall, reset and close with N = 0 happen instead of the head, and with N > 0
 /// after the head and half of the body.
 /// Head delay, retry-after and trickle also apply to the mock's own errors (400, 404, 405).
-/// A value that cannot be read makes the mock answer `400` with a message naming the header;
-/// no fault applies to that answer.
+/// A value that cannot be read, or that asks for more than the caps (`maxTokens` tokens,
+/// `maxDelay` for each of head delay, time to first token and trickle pause), makes the mock answer
+/// `400` with a message naming the header; no fault applies to that answer.
 public struct MockFaults: Sendable, Equatable {
     /// Bytes per piece when trickling.
     public static let tricklePieceSize = 5
+    /// The most tokens `x-mock-tokens` may ask for: any client can send the header, and a stream of
+    /// this many tokens already takes a while to read.
+    public static let maxTokens = 100_000
+    /// The longest `x-mock-head-delay`, `x-mock-ttft` or `x-mock-trickle` a request may ask for.
+    public static let maxDelay: Duration = .seconds(60)
 
     /// `x-mock-status`: the error status to answer with.
     public var status: Int?
@@ -82,6 +88,14 @@ public struct MockFaults: Sendable, Equatable {
         timeToFirstToken = try read(.timeToFirstToken, MockValueParser.duration)
         tokensPerSecond = try read(.tokensPerSecond, MockValueParser.rate)
         tokens = try read(.tokens, MockValueParser.count)
+        if let tokens, tokens > Self.maxTokens {
+            throw MockFaultError(header: .tokens, message: "at most \(Self.maxTokens) tokens per request, asked for \(tokens)")
+        }
+        for (header, delay) in [(MockFaultHeader.headDelay, headDelay), (.timeToFirstToken, timeToFirstToken), (.trickle, trickle)] {
+            if let delay, delay > Self.maxDelay {
+                throw MockFaultError(header: header, message: "at most \(Self.maxDelay) per request, asked for \(delay)")
+            }
+        }
 
         let interruptions: [(MockFaultHeader, MockInterruption.Kind)] = [
             (.stallAfter, .stall), (.resetAfter, .reset), (.closeAfter, .close), (.errorEvent, .errorEvent),

@@ -16,19 +16,19 @@ enum MockOpenAIResponses {
             ? #"{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":\#(created),"model":\#(model),"#
             : #"{"id":"cmpl-mock","object":"text_completion","created":\#(created),"model":\#(model),"#
 
-        func choice(_ body: String, finishReason: String?) -> [UInt8] {
+        @Sendable func choice(_ body: String, finishReason: String?) -> [UInt8] {
             let reason = finishReason.map { "\"\($0)\"" } ?? "null"
             let choices = chat
                 ? #""choices":[{"index":0,"delta":\#(body),"logprobs":null,"finish_reason":\#(reason)}]}"#
                 : #""choices":[{"text":\#(body),"index":0,"logprobs":null,"finish_reason":\#(reason)}]}"#
             return SSEEvent(data: prefix + choices).serialized
         }
-        func delta(_ text: String) -> String {
+        @Sendable func delta(_ text: String) -> String {
             chat ? #"{"content":\#(JSONText.quoted(text))}"# : JSONText.quoted(text)
         }
 
         let preamble = chat ? [choice(#"{"role":"assistant"}"#, finishReason: nil)] : []
-        let content = (0..<completion.tokenCount).map { choice(delta(MockTokens.token(at: $0)), finishReason: nil) }
+        let contentEvent: @Sendable (Int) -> [UInt8] = { choice(delta(MockTokens.token(at: $0)), finishReason: nil) }
         var finish = [choice(chat ? "{}" : #""""#, finishReason: finishReason(completion))]
         if completion.includeUsage {
             finish.append(SSEEvent(data: prefix + #""choices":[],"usage":\#(usage(completion))}"#).serialized)
@@ -40,7 +40,8 @@ enum MockOpenAIResponses {
         let malformed = prefix + #""choices":[{"index":0,"delta":{"content":"malfor"#
         return MockStreamScript(
             preamble: preamble,
-            content: content,
+            contentCount: completion.tokenCount,
+            contentEvent: contentEvent,
             finish: finish,
             errorEvent: SSEEvent(data: error).serialized,
             malformedEvent: SSEEvent(data: malformed).serialized

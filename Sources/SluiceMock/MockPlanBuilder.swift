@@ -2,9 +2,12 @@ import SluiceHTTP
 
 /// Accumulates the steps of a plan, keeping the `MockStep` invariants: waits are never zero and
 /// consecutive waits are merged; body steps are never empty and are cut into trickle pieces when
-/// asked.
+/// asked. Runs of content events are kept as descriptions (`content(_:)`), made only as the plan
+/// is executed.
 struct MockPlanBuilder {
+    /// The steps written out since the last content run.
     private(set) var steps: [MockStep] = []
+    private var parts: [MockPlan.Part] = []
     /// The pause between pieces of one event, or nil to send each event whole.
     let trickle: Duration?
 
@@ -41,8 +44,17 @@ struct MockPlanBuilder {
         }
     }
 
+    /// A run of content events, generated when the plan reaches it. Each of its slots starts with a
+    /// non-zero wait or follows a body step, so no wait needs merging across it.
+    mutating func content(_ run: MockContentRun) {
+        guard !run.range.isEmpty else { return }
+        if !steps.isEmpty { parts.append(.steps(steps)) }
+        steps = []
+        parts.append(.content(run))
+    }
+
     /// Appends the final step (`.end`, `.close`, `.reset` or `.stall`) and returns the plan.
     func finished(with last: MockStep, keepAlive: Bool) -> MockPlan {
-        MockPlan(steps: steps + [last], keepAlive: keepAlive && last == .end)
+        MockPlan(parts: parts + [.steps(steps + [last])], keepAlive: keepAlive && last == .end)
     }
 }

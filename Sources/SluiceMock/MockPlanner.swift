@@ -108,11 +108,20 @@ public enum MockPlanner {
         for event in script.preamble { builder.send(event) }
 
         // Slot i < count is content event i; slot count is the finishing events. Faults asking
-        // for more content events than there are land on the finishing slot.
-        let count = script.content.count
+        // for more content events than there are land on the finishing slot. Slots with nothing
+        // but their wait and their event are left to a content run, made as the plan executes.
+        let count = script.contentCount
         let interruptAt = faults.interruption.map { min($0.afterContentEvents, count) }
         let malformedAt = faults.malformedAfter.map { min($0, count) }
-        for slot in 0...count {
+        func run(_ range: Range<Int>) {
+            builder.content(MockContentRun(
+                range: range, event: script.contentEvent, firstWait: settings.timeToFirstToken,
+                wait: settings.interTokenDelay, trickle: faults.trickle))
+        }
+        var plain = 0
+        for slot in [malformedAt, interruptAt, count].compactMap({ $0 }).sorted() where slot >= plain {
+            run(plain..<slot)
+            plain = slot + 1
             if slot == 0 {
                 builder.wait(settings.timeToFirstToken)
             } else if slot < count {
@@ -130,7 +139,7 @@ public enum MockPlanner {
             }
             if slot == malformedAt { builder.send(script.malformedEvent) }
             if slot < count {
-                builder.send(script.content[slot])
+                builder.send(script.contentEvent(slot))
             } else {
                 for event in script.finish { builder.send(event) }
             }

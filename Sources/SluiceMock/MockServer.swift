@@ -36,6 +36,21 @@ public final class MockServer: @unchecked Sendable {
     /// Connections open right now (tests watch the proxy's pool through this). Any thread.
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
 
+    /// A response stops being generated while this many bytes or more wait in its connection's
+    /// output buffer (the client reads slower than the plan runs), and goes on once they drain to
+    /// `outputLowWatermark`. So one stream buffers at most this plus one step, whatever its length.
+    public static let outputHighWatermark = 64 * 1024
+    /// See `outputHighWatermark`.
+    public static let outputLowWatermark = 16 * 1024
+
+    /// The most bytes any of this server's connections has held in its output buffer, waiting for
+    /// the client to read (staged bytes included). Any thread.
+    public var peakOutputBacklog: Int { peakBacklog.load(ordering: .relaxed) }
+    /// Responses paused right now because their client is not reading. Any thread.
+    public var pausedResponses: Int { pausedCount.load(ordering: .relaxed) }
+    fileprivate let peakBacklog = Atomic<Int>(0)
+    fileprivate let pausedCount = Atomic<Int>(0)
+
     /// Whether `journal` records requests. On by default (tests read it); `sluice mock` turns it off,
     /// so a long load run does not keep every request it served.
     public let keepsJournal: Bool
@@ -103,8 +118,10 @@ private final class MockConnection {
     private var parser = HTTPRequestParser()
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
-    private var steps: [MockStep] = []
-    private var stepIndex = 0
+    /// The steps of the response being sent, made as they are reached.
+    private var steps: MockPlan.Iterator?
+    /// True while the response waits for the client to read (see `MockServer.outputHighWatermark`).
+    private var paused = false
     private var keepAlive = false
     private var chunked = false
     private var entry: Int?
@@ -118,6 +135,8 @@ private final class MockConnection {
         self.socket = BufferEvent(loop: loop, acceptedSocket: fd, tls: nil)
         self.id = server.journal.connectionOpened()
         socket.onReadable = { [unowned self] in self.readable() }
+        socket.setWriteLowWatermark(MockServer.outputLowWatermark)
+        socket.onWritable = { [unowned self] in self.drained() }
         socket.onCondition = { [unowned self] condition in
             switch condition {
             case .connected: break
@@ -156,12 +175,12 @@ private final class MockConnection {
         var faulted = head
         for (name, value) in server.forcedFaults where !faulted.headers.contains(name) { faulted.headers.add(name, value) }
         let plan = MockPlanner.plan(MockRequest(head: faulted, body: body), settings: server.settings)
-        steps = plan.steps
+        steps = plan.makeIterator()
         keepAlive = plan.keepAlive && head.keepAlive
-        stepIndex = 0
         chunked = false
         executing = true
-        let planned = steps.reduce(0) { n, s in if case .body = s { return n + 1 } else { return n } }
+        // Counting reads the plan through once more; only tests keep a journal.
+        let planned = !server.keepsJournal ? 0 : plan.reduce(0) { n, s in if case .body = s { return n + 1 } else { return n } }
         entry = !server.keepsJournal ? nil : server.journal.record(MockJournal.Entry(head: head, body: body, connection: id, bodyStepsSent: 0,
                                                         bodyStepsPlanned: planned, ending: nil))
         // Run outside the parser callback: steps may close the socket.
@@ -169,9 +188,15 @@ private final class MockConnection {
     }
 
     private func runSteps() {
-        while executing, !closed, stepIndex < steps.count {
-            let step = steps[stepIndex]
-            stepIndex += 1
+        while executing, !closed, !paused {
+            let backlog = socket.outputLength
+            if backlog > server.peakBacklog.load(ordering: .relaxed) { server.peakBacklog.store(backlog, ordering: .relaxed) }
+            if backlog >= MockServer.outputHighWatermark {
+                paused = true
+                server.pausedCount.add(1, ordering: .relaxed)
+                return
+            }
+            guard let step = steps?.next() else { break }
             switch step {
             case .head(let h):
                 chunked = h.headers.containsToken("chunked", in: "transfer-encoding")
@@ -213,14 +238,23 @@ private final class MockConnection {
                 return
             }
         }
-        if executing, !closed, stepIndex >= steps.count {
+        if executing, !closed, !paused {
             if let entry { server.journal.update(entry) { $0.ending = .finished } }
             finish(closing: !keepAlive)
         }
     }
 
+    /// The output drained to the low watermark: a paused response goes on.
+    private func drained() {
+        guard paused else { return }
+        paused = false
+        server.pausedCount.subtract(1, ordering: .relaxed)
+        runSteps()
+    }
+
     private func finish(closing: Bool) {
         executing = false
+        steps = nil
         entry = nil
         head = nil
         if closing {
@@ -237,6 +271,10 @@ private final class MockConnection {
         guard !closed else { return }
         closed = true
         timer?.cancel()
+        if paused {
+            paused = false
+            server.pausedCount.subtract(1, ordering: .relaxed)
+        }
         if let entry { server.journal.update(entry) { e in if e.ending == nil { e.ending = .cancelledByPeer } } }
         socket.close()
         server.closed(self)

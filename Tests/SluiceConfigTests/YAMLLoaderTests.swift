@@ -91,6 +91,9 @@ struct YAMLLoaderTests {
          "s.yaml:2:1: a filter file holds one YAML document; found a second one ('---')"),
         ("a: *nowhere\n",
          "s.yaml:1:4: YAML syntax error: found undefined alias"),
+        // No line break at the end: libyaml reports 3:1, past the text (found by the filterfile fuzz target).
+        ("a: 1\nb",
+         "s.yaml:2:2: YAML syntax error: could not find expected ':' (while scanning a simple key at line 2, column 1)"),
     ])
     func syntaxErrorsHaveAPosition(text: String, expected: String) {
         #expect(throws: ConfigError.self) { try YAMLLoader.load(text: text, path: "s.yaml") }

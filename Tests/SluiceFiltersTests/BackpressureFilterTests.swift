@@ -46,7 +46,7 @@ struct BackpressureFilterTests {
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port, receiveBuffer: 4096)
         defer { client.close() }
-        try client.send(Self.streamHead(tokens: 200_000, tps: 100_000), body: Array(TestClient.chatRequest().utf8))
+        try client.send(Self.streamHead(tokens: MockFaults.maxTokens, tps: 100_000), body: Array(TestClient.chatRequest().utf8))
         // Never read. The proxy must notice and stop reading the upstream.
         let deadline = ContinuousClock.now + .seconds(20)
         while probe.samples.withLock({ $0.blocked }) == 0, ContinuousClock.now < deadline {
@@ -83,7 +83,7 @@ struct BackpressureFilterTests {
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port, receiveBuffer: 4096)
         defer { client.close() }
-        try client.send(Self.streamHead(tokens: 200_000, tps: 100_000), body: Array(TestClient.chatRequest().utf8))
+        try client.send(Self.streamHead(tokens: MockFaults.maxTokens, tps: 100_000), body: Array(TestClient.chatRequest().utf8))
         let cancelled = proxy.upstream.journal.wait(timeout: .seconds(20)) { $0.first?.ending == .cancelledByPeer }
         #expect(cancelled, "the upstream was not cancelled")
         #expect(probe.samples.withLock { $0.blocked } >= 1)

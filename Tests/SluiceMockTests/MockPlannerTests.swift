@@ -534,6 +534,12 @@ private let instant: MockSettings = {
         ("x-mock-ttft", "1h", "x-mock-ttft:"),
         ("x-mock-tps", "0", "x-mock-tps:"),
         ("x-mock-tokens", "many", "x-mock-tokens:"),
+        // Caps: any client can send these headers (issue 12, item 5).
+        ("x-mock-tokens", "100001", "x-mock-tokens: at most 100000 tokens per request, asked for 100001"),
+        ("x-mock-tokens", "1000000", "x-mock-tokens: at most 100000 tokens per request"),
+        ("x-mock-head-delay", "61s", "x-mock-head-delay: at most 60"),
+        ("x-mock-ttft", "90s", "x-mock-ttft: at most 60"),
+        ("x-mock-trickle", "61s", "x-mock-trickle: at most 60"),
     ])
     func refusesBadFaultHeaders(name: String, value: String, message: String) throws {
         let reading = plan(headers: [(name, value), ("x-mock-head-delay", name == "x-mock-head-delay" ? value : "1s")])
