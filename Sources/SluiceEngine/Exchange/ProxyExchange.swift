@@ -548,8 +548,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     /// Parses SSE events out of `bytes`, accounts tokens and timings, runs event filters, and forwards
     /// either the raw bytes (observe mode) or the events as the filters left them (rewrite mode).
+    /// Events are classified from the parser's bytes; an `SSEEvent` is built only for event filters.
     private func processEvents(_ bytes: UnsafeRawBufferPointer) {
         let rewrite = chain.rewritesEvents
+        let buildsEvents = rewrite || !chain.eventFilters.isEmpty
         var rewritten: [UInt8] = []
         var failure: ProxyError?
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
@@ -558,35 +560,23 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         // belong to nobody. The parser is taken out of `sse` while it runs, since a new attempt resets `sse`.
         let attempt = exchange.attempt
         var isCurrent: Bool { phase != .ended && phase != .retryWait && exchange.attempt == attempt }
-        guard var parser = sse else { return }
-        sse = nil
+        guard var parser = sse.take() else { return }
         defer { if isCurrent { sse = parser } }
         do {
-            try parser.feed(bytes) { item in
+            try parser.scan(bytes) { item in
                 guard failure == nil, isCurrent else { return }
                 switch item {
                 case .comment(let text):
                     if rewrite {
-                        rewritten.append(contentsOf: Array(": \(text)\n\n".utf8))
+                        rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8))
                     }
-                case .event(var event):
+                case .event(let view):
                     exchange.counters.events += 1
-                    let info = LLMEventClassifier.classify(event, dialect: exchange.dialect)
+                    let info = LLMEventClassifier.classify(view, dialect: exchange.dialect)
                     exchange.tokens.record(info)
-                    if info.kind == .content {
-                        let now = exchange.clock.now()
-                        if exchange.timings.firstToken == nil {
-                            exchange.timings.firstToken = now
-                            metrics.timeToFirstToken.record(now.since(exchange.timings.start))
-                            if let head = exchange.timings.responseHead { metrics.firstContentEvent.record(now.since(head)) }
-                        }
-                        if let last = exchange.timings.lastToken {
-                            let gap = now.since(last)
-                            metrics.tokenGap.record(gap)
-                            if gap > exchange.timings.longestTokenGap { exchange.timings.longestTokenGap = gap }
-                        }
-                        exchange.timings.lastToken = now
-                    }
+                    if info.kind == .content { recordContentEvent() }
+                    guard buildsEvents else { return }
+                    var event = view.makeEvent()
                     var drop = false
                     var i = chain.eventFilters.count - 1
                     while i >= 0 {
@@ -622,6 +612,22 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if let failure, phase != .ended {
             if headCommitted { truncate(failure) } else { attemptFailed(failure) }
         }
+    }
+
+    /// A content event arrived: time to first token, the gap since the last one.
+    private func recordContentEvent() {
+        let now = exchange.clock.now()
+        if exchange.timings.firstToken == nil {
+            exchange.timings.firstToken = now
+            metrics.timeToFirstToken.record(now.since(exchange.timings.start))
+            if let head = exchange.timings.responseHead { metrics.firstContentEvent.record(now.since(head)) }
+        }
+        if let last = exchange.timings.lastToken {
+            let gap = now.since(last)
+            metrics.tokenGap.record(gap)
+            if gap > exchange.timings.longestTokenGap { exchange.timings.longestTokenGap = gap }
+        }
+        exchange.timings.lastToken = now
     }
 
     private func forward(_ bytes: UnsafeRawBufferPointer) {
