@@ -17,11 +17,13 @@ public final class BufferEvent {
     public let loop: EventLoop
     private let tls: OpaquePointer?  // SSL*, owned by the bufferevent (BEV_OPT_CLOSE_ON_FREE frees it)
 
+    // The callbacks and the staging buffer are used on every read and write, on the loop thread only,
+    // never across a call that could reach them again: not checked for exclusivity at run time.
     /// Data arrived; read it from `input`.
-    public var onReadable: (() -> Void)?
+    @exclusivity(unchecked) public var onReadable: (() -> Void)?
     /// The output buffer drained to the write low watermark (0 unless set).
-    public var onWritable: (() -> Void)?
-    public var onCondition: ((BufferEventCondition) -> Void)?
+    @exclusivity(unchecked) public var onWritable: (() -> Void)?
+    @exclusivity(unchecked) public var onCondition: ((BufferEventCondition) -> Void)?
     private var closeWhenFlushed = false
     private var abortWhenFlushed = false
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
@@ -31,8 +33,8 @@ public final class BufferEvent {
     /// the loop turn.
     private var coalescesWrites = false
     /// Bytes written this loop turn and not yet handed to libevent (see `write`).
-    private var staged: [UInt8] = []
-    private var flushPending = false
+    @exclusivity(unchecked) private var staged: [UInt8] = []
+    @exclusivity(unchecked) private var flushPending = false
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {

@@ -14,7 +14,8 @@ public final class EventLoop: @unchecked Sendable {
     private var wakeEvent: OpaquePointer?
     /// Activated once per loop turn in which a socket staged bytes; runs after that turn's callbacks.
     private var flushEvent: OpaquePointer?
-    private var flushQueue: [BufferEvent] = []
+    // Loop thread only, and never passed inout: not checked for exclusivity at run time (per event).
+    @exclusivity(unchecked) private var flushQueue: [BufferEvent] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = DispatchSemaphore(value: 0)
     private let runner = Mutex<pthread_t?>(nil)

@@ -26,6 +26,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
 
+    // The stored state below marked `@exclusivity(unchecked)` is read or set on every event, on the
+    // loop thread only, and never passed inout across a call that could reach it again (the SSE
+    // parser is moved out while it runs for that reason): its accesses are not checked at run time.
     let exchange: Exchange
     private unowned let downstream: DownstreamConnection
     private let worker: Worker
@@ -34,10 +37,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var chain: CompiledChain { route.chain }
     private let clientVersion: HTTPVersion
     private let clientKeepAlive: Bool
-    private var writer = ClientResponseWriter()
+    @exclusivity(unchecked) private var writer = ClientResponseWriter()
     private var logger: Logger { worker.logger }
 
-    private var phase: Phase = .request(0)
+    @exclusivity(unchecked) private var phase: Phase = .request(0)
     private var suspended = false
     private var candidates: [EndpointCandidate] = []
     private var pendingUpstreamError: ProxyError?
@@ -56,27 +59,27 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var requestSentToUpstream = false
 
     // Upstream.
-    private var upstream: UpstreamConnection?
+    @exclusivity(unchecked) private var upstream: UpstreamConnection?
     private var endpoint: UpstreamEndpoint?
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
-    private var readsPaused = false
+    @exclusivity(unchecked) private var readsPaused = false
     private var pausedAt: MonotonicInstant?
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
-    private var headCommitted = false
-    private var heldBody: [UInt8] = []
-    private var sse: SSEParser?
+    @exclusivity(unchecked) private var headCommitted = false
+    @exclusivity(unchecked) private var heldBody: [UInt8] = []
+    @exclusivity(unchecked) private var sse: SSEParser?
     private var preCommittedEventStream = false
     /// A copy of a non-streamed 2xx JSON response, read for its `usage` at the end; nil when the
     /// response is not one, or once it outgrew `usageBodyLimit`.
-    private var jsonBody: [UInt8]?
+    @exclusivity(unchecked) private var jsonBody: [UInt8]?
     static let usageBodyLimit = 1 << 20
-    private var decidedBy: String?
+    @exclusivity(unchecked) private var decidedBy: String?
     /// The filter whose hook (or timer) is running now: an `exchange.fail` from it makes it the one
     /// that decided the outcome.
-    private var runningFilter: Int?
+    @exclusivity(unchecked) private var runningFilter: Int?
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
     private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]

@@ -16,13 +16,14 @@ protocol UpstreamConnectionDelegate: AnyObject {
 final class UpstreamConnection {
     let endpoint: UpstreamEndpoint
     let socket: BufferEvent
-    private var parser = HTTPResponseParser()
+    // Touched on every read, on the loop thread only: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var parser = HTTPResponseParser()
     private(set) var isConnected = false
     /// Completed exchanges on this connection; > 0 means it came from the pool.
     private(set) var reuseCount = 0
-    private var sawResponseBytes = false
+    @exclusivity(unchecked) private var sawResponseBytes = false
     /// The current response allows another request on this connection (keep-alive, not close-delimited).
-    private var responseKeepAlive = false
+    @exclusivity(unchecked) private var responseKeepAlive = false
     weak var delegate: UpstreamConnectionDelegate?
     /// Set while idle in the pool: called when the upstream closes it.
     var onIdleClose: (() -> Void)?
