@@ -9,12 +9,17 @@ enum HeaderFieldParser {
     /// `head` must be a complete head as delimited by `HeadAccumulator`: it ends with CRLF CRLF and every LF in it
     /// follows a CR. That is what lets the scans below run without bounds checks against the end: they always stop
     /// at a CR at the latest.
+    ///
+    /// The head ends only at its final CRLF, never at the first line that starts with a CR: a bare CR at the start
+    /// of a line ("\rX: y") would otherwise end the head early for us while the bytes after it stay in the
+    /// stream, where they would be read as a body or as a second request (request smuggling).
     static func parseFields(
         _ head: UnsafeRawBufferPointer, from start: Int, count: Int, framing: inout FramingFields
     ) throws(HTTPParseError) -> HTTPHeaders {
         var headers = HTTPHeaders(head: head, capacity: count)
         var position = start
-        while head[position] != ASCII.cr {
+        let emptyLine = head.count &- 2
+        while position < emptyLine {
             let field = try parseField(head, at: position)
             try framing.observe(
                 name: UnsafeRawBufferPointer(rebasing: head[field.name]),
@@ -60,7 +65,7 @@ enum HeaderFieldParser {
         if ASCII.isWhitespace(byte) {
             return .bad(atLineStart ? "obs-fold or whitespace at line start" : "whitespace before colon")
         }
-        if byte == ASCII.cr { return .bad("bare CR in field name") }
+        if byte == ASCII.cr { return .bad(atLineStart ? "bare CR at the start of a field line" : "bare CR in field name") }
         return .bad("invalid character in field name")
     }
 }

@@ -10,6 +10,7 @@ struct SmugglingTests {
         ("bad chunk size", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
         ("obs-fold", "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n", 400),
         ("bare CR", "GET /v1/models HTTP/1.1\r\nHost: x\rX-A: 1\r\n\r\n", 400),
+        ("bare CR at field line start", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\rX: y\r\nContent-Length: 35\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("space before colon", "GET /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length : 0\r\n\r\n", 400),
         ("TE not chunked last", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400),
         ("signed CL", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: +4\r\n\r\nabcd", 400),

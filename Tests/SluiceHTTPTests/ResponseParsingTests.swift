@@ -200,6 +200,7 @@ struct ResponseParsingTests {
         ("obs-fold", "HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\n\r\n", 400),
         ("bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", 400),
         ("bare CR in reason", "HTTP/1.1 200 O\rK\r\n\r\n", 400),
+        ("bare CR at field line start", "HTTP/1.1 200 OK\r\nX: 1\r\n\rContent-Length: 2\r\n\r\nok", 400),
         ("NUL in value", "HTTP/1.1 200 OK\r\nX-A: \u{0}\r\n\r\n", 400),
     ])
     func malformedResponsesAreRefused(_ name: String, _ raw: String, _ status: Int) {

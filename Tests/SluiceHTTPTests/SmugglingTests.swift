@@ -91,6 +91,12 @@ struct SmugglingTests {
         .init("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400),
         .init("two Hosts in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400),
         .init("bare CR before request line", "\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        // A bare CR at the start of a field line once ended the head there: the fields after it were dropped and
+        // the bytes after the head were read as a second request.
+        .init("bare CR at field line start", "POST /a HTTP/1.1\r\nHost: x\r\n\rX: y\r\nContent-Length: 35\r\n\r\nGET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        .init("bare CR before Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\n\rTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        .init("bare CR line after request line", "GET / HTTP/1.1\r\n\rHost: x\r\n\r\n", 400),
+        .init("lone CR line", "GET / HTTP/1.1\r\nHost: x\r\n\r\r\n\r\n", 400),
     ]
 
     @Test(arguments: framing)
