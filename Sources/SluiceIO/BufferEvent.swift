@@ -113,31 +113,33 @@ public final class BufferEvent {
     @discardableResult
     public func consumeInput(_ consume: (UnsafeRawBufferPointer) throws -> Int) rethrows -> Int {
         guard let bev else { return 0 }
-        let input = bufferevent_get_input(bev)
-        var total = 0
-        var segments = [iovec](repeating: iovec(), count: 8)
-        outer: while true {
-            let available = evbuffer_get_length(input)
-            if available == 0 { break }
-            let count = Int(evbuffer_peek(input, -1, nil, &segments, 8))
-            var usedThisRound = 0
-            for i in 0..<min(count, 8) {
-                let seg = UnsafeRawBufferPointer(start: segments[i].iov_base, count: segments[i].iov_len)
-                let used = try consume(seg)
-                // The consumer may have closed this bufferevent; its buffers are gone then.
-                if self.bev == nil { return total + usedThisRound + used }
-                usedThisRound += used
-                if used < seg.count {
-                    evbuffer_drain(input, usedThisRound)
-                    total += usedThisRound
-                    break outer
+        // The segment list lives on the stack: this runs on every read.
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: 8) { segments in
+            let input = bufferevent_get_input(bev)
+            var total = 0
+            outer: while true {
+                let available = evbuffer_get_length(input)
+                if available == 0 { break }
+                let count = Int(evbuffer_peek(input, -1, nil, segments.baseAddress, 8))
+                var usedThisRound = 0
+                for i in 0..<min(count, 8) {
+                    let seg = UnsafeRawBufferPointer(start: segments[i].iov_base, count: segments[i].iov_len)
+                    let used = try consume(seg)
+                    // The consumer may have closed this bufferevent; its buffers are gone then.
+                    if self.bev == nil { return total + usedThisRound + used }
+                    usedThisRound += used
+                    if used < seg.count {
+                        evbuffer_drain(input, usedThisRound)
+                        total += usedThisRound
+                        break outer
+                    }
                 }
+                evbuffer_drain(input, usedThisRound)
+                total += usedThisRound
+                if count <= 8 { break }
             }
-            evbuffer_drain(input, usedThisRound)
-            total += usedThisRound
-            if count <= 8 { break }
+            return total
         }
-        return total
     }
 
     /// Stops reading from the socket while `bytes` or more wait unread in the input buffer (0: no limit),

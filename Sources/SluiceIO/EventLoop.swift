@@ -16,6 +16,8 @@ public final class EventLoop: @unchecked Sendable {
     private var flushEvent: OpaquePointer?
     // Loop thread only, and never passed inout: not checked for exclusivity at run time (per event).
     @exclusivity(unchecked) private var flushQueue: [BufferEvent] = []
+    /// The queue being flushed; swapped with `flushQueue` so neither is reallocated per turn.
+    @exclusivity(unchecked) private var flushing: [BufferEvent] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = DispatchSemaphore(value: 0)
     private let runner = Mutex<pthread_t?>(nil)
@@ -108,9 +110,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     fileprivate func runFlushes() {
-        let queue = flushQueue
-        flushQueue.removeAll(keepingCapacity: true)
-        for socket in queue { socket.flushStaged() }
+        swap(&flushing, &flushQueue)
+        for socket in flushing { socket.flushStaged() }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     fileprivate func drainMailbox() {

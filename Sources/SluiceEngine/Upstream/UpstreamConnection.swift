@@ -22,6 +22,9 @@ final class UpstreamConnection {
     /// Completed exchanges on this connection; > 0 means it came from the pool.
     private(set) var reuseCount = 0
     @exclusivity(unchecked) private var sawResponseBytes = false
+    /// The parser reported the end of the current response (its `isComplete`, kept here so a read
+    /// does not copy the parser to ask).
+    @exclusivity(unchecked) private var responseEnded = false
     /// The current response allows another request on this connection (keep-alive, not close-delimited).
     @exclusivity(unchecked) private var responseKeepAlive = false
     weak var delegate: UpstreamConnectionDelegate?
@@ -47,6 +50,7 @@ final class UpstreamConnection {
         parser.reset()
         parser.expectResponse(toMethod: method)
         sawResponseBytes = false
+        responseEnded = false
         responseKeepAlive = false
         onIdleClose = nil
         idleTimer?.cancel()
@@ -86,7 +90,7 @@ final class UpstreamConnection {
         do {
             try socket.consumeInput { bytes in
                 if !bytes.isEmpty { sawResponseBytes = true }
-                if parser.isComplete { return 0 }
+                if responseEnded { return 0 }
                 return try parser.parse(bytes) { event in
                     guard let d = self.delegate else { return }
                     switch event {
@@ -95,7 +99,9 @@ final class UpstreamConnection {
                         d.upstreamHead(self, head)
                     case .body(let body): d.upstreamBody(self, body)
                     // Reported after `parse` returns: the delegate may pool this connection, which reads the parser.
-                    case .end: ended = true
+                    case .end:
+                        ended = true
+                        responseEnded = true
                     }
                 }
             }
