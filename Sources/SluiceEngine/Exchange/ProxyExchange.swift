@@ -27,8 +27,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
 
     // The stored state below marked `@exclusivity(unchecked)` is read or set on every event, on the
-    // loop thread only, and never passed inout across a call that could reach it again (the response
-    // tap is moved out while it runs for that reason): its accesses are not checked at run time.
+    // loop thread only, and never passed inout across a call that could reach it again: its accesses are not checked at run time.
     let exchange: Exchange
     private unowned let downstream: DownstreamConnection
     private let worker: Worker
@@ -504,8 +503,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     func upstreamBody(_ connection: UpstreamConnection, _ bytes: UnsafeRawBufferPointer) {
         guard connection === upstream, phase != .ended else { return }
-        exchange.counters.bytesFromUpstream += bytes.count
-        exchange.counters.chunks += 1
+        exchange.countResponseRead(bytes: bytes.count)
         if !chain.chunkFilters.isEmpty {
             var chunk = ResponseChunk(bytes: Array(bytes))
             var i = chain.chunkFilters.count - 1
@@ -549,11 +547,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
         // exchange or (head not sent yet) starts another attempt, at once or after a delay
         // (`.retryWait`, where the attempt number has not moved yet); the rest of these bytes then
-        // belong to nobody. The tap is taken out while it runs, since a new attempt replaces it.
-        let attempt = exchange.attempt
-        var isCurrent: Bool { phase != .ended && phase != .retryWait && exchange.attempt == attempt }
-        guard var tap = tap.take() else { return }
-        defer { if isCurrent { self.tap = tap } }
+        // belong to nobody: a new attempt has a tap of its own.
+        guard let tap else { return }
+        var isCurrent: Bool { phase != .ended && phase != .retryWait && self.tap === tap }
         do {
             try tap.scan(bytes, exchange: exchange, metrics: metrics, onComment: { text in
                 if rewrite { rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8)) }
@@ -614,7 +610,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// upstream reads and tells the filters (`onClientBlocked`).
     private func send(_ bytes: UnsafeRawBufferPointer) {
         let blocked = client.send(bytes, highWatermark: exchange.clientHighWatermark)
-        exchange.counters.bytesToClient = client.bytesWritten
+        exchange.setBytesToClient(client.bytesWritten)
         guard blocked, let upstream else { return }
         client.pause(at: exchange.clock.now(), lowWatermark: exchange.clientLowWatermark)
         exchange.counters.clientPauses += 1
