@@ -29,10 +29,26 @@ final class ResponseTap {
         readsEvents = contentType.hasPrefix("text/event-stream")
         if readsEvents {
             parser = SSEParser()
-        } else if (200..<300).contains(head.status) && contentType.utf8.firstRange(of: "json".utf8) != nil {
-            // (On the bytes: `String.contains` resolves to Foundation's, a few thousand instructions.)
+        } else if (200..<300).contains(head.status) && Self.mentionsJSON(contentType) {
             jsonBody = []
         }
+    }
+
+    /// "json" appears in the (lowercased) content type. On the bytes: `String.contains` resolves to
+    /// Foundation's, and the standard library's generic search costs more still, a few thousand
+    /// instructions for a short header value.
+    private static func mentionsJSON(_ contentType: String) -> Bool {
+        var matched = 0
+        for byte in contentType.utf8 {
+            let wanted: UInt8 = matched == 0 ? 0x6A : matched == 1 ? 0x73 : matched == 2 ? 0x6F : 0x6E  // j s o n
+            if byte == wanted {
+                matched += 1
+                if matched == 4 { return true }
+            } else {
+                matched = byte == 0x6A ? 1 : 0
+            }
+        }
+        return false
     }
 
     /// Part of an event (or a line) was read and not yet dispatched: a client that was sent the
