@@ -46,16 +46,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var pendingUpstreamError: ProxyError?
 
     // Request body.
-    private let clientBodyFraming: BodyFraming
-    private(set) var requestComplete: Bool
-    private var retainedBody: [UInt8] = []
-    private var bodyReplayable = true
-    /// Body bytes that arrived before the request first went to an upstream.
-    private var unsentBody: [UInt8] = []
-    /// The request went to an upstream once; later attempts send `retainedBody`, and only when it is
-    /// whole (`canReplay` gates every retry).
-    private var bodySentOnce = false
+    private var incomingBody: RequestBody
+    /// How the current attempt frames the body for its upstream.
     private var upstreamBodyFraming: UpstreamBodyFraming = .none
+    /// The current attempt's request head went to its upstream.
     private var requestSentToUpstream = false
 
     // Upstream.
@@ -87,9 +81,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         self.route = route
         self.clientVersion = clientVersion
         self.clientKeepAlive = clientKeepAlive
-        self.clientBodyFraming = bodyFraming
+        self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)
         self.client = ClientSide(socket: downstream.socket)
-        self.requestComplete = bodyFraming == .none || bodyFraming == .contentLength(0)
         exchange.driver = self
     }
 
@@ -117,9 +110,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func afterRequestFilters() {
-        if chain.requestBodyLimit != nil {
-            if requestComplete {
-                exchange.requestBody = retainedBody
+        if incomingBody.isBuffered {
+            if incomingBody.complete {
+                exchange.requestBody = incomingBody.buffered
                 runBodyFilters(from: 0)
             } else {
                 phase = .waitingForBody
@@ -163,36 +156,23 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     func clientBody(_ bytes: UnsafeRawBufferPointer) {
         guard phase != .ended else { return }
         exchange.counters.requestBytes += bytes.count
-        if chain.requestBodyLimit != nil {
-            if retainedBody.count + bytes.count > chain.requestBodyLimit! {
-                respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(chain.requestBodyLimit!) bytes"), outcome: .rejected)
-                return
-            }
-            retainedBody.append(contentsOf: bytes)
-            return
-        }
-        if bodyReplayable {
-            if retainedBody.count + bytes.count <= chain.replayLimit {
-                retainedBody.append(contentsOf: bytes)
-            } else {
-                bodyReplayable = false
-                retainedBody = []
-            }
-        }
-        if requestSentToUpstream, let upstream {
-            writeBodyToUpstream(bytes, upstream)
-        } else if !bodySentOnce {
-            unsentBody.append(contentsOf: bytes)
+        switch incomingBody.arrived(bytes, attemptHeadSent: requestSentToUpstream) {
+        case .kept:
+            break
+        case .forward:
+            if let upstream { writeBodyToUpstream(bytes, upstream) }
+        case .tooLarge(let limit):
+            respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(limit) bytes"), outcome: .rejected)
         }
     }
 
     func clientBodyEnd() {
         guard phase != .ended else { return }
-        requestComplete = true
+        incomingBody.ended()
         if phase == .waitingForBody {
-            exchange.requestBody = retainedBody
+            exchange.requestBody = incomingBody.buffered
             runBodyFilters(from: 0)
-        } else if chain.requestBodyLimit == nil, requestSentToUpstream, let upstream, upstreamBodyFraming == .chunked {
+        } else if !incomingBody.isBuffered, requestSentToUpstream, let upstream, upstreamBodyFraming == .chunked {
             upstream.write(ChunkedEncoding.lastChunk)
         }
     }
@@ -296,34 +276,20 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func sendRequest(on connection: UpstreamConnection) {
         var request = exchange.request
         request.headers.remove("expect")
-        let body: [UInt8]
-        if let buffered = exchange.requestBody, chain.requestBodyLimit != nil {
-            body = buffered
-            upstreamBodyFraming = .contentLength(buffered.count)
-            if buffered.isEmpty && (clientBodyFraming == .none) { upstreamBodyFraming = .none }
-        } else {
-            switch clientBodyFraming {
-            case .none: upstreamBodyFraming = .none
-            case .contentLength(let n): upstreamBodyFraming = .contentLength(n)
-            case .chunked, .closeDelimited:
-                upstreamBodyFraming = requestComplete && bodyReplayable ? .contentLength(retainedBody.count) : .chunked
-            }
-            body = bodySentOnce ? retainedBody : unsentBody
-        }
+        let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
+        upstreamBodyFraming = framing
         let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
                                                   bodyFraming: upstreamBodyFraming)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(512 + body.count)
+        bytes.reserveCapacity(512 + bodyBytes.count)
         head.write(into: &bytes)
         connection.write(bytes)
         requestSentToUpstream = true
-        if !body.isEmpty { body.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
-        unsentBody = []
-        bodySentOnce = true
-        if requestComplete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
+        if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
+        if incomingBody.complete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
     }
 
-    private var canReplay: Bool { requestComplete && bodyReplayable }
+    private var canReplay: Bool { incomingBody.canReplay }
 
     func upstreamFailed(_ connection: UpstreamConnection, _ reason: String, sawResponseBytes: Bool, truncated: Bool) {
         guard connection === upstream, phase != .ended else { return }
@@ -649,7 +615,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func completeStream() {
         if let usage = tap?.usage(dialect: exchange.dialect) { exchange.tokens.recordResponseUsage(usage) }
         if client.finish() {
-            if !requestComplete { client.forceClose() }
+            if !incomingBody.complete { client.forceClose() }
             finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
         } else {
             truncate(ProxyError(.upstreamReset, "the upstream body was shorter than announced", source: .upstream))
@@ -701,7 +667,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
         client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                        clientKeepAlive: clientKeepAlive && requestComplete && downstream.keepAliveAllowed,
+                        clientKeepAlive: clientKeepAlive && incomingBody.complete && downstream.keepAliveAllowed,
                         passContentLength: true)
         exchange.headSent = true
         exchange.timings.firstByteToClient = exchange.clock.now()
