@@ -20,10 +20,10 @@ public final class Exchange: @unchecked Sendable {
     /// The SSE dialect errors are written in: from the route, else guessed from the request path.
     public var dialect: StreamDialect
 
-    // The members only the engine sets (`package(set)`), and `locals`, are read or set on every event, by the engine
-    // and by filters, all on the loop thread, never across a call that could reach them again. Their
-    // accesses are not checked for exclusivity at run time (a tenth of a forwarded event's
-    // instructions when they were: bench/instructions.sh).
+    // The members only the engine sets (`package(set)`), and `locals`, are read or set on every
+    // event, by the engine and by filters, all on the loop thread, never across a call that could
+    // reach them again. Their accesses are not checked for exclusivity at run time (a tenth of a
+    // forwarded event's instructions when they were: bench/instructions.sh).
     /// The endpoint of the current attempt, once chosen.
     @exclusivity(unchecked) public package(set) var endpoint: EndpointCandidate?
     /// Endpoints tried so far, in order (a retry prefers one not in this list).
