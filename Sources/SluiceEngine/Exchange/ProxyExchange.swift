@@ -25,9 +25,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case ended
     }
 
-
     // The stored state below marked `@exclusivity(unchecked)` is read or set on every event, on the
-    // loop thread only, and never passed inout across a call that could reach it again: its accesses are not checked at run time.
+    // loop thread only, and never passed inout across a call that could reach it again: its accesses
+    // are not checked at run time.
     let exchange: Exchange
     private unowned let downstream: DownstreamConnection
     private let worker: Worker
@@ -60,7 +60,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
-    @exclusivity(unchecked) private var headCommitted = false
+    /// The response head went to the client (or a comment's head stood for it) and the body
+    /// streams: read only while the exchange has not ended.
+    private var headCommitted: Bool { phase == .streaming }
     @exclusivity(unchecked) private var heldBody: [UInt8] = []
     /// What is read from the current attempt's response as it passes; nil before its head.
     @exclusivity(unchecked) private var tap: ResponseTap?
@@ -440,7 +442,6 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func commitHead() {
         guard var head = exchange.response else { return }
         phase = .streaming
-        headCommitted = true
         if client.sentCommentHead {
             // The client already has a 200 event-stream head (queue comments); only a 200 can follow.
             if head.status != 200 {
