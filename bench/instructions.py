@@ -238,7 +238,8 @@ def markdown(run):
     lines = [f"# Instructions per event and per request ({run['version']}, {run['date']})", "",
              "Counted by callgrind in the proxy process alone, one worker, user space only "
              f"(`bench/instructions.sh`): {run['streams']} streams of 53 events, then {run['short']} short "
-             "keep-alive requests. Deterministic: compare commits by these, confirm with `bench/run.sh`.", "",
+             "keep-alive requests. Independent of the machine's speed, within about 2% from run to run: "
+             "compare commits by these, confirm with `bench/run.sh`.", "",
              "| target | instructions per forwarded event | vs nginx | instructions per short request | vs nginx |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
