@@ -116,7 +116,7 @@ final class Worker: @unchecked Sendable {
     /// The live exchanges of this worker as `/admin/streams` rows. Loop thread.
     func streamSnapshots() -> [String] {
         let now = clock.now()
-        return exchanges.values.map { $0.snapshotJSON(now: now) }
+        return exchanges.values.map { StreamListing.json(of: $0, now: now) }
     }
 
     /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.

@@ -17,11 +17,13 @@ public final class BufferEvent {
     public let loop: EventLoop
     private let tls: OpaquePointer?  // SSL*, owned by the bufferevent (BEV_OPT_CLOSE_ON_FREE frees it)
 
+    // The callbacks and the staging buffer are used on every read and write, on the loop thread only,
+    // never across a call that could reach them again: not checked for exclusivity at run time.
     /// Data arrived; read it from `input`.
-    public var onReadable: (() -> Void)?
+    @exclusivity(unchecked) public var onReadable: (() -> Void)?
     /// The output buffer drained to the write low watermark (0 unless set).
-    public var onWritable: (() -> Void)?
-    public var onCondition: ((BufferEventCondition) -> Void)?
+    @exclusivity(unchecked) public var onWritable: (() -> Void)?
+    @exclusivity(unchecked) public var onCondition: ((BufferEventCondition) -> Void)?
     private var closeWhenFlushed = false
     private var abortWhenFlushed = false
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
@@ -31,8 +33,8 @@ public final class BufferEvent {
     /// the loop turn.
     private var coalescesWrites = false
     /// Bytes written this loop turn and not yet handed to libevent (see `write`).
-    private var staged: [UInt8] = []
-    private var flushPending = false
+    @exclusivity(unchecked) private var staged: [UInt8] = []
+    @exclusivity(unchecked) private var flushPending = false
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -111,31 +113,33 @@ public final class BufferEvent {
     @discardableResult
     public func consumeInput(_ consume: (UnsafeRawBufferPointer) throws -> Int) rethrows -> Int {
         guard let bev else { return 0 }
-        let input = bufferevent_get_input(bev)
-        var total = 0
-        var segments = [iovec](repeating: iovec(), count: 8)
-        outer: while true {
-            let available = evbuffer_get_length(input)
-            if available == 0 { break }
-            let count = Int(evbuffer_peek(input, -1, nil, &segments, 8))
-            var usedThisRound = 0
-            for i in 0..<min(count, 8) {
-                let seg = UnsafeRawBufferPointer(start: segments[i].iov_base, count: segments[i].iov_len)
-                let used = try consume(seg)
-                // The consumer may have closed this bufferevent; its buffers are gone then.
-                if self.bev == nil { return total + usedThisRound + used }
-                usedThisRound += used
-                if used < seg.count {
-                    evbuffer_drain(input, usedThisRound)
-                    total += usedThisRound
-                    break outer
+        // The segment list lives on the stack: this runs on every read.
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: 8) { segments in
+            let input = bufferevent_get_input(bev)
+            var total = 0
+            outer: while true {
+                let available = evbuffer_get_length(input)
+                if available == 0 { break }
+                let count = Int(evbuffer_peek(input, -1, nil, segments.baseAddress, 8))
+                var usedThisRound = 0
+                for i in 0..<min(count, 8) {
+                    let seg = UnsafeRawBufferPointer(start: segments[i].iov_base, count: segments[i].iov_len)
+                    let used = try consume(seg)
+                    // The consumer may have closed this bufferevent; its buffers are gone then.
+                    if self.bev == nil { return total + usedThisRound + used }
+                    usedThisRound += used
+                    if used < seg.count {
+                        evbuffer_drain(input, usedThisRound)
+                        total += usedThisRound
+                        break outer
+                    }
                 }
+                evbuffer_drain(input, usedThisRound)
+                total += usedThisRound
+                if count <= 8 { break }
             }
-            evbuffer_drain(input, usedThisRound)
-            total += usedThisRound
-            if count <= 8 { break }
+            return total
         }
-        return total
     }
 
     /// Stops reading from the socket while `bytes` or more wait unread in the input buffer (0: no limit),

@@ -14,7 +14,10 @@ public final class EventLoop: @unchecked Sendable {
     private var wakeEvent: OpaquePointer?
     /// Activated once per loop turn in which a socket staged bytes; runs after that turn's callbacks.
     private var flushEvent: OpaquePointer?
-    private var flushQueue: [BufferEvent] = []
+    // Loop thread only, and never passed inout: not checked for exclusivity at run time (per event).
+    @exclusivity(unchecked) private var flushQueue: [BufferEvent] = []
+    /// The queue being flushed; swapped with `flushQueue` so neither is reallocated per turn.
+    @exclusivity(unchecked) private var flushing: [BufferEvent] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = DispatchSemaphore(value: 0)
     private let runner = Mutex<pthread_t?>(nil)
@@ -107,9 +110,9 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     fileprivate func runFlushes() {
-        let queue = flushQueue
-        flushQueue.removeAll(keepingCapacity: true)
-        for socket in queue { socket.flushStaged() }
+        swap(&flushing, &flushQueue)
+        for socket in flushing { socket.flushStaged() }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     fileprivate func drainMailbox() {

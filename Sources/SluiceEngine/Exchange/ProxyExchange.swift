@@ -25,7 +25,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case ended
     }
 
-
+    // The stored state below marked `@exclusivity(unchecked)` is read or set on every event, on the
+    // loop thread only, and never passed inout across a call that could reach it again: its accesses
+    // are not checked at run time.
     let exchange: Exchange
     private unowned let downstream: DownstreamConnection
     private let worker: Worker
@@ -34,49 +36,40 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var chain: CompiledChain { route.chain }
     private let clientVersion: HTTPVersion
     private let clientKeepAlive: Bool
-    private var writer = ClientResponseWriter()
+    /// Everything written to the client goes through it; it alone checks backpressure.
+    @exclusivity(unchecked) private var client: ClientSide
     private var logger: Logger { worker.logger }
 
-    private var phase: Phase = .request(0)
+    @exclusivity(unchecked) private var phase: Phase = .request(0)
     private var suspended = false
     private var candidates: [EndpointCandidate] = []
     private var pendingUpstreamError: ProxyError?
 
     // Request body.
-    private let clientBodyFraming: BodyFraming
-    private(set) var requestComplete: Bool
-    private var retainedBody: [UInt8] = []
-    private var bodyReplayable = true
-    /// Body bytes that arrived before the request first went to an upstream.
-    private var unsentBody: [UInt8] = []
-    /// The request went to an upstream once; later attempts send `retainedBody`, and only when it is
-    /// whole (`canReplay` gates every retry).
-    private var bodySentOnce = false
+    private var incomingBody: RequestBody
+    /// How the current attempt frames the body for its upstream.
     private var upstreamBodyFraming: UpstreamBodyFraming = .none
+    /// The current attempt's request head went to its upstream.
     private var requestSentToUpstream = false
 
     // Upstream.
-    private var upstream: UpstreamConnection?
+    @exclusivity(unchecked) private var upstream: UpstreamConnection?
     private var endpoint: UpstreamEndpoint?
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
-    private var readsPaused = false
-    private var pausedAt: MonotonicInstant?
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
-    private var headCommitted = false
-    private var heldBody: [UInt8] = []
-    private var sse: SSEParser?
-    private var preCommittedEventStream = false
-    /// A copy of a non-streamed 2xx JSON response, read for its `usage` at the end; nil when the
-    /// response is not one, or once it outgrew `usageBodyLimit`.
-    private var jsonBody: [UInt8]?
-    static let usageBodyLimit = 1 << 20
-    private var decidedBy: String?
+    /// The response head went to the client (or a comment's head stood for it) and the body
+    /// streams: read only while the exchange has not ended.
+    private var headCommitted: Bool { phase == .streaming }
+    @exclusivity(unchecked) private var heldBody: [UInt8] = []
+    /// What is read from the current attempt's response as it passes; nil before its head.
+    @exclusivity(unchecked) private var tap: ResponseTap?
+    @exclusivity(unchecked) private var decidedBy: String?
     /// The filter whose hook (or timer) is running now: an `exchange.fail` from it makes it the one
     /// that decided the outcome.
-    private var runningFilter: Int?
+    @exclusivity(unchecked) private var runningFilter: Int?
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
     private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]
@@ -90,8 +83,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         self.route = route
         self.clientVersion = clientVersion
         self.clientKeepAlive = clientKeepAlive
-        self.clientBodyFraming = bodyFraming
-        self.requestComplete = bodyFraming == .none || bodyFraming == .contentLength(0)
+        self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)
+        self.client = ClientSide(socket: downstream.socket)
         exchange.driver = self
     }
 
@@ -119,9 +112,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func afterRequestFilters() {
-        if chain.requestBodyLimit != nil {
-            if requestComplete {
-                exchange.requestBody = retainedBody
+        if incomingBody.isBuffered {
+            if incomingBody.complete {
+                exchange.requestBody = incomingBody.buffered
                 runBodyFilters(from: 0)
             } else {
                 phase = .waitingForBody
@@ -165,36 +158,23 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     func clientBody(_ bytes: UnsafeRawBufferPointer) {
         guard phase != .ended else { return }
         exchange.counters.requestBytes += bytes.count
-        if chain.requestBodyLimit != nil {
-            if retainedBody.count + bytes.count > chain.requestBodyLimit! {
-                respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(chain.requestBodyLimit!) bytes"), outcome: .rejected)
-                return
-            }
-            retainedBody.append(contentsOf: bytes)
-            return
-        }
-        if bodyReplayable {
-            if retainedBody.count + bytes.count <= chain.replayLimit {
-                retainedBody.append(contentsOf: bytes)
-            } else {
-                bodyReplayable = false
-                retainedBody = []
-            }
-        }
-        if requestSentToUpstream, let upstream {
-            writeBodyToUpstream(bytes, upstream)
-        } else if !bodySentOnce {
-            unsentBody.append(contentsOf: bytes)
+        switch incomingBody.arrived(bytes, attemptHeadSent: requestSentToUpstream) {
+        case .kept:
+            break
+        case .forward:
+            if let upstream { writeBodyToUpstream(bytes, upstream) }
+        case .tooLarge(let limit):
+            respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(limit) bytes"), outcome: .rejected)
         }
     }
 
     func clientBodyEnd() {
         guard phase != .ended else { return }
-        requestComplete = true
+        incomingBody.ended()
         if phase == .waitingForBody {
-            exchange.requestBody = retainedBody
+            exchange.requestBody = incomingBody.buffered
             runBodyFilters(from: 0)
-        } else if chain.requestBodyLimit == nil, requestSentToUpstream, let upstream, upstreamBodyFraming == .chunked {
+        } else if !incomingBody.isBuffered, requestSentToUpstream, let upstream, upstreamBodyFraming == .chunked {
             upstream.write(ChunkedEncoding.lastChunk)
         }
     }
@@ -298,34 +278,20 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func sendRequest(on connection: UpstreamConnection) {
         var request = exchange.request
         request.headers.remove("expect")
-        let body: [UInt8]
-        if let buffered = exchange.requestBody, chain.requestBodyLimit != nil {
-            body = buffered
-            upstreamBodyFraming = .contentLength(buffered.count)
-            if buffered.isEmpty && (clientBodyFraming == .none) { upstreamBodyFraming = .none }
-        } else {
-            switch clientBodyFraming {
-            case .none: upstreamBodyFraming = .none
-            case .contentLength(let n): upstreamBodyFraming = .contentLength(n)
-            case .chunked, .closeDelimited:
-                upstreamBodyFraming = requestComplete && bodyReplayable ? .contentLength(retainedBody.count) : .chunked
-            }
-            body = bodySentOnce ? retainedBody : unsentBody
-        }
+        let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
+        upstreamBodyFraming = framing
         let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
                                                   bodyFraming: upstreamBodyFraming)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(512 + body.count)
+        bytes.reserveCapacity(512 + bodyBytes.count)
         head.write(into: &bytes)
         connection.write(bytes)
         requestSentToUpstream = true
-        if !body.isEmpty { body.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
-        unsentBody = []
-        bodySentOnce = true
-        if requestComplete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
+        if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
+        if incomingBody.complete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
     }
 
-    private var canReplay: Bool { requestComplete && bodyReplayable }
+    private var canReplay: Bool { incomingBody.canReplay }
 
     func upstreamFailed(_ connection: UpstreamConnection, _ reason: String, sawResponseBytes: Bool, truncated: Bool) {
         guard connection === upstream, phase != .ended else { return }
@@ -410,8 +376,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
         exchange.response = nil
         heldBody = []
-        sse = nil
-        jsonBody = nil
+        tap = nil
         // What ended the last attempt did not decide the exchange: it goes on.
         decidedBy = nil
         exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
@@ -435,10 +400,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.timings.responseHead = now
         if let connected = exchange.timings.upstreamConnected { metrics.upstreamResponseHead.record(now.since(connected)) }
         exchange.response = head
-        let contentType = head.headers["content-type"]?.lowercased() ?? ""
-        exchange.isEventStream = contentType.hasPrefix("text/event-stream")
-        if exchange.isEventStream { sse = SSEParser() }
-        jsonBody = !exchange.isEventStream && (200..<300).contains(head.status) && contentType.contains("json") ? [] : nil
+        let tap = ResponseTap(head: head)
+        self.tap = tap
+        exchange.isEventStream = tap.readsEvents
         runResponseHeadFilters(from: chain.filters.count - 1)
     }
 
@@ -478,8 +442,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func commitHead() {
         guard var head = exchange.response else { return }
         phase = .streaming
-        headCommitted = true
-        if preCommittedEventStream {
+        if client.sentCommentHead {
             // The client already has a 200 event-stream head (queue comments); only a 200 can follow.
             if head.status != 200 {
                 truncate(ProxyError(.upstreamError, "upstream answered \(head.status)", source: .upstream, status: head.status))
@@ -488,16 +451,16 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         } else {
             applyResponseHeaders(to: &head)
             head.headers.set("x-request-id", exchange.id)
-            writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                             clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed,
-                             passContentLength: !chain.rewritesBody, to: downstream.socket)
+            client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                            clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed,
+                            passContentLength: !chain.rewritesBody)
             exchange.headSent = true
             exchange.timings.firstByteToClient = exchange.clock.now()
         }
         if !heldBody.isEmpty {
             let held = heldBody
             heldBody = []
-            writeToClient(held)
+            send(held)
         }
         if upstream == nil, phase == .streaming {
             // The upstream already finished while the head was held.
@@ -507,8 +470,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     func upstreamBody(_ connection: UpstreamConnection, _ bytes: UnsafeRawBufferPointer) {
         guard connection === upstream, phase != .ended else { return }
-        exchange.counters.bytesFromUpstream += bytes.count
-        exchange.counters.chunks += 1
+        exchange.countResponseRead(bytes: bytes.count)
         if !chain.chunkFilters.isEmpty {
             var chunk = ResponseChunk(bytes: Array(bytes))
             var i = chain.chunkFilters.count - 1
@@ -529,87 +491,61 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func forwardBody(_ bytes: UnsafeRawBufferPointer) {
-        if jsonBody != nil {
-            if jsonBody!.count + bytes.count <= Self.usageBodyLimit {
-                jsonBody!.append(contentsOf: bytes)
-            } else {
-                jsonBody = nil
-            }
-        }
-        if sse != nil {
+        if tap?.readsEvents == true {
             processEvents(bytes)
-        } else if headCommitted {
-            writer.writeBody(bytes, to: downstream.socket)
-            afterClientWrite()
+            return
+        }
+        tap?.keep(bytes)
+        if headCommitted {
+            send(bytes)
         } else {
             heldBody.append(contentsOf: bytes)
         }
     }
 
-    /// Parses SSE events out of `bytes`, accounts tokens and timings, runs event filters, and forwards
-    /// either the raw bytes (observe mode) or the events as the filters left them (rewrite mode).
+    /// Runs `bytes` through the tap (events parsed, classified, counted, timed) and each event through
+    /// the event filters, then forwards either the raw bytes (observe mode) or the events as the
+    /// filters left them (rewrite mode). An `SSEEvent` is built only when some filter takes events.
     private func processEvents(_ bytes: UnsafeRawBufferPointer) {
         let rewrite = chain.rewritesEvents
+        let buildsEvents = rewrite || !chain.eventFilters.isEmpty
         var rewritten: [UInt8] = []
         var failure: ProxyError?
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
         // exchange or (head not sent yet) starts another attempt, at once or after a delay
         // (`.retryWait`, where the attempt number has not moved yet); the rest of these bytes then
-        // belong to nobody. The parser is taken out of `sse` while it runs, since a new attempt resets `sse`.
-        let attempt = exchange.attempt
-        var isCurrent: Bool { phase != .ended && phase != .retryWait && exchange.attempt == attempt }
-        guard var parser = sse else { return }
-        sse = nil
-        defer { if isCurrent { sse = parser } }
+        // belong to nobody: a new attempt has a tap of its own.
+        guard let tap else { return }
+        var isCurrent: Bool { phase != .ended && phase != .retryWait && self.tap === tap }
         do {
-            try parser.feed(bytes) { item in
-                guard failure == nil, isCurrent else { return }
-                switch item {
-                case .comment(let text):
-                    if rewrite {
-                        rewritten.append(contentsOf: Array(": \(text)\n\n".utf8))
+            try tap.scan(bytes, exchange: exchange, metrics: metrics, onComment: { text in
+                if rewrite { rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8)) }
+            }, onEvent: { view, info in
+                guard buildsEvents else { return true }
+                var event = view.makeEvent()
+                var drop = false
+                var i = chain.eventFilters.count - 1
+                while i >= 0 {
+                    let f = chain.eventFilters[i]
+                    let decision = hook(f) { chain.filters[f].onEvent(exchange, &event, info) }
+                    guard isCurrent else { return false }
+                    switch decision {
+                    case .pass, .modified: break
+                    case .prepend(let added):
+                        // Written ahead of this event; the filters after this one see only this event.
+                        if rewrite { for extra in added { extra.write(into: &rewritten) } }
+                    case .drop: drop = true
+                    case .fail(let error):
+                        decidedBy = chain.filterNames[f]
+                        failure = error
+                        return false
                     }
-                case .event(var event):
-                    exchange.counters.events += 1
-                    let info = LLMEventClassifier.classify(event, dialect: exchange.dialect)
-                    exchange.tokens.record(info)
-                    if info.kind == .content {
-                        let now = exchange.clock.now()
-                        if exchange.timings.firstToken == nil {
-                            exchange.timings.firstToken = now
-                            metrics.timeToFirstToken.record(now.since(exchange.timings.start))
-                            if let head = exchange.timings.responseHead { metrics.firstContentEvent.record(now.since(head)) }
-                        }
-                        if let last = exchange.timings.lastToken {
-                            let gap = now.since(last)
-                            metrics.tokenGap.record(gap)
-                            if gap > exchange.timings.longestTokenGap { exchange.timings.longestTokenGap = gap }
-                        }
-                        exchange.timings.lastToken = now
-                    }
-                    var drop = false
-                    var i = chain.eventFilters.count - 1
-                    while i >= 0 {
-                        let f = chain.eventFilters[i]
-                        let decision = hook(f) { chain.filters[f].onEvent(exchange, &event, info) }
-                        guard isCurrent else { return }
-                        switch decision {
-                        case .pass, .modified: break
-                        case .prepend(let added):
-                            // Written ahead of this event; the filters after this one see only this event.
-                            if rewrite { for extra in added { extra.write(into: &rewritten) } }
-                        case .drop: drop = true
-                        case .fail(let error):
-                            decidedBy = chain.filterNames[f]
-                            failure = error
-                            return
-                        }
-                        if drop { break }
-                        i -= 1
-                    }
-                    if rewrite && !drop { event.write(into: &rewritten) }
+                    if drop { break }
+                    i -= 1
                 }
-            }
+                if rewrite && !drop { event.write(into: &rewritten) }
+                return true
+            })
         } catch {
             failure = ProxyError(.upstreamProtocol, "the upstream sent an invalid event stream: \(error)", source: .upstream)
         }
@@ -627,8 +563,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func forward(_ bytes: UnsafeRawBufferPointer) {
         guard phase != .ended, !bytes.isEmpty else { return }
         if headCommitted {
-            writer.writeBody(bytes, to: downstream.socket)
-            afterClientWrite()
+            send(bytes)
         } else {
             heldBody.append(contentsOf: bytes)
         }
@@ -638,34 +573,30 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         bytes.withUnsafeBytes { forward($0) }
     }
 
-    private func writeToClient(_ bytes: [UInt8]) {
-        writer.writeBody(bytes, to: downstream.socket)
-        afterClientWrite()
+    /// Sends body bytes to the client; when that took its backlog over the high watermark, pauses
+    /// upstream reads and tells the filters (`onClientBlocked`).
+    private func send(_ bytes: UnsafeRawBufferPointer) {
+        let blocked = client.send(bytes, highWatermark: exchange.clientHighWatermark)
+        exchange.setBytesToClient(client.bytesWritten)
+        guard blocked, let upstream else { return }
+        client.pause(at: exchange.clock.now(), lowWatermark: exchange.clientLowWatermark)
+        exchange.counters.clientPauses += 1
+        upstream.setReading(false)
+        var i = chain.filters.count - 1
+        while i >= 0, phase != .ended {
+            hook(i) { chain.filters[i].onClientBlocked(exchange) }
+            i -= 1
+        }
     }
 
-    private func afterClientWrite() {
-        exchange.counters.bytesToClient = writer.bytesWritten
-        if !readsPaused, downstream.socket.outputLength > exchange.clientHighWatermark, let upstream {
-            readsPaused = true
-            pausedAt = exchange.clock.now()
-            exchange.counters.clientPauses += 1
-            upstream.setReading(false)
-            downstream.socket.setWriteLowWatermark(exchange.clientLowWatermark)
-            var i = chain.filters.count - 1
-            while i >= 0, phase != .ended {
-                hook(i) { chain.filters[i].onClientBlocked(exchange) }
-                i -= 1
-            }
-        }
+    private func send(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { send($0) }
     }
 
     /// The client's output drained below the low watermark.
     func clientDrained() {
-        guard readsPaused, phase != .ended else { return }
-        readsPaused = false
-        if let pausedAt { exchange.counters.clientPausedTime += exchange.clock.now().since(pausedAt) }
-        pausedAt = nil
-        downstream.socket.setWriteLowWatermark(0)
+        guard client.isPaused, phase != .ended else { return }
+        exchange.counters.clientPausedTime += client.resume(at: exchange.clock.now())
         upstream?.setReading(true)
         var i = chain.filters.count - 1
         while i >= 0, phase != .ended {
@@ -683,13 +614,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func completeStream() {
-        if let body = jsonBody, let usage = LLMEventClassifier.usage(ofResponseBody: body, dialect: exchange.dialect) {
-            exchange.tokens.recordResponseUsage(usage)
-        }
-        jsonBody = nil
-        if writer.finish(to: downstream.socket) {
-            if !requestComplete { writer.forceClose() }
-            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: writer.keepAlive)
+        if let usage = tap?.usage(dialect: exchange.dialect) { exchange.tokens.recordResponseUsage(usage) }
+        if client.finish() {
+            if !incomingBody.complete { client.forceClose() }
+            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
         } else {
             truncate(ProxyError(.upstreamReset, "the upstream body was shorter than announced", source: .upstream))
         }
@@ -701,15 +629,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func truncate(_ error: ProxyError) {
         guard phase != .ended else { return }
         if let upstream { self.upstream = nil; upstream.abort() }
-        if exchange.isEventStream || preCommittedEventStream, writer.canAppendEvent {
+        if exchange.isEventStream || client.sentCommentHead, client.canAppendEvent {
             // Raw forwarding may have left the client inside an event; end that line and event first
             // so the error event stands on its own and stays parseable.
-            if !chain.rewritesEvents, sse?.hasPartialEvent == true {
-                writer.writeBody(Array("\n\n".utf8), to: downstream.socket)
+            if !chain.rewritesEvents, tap?.hasPartialEvent == true {
+                client.sendFinal(Array("\n\n".utf8))
             }
-            writer.writeBody(error.sseEvent(dialect: exchange.dialect), to: downstream.socket)
+            client.sendFinal(error.sseEvent(dialect: exchange.dialect))
         }
-        writer.forceClose()
+        client.forceClose()
         finish(Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy), keepAlive: false)
     }
 
@@ -739,14 +667,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var head = head
         applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
-        writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                         clientKeepAlive: clientKeepAlive && requestComplete && downstream.keepAliveAllowed,
-                         passContentLength: true, to: downstream.socket)
+        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                        clientKeepAlive: clientKeepAlive && incomingBody.complete && downstream.keepAliveAllowed,
+                        passContentLength: true)
         exchange.headSent = true
         exchange.timings.firstByteToClient = exchange.clock.now()
-        writer.writeBody(body, to: downstream.socket)
-        _ = writer.finish(to: downstream.socket)
-        finish(outcome, keepAlive: writer.keepAlive)
+        client.sendFinal(body)
+        _ = client.finish()
+        finish(outcome, keepAlive: client.keepAlive)
     }
 
     /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's
@@ -788,10 +716,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
         // A pause still under way when the exchange ends counts up to the end.
-        if readsPaused, let pausedAt {
-            exchange.counters.clientPausedTime += exchange.timings.end!.since(pausedAt)
-            self.pausedAt = nil
-        }
+        if client.isPaused { exchange.counters.clientPausedTime += client.endPause(at: exchange.timings.end!) }
         var i = chain.filters.count - 1
         while i >= 0 {
             chain.filters[i].onComplete(exchange, outcome)
@@ -904,18 +829,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             head.headers.set("cache-control", "no-cache")
             applyResponseHeaders(to: &head)
             head.headers.set("x-request-id", exchange.id)
-            writer.writeHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                             clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false,
-                             to: downstream.socket)
+            client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                            clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false,
+                            forComment: true)
             exchange.headSent = true
             exchange.timings.firstByteToClient = exchange.clock.now()
-            preCommittedEventStream = true
         }
-        guard writer.canAppendEvent else { return }
+        guard client.canAppendEvent else { return }
         // Events are forwarded as they arrive unless the chain rewrites them: when the client already
         // has part of one, a comment line here would land inside it and corrupt it.
-        if headCommitted, !chain.rewritesEvents, sse?.hasPartialEvent == true { return }
-        writeToClient(Array(": \(text)\n\n".utf8))
+        if headCommitted, !chain.rewritesEvents, tap?.hasPartialEvent == true { return }
+        send(Array(": \(text)\n\n".utf8))
     }
 
     var attemptInFlight: Bool {
@@ -925,7 +849,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
     }
 
-    var clientBacklog: Int { downstream.socket.outputLength }
+    var clientBacklog: Int { client.backlog }
 
     /// The phase in words, for `/admin/streams`: queued (a request filter holds it, e.g. admission),
     /// filtering, reading_body, connecting, waiting_for_head, streaming, paused (the client is slow),
@@ -939,29 +863,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case .upstreamError: return suspended ? "retry_wait" : "upstream_error"
         case .responseHead: return "response_head"
         case .retryWait: return "retry_wait"
-        case .streaming: return readsPaused ? "paused" : "streaming"
+        case .streaming: return client.isPaused ? "paused" : "streaming"
         case .ended: return "ended"
         }
     }
 
     var loopLag: Duration { worker.loopLag }
-}
-
-// MARK: - Admin view
-
-extension ProxyExchange {
-    /// What `/admin/streams` shows of this exchange: a JSON object. Loop thread.
-    func snapshotJSON(now: MonotonicInstant) -> String {
-        let x = exchange
-        func q(_ s: String) -> String { JSONText.quoted(s) }
-        func ms(_ d: Duration) -> String { String(Double(d.nanosecondsClamped / 1000) / 1000) }
-        var out = "{\"id\":\(q(x.id)),\"route\":\(q(x.route.name)),\"chain_version\":\(version.number),\"worker\":\(x.worker)"
-        out += ",\"client\":\(q(x.client.address)),\"method\":\(q(x.request.method)),\"path\":\(q(String(x.request.path.prefix { $0 != "?" })))"
-        out += ",\"endpoint\":\(x.endpoint.map { q($0.id) } ?? "null"),\"attempt\":\(x.attempt),\"state\":\(q(stateName))"
-        out += ",\"age_ms\":\(ms(now.since(x.timings.start)))"
-        out += ",\"ttft_ms\":\(x.timings.firstToken.map { ms($0.since(x.timings.start)) } ?? "null")"
-        out += ",\"tokens\":\(x.tokens.completionTokens),\"events\":\(x.counters.events),\"bytes_out\":\(x.counters.bytesToClient)"
-        out += ",\"client_backlog\":\(clientBacklog)}"
-        return out
-    }
 }

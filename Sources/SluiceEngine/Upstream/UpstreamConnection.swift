@@ -16,13 +16,17 @@ protocol UpstreamConnectionDelegate: AnyObject {
 final class UpstreamConnection {
     let endpoint: UpstreamEndpoint
     let socket: BufferEvent
-    private var parser = HTTPResponseParser()
+    // Touched on every read, on the loop thread only: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var parser = HTTPResponseParser()
     private(set) var isConnected = false
     /// Completed exchanges on this connection; > 0 means it came from the pool.
     private(set) var reuseCount = 0
-    private var sawResponseBytes = false
+    @exclusivity(unchecked) private var sawResponseBytes = false
+    /// The parser reported the end of the current response (its `isComplete`, kept here so a read
+    /// does not copy the parser to ask).
+    @exclusivity(unchecked) private var responseEnded = false
     /// The current response allows another request on this connection (keep-alive, not close-delimited).
-    private var responseKeepAlive = false
+    @exclusivity(unchecked) private var responseKeepAlive = false
     weak var delegate: UpstreamConnectionDelegate?
     /// Set while idle in the pool: called when the upstream closes it.
     var onIdleClose: (() -> Void)?
@@ -46,6 +50,7 @@ final class UpstreamConnection {
         parser.reset()
         parser.expectResponse(toMethod: method)
         sawResponseBytes = false
+        responseEnded = false
         responseKeepAlive = false
         onIdleClose = nil
         idleTimer?.cancel()
@@ -85,7 +90,7 @@ final class UpstreamConnection {
         do {
             try socket.consumeInput { bytes in
                 if !bytes.isEmpty { sawResponseBytes = true }
-                if parser.isComplete { return 0 }
+                if responseEnded { return 0 }
                 return try parser.parse(bytes) { event in
                     guard let d = self.delegate else { return }
                     switch event {
@@ -94,7 +99,9 @@ final class UpstreamConnection {
                         d.upstreamHead(self, head)
                     case .body(let body): d.upstreamBody(self, body)
                     // Reported after `parse` returns: the delegate may pool this connection, which reads the parser.
-                    case .end: ended = true
+                    case .end:
+                        ended = true
+                        responseEnded = true
                     }
                 }
             }

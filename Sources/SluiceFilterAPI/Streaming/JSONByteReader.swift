@@ -318,9 +318,13 @@ package struct JSONByteReader {
             // match after a true one, never miss one, and never report one in a clean word.
             let quote = word ^ (ones &* UInt64(JSONByte.quote))
             let backslash = word ^ (ones &* UInt64(JSONByte.backslash))
-            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-                | ((word &- ones &* 0x20) & ~word)
-            if special & highs != 0 { break }
+            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                | ((word &- ones &* 0x20) & ~word)) & highs
+            if special != 0 {
+                // The lowest flagged byte (little-endian: the first in memory) is a true match.
+                i += special.littleEndian.trailingZeroBitCount >> 3
+                return
+            }
             i += 8
         }
         while i < count {

@@ -4,49 +4,33 @@ extension LLMEventClassifier {
     /// `ping` needs no data at all; `message_stop`, `content_block_stop` and `error` keep their
     /// meaning even when their data is not well-formed JSON; every other event needs a
     /// well-formed JSON object or it is `.other`.
-    static func classifyAnthropic(_ event: SSEEvent) -> LLMEventInfo {
-        let named = event.event.flatMap(AnthropicEventType.init(name:))
+    static func classifyAnthropic(_ bytes: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?) -> LLMEventInfo {
+        let named = name.flatMap { AnthropicEventType(JSONByteReader.RawString(raw: $0, hasEscapes: false)) }
         if named == .ping { return LLMEventInfo(kind: .ping) }
-        return withUTF8(event.data) { bytes in
-            if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
-            var reader = JSONByteReader(bytes)
-            var fields = AnthropicEventFields()
-            if reader.peekKind() == .object {
-                reader.readObject { key, r in fields.read(key, &r) }
-            } else {
-                reader.skipValue()
-            }
-            let wellFormed = !reader.failed && reader.isAtEnd() && fields.isObject
-            guard wellFormed else {
-                switch named {
-                case .messageStop: return LLMEventInfo(kind: .done)
-                case .contentBlockStop: return LLMEventInfo(kind: .preamble)
-                case .error: return LLMEventInfo(kind: .error)
-                default: return LLMEventInfo(kind: .other)
-                }
-            }
-            return fields.info(type: named ?? fields.type)
+        if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
+        var reader = JSONByteReader(bytes)
+        var fields = AnthropicEventFields()
+        if reader.peekKind() == .object {
+            reader.readObject { key, r in fields.read(key, &r) }
+        } else {
+            reader.skipValue()
         }
+        let wellFormed = !reader.failed && reader.isAtEnd() && fields.isObject
+        guard wellFormed else {
+            switch named {
+            case .messageStop: return LLMEventInfo(kind: .done)
+            case .contentBlockStop: return LLMEventInfo(kind: .preamble)
+            case .error: return LLMEventInfo(kind: .error)
+            default: return LLMEventInfo(kind: .other)
+            }
+        }
+        return fields.info(type: named ?? fields.type)
     }
 }
 
 /// The Anthropic event types that mean something to a proxy.
 private enum AnthropicEventType {
     case messageStart, contentBlockStart, contentBlockDelta, contentBlockStop, messageDelta, messageStop, ping, error
-
-    init?(name: String) {
-        switch name {
-        case "message_start": self = .messageStart
-        case "content_block_start": self = .contentBlockStart
-        case "content_block_delta": self = .contentBlockDelta
-        case "content_block_stop": self = .contentBlockStop
-        case "message_delta": self = .messageDelta
-        case "message_stop": self = .messageStop
-        case "ping": self = .ping
-        case "error": self = .error
-        default: return nil
-        }
-    }
 
     init?(_ type: JSONByteReader.RawString) {
         if type == "content_block_delta" { self = .contentBlockDelta }

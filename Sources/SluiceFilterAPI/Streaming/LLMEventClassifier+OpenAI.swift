@@ -1,16 +1,14 @@
 extension LLMEventClassifier {
     /// OpenAI chat completions / completions chunks (and the servers that imitate them), plus
     /// OpenAI Responses API events, which also arrive on OpenAI-dialect paths.
-    static func classifyOpenAI(_ event: SSEEvent) -> LLMEventInfo {
-        withUTF8(event.data) { bytes in
-            if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
-            var reader = JSONByteReader(bytes)
-            guard reader.peekKind() == .object else { return LLMEventInfo(kind: .other) }
-            var chunk = OpenAIChunk()
-            reader.readObject { key, r in chunk.read(key, &r) }
-            guard !reader.failed, reader.isAtEnd() else { return LLMEventInfo(kind: .other) }
-            return chunk.info()
-        }
+    static func classifyOpenAI(_ bytes: UnsafeBufferPointer<UInt8>) -> LLMEventInfo {
+        if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
+        var reader = JSONByteReader(bytes)
+        guard reader.peekKind() == .object else { return LLMEventInfo(kind: .other) }
+        var chunk = OpenAIChunk()
+        reader.readObject { key, r in chunk.read(key, &r) }
+        guard !reader.failed, reader.isAtEnd() else { return LLMEventInfo(kind: .other) }
+        return chunk.info()
     }
 }
 

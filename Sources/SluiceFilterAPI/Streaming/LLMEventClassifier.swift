@@ -8,9 +8,25 @@ public enum LLMEventClassifier {
     /// malformed, answers `.other` rather than failing. See `LLMEventInfo.Kind` for which event
     /// shapes map to which kind.
     public static func classify(_ event: SSEEvent, dialect: StreamDialect) -> LLMEventInfo {
+        withUTF8(event.data) { data in
+            guard var name = event.event else { return classify(data: data, name: nil, dialect: dialect) }
+            return name.withUTF8 { classify(data: data, name: $0, dialect: dialect) }
+        }
+    }
+
+    /// Classifies one event from its bytes, as `SSEParser.scan` reports it: the same answer as
+    /// `classify(_:dialect:)` for the same event, without building it. `name` is the `event:` field
+    /// (nil when absent). Pure and thread-safe.
+    public static func classify(_ event: SSEEventView, dialect: StreamDialect) -> LLMEventInfo {
+        let data = UnsafeBufferPointer(start: event.data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: event.data.count)
+        let name = event.name.map { UnsafeBufferPointer(start: $0.baseAddress?.assumingMemoryBound(to: UInt8.self), count: $0.count) }
+        return classify(data: data, name: name, dialect: dialect)
+    }
+
+    static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect) -> LLMEventInfo {
         switch dialect {
-        case .openai: return classifyOpenAI(event)
-        case .anthropic: return classifyAnthropic(event)
+        case .openai: return classifyOpenAI(data)
+        case .anthropic: return classifyAnthropic(data, name: name)
         }
     }
 
@@ -19,7 +35,7 @@ public enum LLMEventClassifier {
     /// Anthropic's `usage` of a `message`. nil when the body has none or is not JSON. Pure and
     /// thread-safe.
     public static func usage(ofResponseBody body: [UInt8], dialect: StreamDialect) -> TokenUsage? {
-        classify(SSEEvent(data: String(decoding: body, as: UTF8.self)), dialect: dialect).usage
+        body.withUnsafeBufferPointer { classify(data: $0, name: nil, dialect: dialect) }.usage
     }
 
     /// Runs `body` over the UTF-8 of `string` without copying it when it is stored contiguously

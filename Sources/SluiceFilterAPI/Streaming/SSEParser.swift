@@ -24,7 +24,10 @@ public struct SSEParser: Sendable {
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
-    private var eventType: String?
+    /// The `event:` value of the block in progress, as bytes; `hasEventType` tells an absent (or
+    /// empty) field from a set one.
+    private var eventType: [UInt8] = []
+    private var hasEventType = false
     private var eventID: String?
     private var eventRetry: Int?
     private var fieldBytes = 0
@@ -61,6 +64,18 @@ public struct SSEParser: Sendable {
     /// before the oversized one have been reported. The parser then stays failed: every later
     /// call throws the same error, since the rest of the stream can no longer be framed.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ onItem: (SSEItem) -> Void) throws(SSEParseError) {
+        try scan(bytes) { view in
+            switch view {
+            case .event(let event): onItem(.event(event.makeEvent()))
+            case .comment(let text): onItem(.comment(String(decoding: text, as: UTF8.self)))
+            }
+        }
+    }
+
+    /// `feed`, reporting each item as views of the parser's bytes (`SSEItemView`) instead of values:
+    /// no `String` is built for an event unless the callback asks for one. Same framing, same limits,
+    /// same errors as `feed`. The views are valid only during `onItem`, which must not use this parser.
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer, _ onItem: (SSEItemView) -> Void) throws(SSEParseError) {
         if let failure { throw failure }
         let count = bytes.count
         var i = 0
@@ -133,14 +148,14 @@ public struct SSEParser: Sendable {
 
     // MARK: - Lines
 
-    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onItem: (SSEItem) -> Void) throws(SSEParseError) {
+    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onItem: (SSEItemView) -> Void) throws(SSEParseError) {
         guard let first = line.first else {
             dispatch(onItem)
             return
         }
         if first == SSEByte.colon {
             try checkSize(lineLength: line.count, isComment: true)
-            onItem(.comment(String(decoding: Self.value(line, from: 1), as: UTF8.self)))
+            onItem(.comment(Self.value(line, from: 1)))
             return
         }
         try checkSize(lineLength: line.count, isComment: false)
@@ -154,7 +169,9 @@ public struct SSEParser: Sendable {
             data.append(contentsOf: value)
             hasData = true
         } else if Self.equals(name, "event") {
-            eventType = value.isEmpty ? nil : String(decoding: value, as: UTF8.self)
+            eventType.removeAll(keepingCapacity: true)
+            eventType.append(contentsOf: value)
+            hasEventType = !value.isEmpty
         } else if Self.equals(name, "id") {
             // The spec ignores an id containing NUL: it could not be sent back in a header.
             if !value.contains(0) {
@@ -170,17 +187,22 @@ public struct SSEParser: Sendable {
         }
     }
 
-    private mutating func dispatch(_ onItem: (SSEItem) -> Void) {
+    private mutating func dispatch(_ onItem: (SSEItemView) -> Void) {
         defer { clearEvent() }
         guard hasData else { return }
-        let event = SSEEvent(event: eventType, data: String(decoding: data, as: UTF8.self), id: eventID, retry: eventRetry)
-        onItem(.event(event))
+        let (id, retry, named) = (eventID, eventRetry, hasEventType)
+        data.withUnsafeBytes { data in
+            eventType.withUnsafeBytes { name in
+                onItem(.event(SSEEventView(data: data, name: named ? name : nil, id: id, retry: retry)))
+            }
+        }
     }
 
     private mutating func clearEvent() {
         Self.empty(&data)
         hasData = false
-        eventType = nil
+        eventType.removeAll(keepingCapacity: true)
+        hasEventType = false
         eventID = nil
         eventRetry = nil
         fieldBytes = 0

@@ -76,22 +76,24 @@ public final class TimeoutsFilter: Filter {
 
     /// One exchange's timers and where it stands.
     final class Watch {
-        var stage: Stage = .idle
+        // Read and set on every event, on the exchange's loop thread only: not checked for
+        // exclusivity at run time.
+        @exclusivity(unchecked) var stage: Stage = .idle
         /// The attempt the stage belongs to.
-        var attempt = 0
+        @exclusivity(unchecked) var attempt = 0
         /// When the current stage's wait started: its deadline is this plus the stage's limit.
-        var stageStart = MonotonicInstant(nanoseconds: 0)
+        @exclusivity(unchecked) var stageStart = MonotonicInstant(nanoseconds: 0)
         var stageTimer: ExchangeTimer?
         /// The stage timer is pending: it will look at `stageStart` when it fires.
-        var stageTimerPending = false
+        @exclusivity(unchecked) var stageTimerPending = false
         var totalTimer: ExchangeTimer?
         var heartbeatTimer: ExchangeTimer?
-        var heartbeatArmed = false
+        @exclusivity(unchecked) var heartbeatArmed = false
         /// The heartbeat timer is pending: it will look at `lastActivity` when it fires.
-        var heartbeatTimerPending = false
+        @exclusivity(unchecked) var heartbeatTimerPending = false
         /// When the client last got something: the heartbeat is due a period after it.
-        var lastActivity = MonotonicInstant(nanoseconds: 0)
-        var clientBlocked = false
+        @exclusivity(unchecked) var lastActivity = MonotonicInstant(nanoseconds: 0)
+        @exclusivity(unchecked) var clientBlocked = false
         /// Set once `total` fired: later attempts are refused with it.
         var totalExpired: ProxyError?
     }

@@ -1,0 +1,109 @@
+import SluiceFilterAPI
+import SluiceHTTP
+
+/// Reads one attempt's response body as it passes, for what Sluice knows about LLM streams: it parses
+/// SSE events, classifies each one from its bytes, counts it and its tokens, and records the time to
+/// the first token and the gaps between tokens; of a non-streamed JSON response it keeps a copy for
+/// its `usage`. It never writes anything anywhere: what goes to the client is the exchange's business.
+///
+/// Owned by the exchange, made when the response head arrives and dropped with the attempt. An
+/// object, so the parser is mutated in place while event hooks run (a hook that starts another
+/// attempt replaces the exchange's tap, not this one). Loop thread only.
+final class ResponseTap {
+    /// The largest non-streamed JSON body read for its usage.
+    static let usageBodyLimit = 1 << 20
+
+    /// The response is an SSE stream (`text/event-stream`): its bytes go through `scan`, not `keep`.
+    let readsEvents: Bool
+    /// The stream's parser; nil unless `readsEvents`.
+    @exclusivity(unchecked) private var parser: SSEParser?
+    /// A copy of a 2xx JSON body, read for its `usage` at the end; nil for other responses, or once
+    /// it outgrew `usageBodyLimit`.
+    @exclusivity(unchecked) private var jsonBody: [UInt8]?
+    /// `scan` is running: event hooks are being called.
+    @exclusivity(unchecked) private var scanning = false
+
+    /// The tap for a response with this head.
+    init(head: HTTPResponseHead) {
+        let contentType = head.headers["content-type"]?.lowercased() ?? ""
+        readsEvents = contentType.hasPrefix("text/event-stream")
+        if readsEvents {
+            parser = SSEParser()
+        } else if (200..<300).contains(head.status) && Self.mentionsJSON(contentType) {
+            jsonBody = []
+        }
+    }
+
+    /// "json" appears in the (lowercased) content type. On the bytes: `String.contains` resolves to
+    /// Foundation's, and the standard library's generic search costs more still, a few thousand
+    /// instructions for a short header value.
+    private static func mentionsJSON(_ contentType: String) -> Bool {
+        var matched = 0
+        for byte in contentType.utf8 {
+            let wanted: UInt8 = matched == 0 ? 0x6A : matched == 1 ? 0x73 : matched == 2 ? 0x6F : 0x6E  // j s o n
+            if byte == wanted {
+                matched += 1
+                if matched == 4 { return true }
+            } else {
+                matched = byte == 0x6A ? 1 : 0
+            }
+        }
+        return false
+    }
+
+    /// Part of an event (or a line) was read and not yet dispatched: a client that was sent the
+    /// bytes as they came is inside an event now. False while `scan` runs its hooks: the client has
+    /// been sent none of the bytes being scanned yet.
+    var hasPartialEvent: Bool {
+        !scanning && parser?.hasPartialEvent == true
+    }
+
+    /// Body bytes of a response that is not an SSE stream.
+    func keep(_ bytes: UnsafeRawBufferPointer) {
+        guard jsonBody != nil else { return }
+        if jsonBody!.count + bytes.count <= Self.usageBodyLimit {
+            jsonBody!.append(contentsOf: bytes)
+        } else {
+            jsonBody = nil
+        }
+    }
+
+    /// The usage of the whole non-streamed JSON body, when it had one (call once the body ended).
+    func usage(dialect: StreamDialect) -> TokenUsage? {
+        jsonBody.flatMap { LLMEventClassifier.usage(ofResponseBody: $0, dialect: dialect) }
+    }
+
+    /// Parses the SSE events in `bytes`. For each event, in order: classifies it in the exchange's
+    /// dialect, counts it and records it in `exchange.tokens`, and for a content event the
+    /// first-token and gap timings (in `exchange.timings` and `metrics`); then calls `onEvent` with
+    /// the event's bytes and meaning. Once `onEvent` answers false, the rest of `bytes` is parsed but
+    /// nothing more is counted or reported. Comments go to `onComment`. Throws what the parser
+    /// throws (an event over its size limit). `onEvent` must not call `scan` again.
+    func scan(_ bytes: UnsafeRawBufferPointer, exchange: Exchange, metrics: RouteMetrics,
+              onComment: (UnsafeRawBufferPointer) -> Void,
+              onEvent: (SSEEventView, LLMEventInfo) -> Bool) throws(SSEParseError) {
+        guard parser != nil else { return }
+        scanning = true
+        defer { scanning = false }
+        var goingOn = true
+        // In place: the hooks `onEvent` runs read only `hasPartialEvent`, which does not look at
+        // the parser while `scanning`.
+        try parser!.scan(bytes) { item in
+            guard goingOn else { return }
+            switch item {
+            case .comment(let text):
+                onComment(text)
+            case .event(let view):
+                let info = LLMEventClassifier.classify(view, dialect: exchange.dialect)
+                if let moved = exchange.recordEvent(info) { Self.record(moved, metrics) }
+                goingOn = onEvent(view, info)
+            }
+        }
+    }
+
+    private static func record(_ moved: ContentEventTiming, _ metrics: RouteMetrics) {
+        if let ttft = moved.timeToFirstToken { metrics.timeToFirstToken.record(ttft) }
+        if let afterHead = moved.afterResponseHead { metrics.firstContentEvent.record(afterHead) }
+        if let gap = moved.gap { metrics.tokenGap.record(gap) }
+    }
+}

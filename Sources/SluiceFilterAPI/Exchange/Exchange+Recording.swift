@@ -1,0 +1,47 @@
+/// What a content event moved in the exchange's timings; the engine turns it into metrics.
+package struct ContentEventTiming {
+    /// Set for the first content event: from the exchange's start to it.
+    package var timeToFirstToken: Duration?
+    /// Set for the first content event: from the response head to it.
+    package var afterResponseHead: Duration?
+    /// Set from the second content event on: the gap since the previous one.
+    package var gap: Duration?
+}
+
+// The engine's per-event records, made here, inside the module that declares the members, where
+// their accesses need no run-time exclusivity check (from the engine's module each one has one).
+extension Exchange {
+    /// One read of response body from the upstream. Loop thread.
+    package func countResponseRead(bytes: Int) {
+        counters.bytesFromUpstream += bytes
+        counters.chunks += 1
+    }
+
+    /// The client has been written `bytes` response bytes in all, head included. Loop thread.
+    package func setBytesToClient(_ bytes: Int) {
+        counters.bytesToClient = bytes
+    }
+
+    /// One classified event of the response stream: counted, recorded in `tokens`, and for a
+    /// content event the first-token, last-token and longest-gap timings. Answers what a content
+    /// event moved (nil for other kinds). Loop thread.
+    package func recordEvent(_ info: LLMEventInfo) -> ContentEventTiming? {
+        counters.events += 1
+        tokens.record(info)
+        guard info.kind == .content else { return nil }
+        let now = clock.now()
+        var moved = ContentEventTiming()
+        if timings.firstToken == nil {
+            timings.firstToken = now
+            moved.timeToFirstToken = now.since(timings.start)
+            moved.afterResponseHead = timings.responseHead.map { now.since($0) }
+        }
+        if let last = timings.lastToken {
+            let gap = now.since(last)
+            moved.gap = gap
+            if gap > timings.longestTokenGap { timings.longestTokenGap = gap }
+        }
+        timings.lastToken = now
+        return moved
+    }
+}
