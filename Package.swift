@@ -5,6 +5,7 @@ import PackageDescription
 //   CLibevent         the C edge: libevent + OpenSSL headers and shims
 //   SluiceIO          Swift owners for event bases, bufferevents, listeners, timers, TLS, DNS
 //   SluiceHTTP        our strict, incremental HTTP/1.1 codec (pure Swift, no I/O)
+//   SluiceRedis       a RESP2 codec (pure) and a Redis client on SluiceIO's bufferevents (shared limits)
 //   SluiceFilterAPI   the public filter API: Filter, Exchange, Decision, ProxyError, SSE, config reading
 //   SluiceConfig      the filter file: YAML with positions, schema, validation
 //   SluiceMock        the fake LLM backend (in-process upstream and `sluice mock`)
@@ -39,6 +40,7 @@ let package = Package(
         ),
         .target(name: "SluiceIO", dependencies: ["CLibevent"]),
         .target(name: "SluiceHTTP"),
+        .target(name: "SluiceRedis", dependencies: ["SluiceIO"]),
         .target(
             name: "SluiceFilterAPI",
             dependencies: ["SluiceHTTP", .product(name: "CoreMetrics", package: "swift-metrics")]
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "SluiceEngine",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock",
+                "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock", "SluiceRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -66,9 +68,10 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .target(
             name: "SluiceTesting",
-            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]
+            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceRedis"]
         ),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
+        .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceIO", "SluiceTesting"]),
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
