@@ -1,0 +1,108 @@
+import Foundation
+import SluiceHTTP
+import SluiceTesting
+import Testing
+
+/// Three `sluice run` processes sharing one real `redis-server`, each behind its own port, as
+/// replicas behind a load balancer.
+@Suite("Shared limits across sluice processes", .serialized, .enabled(if: RedisTestServer.isInstalled, "redis-server is not installed"))
+struct SharedLimitsProcessTests {
+    static func filterFile(redis: RedisTestServer, chain: String, leaseTTL: String = "1s") -> String {
+        """
+        listeners:
+          - address: 127.0.0.1:0
+        admin:
+          address: 127.0.0.1:0
+        access_log: { output: off }
+        shared_state:
+          url: redis://127.0.0.1:\(redis.port)/0
+          timeout: 200ms
+          lease_ttl: \(leaseTTL)
+        upstreams:
+          m: { endpoints: ["mock://local?ttft=10ms&tokens=3"] }
+        routes:
+          - { path_prefix: /, chain: c, upstream: m }
+        chains:
+          c:
+        \(chain.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+
+        """
+    }
+
+    static func start(_ count: Int, _ text: String) throws -> [CommandLineTests.RunningSluice] {
+        let path = try CommandLineTests.writeTemp(text, name: "shared.yaml")
+        return try (0..<count).map { _ in
+            try CommandLineTests.startRun(["--config", path, "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "1"])
+        }
+    }
+
+    /// A long stream (about 100 s) opened on `port`: its client once the head came, or the status of a refusal.
+    static func openStream(_ port: Int) throws -> (TestClient?, Int) {
+        let client = try TestClient(port: port)
+        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([
+            ("host", "x"), ("content-type", "application/json"), ("x-mock-tokens", "1000"), ("x-mock-tps", "10"),
+        ])), body: Array(TestClient.chatRequest().utf8))
+        let head = try client.readHead(timeout: .seconds(5))
+        if head.status == 200 { return (client, 200) }
+        client.close()
+        return (nil, head.status)
+    }
+
+    @Test func maxStreamsPerClientHoldsAcrossInstancesAndAKilledInstancesLeasesExpire() throws {
+        let redis = try RedisTestServer()
+        let sluices = try Self.start(3, Self.filterFile(redis: redis, chain: """
+            - filter: connection_manager
+              config: { max_streams_per_client: 5, key: global, shared: true }
+            """))
+        defer { for s in sluices where s.process.isRunning { s.process.terminate() } }
+        let ports = sluices.map(\.port)
+        var open: [(Int, TestClient)] = []
+        defer { for (_, client) in open { client.close() } }
+        /// Keeps an admitted stream open (a dropped client would end it) and returns the status.
+        func keep(_ opened: (TestClient?, Int)) -> Int {
+            if let client = opened.0 { open.append((0, client)) }
+            return opened.1
+        }
+        // 5 streams over the three: 2, 2, 1.
+        for (i, port) in [ports[0], ports[0], ports[1], ports[1], ports[2]].enumerated() {
+            let (client, status) = try Self.openStream(port)
+            #expect(status == 200, "stream \(i + 1)")
+            if let client { open.append((port, client)) }
+        }
+        // The 6th concurrent stream anywhere gets 429.
+        for port in ports { #expect(try keep(Self.openStream(port)) == 429) }
+
+        // SIGKILL the first instance with its 2 streams live: its leases are free again within the TTL.
+        kill(sluices[0].process.processIdentifier, SIGKILL)
+        sluices[0].process.waitUntilExit()
+        let killed = ContinuousClock.now
+        var admittedAfter: Duration?
+        while admittedAfter == nil, ContinuousClock.now - killed < .seconds(5) {
+            let (client, status) = try Self.openStream(ports[1])
+            if let client {
+                open.append((ports[1], client))
+                admittedAfter = ContinuousClock.now - killed
+            } else {
+                #expect(status == 429)
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        let after = try #require(admittedAfter)
+        // lease_ttl is 1s; a lease is renewed every third of it, so it lived at most 1s past the kill.
+        #expect(after <= .milliseconds(1500))
+        // The survivors' counts are exact: 3 + 1 live, one more fits, then 429.
+        #expect(try keep(Self.openStream(ports[2])) == 200)
+        #expect(try keep(Self.openStream(ports[1])) == 429)
+        #expect(try keep(Self.openStream(ports[2])) == 429)
+        // A stream that ends gives its lease back at once.
+        let ending = open.removeLast()
+        ending.1.close()
+        var freed = false
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !freed, ContinuousClock.now < deadline {
+            let (client, _) = try Self.openStream(ports[2])
+            if let client { open.append((ports[2], client)); freed = true } else { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        #expect(freed)
+    }
+}
