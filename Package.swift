@@ -76,7 +76,10 @@ let package = Package(
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
-        .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP"]),
+        .testTarget(name: "SluiceFiltersTests", dependencies: [
+            "SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
