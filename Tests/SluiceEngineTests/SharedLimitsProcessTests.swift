@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 import SluiceHTTP
 import SluiceTesting
 import Testing
@@ -104,5 +106,61 @@ struct SharedLimitsProcessTests {
             if let client { open.append((ports[2], client)); freed = true } else { Thread.sleep(forTimeInterval: 0.02) }
         }
         #expect(freed)
+    }
+
+    /// Statuses of `count` requests sent at once, spread over `ports` in turn.
+    static func burst(_ count: Int, ports: [Int], json: String) -> [Int] {
+        let statuses = Mutex<[Int]>([])
+        let group = DispatchGroup()
+        let start = DispatchSemaphore(value: 0)
+        for i in 0..<count {
+            group.enter()
+            let port = ports[i % ports.count]
+            Thread {
+                start.wait()
+                let status = (try? TestClient.post(port: port, path: "/v1/chat/completions", json: json))?.head.status ?? -1
+                statuses.withLock { $0.append(status) }
+                group.leave()
+            }.start()
+        }
+        for _ in 0..<count { start.signal() }
+        _ = group.wait(timeout: .now() + 30)
+        return statuses.withLock { $0 }
+    }
+
+    @Test func aSharedTokenBucketAdmitsExactlyItsCapacityOverThreeProcesses() throws {
+        let redis = try RedisTestServer()
+        let sluices = try Self.start(3, Self.filterFile(redis: redis, chain: """
+            - filter: token_bucket
+              config: { capacity: 17, refill_per_second: 0, shared: true }
+            """))
+        defer { for s in sluices where s.process.isRunning { s.process.terminate() } }
+        let statuses = Self.burst(50, ports: sluices.map(\.port), json: TestClient.chatRequest())
+        #expect(statuses.count == 50)
+        #expect(statuses.filter { $0 == 200 }.count == 17)
+        #expect(statuses.filter { $0 == 429 }.count == 33)
+    }
+
+    @Test func tokensModeNeverLosesOrDoubleSpendsTokensOverThreeProcesses() throws {
+        let redis = try RedisTestServer()
+        let sluices = try Self.start(3, Self.filterFile(redis: redis, chain: """
+            - filter: token_bucket
+              config: { mode: tokens, capacity: 400, refill_per_second: 0, shared: true }
+            """))
+        defer { for s in sluices where s.process.isRunning { s.process.terminate() } }
+        // Each request reserves its estimate (prompt + max_tokens 20) and, at the end, is charged
+        // what the stream reported: 6 prompt + 3 completion tokens.
+        let json = TestClient.chatRequest(includeUsage: true, maxTokens: 20)
+        let statuses = Self.burst(50, ports: sluices.map(\.port), json: json)
+        let admitted = statuses.filter { $0 == 200 }.count
+        #expect(statuses.count == 50 && admitted >= 10 && statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(admitted) admitted")
+        // Once every settlement landed, the bucket holds exactly the capacity less what was used.
+        let key = "sluice:tb:{c:token_bucket}:127.0.0.1"
+        var level: Double?
+        let deadline = ContinuousClock.now + .seconds(3)
+        repeat {
+            level = try redis.command("HGET", key, "level").text.flatMap(Double.init)
+        } while level != Double(400 - 9 * admitted) && ContinuousClock.now < deadline
+        #expect(level == Double(400 - 9 * admitted))
     }
 }
