@@ -1,6 +1,4 @@
-import Dispatch
 import Foundation
-import Synchronization
 import SluiceHTTP
 import SluiceTesting
 import Testing
@@ -40,10 +38,7 @@ struct SharedLimitsProcessTests {
 
     /// A long stream (about 100 s) opened on `port`: its client once the head came, or the status of a refusal.
     static func openStream(_ port: Int) throws -> (TestClient?, Int) {
-        let client = try TestClient(port: port)
-        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([
-            ("host", "x"), ("content-type", "application/json"), ("x-mock-tokens", "1000"), ("x-mock-tps", "10"),
-        ])), body: Array(TestClient.chatRequest().utf8))
+        let client = try TestClient.startLongStream(port: port)
         let head = try client.readHead(timeout: .seconds(5))
         if head.status == 200 { return (client, 200) }
         client.close()
@@ -108,26 +103,6 @@ struct SharedLimitsProcessTests {
         #expect(freed)
     }
 
-    /// Statuses of `count` requests sent at once, spread over `ports` in turn.
-    static func burst(_ count: Int, ports: [Int], json: String) -> [Int] {
-        let statuses = Mutex<[Int]>([])
-        let group = DispatchGroup()
-        let start = DispatchSemaphore(value: 0)
-        for i in 0..<count {
-            group.enter()
-            let port = ports[i % ports.count]
-            Thread {
-                start.wait()
-                let status = (try? TestClient.post(port: port, path: "/v1/chat/completions", json: json))?.head.status ?? -1
-                statuses.withLock { $0.append(status) }
-                group.leave()
-            }.start()
-        }
-        for _ in 0..<count { start.signal() }
-        _ = group.wait(timeout: .now() + 30)
-        return statuses.withLock { $0 }
-    }
-
     @Test func aSharedTokenBucketAdmitsExactlyItsCapacityOverThreeProcesses() throws {
         let redis = try RedisTestServer()
         let sluices = try Self.start(3, Self.filterFile(redis: redis, chain: """
@@ -135,7 +110,7 @@ struct SharedLimitsProcessTests {
               config: { capacity: 17, refill_per_second: 0, shared: true }
             """))
         defer { for s in sluices where s.process.isRunning { s.process.terminate() } }
-        let statuses = Self.burst(50, ports: sluices.map(\.port), json: TestClient.chatRequest())
+        let statuses = TestClient.statusesAtOnce(50, ports: sluices.map(\.port), json: TestClient.chatRequest())
         #expect(statuses.count == 50)
         #expect(statuses.filter { $0 == 200 }.count == 17)
         #expect(statuses.filter { $0 == 429 }.count == 33)
@@ -151,7 +126,7 @@ struct SharedLimitsProcessTests {
         // Each request reserves its estimate (prompt + max_tokens 20) and, at the end, is charged
         // what the stream reported: 6 prompt + 3 completion tokens.
         let json = TestClient.chatRequest(includeUsage: true, maxTokens: 20)
-        let statuses = Self.burst(50, ports: sluices.map(\.port), json: json)
+        let statuses = TestClient.statusesAtOnce(50, ports: sluices.map(\.port), json: json)
         let admitted = statuses.filter { $0 == 200 }.count
         #expect(statuses.count == 50 && admitted >= 10 && statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(admitted) admitted")
         // Once every settlement landed, the bucket holds exactly the capacity less what was used.

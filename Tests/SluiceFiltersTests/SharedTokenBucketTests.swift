@@ -1,8 +1,6 @@
-import Dispatch
 import Foundation
 import SluiceFilterAPI
 import SluiceTesting
-import Synchronization
 import Testing
 
 /// Proxies in this process sharing one real `redis-server`, as instances behind a load balancer do.
@@ -24,26 +22,10 @@ enum SharedFixture {
         try (0..<count).map { _ in try ProxyHarness(filterFile: text) }
     }
 
-    /// Statuses of `count` streamed chat requests sent at once, spread over `ports` in turn
-    /// (each request on its own thread; all wait for one start signal).
-    static func concurrentStatuses(_ count: Int, ports: [Int], headers: [(String, String)] = [],
-                                   json: String = TestClient.chatRequest()) -> [Int] {
-        let statuses = Mutex<[Int]>([])
-        let group = DispatchGroup()
-        let start = DispatchSemaphore(value: 0)
-        for i in 0..<count {
-            group.enter()
-            let port = ports[i % ports.count]
-            Thread {
-                start.wait()
-                let status = (try? TestClient.post(port: port, path: "/v1/chat/completions", json: json, headers: headers))?.head.status ?? -1
-                statuses.withLock { $0.append(status) }
-                group.leave()
-            }.start()
-        }
-        for _ in 0..<count { start.signal() }
-        _ = group.wait(timeout: .now() + 30)
-        return statuses.withLock { $0 }
+    /// A fresh `redis-server` and `count` proxies of `chain` sharing it through `settings`.
+    static func start(_ count: Int, chain: String, settings: String = "") throws -> (RedisTestServer, [ProxyHarness]) {
+        let redis = try RedisTestServer()
+        return (redis, try proxies(count, filterFile(chain: chain, redis: redis, settings: settings)))
     }
 
     static func status(_ port: Int, headers: [(String, String)] = [], json: String = TestClient.chatRequest()) -> Int {
@@ -54,15 +36,13 @@ enum SharedFixture {
 @Suite("token_bucket shared through Redis", .serialized, .enabled(if: RedisTestServer.isInstalled, "redis-server is not installed"))
 struct SharedTokenBucketTests {
     @Test func threeProxiesAdmitExactlyTheCapacityInAllEvenAllAtOnce() throws {
-        let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: """
+        let (redis, proxies) = try SharedFixture.start(3, chain: """
             - filter: token_bucket
               config: { capacity: 20, refill_per_second: 0, shared: true }
-            """, redis: redis)
-        let proxies = try SharedFixture.proxies(3, text)
+            """)
         defer { proxies.forEach { $0.stop() } }
         // 50 requests arriving at once on all three.
-        let statuses = SharedFixture.concurrentStatuses(50, ports: proxies.map(\.port))
+        let statuses = TestClient.statusesAtOnce(50, ports: proxies.map(\.port))
         #expect(statuses.count == 50)
         #expect(statuses.filter { $0 == 200 }.count == 20)
         #expect(statuses.filter { $0 == 429 }.count == 30)
@@ -73,19 +53,18 @@ struct SharedTokenBucketTests {
     }
 
     @Test func theRefillIsSharedToo() throws {
-        let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: """
+        // The server lives as long as `redis` does: name it, or it stops at once.
+        let (redis, proxies) = try SharedFixture.start(2, chain: """
             - filter: token_bucket
               config: { capacity: 20, refill_per_second: 20, shared: true }
-            """, redis: redis)
-        let proxies = try SharedFixture.proxies(2, text)
-        defer { proxies.forEach { $0.stop() } }
+            """)
+        defer { proxies.forEach { $0.stop() }; redis.stop() }
         let ports = proxies.map(\.port)
-        #expect(SharedFixture.concurrentStatuses(30, ports: ports).filter { $0 == 200 }.count >= 20)
+        #expect(TestClient.statusesAtOnce(30, ports: ports).filter { $0 == 200 }.count >= 20)
         // Empty now. After 300 ms the one bucket has regained about 6 tokens, for both proxies together.
         let emptied = ContinuousClock.now
         Thread.sleep(forTimeInterval: 0.3)
-        let statuses = SharedFixture.concurrentStatuses(30, ports: ports)
+        let statuses = TestClient.statusesAtOnce(30, ports: ports)
         let elapsed = ContinuousClock.now - emptied
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let admitted = statuses.filter { $0 == 200 }.count
@@ -94,12 +73,10 @@ struct SharedTokenBucketTests {
     }
 
     @Test func tokensModeReservesAndSettlesInTheSharedBucket() throws {
-        let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: """
+        let (redis, proxies) = try SharedFixture.start(2, chain: """
             - filter: token_bucket
               config: { mode: tokens, capacity: 1000, refill_per_second: 0, shared: true }
-            """, redis: redis)
-        let proxies = try SharedFixture.proxies(2, text)
+            """)
         defer { proxies.forEach { $0.stop() } }
         // Each request reserves its prompt estimate + 100, and is settled to what the stream reports:
         // 6 prompt tokens + 10 completion tokens.
@@ -117,12 +94,11 @@ struct SharedTokenBucketTests {
     }
 
     @Test func onFailureLocalFallsBackToTheInstancesOwnBucketAndSharingResumes() throws {
-        let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: """
+        let (redis, proxies) = try SharedFixture.start(1, chain: """
             - filter: token_bucket
               config: { capacity: 3, refill_per_second: 0, shared: true }
-            """, redis: redis, settings: "on_failure: local")
-        let proxy = try ProxyHarness(filterFile: text)
+            """, settings: "on_failure: local")
+        let proxy = proxies[0]
         defer { proxy.stop() }
         #expect(SharedFixture.status(proxy.port) == 200)  // shared: 2 left in Redis
         redis.stop()
@@ -185,12 +161,11 @@ struct SharedTokenBucketTests {
     }
 
     @Test func aSlowRedisNeverHoldsARequestPastTheTimeout() throws {
-        let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: """
+        let (redis, proxies) = try SharedFixture.start(1, chain: """
             - filter: token_bucket
               config: { capacity: 100, refill_per_second: 0, shared: true }
-            """, redis: redis, settings: "on_failure: open")
-        let proxy = try ProxyHarness(filterFile: text)
+            """, settings: "on_failure: open")
+        let proxy = proxies[0]
         defer { proxy.stop() }
         #expect(SharedFixture.status(proxy.port) == 200)
         let port = redis.port
