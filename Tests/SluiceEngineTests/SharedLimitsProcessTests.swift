@@ -73,22 +73,25 @@ struct SharedLimitsProcessTests {
         kill(sluices[0].process.processIdentifier, SIGKILL)
         sluices[0].process.waitUntilExit()
         let killed = ContinuousClock.now
-        var admittedAfter: Duration?
-        while admittedAfter == nil, ContinuousClock.now - killed < .seconds(5) {
-            let (client, status) = try Self.openStream(ports[1])
+        // Each of its two leases frees one slot when it expires (they were renewed at different
+        // moments, so they may expire up to a renewal period apart): the survivors take both.
+        var admittedAfter: [Duration] = []
+        while admittedAfter.count < 2, ContinuousClock.now - killed < .seconds(5) {
+            let port = ports[1 + admittedAfter.count % 2]
+            let (client, status) = try Self.openStream(port)
             if let client {
-                open.append((ports[1], client))
-                admittedAfter = ContinuousClock.now - killed
+                open.append((port, client))
+                admittedAfter.append(ContinuousClock.now - killed)
             } else {
                 #expect(status == 429)
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
-        let after = try #require(admittedAfter)
-        // lease_ttl is 1s; a lease is renewed every third of it, so it lived at most 1s past the kill.
-        #expect(after <= .milliseconds(1500))
-        // The survivors' counts are exact: 3 + 1 live, one more fits, then 429.
-        #expect(try keep(Self.openStream(ports[2])) == 200)
+        // lease_ttl is 1 s and a lease is renewed every third of it, so each lived at most 1 s past
+        // the kill; the rest is the polling and a machine busy with other tests.
+        #expect(admittedAfter.count == 2)
+        #expect(admittedAfter.allSatisfy { $0 <= .milliseconds(2000) }, "\(admittedAfter)")
+        // The survivors' counts are exact: 5 live again, the next stream anywhere gets 429.
         #expect(try keep(Self.openStream(ports[1])) == 429)
         #expect(try keep(Self.openStream(ports[2])) == 429)
         // A stream that ends gives its lease back at once.
