@@ -97,34 +97,12 @@ def wait_port(port, proc, timeout):
     return False
 
 
-def http_probe(port, stream, timeout):
-    """One small request through the target; True on a 200. Bounded by `timeout`."""
-    body = json.dumps({"model": "bench", "stream": stream, "max_tokens": 1,
-                       "messages": [{"role": "user", "content": "probe"}]})
-    req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-           f"authorization: Bearer {AUTH}\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n{body}")
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            s.sendall(req.encode())
-            data = b""
-            deadline = time.time() + timeout
-            while time.time() < deadline and len(data) < 1_000_000:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:300]
-    except OSError as e:
-        return False, str(e).encode()
-
-
-def redis_command(*parts, timeout=5.0):
-    """One command to the bench Redis over a fresh connection; the raw reply bytes."""
-    body = f"*{len(parts)}\r\n" + "".join(f"${len(str(p).encode())}\r\n{p}\r\n" for p in parts)
-    with socket.create_connection(("127.0.0.1", REDIS_PORT), timeout=timeout) as s:
+def exchange_bytes(port, payload, timeout, complete=lambda data: False):
+    """Sends `payload` on a fresh loopback connection and reads until the peer closes, `complete`
+    says the answer is whole, 1 MB, or `timeout`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.settimeout(timeout)
-        s.sendall(body.encode())
+        s.sendall(payload)
         data = b""
         deadline = time.time() + timeout
         while time.time() < deadline and len(data) < 1_000_000:
@@ -132,13 +110,38 @@ def redis_command(*parts, timeout=5.0):
             if not chunk:
                 break
             data += chunk
-            if data.startswith(b"+") or data.startswith(b"-"):
+            if complete(data):
                 break
-            if data.startswith(b"$"):
-                head, _, rest = data.partition(b"\r\n")
-                if len(rest) >= int(head[1:]) + 2:
-                    break
         return data
+
+
+def http_probe(port, stream, timeout):
+    """One small request through the target; True on a 200. Bounded by `timeout`."""
+    body = json.dumps({"model": "bench", "stream": stream, "max_tokens": 1,
+                       "messages": [{"role": "user", "content": "probe"}]})
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+           f"authorization: Bearer {AUTH}\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n{body}")
+    try:
+        data = exchange_bytes(port, req.encode(), timeout)
+        return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:300]
+    except OSError as e:
+        return False, str(e).encode()
+
+
+def redis_reply_complete(data):
+    """True once `data` holds a whole status, error or bulk-string reply (what the driver asks for)."""
+    if data[:1] in (b"+", b"-", b":"):
+        return data.endswith(b"\r\n")
+    if data.startswith(b"$"):
+        head, _, rest = data.partition(b"\r\n")
+        return bool(_) and len(rest) >= int(head[1:]) + 2
+    return False
+
+
+def redis_command(*parts, timeout=5.0):
+    """One command to the bench Redis over a fresh connection; the raw reply bytes."""
+    body = f"*{len(parts)}\r\n" + "".join(f"${len(str(p).encode())}\r\n{p}\r\n" for p in parts)
+    return exchange_bytes(REDIS_PORT, body.encode(), timeout, redis_reply_complete)
 
 
 def redis_script_calls():
