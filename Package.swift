@@ -5,6 +5,7 @@ import PackageDescription
 //   CLibevent         the C edge: libevent + OpenSSL headers and shims
 //   SluiceIO          Swift owners for event bases, bufferevents, listeners, timers, TLS, DNS
 //   SluiceHTTP        our strict, incremental HTTP/1.1 codec (pure Swift, no I/O)
+//   SluiceRedis       a RESP2 codec (pure) and a Redis client on SluiceIO's bufferevents (shared limits)
 //   SluiceFilterAPI   the public filter API: Filter, Exchange, Decision, ProxyError, SSE, config reading
 //   SluiceConfig      the filter file: YAML with positions, schema, validation
 //   SluiceMock        the fake LLM backend (in-process upstream and `sluice mock`)
@@ -42,6 +43,7 @@ let package = Package(
         ),
         .target(name: "SluiceIO", dependencies: ["CLibevent"]),
         .target(name: "SluiceHTTP"),
+        .target(name: "SluiceRedis", dependencies: ["SluiceIO"]),
         .target(
             name: "SluiceFilterAPI",
             dependencies: ["SluiceHTTP", .product(name: "CoreMetrics", package: "swift-metrics")]
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "SluiceEngine",
             dependencies: [
-                "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock",
+                "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceMock", "SluiceRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -69,17 +71,21 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .target(
             name: "SluiceTesting",
-            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI"]
+            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceRedis"]
         ),
         // In this package, not in fuzz/, because it checks package-internal parsers (JSONByteReader).
         .target(name: "SluiceFuzzing", dependencies: ["SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
+        .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceIO", "SluiceTesting"]),
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
         .testTarget(name: "SluiceFuzzingTests", dependencies: ["SluiceFuzzing"]),
-        .testTarget(name: "SluiceFiltersTests", dependencies: ["SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP"]),
+        .testTarget(name: "SluiceFiltersTests", dependencies: [
+            "SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

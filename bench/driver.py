@@ -28,8 +28,12 @@ CORES = os.cpu_count() or 2
 
 MOCK_PORT = 18000
 PORTS = {"direct": MOCK_PORT, "sluice-empty": 18101, "sluice-full": 18102, "nginx": 18103,
-         "haproxy": 18104, "litellm": 18105}
-TARGETS = ["direct", "sluice-empty", "sluice-full", "nginx", "haproxy", "litellm"]
+         "haproxy": 18104, "litellm": 18105, "sluice-shared": 18106}
+TARGETS = ["direct", "sluice-empty", "sluice-full", "sluice-shared", "nginx", "haproxy", "litellm"]
+# The Redis that sluice-shared's limits live in (redis-server, started and stopped with the target).
+REDIS_PORT = 18110
+LABELS = {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
+          "sluice-shared": "Sluice, 8 filters, 3 shared", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
 
 # LiteLLM refuses to start without a master key; every target gets the same bearer token.
 AUTH = "sk-bench-" + os.urandom(16).hex()
@@ -93,6 +97,24 @@ def wait_port(port, proc, timeout):
     return False
 
 
+def exchange_bytes(port, payload, timeout, complete=lambda data: False):
+    """Sends `payload` on a fresh loopback connection and reads until the peer closes, `complete`
+    says the answer is whole, 1 MB, or `timeout`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(payload)
+        data = b""
+        deadline = time.time() + timeout
+        while time.time() < deadline and len(data) < 1_000_000:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if complete(data):
+                break
+        return data
+
+
 def http_probe(port, stream, timeout):
     """One small request through the target; True on a 200. Bounded by `timeout`."""
     body = json.dumps({"model": "bench", "stream": stream, "max_tokens": 1,
@@ -100,19 +122,32 @@ def http_probe(port, stream, timeout):
     req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
            f"authorization: Bearer {AUTH}\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n{body}")
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.settimeout(timeout)
-            s.sendall(req.encode())
-            data = b""
-            deadline = time.time() + timeout
-            while time.time() < deadline and len(data) < 1_000_000:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:300]
+        data = exchange_bytes(port, req.encode(), timeout)
+        return data.startswith(b"HTTP/1.1 200") or data.startswith(b"HTTP/1.0 200"), data[:300]
     except OSError as e:
         return False, str(e).encode()
+
+
+def redis_reply_complete(data):
+    """True once `data` holds a whole status, error or bulk-string reply (what the driver asks for)."""
+    if data[:1] in (b"+", b"-", b":"):
+        return data.endswith(b"\r\n")
+    if data.startswith(b"$"):
+        head, _, rest = data.partition(b"\r\n")
+        return bool(_) and len(rest) >= int(head[1:]) + 2
+    return False
+
+
+def redis_command(*parts, timeout=5.0):
+    """One command to the bench Redis over a fresh connection; the raw reply bytes."""
+    body = f"*{len(parts)}\r\n" + "".join(f"${len(str(p).encode())}\r\n{p}\r\n" for p in parts)
+    return exchange_bytes(REDIS_PORT, body.encode(), timeout, redis_reply_complete)
+
+
+def redis_script_calls():
+    """EVALSHA and EVAL calls since the last CONFIG RESETSTAT, from INFO commandstats."""
+    info = redis_command("INFO", "commandstats").decode(errors="replace")
+    return sum(int(m.group(1)) for m in re.finditer(r"cmdstat_(?:evalsha|eval):calls=(\d+)", info))
 
 
 def render(template, out_name, **values):
@@ -137,6 +172,7 @@ class Target:
         self.name = name
         self.port = PORTS[name]
         self.proc = None
+        self.redis = None
 
     def start(self, mock_proc):
         n = self.name
@@ -146,7 +182,17 @@ class Target:
         if n.startswith("sluice"):
             if not os.path.exists(SLUICE):
                 raise NotSetUp("release build of sluice missing")
-            cfg = render(f"{n}.yaml", f"{n}.yaml", PORT=self.port, ADMIN=self.port + 1000, UPSTREAM=MOCK_PORT)
+            if n == "sluice-shared":
+                exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+                if not os.path.exists(exe):
+                    raise NotSetUp("redis-server is not installed (apt-get install redis-server failed)")
+                self.redis = spawn([exe, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no"], "redis")
+                if not wait_port(REDIS_PORT, self.redis, 10):
+                    kill(self.redis)
+                    raise NotSetUp("redis-server did not listen")
+            cfg = render(f"{n}.yaml", f"{n}.yaml", PORT=self.port, ADMIN=self.port + 1000, UPSTREAM=MOCK_PORT,
+                         REDIS=REDIS_PORT)
             check = subprocess.run([SLUICE, "check", cfg], capture_output=True, text=True, timeout=30)
             if check.returncode != 0:
                 raise NotSetUp(f"sluice check failed: {check.stdout.strip()[:200]}")
@@ -193,6 +239,9 @@ class Target:
         if self.proc is not None:
             kill(self.proc, grace=6.0)
             self.proc = None
+        if self.redis is not None:
+            kill(self.redis)
+            self.redis = None
 
 
 def start_mock(ttft, tps, tokens):
@@ -206,6 +255,8 @@ def start_mock(ttft, tps, tokens):
 
 
 def loadgen(target, label, mode, concurrency, duration, ramp=0.0, extra=(), bound=600):
+    if target.redis is not None:
+        redis_command("CONFIG", "RESETSTAT")
     args = [LOADGEN, "--target", f"127.0.0.1:{target.port}", "--mode", mode, "--concurrency", str(concurrency),
             "--threads", str(CORES), "--duration", str(duration), "--ramp", str(ramp), "--pid", str(target.pid),
             "--label", label, "--auth", AUTH] + list(extra)
@@ -220,6 +271,8 @@ def loadgen(target, label, mode, concurrency, duration, ramp=0.0, extra=(), boun
         result = json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return {"error": f"unreadable load generator output: {r.stdout[:200]}"}
+    if target.redis is not None:
+        result["redis_commands"] = redis_script_calls()
     with open(os.path.join(TMP, "runs.jsonl"), "a") as f:
         f.write(json.dumps(dict(result, target=target.name)) + "\n")
     return result
@@ -407,6 +460,8 @@ def derive(results, status, plan):
                 f[f"a{c}_gap_p99"] = r["gap"]["p99_ms"]
                 f[f"a{c}_loadcpu"] = r["loadgen_cpu_s"]
                 f[f"a{c}_spread"] = r["_spread"] + (r["_rounds"],)
+                if "redis_commands" in r and r["completed"]:
+                    f[f"a{c}_redis_per_request"] = r["redis_commands"] / r["completed"]
                 if ok(base) and name != "direct":
                     f[f"a{c}_add50"] = r["ttft"]["p50_ms"] - base["ttft"]["p50_ms"]
                     f[f"a{c}_add99"] = r["ttft"]["p99_ms"] - base["ttft"]["p99_ms"]
@@ -438,6 +493,8 @@ def derive(results, status, plan):
         if ok(r):
             f["d_rps"] = r["requests_per_s"]
             f["d_spread"] = r["_spread"] + (r["_rounds"],)
+            if "redis_commands" in r and r.get("completed"):
+                f["d_redis_per_request"] = r["redis_commands"] / r["completed"]
             f["d_p99"] = r["latency"]["p99_ms"]
             f["d_fail"] = r["failed"]
             f["d_loadcpu"] = r["loadgen_cpu_s"]
@@ -469,6 +526,12 @@ def targets_check(d):
     v, lim = s.get("d_rps"), n.get("d_rps")
     line("d. short requests/s, full chain", "≥ 0.8× nginx's", v, None if lim is None else 0.8 * lim,
          None if v is None or lim is None else v >= 0.8 * lim)
+    sh = d.get("sluice-shared", {})
+    if sh:
+        # Issue 14: sharing three limits through Redis adds at most 1 ms to the TTFT p99 at 1,000 streams.
+        v, base = sh.get("a1000_p99"), s.get("a1000_p99")
+        line("f. TTFT p99 @1,000, 3 limits shared through Redis, over the in-memory full chain", "≤ +1 ms",
+             None if v is None or base is None else v - base, 1.0, None if v is None or base is None else v - base <= 1.0)
     return checks
 
 
@@ -487,8 +550,7 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
     names = [n for n in TARGETS if n in d]
 
     def label(n):
-        return {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
-                "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}[n]
+        return LABELS[n]
 
     w("## Targets")
     w("")
@@ -611,6 +673,23 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
                       ("d_rps", "short requests/s")):
         w(f"| {what} | {fmt(e.get(key), 3)} | {fmt(s.get(key), 3)} | {ratio(s.get(key), e.get(key))} |")
     w("")
+    sh = d.get("sluice-shared")
+    if sh:
+        w("## f. Limits shared through Redis")
+        w("")
+        w("The full chain with `connection_manager`, `token_bucket` and `admission` marked `shared: true`, through a "
+          "local `redis-server` (`bench/configs/sluice-shared.yaml`), against the same chain in memory.")
+        w("")
+        w("| measure | 8 filters, in memory | 3 of them shared | shared − in memory |")
+        w("|---|---|---|---|")
+        for key, what in (("a1000_p50", "TTFT p50 @1,000 (ms)"), ("a1000_p99", "TTFT p99 @1,000 (ms)"),
+                          ("a100_p50", "TTFT p50 @100 (ms)"), ("a100_p99", "TTFT p99 @100 (ms)"),
+                          ("c_cpu_per_100k", "CPU s per 100k events (Sluice only)"), ("d_rps", "short requests/s")):
+            a, b = s.get(key), sh.get(key)
+            w(f"| {what} | {fmt(a, 2)} | {fmt(b, 2)} | {fmt(None if a is None or b is None else b - a, 2)} |")
+        w(f"| Redis scripts per request, streams @1,000 | – | {fmt(sh.get('a1000_redis_per_request'), 2)} | |")
+        w(f"| Redis scripts per request, short requests | – | {fmt(sh.get('d_redis_per_request'), 2)} | |")
+        w("")
     not_set = [f"{label(n)}: {status[n]}" for n in names if status.get(n)]
     if not_set:
         w("Targets not set up: " + "; ".join(not_set) + ".")
@@ -621,8 +700,7 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
 def summary(d, plan):
     """One row per target with the four headline figures and their ratio to nginx's."""
     names = [n for n in TARGETS if n in d]
-    labels = {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
-              "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+    labels = LABELS
     n = d.get("nginx", {})
     rows = ["| target | added TTFT p99 @1,000 (ms) | KiB per held stream | CPU s per 100k events | short requests/s |",
             "|---|---|---|---|---|"]
@@ -657,8 +735,9 @@ def chart(d, plan, path):
         return False
     names = [n for n in TARGETS if n in d]
     labels = {"direct": "direct", "sluice-empty": "Sluice\nempty", "sluice-full": "Sluice\n8 filters",
-              "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
-    colors = {"direct": "#999999", "sluice-empty": "#1f77b4", "sluice-full": "#0b3d91", "nginx": "#2ca02c",
+              "sluice-shared": "Sluice\n3 shared", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+    colors = {"direct": "#999999", "sluice-empty": "#1f77b4", "sluice-full": "#0b3d91", "sluice-shared": "#6a3d9a",
+              "nginx": "#2ca02c",
               "haproxy": "#ff7f0e", "litellm": "#d62728"}
     panels = [
         ("a1000_add99", "Added TTFT p99 @1,000 streams (ms)\nlower is better", False),

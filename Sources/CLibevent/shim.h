@@ -30,6 +30,8 @@
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static inline void sluice_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 

@@ -19,11 +19,15 @@ public struct FilterFile: Sendable {
     public var limits: LimitsSpec
     /// The `access_log` section, or nil when the file has none (the engine's default applies).
     public var accessLog: AccessLogSpec?
+    /// The `shared_state` section: the Redis server filters with `shared: true` use, or nil.
+    public var sharedState: SharedStateSpec?
 
     public init(
         path: String, listeners: [ListenerSpec], admin: AdminSpec? = nil, upstreams: [UpstreamGroupSpec],
-        routes: [RouteSpec], chains: [ChainSpec], limits: LimitsSpec = LimitsSpec(), accessLog: AccessLogSpec? = nil
+        routes: [RouteSpec], chains: [ChainSpec], limits: LimitsSpec = LimitsSpec(), accessLog: AccessLogSpec? = nil,
+        sharedState: SharedStateSpec? = nil
     ) {
+        self.sharedState = sharedState
         self.accessLog = accessLog
         self.path = path
         self.listeners = listeners

@@ -2,7 +2,8 @@ import SluiceFilterAPI
 
 // `chains:`: a mapping from chain name to a list of filter entries.
 extension FilterFileDecoder {
-    func decodeChains(in file: ConfigMap, checkFilter: (FilterSpec, ConfigDiagnostics) -> Void) -> [ChainSpec] {
+    func decodeChains(in file: ConfigMap, sharedStateDeclared: Bool,
+                      checkFilter: (FilterSpec, ConfigDiagnostics) -> Void) -> [ChainSpec] {
         guard let chains = file.map("chains") else { return [] }
         return chains.readAllEntries().map { entry in
             if let problem = NameSyntax.problem(with: entry.key) {
@@ -11,7 +12,7 @@ extension FilterFileDecoder {
             let filters: [FilterSpec]
             switch entry.value.value {
             case .sequence(let items):
-                filters = decodeFilters(items, chain: entry.key, checkFilter: checkFilter)
+                filters = decodeFilters(items, chain: entry.key, sharedStateDeclared: sharedStateDeclared, checkFilter: checkFilter)
             case .null:
                 // `name:` with nothing after it reads as a chain with no filters, like `name: []`.
                 filters = []
@@ -25,7 +26,7 @@ extension FilterFileDecoder {
     }
 
     private func decodeFilters(
-        _ items: [ConfigNode], chain: String, checkFilter: (FilterSpec, ConfigDiagnostics) -> Void
+        _ items: [ConfigNode], chain: String, sharedStateDeclared: Bool, checkFilter: (FilterSpec, ConfigDiagnostics) -> Void
     ) -> [FilterSpec] {
         var filters: [FilterSpec] = []
         var names: [String: SourceMark] = [:]
@@ -49,6 +50,10 @@ extension FilterFileDecoder {
             checkUnique(spec.name, at: nameMark, in: &names) { first in
                 "duplicate filter name '\(spec.name)' in chain '\(chain)' (first used at line \(first.line)); "
                     + "give one of them a different 'name'"
+            }
+            if !sharedStateDeclared, let shared = config["shared"], shared.scalar == "true" {
+                diagnostics.error("'shared: true' needs a top-level 'shared_state:' section naming the Redis server to share through",
+                                  at: shared.mark)
             }
             if knownFilterTypes.contains(type) {
                 checkFilter(spec, diagnostics)

@@ -26,21 +26,22 @@ struct FilterFileDecoder {
             return FilterFile(path: path, listeners: [], upstreams: [], routes: [], chains: [])
         }
         // Sections are read in dependency order, but listed to users in the documented order.
-        file.allow("listeners", "admin", "limits", "access_log", "upstreams", "routes", "chains")
+        file.allow("listeners", "admin", "limits", "access_log", "shared_state", "upstreams", "routes", "chains")
 
         let listeners = decodeListeners(in: file)
         let admin = file.map("admin").map(decodeAdmin)
         let limits = decodeLimits(file.map("limits"))
         let accessLog = decodeAccessLog(file.map("access_log"))
+        let sharedState = decodeSharedState(file.map("shared_state"))
         let upstreams = decodeUpstreams(in: file)
-        let chains = decodeChains(in: file, checkFilter: checkFilter)
+        let chains = decodeChains(in: file, sharedStateDeclared: sharedState != nil, checkFilter: checkFilter)
         let routes = decodeRoutes(in: file, upstreams: upstreams, chains: chains)
         file.finish()
 
         checkAddressesAreDistinct(listeners: listeners, admin: admin)
         return FilterFile(
             path: path, listeners: listeners.map(\.spec), admin: admin?.spec, upstreams: upstreams,
-            routes: routes, chains: chains, limits: limits, accessLog: accessLog)
+            routes: routes, chains: chains, limits: limits, accessLog: accessLog, sharedState: sharedState)
     }
 
     /// The value of `key` as a valid name, or nil (with the problem recorded) when it is

@@ -62,6 +62,8 @@ public final class Engine: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let running = Mutex(false)
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
+    /// The `sluice_shared_state_*` series, made when a filter file first has a `shared_state` section.
+    private let sharedStateMetrics = Mutex<SharedStateMetrics?>(nil)
 
     /// Ports bound, in the order of the file's listeners.
     public private(set) var listenerPorts: [Int] = []
@@ -102,12 +104,14 @@ public final class Engine: @unchecked Sendable {
         _ = EventLoop.threadingReady
         let file = initialFile
         let mockPorts = try startMocks(for: file)
+        // Workers first: a shared_state store opens one Redis connection on each worker's loop.
+        workers = (0..<max(1, options.workers)).map { Worker(index: $0, engine: self, clock: options.clock, logger: options.logger) }
         let built = try ChainVersionBuilder.build(file: file, number: 1, registry: registry, previous: nil,
-                                                  clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics)
+                                                  clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics,
+                                                  sharedStore: try sharedStore(for: file, previous: nil))
         version.withLock { $0 = built }
         accessLog = AccessLog(spec: file.accessLog ?? options.accessLog, dropped: metrics.accessLogDropped)
 
-        workers = (0..<max(1, options.workers)).map { Worker(index: $0, engine: self, clock: options.clock, logger: options.logger) }
         for (i, spec) in file.listeners.enumerated() {
             let port = try bind(spec, override: i == 0 ? options.listen : nil)
             listenerPorts.append(port)
@@ -130,6 +134,32 @@ public final class Engine: @unchecked Sendable {
             "listeners": "\(listenerPorts)", "admin": "\(adminPort.map(String.init) ?? "off")",
             "workers": "\(workers.count)", "routes": "\(initialFile.routes.count)",
         ])
+    }
+
+    /// The shared store for `file`'s `shared_state` section, or nil when it has none. Keeps the
+    /// previous version's connections when the server settings did not change; otherwise opens new
+    /// ones (the old close when the last exchange of the old version ends).
+    private func sharedStore(for file: FilterFile, previous: ChainVersion?) throws -> RedisSharedStore? {
+        guard let spec = file.sharedState else { return nil }
+        let metrics = sharedStateMetrics.withLock { made in
+            if let made { return made }
+            let new = SharedStateMetrics(registry: self.metrics.registry, workers: workers.count)
+            made = new
+            return new
+        }
+        if let old = previous?.sharedStore, old.connections.spec.sameConnection(as: spec) {
+            if old.keyPrefix != spec.keyPrefix {
+                options.logger.warning("shared_state.key_prefix changed: shared limits start fresh under the new prefix",
+                                       metadata: ["old": "\(old.keyPrefix)", "new": "\(spec.keyPrefix)"])
+            }
+            return RedisSharedStore(spec: spec, connections: old.connections, metrics: metrics)
+        }
+        let connections = try RedisConnections(spec: spec, loops: workers.map(\.loop), metrics: metrics)
+        connections.start()
+        options.logger.info("shared state in Redis", metadata: [
+            "url": "\(spec.displayURL)", "on_failure": "\(spec.onFailure.rawValue)", "key_prefix": "\(spec.keyPrefix)",
+        ])
+        return RedisSharedStore(spec: spec, connections: connections, metrics: metrics)
     }
 
     /// Starts an in-process mock for each `mock://` URL not served yet; returns the port of every one.
@@ -220,7 +250,8 @@ public final class Engine: @unchecked Sendable {
         do {
             let mockPorts = try startMocks(for: file)
             next = try ChainVersionBuilder.build(file: file, number: old.number + 1, registry: registry, previous: old,
-                                                 clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics)
+                                                 clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics,
+                                                 sharedStore: try sharedStore(for: file, previous: old))
         } catch {
             return .failure(unpositioned("\(error)"))
         }
@@ -300,7 +331,16 @@ public final class Engine: @unchecked Sendable {
                 respond(AdminResponse(200, json: "{\"status\":\"ok\"}\n"))
             }
         case ("GET", "/readyz"):
-            respond(draining ? AdminResponse(503, json: "{\"status\":\"draining\"}\n") : AdminResponse(200, json: "{\"status\":\"ready\"}\n"))
+            // With on_failure: closed, an instance that cannot reach Redis refuses every shared
+            // limit, so it should get no traffic; with local or open it serves on.
+            let store = currentVersion.sharedStore
+            if draining {
+                respond(AdminResponse(503, json: "{\"status\":\"draining\"}\n"))
+            } else if let store, store.failurePolicy == .closed, !store.connections.allConnected {
+                respond(AdminResponse(503, json: "{\"status\":\"shared_state_unavailable\"}\n"))
+            } else {
+                respond(AdminResponse(200, json: "{\"status\":\"ready\"}\n"))
+            }
         case ("GET", "/metrics"):
             respond(AdminResponse(200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics()))
         case ("GET", "/admin/streams"):

@@ -1,13 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 
-private let streamSocketType = Int32(SOCK_STREAM.rawValue)
+let streamSocketType = Int32(SOCK_STREAM.rawValue)
 /// A peer that closed must give EPIPE, not kill the test process with SIGPIPE.
 private let sendFlags = Int32(MSG_NOSIGNAL)
 #elseif canImport(Darwin)
 import Darwin
 
-private let streamSocketType = SOCK_STREAM
+let streamSocketType = SOCK_STREAM
 // Darwin has no MSG_NOSIGNAL; the socket gets SO_NOSIGPIPE instead.
 private let sendFlags: Int32 = 0
 #endif

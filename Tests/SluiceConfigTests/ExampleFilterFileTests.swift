@@ -65,7 +65,7 @@ struct ExampleFilterFileTests {
     }
 
     @Test func examplesAreFound() {
-        for name in ["default.yaml", "openai-compatible.yaml", "local-backends.yaml"] {
+        for name in ["default.yaml", "openai-compatible.yaml", "local-backends.yaml", "shared-limits.yaml"] {
             #expect(Self.exampleFileNames.contains(name), "filters/\(name) not found in \(Self.filtersDirectory)")
         }
     }
@@ -75,6 +75,15 @@ struct ExampleFilterFileTests {
         if case .failure(let errors) = Self.load(name) {
             Issue.record("filters/\(name) has errors:\n\(errors)")
         }
+    }
+
+    @Test func sharedLimitsFileSharesEveryLimitingFilterThroughALocalRedis() throws {
+        let file = try Self.loaded("shared-limits.yaml")
+        let spec = try #require(file.sharedState)
+        #expect(spec.displayURL == "redis://127.0.0.1:6379/0" && spec.onFailure == .local && spec.password == nil)
+        let filters = try #require(file.chain(named: "shared")).filters
+        let shared = filters.filter { $0.config["shared"]?.scalar == "true" }.map(\.type)
+        #expect(shared == ["connection_manager", "token_bucket", "token_bucket", "admission", "circuit_breaker"])
     }
 
     @Test func openAICompatibleFileReachesTheAPIOverVerifiedTLS() throws {

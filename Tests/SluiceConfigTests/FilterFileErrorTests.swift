@@ -332,7 +332,7 @@ struct FilterFileErrorTests {
         #expect(errors.errors.map { "\($0.mark.line):\($0.mark.column)" } == ["3:15", "10:17", "11:27", "13:14", "14:1"])
         #expect(errors.description == errors.errors.map(\.description).joined(separator: "\n"))
         #expect(errors.description.split(separator: "\n").count == 5)
-        #expect(errors.errors.last?.description == "f.yaml:14:1: unknown key 'extra' (known keys: listeners, admin, limits, access_log, upstreams, routes, chains)")
+        #expect(errors.errors.last?.description == "f.yaml:14:1: unknown key 'extra' (known keys: listeners, admin, limits, access_log, shared_state, upstreams, routes, chains)")
     }
 
     @Test func aYAMLSyntaxErrorIsReportedAloneWithItsPosition() {

@@ -38,6 +38,10 @@ if [ ! -x "$SLUICE" ]; then
   exit 1
 fi
 
+# shared_state reads the Redis password and key secret from the environment (the Secret in the
+# cluster); any value lets `sluice check` check the rest.
+export SLUICE_REDIS_PASSWORD=check SLUICE_KEY_SECRET=check
+
 echo "== sluice check: the plain filter file"
 "$SLUICE" check "$K8S/filters.yaml"
 
@@ -57,9 +61,10 @@ import os, sys, yaml
 k8s = sys.argv[1]
 def load(name):
     return [d for d in yaml.safe_load_all(open(os.path.join(k8s, name))) if d]
-for name in ("deployment.yaml", "service.yaml", "configmap.yaml"):
+for name in ("deployment.yaml", "service.yaml", "configmap.yaml", "redis.yaml"):
     print(f"  {name}: {len(load(name))} document(s) parsed")
 (dep,), (svc,), (cm,) = load("deployment.yaml"), load("service.yaml"), load("configmap.yaml")
+redis = {d["kind"]: d for d in load("redis.yaml")}
 filters = yaml.safe_load(cm["data"]["filters.yaml"])
 problems = []
 def need(ok, text):
@@ -113,6 +118,20 @@ need(len(mounts) == 1, "the ConfigMap is not mounted exactly once")
 for m in mounts:
     need("subPath" not in m, "the ConfigMap is mounted with subPath: it would never be updated")
     need(os.path.join(m["mountPath"], "filters.yaml") == config, f"--config {config} is not filters.yaml in {m['mountPath']}")
+
+# Shared limits: the filter file's Redis is the Service in redis.yaml, and the environment
+# variables it reads come from that Secret.
+shared = filters.get("shared_state") or {}
+need(shared.get("url", "").startswith(f"redis://{redis['Service']['metadata']['name']}:{redis['Service']['spec']['ports'][0]['port']}/"),
+     f"shared_state.url {shared.get('url')} is not the redis.yaml Service")
+env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])}
+secret = redis["Secret"]
+for key in ("password_env", "key_secret_env"):
+    var = shared.get(key)
+    ref = env.get(var)
+    need(ref is not None and ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"],
+         f"shared_state.{key} {var} does not come from the Secret in redis.yaml")
+need(dep["spec"]["replicas"] >= 3, "the example runs 3 replicas")
 
 for p in problems: print("  problem:", p)
 if problems: sys.exit(1)

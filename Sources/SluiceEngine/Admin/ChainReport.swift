@@ -13,6 +13,7 @@ enum ChainReport {
         }.joined(separator: ",") + "]"
         out += ",\"limits\":{\"max_connections\":\(file.limits.maxConnections),\"max_header_bytes\":\(file.limits.maxHeaderBytes)"
         out += ",\"max_headers\":\(file.limits.maxHeaders),\"max_request_body\":\(file.limits.maxRequestBody)}"
+        out += ",\"shared_state\":" + (file.sharedState.map(sharedState) ?? "null")
         out += ",\"upstreams\":[" + file.upstreams.map { g in
             "{\"name\":\(q(g.name)),\"balance\":\(q("\(g.balance)")),\"endpoints\":[" +
                 g.endpoints.map { q(withoutUserInfo($0.url)) }.joined(separator: ",") + "]}"
@@ -30,6 +31,18 @@ enum ChainReport {
     }
 
     private static func q(_ s: String) -> String { JSONText.quoted(s) }
+
+    /// The `shared_state` section without its secrets: the password and the key secret show only
+    /// whether they are set and where they come from.
+    private static func sharedState(_ spec: SharedStateSpec) -> String {
+        let password = spec.password == nil ? "null" : q("<redacted>")
+        return "{\"url\":\(q(spec.displayURL)),\"username\":\(spec.username.map(q) ?? "null"),\"password\":\(password)"
+            + ",\"password_source\":\(spec.passwordSource.map(q) ?? "null"),\"key_secret\":\(spec.keySecret == nil ? "null" : q("<redacted>"))"
+            + ",\"key_prefix\":\(q(spec.keyPrefix)),\"timeout\":\(q(ConfigParse.durationText(spec.timeout)))"
+            + ",\"connect_timeout\":\(q(ConfigParse.durationText(spec.connectTimeout)))"
+            + ",\"lease_ttl\":\(q(ConfigParse.durationText(spec.leaseTTL))),\"on_failure\":\(q(spec.onFailure.rawValue))"
+            + ",\"tls_verify\":\(spec.tls ? String(spec.verify) : "null")}"
+    }
 
     /// A config node as JSON; scalars stay strings, as the YAML gave them.
     private static func node(_ n: ConfigNode, redact: Bool) -> String {

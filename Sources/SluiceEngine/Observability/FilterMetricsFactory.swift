@@ -19,7 +19,7 @@ final class FilterMetricsFactory: MetricsFactory {
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     /// Names the engine updates itself: refused to filters outright.
-    private let engineNames = Set(MetricCatalog.entries.filter { $0.owner == .engine }.map(\.name))
+    private let engineNames = Set(MetricCatalog.entries.filter { $0.owner != .filter }.map(\.name))
     private let families = Mutex<[String: Family]>([:])
     private let warned = Mutex<Set<String>>([])
 

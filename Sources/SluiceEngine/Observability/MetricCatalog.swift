@@ -14,7 +14,12 @@ public enum MetricCatalog {
 
     /// Who updates a metric: the engine itself, or a built-in filter through `FilterSetup.metrics`.
     public enum Owner: Sendable {
-        case engine, filter
+        /// The engine, always exported.
+        case engine
+        /// The engine, exported only when the filter file has a `shared_state` section.
+        case sharedState
+        /// A built-in filter, through `FilterSetup.metrics`.
+        case filter
     }
 
     /// One metric.
@@ -34,6 +39,7 @@ public enum MetricCatalog {
     static let latencyBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
     static let gapBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     static let durationBuckets: [Double] = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800]
+    static let redisBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
     static let rateBuckets: [Double] = [1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 500, 1000]
 
     private static func e(_ name: String, _ kind: Kind, _ labels: [String], _ help: String, owner: Owner = .engine,
@@ -94,6 +100,18 @@ public enum MetricCatalog {
         e("process_resident_memory_bytes", .gauge, [], "Resident set size."),
         e("process_cpu_seconds_total", .counter, [], "User and system CPU time used."),
         e("process_start_time_seconds", .gauge, [], "Start time of the process since the Unix epoch."),
+        // Shared state (Redis), only with a shared_state section.
+        e("sluice_shared_state_command_seconds", .histogram, [],
+          "Round-trip time of shared-state commands to Redis, from being given to being answered (answered commands only).",
+          owner: .sharedState, buckets: redisBuckets),
+        e("sluice_shared_state_commands_total", .counter, ["result"],
+          "Shared-state commands to Redis by result: ok, error (an error reply or a bad answer), timeout, unavailable (not sent or connection lost).",
+          owner: .sharedState),
+        e("sluice_shared_state_policy_applied_total", .counter, ["policy"],
+          "Times a shared limit applied shared_state.on_failure (local, open, closed) because Redis did not answer in time.",
+          owner: .sharedState),
+        e("sluice_shared_state_connected", .gauge, ["worker"], "1 while the worker's Redis connection is up and authenticated, else 0.",
+          owner: .sharedState),
         // Built-in filters (through FilterSetup.metrics).
         e("sluice_rate_limited_total", .counter, ["chain", "filter"], "Requests refused with 429 by a token_bucket filter.", owner: .filter),
         e("sluice_admission_admitted_total", .counter, ["chain", "filter"], "Requests an admission filter let through.", owner: .filter),

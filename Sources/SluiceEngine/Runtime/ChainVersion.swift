@@ -15,12 +15,17 @@ final class ChainVersion: Sendable {
     let groups: [String: UpstreamGroup]
     let limits: HTTPLimits
     let clientKeepAliveTimeout: Duration
+    /// The Redis store of the file's `shared_state`, or nil; keeps its connections open while
+    /// exchanges of this version may still use them.
+    let sharedStore: RedisSharedStore?
     /// Exchanges started on this version and not yet ended (`sluice_streams_on_previous_chains`).
     let liveExchanges = Atomic<Int>(0)
     /// Wall-clock time the version was built, for `/admin/chain`.
     let builtAt = AccessLogEntry.now()
 
-    init(number: Int, file: FilterFile, routes: [CompiledRoute], chains: [String: CompiledChain], groups: [String: UpstreamGroup]) {
+    init(number: Int, file: FilterFile, routes: [CompiledRoute], chains: [String: CompiledChain], groups: [String: UpstreamGroup],
+         sharedStore: RedisSharedStore? = nil) {
+        self.sharedStore = sharedStore
         self.number = number
         self.file = file
         self.routes = routes
@@ -70,7 +75,8 @@ enum ChainVersionBuilder {
     /// Builds live filters and upstream groups. `previous` lends filter state across a reload;
     /// `mockPort` is where `mock://` endpoints point.
     static func build(file: FilterFile, number: Int, registry: FilterRegistry, previous: ChainVersion?,
-                      clock: any SluiceClock, workers: Int, mockPorts: [String: Int], metrics: ProxyMetrics) throws -> ChainVersion {
+                      clock: any SluiceClock, workers: Int, mockPorts: [String: Int], metrics: ProxyMetrics,
+                      sharedStore: RedisSharedStore? = nil) throws -> ChainVersion {
         let diagnostics = ConfigDiagnostics()
         var chains: [String: CompiledChain] = [:]
         for spec in file.chains {
@@ -85,7 +91,7 @@ enum ChainVersionBuilder {
                 let config = ConfigMap(f.config, diagnostics: diagnostics, context: "filter '\(f.name)'")
                 filters.append(try factory(FilterSetup(type: f.type, name: f.name, chain: spec.name, config: config,
                                                        previous: old, clock: clock, workers: workers,
-                                                       metrics: metrics.filterFactory)))
+                                                       metrics: metrics.filterFactory, sharedStore: sharedStore)))
                 config.finish()
             }
             chains[spec.name] = CompiledChain(name: spec.name, filters: filters, filterNames: spec.filters.map(\.name))
@@ -141,6 +147,6 @@ enum ChainVersionBuilder {
                                         pathPrefix: r.pathPrefix, host: r.host?.lowercased(), chain: chain, group: group,
                                         dialect: r.dialect, metrics: metrics.route(r.name)))
         }
-        return ChainVersion(number: number, file: file, routes: routes, chains: chains, groups: groups)
+        return ChainVersion(number: number, file: file, routes: routes, chains: chains, groups: groups, sharedStore: sharedStore)
     }
 }

@@ -28,11 +28,16 @@ public struct FilterSetup {
     /// handle that discards (and a warning in the log) instead of taking the process down. Keep label
     /// values few: never an API key, a client address or a request id.
     public var metrics: any MetricsFactory
+    /// The Redis-backed store of the file's `shared_state:` section, for filters with `shared: true`;
+    /// nil when the file has none (the file check already refused `shared: true` then) and in
+    /// `sluice check`.
+    public var sharedStore: (any SharedStore)?
 
     /// A setup built by hand, to construct a filter in a unit test without a filter file. Metrics
     /// go nowhere unless a factory is given.
     public init(type: String, name: String, chain: String, config: ConfigMap, previous: (any Filter)?, clock: any SluiceClock,
-                workers: Int, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+                workers: Int, metrics: any MetricsFactory = NOOPMetricsHandler.instance, sharedStore: (any SharedStore)? = nil) {
+        self.sharedStore = sharedStore
         self.type = type
         self.name = name
         self.chain = chain

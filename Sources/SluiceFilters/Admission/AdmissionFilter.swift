@@ -55,6 +55,16 @@ import Synchronization
 /// instance adopts the old one's state, so exchanges admitted or queued before the reload are
 /// counted exactly, and the new limits apply from the new instance's first request.
 /// `max_loop_lag` judges the worker a request arrives on, when it arrives.
+///
+/// **Across instances** (`shared: true`, with a `shared_state:` section): `max_active_streams`
+/// counts the streams of every instance, through stream leases in Redis (`StreamLeases`, as
+/// `connection_manager` uses them). A request first takes a global slot (one script run), then goes
+/// through this instance's admission as above. While every global slot is taken it waits, asking
+/// Redis again every 100 ms, until `queue.max_wait` (then 503 `queue_timeout`); the queue with its
+/// priorities and fairness stays local to each instance and orders only the requests that hold a
+/// global slot. The budget and `max_loop_lag` stay per instance. When Redis gives no answer within
+/// `shared_state.timeout`, `on_failure` decides: `local` goes on with this instance's own count,
+/// `open` admits, `closed` answers 503.
 public final class AdmissionFilter: Filter {
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {
@@ -109,6 +119,23 @@ public final class AdmissionFilter: Filter {
     let state: AdmissionState
     private let clock: any SluiceClock
     private let loopLag: @Sendable (Exchange) -> Duration
+    /// With `shared: true`: the global slots of `max_active_streams`.
+    private let globalSlots: StreamLeases?
+    /// How often a request waiting for a global slot asks Redis again.
+    static let globalPollInterval: Duration = .milliseconds(100)
+
+    /// An exchange's global slot (`shared: true`). Loop thread only.
+    final class GlobalSlot {
+        let id: String
+        /// Decided: holding a lease, or let through by `on_failure`.
+        var settled = false
+        var held = false
+        var awaiting = false
+        var abandoned = false
+        var renewal: ExchangeTimer?
+        var poll: ExchangeTimer?
+        init(id: String) { self.id = id }
+    }
 
     public var wantsEvents: Bool { limits.budget != nil }
 
@@ -151,6 +178,11 @@ public final class AdmissionFilter: Filter {
                          + "max_tokens_per_second or max_loop_lag", atValueOf: "max_active_streams")
         }
 
+        let store = SharedLimit.store(config, setup)
+        if store != nil, maxActive == nil {
+            config.error("'shared: true' shares max_active_streams, which is not set", atValueOf: "shared")
+        }
+        globalSlots = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "adm", setup: setup)) }
         limits = Limits(maxActiveStreams: maxActive, budget: events ?? tokens, unit: tokens != nil ? .tokens : .events,
                         queue: .init(maxLength: maxLength, maxPerKey: maxPerKey, maxWait: maxWait))
         if let previous = setup.previous as? AdmissionFilter {
@@ -187,6 +219,66 @@ public final class AdmissionFilter: Filter {
                 return .reject(overloaded("the proxy is overloaded: its event loop runs \(milliseconds) ms late"))
             }
         }
+        if let globalSlots, let maxActive = limits.maxActiveStreams {
+            let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+            if !slot.settled {
+                takeGlobalSlot(exchange, slot, globalSlots, max: maxActive, until: clock.now() + limits.queue.maxWait)
+                return .suspend
+            }
+        }
+        return admitLocally(exchange)
+    }
+
+    /// Asks Redis for a global slot; once held (or `on_failure` let the request through), goes on
+    /// with this instance's admission. While all are taken, asks again every `globalPollInterval`
+    /// until `deadline`.
+    private func takeGlobalSlot(_ exchange: Exchange, _ slot: GlobalSlot, _ leases: StreamLeases, max: Int,
+                                until deadline: MonotonicInstant) {
+        slot.awaiting = true
+        leases.acquire(slot.id, client: "all", limits: .init(global: max), worker: exchange.worker) { [self] result in
+            slot.awaiting = false
+            if slot.abandoned {
+                if case .success((.admitted, _)) = result { leases.release(slot.id, client: "all", worker: exchange.worker) }
+                return
+            }
+            switch result {
+            case .success((.admitted, _)):
+                slot.settled = true
+                slot.held = true
+                renewGlobalSlot(exchange, slot, leases)
+                exchange.resume(admitLocally(exchange))
+            case .success:
+                guard clock.now() < deadline else {
+                    state.metrics.shed(.queueTimeout)
+                    exchange.resume(.reject(timeoutError))
+                    return
+                }
+                slot.poll = exchange.schedule(after: Self.globalPollInterval) { [self] in
+                    takeGlobalSlot(exchange, slot, leases, max: max, until: deadline)
+                }
+            case .failure(let failure):
+                leases.store.policyApplied(leases.store.failurePolicy)
+                slot.settled = true
+                switch leases.store.failurePolicy {
+                case .local: exchange.resume(admitLocally(exchange))
+                case .open: exchange.resume(.next)
+                case .closed: exchange.resume(.reject(SharedLimit.unavailable(filter: name, failure)))
+                }
+            }
+        }
+    }
+
+    /// Renews the exchange's global slot every third of the lease TTL while it holds it.
+    private func renewGlobalSlot(_ exchange: Exchange, _ slot: GlobalSlot, _ leases: StreamLeases) {
+        slot.renewal = exchange.schedule(after: leases.renewEvery) { [weak self, weak exchange, weak slot] in
+            guard let self, let exchange, let slot, slot.held else { return }
+            leases.renew(slot.id, client: "all", worker: exchange.worker)
+            self.renewGlobalSlot(exchange, slot, leases)
+        }
+    }
+
+    /// This instance's own admission: at once, queued, or refused.
+    private func admitLocally(_ exchange: Exchange) -> Decision {
         let clientKey = key.key(for: exchange)
         let priority = AdmissionPriority(headerValue: exchange.request.headers[priorityHeader])
         let waiter = Waiter(exchange: exchange, timeout: timeoutError)
@@ -243,6 +335,15 @@ public final class AdmissionFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        if let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) {
+            if slot.awaiting { slot.abandoned = true }
+            slot.poll?.cancel()
+            slot.renewal?.cancel()
+            if slot.held {
+                slot.held = false
+                globalSlots.release(slot.id, client: "all", worker: exchange.worker)
+            }
+        }
         guard let local = exchange.existingLocal(for: self, as: Local.self) else { return }
         local.commentTimer?.cancel()
         local.recheckTimer?.cancel()

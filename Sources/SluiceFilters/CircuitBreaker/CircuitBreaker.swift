@@ -178,6 +178,25 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
+    /// Another instance opened this endpoint's breaker (`shared: true`): this one is open until
+    /// `until` too, unless it already is for longer. A breaker that was not open counts it as an
+    /// opening (its next reopen waits longer) and drops its window and its tickets. Returns true
+    /// when the breaker was not open before.
+    @discardableResult
+    public mutating func openShared(until: MonotonicInstant, at now: MonotonicInstant) -> Bool {
+        refresh(now)
+        guard until > now else { return false }
+        if case .open(let current) = phase {
+            if until > current { phase = .open(until: until) }
+            return false
+        }
+        opens += 1
+        phase = .open(until: until)
+        generation &+= 1
+        clearWindow()
+        return true
+    }
+
     /// How long the breaker stays open when it opens for the `opens`-th time since it was closed.
     public static func openDuration(forOpening opens: Int, _ settings: Settings) -> Duration {
         let base = max(settings.openDuration.nanosecondsClamped, 0)

@@ -54,6 +54,14 @@ import Synchronization
 /// **Sharing.** The breakers live in one table behind a `Mutex`, shared by every worker and keyed
 /// by `EndpointCandidate.id` ("group/url"). An instance built by a reload adopts the previous
 /// instance's table, so open breakers stay open; the new settings apply from then on.
+///
+/// **Across instances** (`shared: true`, with a `shared_state:` section): the open state of each
+/// endpoint is shared through Redis (`SharedBreakerState`); results, windows and probes stay per
+/// instance. When an instance's breaker opens it writes the endpoint's open time to Redis; every
+/// request first reads the open times of its group's endpoints (one script run in `onRequest`) and
+/// opens its local breakers to match, so one instance seeing an endpoint fail opens it for all
+/// from their next request on. When Redis gives no answer within `shared_state.timeout`,
+/// `on_failure: closed` answers 503; `local` and `open` go on with the local breakers.
 public final class CircuitBreakerFilter: Filter {
     /// How a stream cut after `min_events` content events counts.
     public enum PartialStream: String, CaseIterable, Sendable {
@@ -95,6 +103,8 @@ public final class CircuitBreakerFilter: Filter {
     public let partialStream: PartialStream
     private let clock: any SluiceClock
     private let table: BreakerTable
+    /// Non-nil with `shared: true`.
+    private let sharedState: SharedBreakerState?
 
     /// Events are watched for error events sent before any content.
     public var wantsEvents: Bool { true }
@@ -130,6 +140,9 @@ public final class CircuitBreakerFilter: Filter {
         partialStream = config.oneOf("partial_stream", PartialStream.self, default: .failure)
         table = (setup.previous as? CircuitBreakerFilter)?.table ?? BreakerTable()
         metrics = BreakerMetrics(setup)
+        sharedState = SharedLimit.store(config, setup).map {
+            SharedBreakerState(store: $0, base: SharedLimit.keyBase($0, kind: "cb", setup: setup))
+        }
     }
 
     private let metrics: BreakerMetrics
@@ -142,7 +155,35 @@ public final class CircuitBreakerFilter: Filter {
 
     // MARK: - Hooks
 
+    /// `shared: true`: reads which endpoints of the route's group other instances opened, and
+    /// opens the local breakers to match before the request goes on. Loop thread.
+    public func onRequest(_ exchange: Exchange) -> Decision {
+        guard let sharedState else { return .next }
+        let ids = sharedState.known(group: exchange.route.upstreamGroup)
+        guard !ids.isEmpty else { return .next }
+        sharedState.read(ids, worker: exchange.worker) { [self] result in
+            switch result {
+            case .success(let open):
+                guard !open.isEmpty else { return exchange.resume(.next) }
+                let now = clock.now()
+                let opened = table.breakers.withLock { breakers in
+                    open.compactMap { id, left in
+                        breakers[id, default: CircuitBreaker()].openShared(until: now + left, at: now) ? id : nil
+                    }
+                }
+                for id in opened { metrics.publish(.open(until: now), of: id) }
+                exchange.resume(.next)
+            case .failure(let failure):
+                sharedState.store.policyApplied(sharedState.store.failurePolicy)
+                exchange.resume(sharedState.store.failurePolicy == .closed
+                                ? .reject(SharedLimit.unavailable(filter: name, failure)) : .next)
+            }
+        }
+        return .suspend
+    }
+
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
+        sharedState?.remember(group: exchange.route.upstreamGroup, candidates: candidates)
         let attempts = exchange.local(for: self) { Attempts() }
         if let abandoned = attempts.pending {
             // A later filter started this attempt without an error or a head reaching this filter
@@ -271,6 +312,7 @@ public final class CircuitBreakerFilter: Filter {
         for (endpoint, state, opened) in changed {
             metrics.publish(state, of: endpoint)
             if opened { metrics.opened(endpoint) }
+            if opened, case .open(let until) = state { sharedState?.open(endpoint, for: until.since(now), worker: exchange.worker) }
         }
     }
 

@@ -53,6 +53,17 @@ public enum ClientKey: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The key of `exchange`'s client as every instance sharing `store` computes it: a header's
+    /// value goes through the store's keyed hash (`key_secret`), never in clear. Loop thread.
+    public func sharedKey(for exchange: Exchange, store: any SharedStore) -> String {
+        switch self {
+        case .clientIP, .route, .global: return key(for: exchange)
+        case .header(let name):
+            guard let value = exchange.request.headers[name] else { return "-" }
+            return store.clientKeyHash(value)
+        }
+    }
+
     /// A keyed hash of a secret, as 16 hex digits.
     public static func hashed(_ secret: String) -> String {
         var hasher = Hasher()

@@ -59,6 +59,13 @@ public final class ConnectionManagerFilter: Filter {
         var holding = true
         /// The error `max_age` ended the exchange with, once it fired.
         var expired: ProxyError?
+        /// With `shared: true`: the lease id and the client key it is filed under, when the slot is a lease.
+        var lease: (id: String, client: String)?
+        /// A lease request is on its way to Redis.
+        var awaiting = false
+        /// The exchange ended while `awaiting`: a lease granted later is released at once.
+        var abandoned = false
+        var renewal: ExchangeTimer?
         init(key: String) { self.key = key }
     }
 
@@ -68,6 +75,8 @@ public final class ConnectionManagerFilter: Filter {
     public let maxAge: Duration?
     public let retryAfterSeconds: Int
     private let table: SlotTable
+    /// Non-nil with `shared: true`.
+    private let leases: StreamLeases?
 
     public init(_ setup: FilterSetup) {
         let config = setup.config
@@ -83,6 +92,7 @@ public final class ConnectionManagerFilter: Filter {
             config.error("connection_manager needs max_streams, max_streams_per_client or both", atValueOf: "max_streams")
         }
         table = (setup.previous as? ConnectionManagerFilter)?.table ?? SlotTable()
+        leases = SharedLimit.store(config, setup).map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "cm", setup: setup)) }
         let labels = setup.metricDimensions
         refusedPerClient = Counter(label: "sluice_connection_manager_refused_total", dimensions: labels + [("reason", "per_client")],
                                    factory: setup.metrics)
@@ -113,9 +123,60 @@ public final class ConnectionManagerFilter: Filter {
             guard age < maxAge else { return .reject(maxAgeError(maxAge)) }
             remaining = maxAge - age
         }
+        guard let leases else { return admitLocally(exchange, remaining: remaining) }
+        let client = clientKey.description + ":" + clientKey.sharedKey(for: exchange, store: leases.store)
+        let id = leases.newID()
+        let hold = exchange.local(for: self) { Hold(key: client) }
+        hold.holding = false
+        hold.awaiting = true
+        leases.acquire(id, client: client, limits: limits, worker: exchange.worker) { [self] result in
+            hold.awaiting = false
+            if hold.abandoned {
+                if case .success((.admitted, _)) = result { leases.release(id, client: client, worker: exchange.worker) }
+                return
+            }
+            switch result {
+            case .success((let answer, let held)):
+                streamsHeld.record(held)
+                if answer == .admitted {
+                    hold.lease = (id, client)
+                    hold.holding = true
+                    renewLease(exchange, hold, leases)
+                    armMaxAge(exchange, remaining: remaining)
+                }
+                exchange.resume(decision(answer))
+            case .failure(let failure):
+                leases.store.policyApplied(leases.store.failurePolicy)
+                switch leases.store.failurePolicy {
+                case .local: exchange.resume(admitLocally(exchange, remaining: remaining))
+                case .open:
+                    // Admitted without a lease: nothing to give back, but max_age still applies.
+                    hold.holding = true
+                    armMaxAge(exchange, remaining: remaining)
+                    exchange.resume(.next)
+                case .closed: exchange.resume(.reject(SharedLimit.unavailable(filter: name, failure)))
+                }
+            }
+        }
+        return .suspend
+    }
+
+    /// Takes a slot in this instance's own table (unshared, or `on_failure: local`).
+    private func admitLocally(_ exchange: Exchange, remaining: Duration?) -> Decision {
         let key = clientKey.description + " " + clientKey.key(for: exchange)
         let (answer, held) = table.slots.withLock { slots in (slots.acquire(key, within: limits), slots.active) }
         streamsHeld.record(held)
+        guard answer == .admitted else { return decision(answer) }
+        let hold = exchange.local(for: self) { Hold(key: key) }
+        hold.key = key
+        hold.lease = nil
+        hold.holding = true
+        armMaxAge(exchange, remaining: remaining)
+        return .next
+    }
+
+    /// `.next` for an admitted exchange, else the refusal (counted).
+    private func decision(_ answer: ConnectionSlots.Admission) -> Decision {
         switch answer {
         case .clientFull:
             refusedPerClient.increment()
@@ -129,23 +190,31 @@ public final class ConnectionManagerFilter: Filter {
                 .overloaded, "too many streams open at once (max_streams: \(limits.global ?? 0))",
                 source: .filter(name), retryAfterSeconds: retryAfterSeconds))
         case .admitted:
-            break
+            return .next
         }
-        let hold = exchange.local(for: self) { Hold(key: key) }
-        hold.key = key
-        hold.holding = true
-        if let remaining, let maxAge {
-            // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).
-            exchange.schedule(after: remaining) { [weak self, weak exchange] in
-                guard let self, let exchange,
-                      let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
-                let error = self.maxAgeError(maxAge)
-                hold.expired = error
-                self.maxAgeReached.increment()
-                exchange.fail(error)
-            }
+    }
+
+    /// Ends the exchange at `max_age`, `remaining` from now.
+    private func armMaxAge(_ exchange: Exchange, remaining: Duration?) {
+        guard let remaining, let maxAge else { return }
+        // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).
+        exchange.schedule(after: remaining) { [weak self, weak exchange] in
+            guard let self, let exchange,
+                  let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
+            let error = self.maxAgeError(maxAge)
+            hold.expired = error
+            self.maxAgeReached.increment()
+            exchange.fail(error)
         }
-        return .next
+    }
+
+    /// Renews the exchange's lease every third of the TTL while it holds it.
+    private func renewLease(_ exchange: Exchange, _ hold: Hold, _ leases: StreamLeases) {
+        hold.renewal = exchange.schedule(after: leases.renewEvery) { [weak self, weak exchange, weak hold] in
+            guard let self, let exchange, let hold, hold.holding, let lease = hold.lease else { return }
+            leases.renew(lease.id, client: lease.client, worker: exchange.worker)
+            self.renewLease(exchange, hold, leases)
+        }
     }
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
@@ -155,8 +224,17 @@ public final class ConnectionManagerFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
+        guard let hold = exchange.existingLocal(for: self, as: Hold.self) else { return }
+        if hold.awaiting { hold.abandoned = true }
+        guard hold.holding else { return }
         hold.holding = false
+        hold.renewal?.cancel()
+        if let lease = hold.lease, let leases {
+            leases.release(lease.id, client: lease.client, worker: exchange.worker) { [streamsHeld] held in
+                if let held { streamsHeld.record(held) }
+            }
+            return
+        }
         let held = table.slots.withLock { slots in
             _ = slots.release(hold.key)
             return slots.active

@@ -49,6 +49,14 @@ import Synchronization
 ///
 ///   The difference is refunded, or charged as a debt (the level may drop to `-capacity`).
 ///
+/// `shared: true` (with a `shared_state:` section): the buckets live in Redis, shared by every
+/// instance (see `SharedTokenBucket`); a header key reaches Redis only through the store's keyed
+/// hash. Each admission waits for one script run on the server; when Redis gives no answer within
+/// `shared_state.timeout`, `on_failure` decides: `local` uses this instance's own bucket as if
+/// unshared, `open` admits, `closed` answers 503. In `mode: tokens` the settlement is a second
+/// script run at the end of the exchange; an exchange that ends while its reservation is still
+/// on its way gives it back as soon as it is granted.
+///
 /// Threads: one instance serves every worker; the buckets live in one `Mutex`-guarded
 /// `TokenBucketStore`, and each admission is a single check-and-take under the lock, so parallel
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
@@ -80,6 +88,8 @@ public final class TokenBucketFilter: Filter {
     private let clock: any SluiceClock
     /// `sluice_rate_limited_total` for this instance.
     private let rateLimited: Counter
+    /// Non-nil with `shared: true`: the buckets in Redis.
+    let shared: SharedTokenBucket?
 
     public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
     public var wantsEvents: Bool { mode == .tokens }
@@ -121,6 +131,10 @@ public final class TokenBucketFilter: Filter {
         let idle = config.duration("idle_eviction", default: .seconds(600), in: .seconds(1)...Duration.seconds(7 * 86_400))
         idleEviction = max(idle, settings.timeToRefillFromLowest ?? .zero)
         configuration = TokenBucketStore.Configuration(settings: settings, maxBuckets: maxBuckets, idleAfter: idleEviction)
+        let settings = self.settings, expiry = idleEviction
+        shared = SharedLimit.store(config, setup).map {
+            SharedTokenBucket(store: $0, base: SharedLimit.keyBase($0, kind: "tb", setup: setup), settings: settings, expiry: expiry)
+        }
 
         if let previous = setup.previous as? TokenBucketFilter, previous.keying == keying {
             buckets = previous.buckets
@@ -136,9 +150,35 @@ public final class TokenBucketFilter: Filter {
     /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
         guard mode == .requests else { return .next }
-        let admission = admit(key: keying.key(for: exchange), tokens: cost)
-        return answer(admission, exchange) {
-            "rate limit exceeded: at most \(admission.limit) requests, refilling \(refillText) per second"
+        let refusal = { (admission: Admission) in
+            "rate limit exceeded: at most \(admission.limit) requests, refilling \(self.refillText) per second"
+        }
+        guard let shared else {
+            let admission = admit(key: keying.key(for: exchange), tokens: cost)
+            return answer(admission, exchange) { refusal(admission) }
+        }
+        shared.take(cost, client: keying.sharedKey(for: exchange, store: shared.store), worker: exchange.worker) { [self] result in
+            switch result {
+            case .success(let admission):
+                exchange.resume(answer(admission, exchange) { refusal(admission) })
+            case .failure(let failure):
+                exchange.resume(fallback(failure, exchange) {
+                    let admission = admit(key: keying.key(for: exchange), tokens: cost)
+                    return answer(admission, exchange) { refusal(admission) }
+                })
+            }
+        }
+        return .suspend
+    }
+
+    /// The answer of `on_failure` when Redis gave none; `local` runs this instance's own check.
+    private func fallback(_ failure: SharedStoreFailure, _ exchange: Exchange, local: () -> Decision) -> Decision {
+        guard let store = shared?.store else { return local() }
+        store.policyApplied(store.failurePolicy)
+        switch store.failurePolicy {
+        case .local: return local()
+        case .open: return .next
+        case .closed: return .reject(SharedLimit.unavailable(filter: name, failure))
         }
     }
 
@@ -150,8 +190,38 @@ public final class TokenBucketFilter: Filter {
         let estimate = LLMRequestEstimate(body: body, defaultMaxTokens: defaultMaxTokens)
         // A request larger than the bucket waits for a full bucket rather than never passing.
         let reservation = min(estimate.totalTokens, settings.capacityTokens)
-        let key = keying.key(for: exchange)
-        let admission = admit(key: key, tokens: reservation)
+        let local = { [self] () -> Decision in
+            let key = keying.key(for: exchange)
+            return reserve(admit(key: key, tokens: reservation), key: key, inRedis: false, estimate, exchange)
+        }
+        guard let shared else { return local() }
+        let state = exchange.local(for: self) { Reservation() }
+        state.awaiting = true
+        let client = keying.sharedKey(for: exchange, store: shared.store)
+        shared.take(reservation, client: client, worker: exchange.worker) { [self] result in
+            state.awaiting = false
+            if state.abandoned {
+                // The exchange ended while the reservation was on its way: give it straight back.
+                if case .success(let admission) = result, admission.admitted {
+                    shared.adjust(by: -reservation, client: client, worker: exchange.worker)
+                }
+                return
+            }
+            switch result {
+            case .success(let admission):
+                exchange.resume(reserve(admission, key: client, inRedis: true, estimate, exchange))
+            case .failure(let failure):
+                exchange.resume(fallback(failure, exchange, local: local))
+            }
+        }
+        return .suspend
+    }
+
+    /// Records an admitted reservation for settlement and adds `include_usage` where needed, or
+    /// answers the refusal.
+    private func reserve(_ admission: Admission, key: String, inRedis: Bool, _ estimate: LLMRequestEstimate,
+                         _ exchange: Exchange) -> Decision {
+        let reservation = min(estimate.totalTokens, settings.capacityTokens)
         guard admission.admitted else {
             return answer(admission, exchange) {
                 "token rate limit exceeded: this request needs about \(reservation) tokens and fewer are available"
@@ -159,8 +229,10 @@ public final class TokenBucketFilter: Filter {
         }
         let state = exchange.local(for: self) { Reservation() }
         state.key = key
+        state.inRedis = inRedis
         state.reserved = reservation
         state.promptEstimate = estimate.promptTokens
+        let body = exchange.requestBody ?? []
         if estimate.stream, !estimate.includesUsage, Self.takesStreamOptions(exchange),
            let changed = LLMRequestEstimate.addingIncludeUsage(to: body) {
             exchange.requestBody = changed
@@ -183,12 +255,17 @@ public final class TokenBucketFilter: Filter {
     /// `mode: tokens`: settles the reservation against what the exchange used (see the table
     /// above) and refunds or charges the difference. Loop thread.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingLocal(for: self, as: Reservation.self), !state.settled,
-              let key = state.key else { return }
+        guard let state = exchange.existingLocal(for: self, as: Reservation.self) else { return }
+        if state.awaiting { state.abandoned = true }
+        guard !state.settled, let key = state.key else { return }
         state.settled = true
         let used = Self.tokensUsed(exchange, outcome, state)
         let difference = state.reserved - used
         guard difference != 0 else { return }
+        if state.inRedis, let shared {
+            shared.adjust(by: -difference, client: key, worker: exchange.worker)
+            return
+        }
         let now = clock.now()
         withStore(now: now) { store in
             if difference > 0 {
@@ -285,6 +362,12 @@ public final class TokenBucketFilter: Filter {
         /// This filter added `stream_options.include_usage`; the usage chunk is not the client's.
         var addedIncludeUsage = false
         var settled = false
+        /// The reservation is in the Redis bucket (`shared: true`), not this instance's.
+        var inRedis = false
+        /// A shared take is on its way to Redis.
+        var awaiting = false
+        /// The exchange ended while `awaiting`: a reservation granted later is given back at once.
+        var abandoned = false
     }
 
     /// What the exchange is charged in the end (the table in the type's comment).

@@ -1,0 +1,58 @@
+import Prometheus
+import SluiceFilterAPI
+import SluiceRedis
+import Synchronization
+
+/// The `sluice_shared_state_*` series: Redis round trips, commands by result, failure policies
+/// applied, and each worker's connection. Made once per engine, when a filter file first has a
+/// `shared_state` section. Thread-safe.
+final class SharedStateMetrics: Sendable {
+    private let roundTrip: DurationHistogram
+    private let ok: Prometheus.Counter
+    private let error: Prometheus.Counter
+    private let timeout: Prometheus.Counter
+    private let unavailable: Prometheus.Counter
+    private let policies: [SharedFailurePolicy: Prometheus.Counter]
+    private let connected: [Prometheus.Gauge]
+
+    init(registry: PrometheusCollectorRegistry, workers: Int) {
+        roundTrip = registry.makeDurationHistogram(descriptor: ProxyMetrics.descriptor("sluice_shared_state_command_seconds"),
+                                                   buckets: ProxyMetrics.durationBuckets("sluice_shared_state_command_seconds"))
+        let commands = ProxyMetrics.descriptor("sluice_shared_state_commands_total")
+        ok = registry.makeCounter(descriptor: commands, labels: [("result", "ok")])
+        error = registry.makeCounter(descriptor: commands, labels: [("result", "error")])
+        timeout = registry.makeCounter(descriptor: commands, labels: [("result", "timeout")])
+        unavailable = registry.makeCounter(descriptor: commands, labels: [("result", "unavailable")])
+        let applied = ProxyMetrics.descriptor("sluice_shared_state_policy_applied_total")
+        var policies: [SharedFailurePolicy: Prometheus.Counter] = [:]
+        for policy in SharedFailurePolicy.allCases {
+            policies[policy] = registry.makeCounter(descriptor: applied, labels: [("policy", policy.rawValue)])
+        }
+        self.policies = policies
+        connected = (0..<max(1, workers)).map {
+            registry.makeGauge(descriptor: ProxyMetrics.descriptor("sluice_shared_state_connected"), labels: [("worker", String($0))])
+        }
+    }
+
+    /// One command ended (a worker's loop thread).
+    func commandFinished(_ outcome: RedisOutcome, after elapsed: Duration) {
+        switch outcome {
+        case .reply(let value):
+            roundTrip.record(elapsed)
+            (value.errorMessage == nil ? ok : error).increment()
+        case .timeout: timeout.increment()
+        case .unavailable: unavailable.increment()
+        }
+    }
+
+    /// A shared limit answered by its failure policy.
+    func policyApplied(_ policy: SharedFailurePolicy) {
+        policies[policy]?.increment()
+    }
+
+    /// `worker`'s connection went up or down.
+    func connection(worker: Int, isUp: Bool) {
+        guard connected.indices.contains(worker) else { return }
+        connected[worker].set(isUp ? 1.0 : 0.0)
+    }
+}

@@ -1,0 +1,86 @@
+import SluiceFilterAPI
+
+/// The buckets of a `token_bucket` with `shared: true`, kept in Redis so every instance draws from
+/// the same ones. Each take or adjustment is one script run atomically on the server, refilled
+/// from the server's own clock (`TIME`), so instances with skewed clocks agree and two instances
+/// can never both spend the same tokens.
+///
+/// A bucket is a hash `{level, at}` under `PREFIX:tb:{CHAIN:NAME}:CLIENT`, expiring after the
+/// filter's idle eviction (never before it would have refilled). Loop thread of the exchange.
+struct SharedTokenBucket: Sendable {
+    let store: any SharedStore
+    let base: String
+    let settings: TokenBucket.Settings
+    let expiry: Duration
+
+    /// What the script answers: {admitted 0/1, whole tokens left, ms until the take would fit
+    /// (-1: never or admitted), ms until full (-1: never)}.
+    static let script = SharedScript(name: "token_bucket", source: """
+        if redis.replicate_commands then pcall(redis.replicate_commands) end
+        local capacity = tonumber(ARGV[1])
+        local rate = tonumber(ARGV[2])
+        local want = tonumber(ARGV[3])
+        local clock = redis.call('TIME')
+        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+        local state = redis.call('HMGET', KEYS[1], 'level', 'at')
+        local level = tonumber(state[1])
+        local at = tonumber(state[2])
+        if level == nil or at == nil then
+          level = capacity
+          at = now
+        end
+        if now > at then
+          level = math.min(capacity, level + (now - at) * rate / 1000000)
+          at = now
+        end
+        local admitted = 0
+        if ARGV[4] == 'adjust' then
+          level = math.max(-capacity, math.min(capacity, level - want))
+          admitted = 1
+        elseif want <= level then
+          level = level - want
+          admitted = 1
+        end
+        redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level), 'at', string.format('%d', at))
+        redis.call('PEXPIRE', KEYS[1], ARGV[5])
+        local retry = -1
+        local reset = -1
+        if rate > 0 then
+          if admitted == 0 then retry = math.ceil((want - level) * 1000 / rate) end
+          reset = math.ceil((capacity - level) * 1000 / rate)
+        end
+        return {admitted, math.floor(math.max(level, 0)), retry, reset}
+        """)
+
+    /// Takes `tokens` from `client`'s bucket if it holds them. `completion` gets the admission, or
+    /// the failure when Redis gave no answer.
+    func take(_ tokens: Int, client: String, worker: Int, _ completion: @escaping (Result<TokenBucketFilter.Admission, SharedStoreFailure>) -> Void) {
+        run(tokens, client: client, mode: "take", worker: worker) { answer in
+            switch answer {
+            case .values(let v) where v.count == 4:
+                completion(.success(TokenBucketFilter.Admission(
+                    admitted: v[0] == 1, limit: settings.capacityTokens, remaining: Int(clamping: v[1]),
+                    retryAfter: v[2] >= 0 ? .milliseconds(v[2]) : nil, reset: v[3] >= 0 ? .milliseconds(v[3]) : nil)))
+            case .values(let v):
+                completion(.failure(.badAnswer("\(v.count) values from the token_bucket script")))
+            case .failed(let failure):
+                completion(.failure(failure))
+            }
+        }
+    }
+
+    /// Charges `tokens` to `client`'s bucket (a negative number refunds), the level kept between
+    /// `-capacity` and `capacity`. Fire and forget: a settlement Redis misses is lost, and the bucket
+    /// is off by it until it refills.
+    func adjust(by tokens: Int, client: String, worker: Int) {
+        run(tokens, client: client, mode: "adjust", worker: worker) { _ in }
+    }
+
+    private func run(_ tokens: Int, client: String, mode: String, worker: Int, _ completion: @escaping (SharedStoreAnswer) -> Void) {
+        let capacity = String(settings.capacityTokens)
+        let rate = String(Double(settings.refillPerSecond) / Double(TokenBucket.unitsPerToken))
+        store.run(Self.script, keys: ["\(base):\(client)"],
+                  arguments: [capacity, rate, String(tokens), mode, SharedLimit.milliseconds(expiry)],
+                  worker: worker, completion)
+    }
+}
