@@ -14,7 +14,11 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         switch FilterFileLoading.load(path: path, registry: SluiceCommand.registry) {
-        case .success:
+        case .success(let file):
+            if let admin = file.admin, let warning = AdminExposure.warning(host: admin.host, auth: admin.auth) {
+                let mark = admin.addressMark.map { "\($0.path):\($0.line):\($0.column): " } ?? ""
+                printLine("\(mark)warning: \(warning)")
+            }
             printLine("ok")
         case .failure(let errors):
             for e in errors.errors { printLine(e.description) }

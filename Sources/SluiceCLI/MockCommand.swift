@@ -50,7 +50,7 @@ struct MockCommand: ParsableCommand {
         // No journal: a long load run must not keep every request it served.
         var servers: [MockServer] = []
         do {
-            let socket = try ListeningSocket(host: listen.host, port: listen.port)
+            let socket = try ListeningSocket(host: listen.host(default: "0.0.0.0"), port: listen.port)
             for _ in 0..<workers {
                 let server = MockServer(settings: settings, socket: socket, keepsJournal: false)
                 try server.start()
@@ -60,7 +60,7 @@ struct MockCommand: ParsableCommand {
             printError("sluice mock: cannot start: \(error)")
             throw ExitCode(1)
         }
-        printLine("sluice mock: listening on http://\(listen.host):\(servers[0].port)")
+        printLine("sluice mock: listening on http://\(listen.host(default: "0.0.0.0")):\(servers[0].port)")
         dispatchMain()
     }
 }

@@ -15,10 +15,32 @@ struct ReloadCommand: ParsableCommand {
     @Option(name: .long, help: "The admin listener of the running Sluice.")
     var admin: SocketAddressArgument = SocketAddressArgument(argument: "127.0.0.1:9901")!
 
+    @Option(name: .long, help: "An environment variable holding the admin listener's bearer token (admin.auth.bearer_token).")
+    var tokenEnv: String?
+
+    @Option(name: .long, help: "An environment variable holding USER:PASSWORD for the admin listener's basic auth.")
+    var basicEnv: String?
+
+    func validate() throws {
+        if tokenEnv != nil && basicEnv != nil { throw ValidationError("give --token-env or --basic-env, not both") }
+        for name in [tokenEnv, basicEnv].compactMap({ $0 }) where (ProcessInfo.processInfo.environment[name] ?? "").isEmpty {
+            throw ValidationError("the environment variable \(name) is not set (or is empty)")
+        }
+    }
+
+    /// The Authorization field value the options ask for, or nil.
+    private var authorization: String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let tokenEnv, let token = environment[tokenEnv] { return "Bearer \(token)" }
+        if let basicEnv, let pair = environment[basicEnv] { return "Basic \(Data(pair.utf8).base64EncodedString())" }
+        return nil
+    }
+
     func run() throws {
         let answer: (status: Int, body: String)
         do {
-            answer = try AdminRequest.post(host: admin.host, port: admin.port, path: "/admin/reload")
+            answer = try AdminRequest.post(host: admin.host(default: "127.0.0.1"), port: admin.port, path: "/admin/reload",
+                                           authorization: authorization)
         } catch {
             printError("sluice reload: \(error)")
             throw ExitCode(1)
@@ -40,7 +62,7 @@ struct ReloadCommand: ParsableCommand {
 enum AdminRequest {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    static func post(host: String, port: Int, path: String) throws -> (status: Int, body: String) {
+    static func post(host: String, port: Int, path: String, authorization: String? = nil) throws -> (status: Int, body: String) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port)).bigEndian
@@ -56,7 +78,8 @@ enum AdminRequest {
         guard connected == 0 else {
             throw Failure(description: "cannot reach the admin listener at \(host):\(port): \(String(cString: strerror(errno)))")
         }
-        var request = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        let credentials = authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        var request = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n\(credentials)Content-Length: 0\r\nConnection: close\r\n\r\n"
         _ = request.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -44,8 +44,11 @@ struct RunCommand: ParsableCommand {
         }
         var options = EngineOptions()
         if let workers { options.workers = workers }
-        if let listen { options.listen = (listen.host, listen.port) }
-        if let admin { options.admin = (admin.host, admin.port) }
+        // `:PORT` means what it means in the filter file: every IPv4 address for a listener, loopback for admin.
+        let listenHost = listen?.host(default: "0.0.0.0")
+        let adminHost = admin?.host(default: "127.0.0.1") ?? file.admin?.host
+        if let listen, let listenHost { options.listen = (listenHost, listen.port) }
+        if let admin, let adminHost { options.admin = (adminHost, admin.port) }
         options.logger = Logger(label: "sluice")
         let engine = Engine(file: file, registry: registry, options: options)
         do {
@@ -55,10 +58,14 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(1)
         }
         for (spec, port) in zip(file.listeners, engine.listenerPorts) {
-            let host = spec.name == file.listeners.first?.name ? (listen?.host ?? spec.host) : spec.host
+            let host = spec.name == file.listeners.first?.name ? (listenHost ?? spec.host) : spec.host
             printError("sluice: listening on \(spec.tls == nil ? "http" : "https")://\(host):\(port) (\(spec.name))")
         }
-        if let adminPort = engine.adminPort { printError("sluice: admin on http://\(admin?.host ?? file.admin?.host ?? "127.0.0.1"):\(adminPort)") }
+        if let adminPort = engine.adminPort {
+            let host = adminHost ?? "127.0.0.1"
+            printError("sluice: admin on http://\(host):\(adminPort)")
+            if let warning = AdminExposure.warning(host: host, auth: file.admin?.auth) { printError("sluice: warning: \(warning)") }
+        }
         if watch { engine.watchFilterFile() }
         engine.run()
     }

@@ -49,9 +49,45 @@ extension FilterFileDecoder {
     func decodeAdmin(_ map: ConfigMap) -> DecodedAdmin {
         map.require("address")
         let (address, addressMark) = listenAddress(in: map, defaultHost: "127.0.0.1")
+        let auth = map.map("auth").flatMap(decodeAdminAuth)
         map.finish()
-        let spec = AdminSpec(host: address?.host ?? "127.0.0.1", port: address?.port ?? 0)
+        let spec = AdminSpec(host: address?.host ?? "127.0.0.1", port: address?.port ?? 0, auth: auth, addressMark: addressMark)
         return DecodedAdmin(spec: spec, address: address, addressMark: addressMark)
+    }
+
+    /// `admin.auth`: exactly one of a bearer token or a username with a password, each secret given
+    /// inline, by environment variable or by file.
+    private func decodeAdminAuth(_ map: ConfigMap) -> AdminAuthSpec? {
+        let token = secret("bearer_token", in: map).value
+        let password = secret("password", in: map).value
+        let username = map.string("username")
+        let openPaths = map.strings("open_paths") ?? AdminAuthSpec.defaultOpenPaths
+        for path in openPaths where !path.hasPrefix("/") {
+            map.error("open_paths entries are paths starting with '/', not '\(path)'", atValueOf: "open_paths")
+        }
+        let hasToken = ["bearer_token", "bearer_token_env", "bearer_token_file"].contains { map.has($0) }
+        let hasBasic = username != nil || ["password", "password_env", "password_file"].contains { map.has($0) }
+        map.finish()
+        if hasToken && hasBasic {
+            map.diagnostics.error("give either a bearer_token or a username and password, not both", at: map.mark)
+            return nil
+        }
+        if hasBasic {
+            guard let username, !username.isEmpty, !username.contains(":") else {
+                map.diagnostics.error("basic auth needs a username without ':' beside its password", at: map.mark)
+                return nil
+            }
+            guard map.has("password") || map.has("password_env") || map.has("password_file") else {
+                map.diagnostics.error("basic auth needs password, password_env or password_file", at: map.mark)
+                return nil
+            }
+            return password.map { AdminAuthSpec(credential: .basic(username: username, password: $0), openPaths: openPaths) }
+        }
+        guard hasToken else {
+            map.diagnostics.error("auth needs bearer_token (or bearer_token_env, bearer_token_file), or username and password", at: map.mark)
+            return nil
+        }
+        return token.map { AdminAuthSpec(credential: .bearer(token: $0), openPaths: openPaths) }
     }
 
     private func listenAddress(in map: ConfigMap, defaultHost: String) -> (ListenAddress?, SourceMark) {

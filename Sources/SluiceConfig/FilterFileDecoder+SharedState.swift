@@ -41,7 +41,7 @@ extension FilterFileDecoder {
 
     /// A secret given as `NAME: text`, `NAME_env: VARIABLE` or `NAME_file: PATH` (at most one of
     /// them), and where it came from. A missing variable or unreadable file is a positioned error.
-    private func secret(_ name: String, in map: ConfigMap) -> (value: String?, source: String?) {
+    func secret(_ name: String, in map: ConfigMap) -> (value: String?, source: String?) {
         let given = [name, name + "_env", name + "_file"].filter { map.has($0) }
         if given.count > 1 {
             map.error("give only one of \(given.joined(separator: ", "))", atValueOf: given[1])

@@ -317,8 +317,12 @@ public final class Engine: @unchecked Sendable {
 
     /// Answers the admin listener's requests. Control loop.
     private func adminAnswer(_ head: HTTPRequestHead, _ respond: @escaping (AdminResponse) -> Void) {
-        let draining = state.withLock { $0.draining }
         let path = String(head.path.prefix { $0 != "?" })
+        if let refusal = AdminAuthorization.refusal(for: head, path: path, auth: currentVersion.file.admin?.auth) {
+            respond(refusal)
+            return
+        }
+        let draining = state.withLock { $0.draining }
         switch (head.method, path) {
         case ("GET", "/healthz"):
             // Alive means every worker's loop still turns: one stuck in a callback (a filter that

@@ -117,12 +117,13 @@ public final class ProxyHarness {
     }
 
     /// Sends one request to the admin listener (`GET /metrics`, `POST /admin/reload`, ...) and
-    /// returns the whole answer.
-    public func admin(_ method: String = "GET", _ path: String) throws -> TestResponse {
+    /// returns the whole answer. `authorization` is sent as the Authorization field when given.
+    public func admin(_ method: String = "GET", _ path: String, authorization: String? = nil) throws -> TestResponse {
         guard let adminPort else { throw TestClientError.connectFailed("the filter file has no admin listener") }
         let client = try TestClient(port: adminPort)
         defer { client.close() }
-        try client.sendRaw(Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\n\r\n".utf8))
+        let credentials = authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        try client.sendRaw(Array("\(method) \(path) HTTP/1.1\r\nHost: admin\r\n\(credentials)Content-Length: 0\r\n\r\n".utf8))
         return try client.readResponse()
     }
 

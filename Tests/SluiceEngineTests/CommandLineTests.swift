@@ -368,3 +368,58 @@ extension CommandLineTests {
         }
     }
 }
+
+extension CommandLineTests {
+    /// `--admin :PORT` means loopback, as `admin: {address: ":PORT"}` does; an admin listener on another
+    /// address is a warning in `check` and at start, since it can reload the chain.
+    @Test func theAdminListenerStaysOnLoopbackAndExposureIsAWarning() throws {
+        let sluice = try Self.startRun(["--listen", "127.0.0.1:0", "--admin", ":0", "--workers", "1"])
+        defer { sluice.process.terminate(); sluice.process.waitUntilExit() }
+        var bound = Set<String>()
+        for line in try String(contentsOfFile: "/proc/\(sluice.process.processIdentifier)/net/tcp", encoding: .utf8).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            // State 0A is LISTEN; the local address is HEXIP:HEXPORT.
+            guard fields.count > 3, fields[3] == "0A" else { continue }
+            let local = fields[1].split(separator: ":")
+            if Int(local[1], radix: 16) == sluice.adminPort { bound.insert(String(local[0])) }
+        }
+        #expect(bound == ["0100007F"], "admin bound on \(bound), not 127.0.0.1")
+
+        let exposed = try Self.writeTemp("""
+        listeners: [{ address: 127.0.0.1:0 }]
+        admin: { address: 0.0.0.0:0 }
+        upstreams: { m: { endpoints: [mock://local] } }
+        routes: [{ path_prefix: /, chain: c, upstream: m }]
+        chains: { c: [] }
+        """, name: "exposed.yaml")
+        let check = try Self.run(["check", exposed])
+        #expect(check.status == 0)
+        #expect(check.stdout.hasPrefix("\(exposed):2:19: warning: the admin listener binds 0.0.0.0, not loopback"), "\(check.stdout)")
+        #expect(check.stdout.hasSuffix("ok\n"))
+        let run = try Self.run(["run", "--config", exposed, "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0"], timeout: .seconds(3))
+        #expect(run.stderr.contains("warning: the admin listener binds 0.0.0.0, not loopback, and has no auth"), "\(run.stderr)")
+    }
+}
+
+extension CommandLineTests {
+    /// `sluice reload` carries the admin listener's bearer token from an environment variable.
+    @Test func reloadPresentsTheAdminToken() throws {
+        setenv("SLUICE_TEST_RELOAD_TOKEN", "r3load", 1)
+        defer { unsetenv("SLUICE_TEST_RELOAD_TOKEN") }
+        let path = try Self.writeTemp("""
+        listeners: [{ address: 127.0.0.1:0 }]
+        admin: { address: 127.0.0.1:0, auth: { bearer_token_env: SLUICE_TEST_RELOAD_TOKEN } }
+        upstreams: { m: { endpoints: [mock://local] } }
+        routes: [{ path_prefix: /, chain: c, upstream: m }]
+        chains: { c: [] }
+        """, name: "auth.yaml")
+        let sluice = try Self.startRun(["--config", path, "--workers", "1"])
+        defer { sluice.process.terminate(); sluice.process.waitUntilExit() }
+        let refused = try Self.run(["reload", "--admin", "127.0.0.1:\(sluice.adminPort)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("401"), "\(refused.stderr)")
+        let reloaded = try Self.run(["reload", "--admin", ":\(sluice.adminPort)", "--token-env", "SLUICE_TEST_RELOAD_TOKEN"])
+        #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        #expect(reloaded.stdout.hasPrefix("reloaded: "), "\(reloaded.stdout)")
+    }
+}

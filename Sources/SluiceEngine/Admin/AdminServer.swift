@@ -7,6 +7,8 @@ struct AdminResponse {
     var status: Int
     var contentType: String
     var body: [UInt8]
+    /// Fields besides content-type, content-length and connection (a 401's challenge).
+    var headers: [(String, String)] = []
 
     init(_ status: Int, _ contentType: String, _ body: [UInt8]) {
         self.status = status
@@ -105,6 +107,7 @@ private final class AdminConnection {
         let body = answer.body
         response.headers.set("content-length", String(body.count))
         response.headers.set("connection", "close")
+        for (name, value) in answer.headers { response.headers.set(name, value) }
         var bytes: [UInt8] = []
         response.write(into: &bytes)
         bytes.append(contentsOf: body)
