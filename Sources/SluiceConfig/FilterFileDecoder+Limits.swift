@@ -5,7 +5,7 @@ extension FilterFileDecoder {
     func decodeLimits(_ map: ConfigMap?) -> LimitsSpec {
         guard let map else { return LimitsSpec() }
         let defaults = LimitsSpec()
-        let limits = LimitsSpec(
+        var limits = LimitsSpec(
             maxHeaderBytes: map.size("max_header_bytes", default: defaults.maxHeaderBytes, in: 1024...(1 << 20)),
             maxHeaders: map.int("max_headers", default: defaults.maxHeaders, in: 1...1000),
             maxRequestBody: map.size("max_request_body", default: defaults.maxRequestBody, in: 0...(1 << 30)),
@@ -14,6 +14,7 @@ extension FilterFileDecoder {
             clientHeaderTimeout: map.duration(
                 "client_header_timeout", default: defaults.clientHeaderTimeout, in: .seconds(1)...(.seconds(600))),
             maxConnections: map.int("max_connections", default: defaults.maxConnections, in: 1...1_000_000))
+        limits.allowUnderscoresInHeaderNames = map.bool("allow_underscores_in_headers", default: false)
         map.finish()
         return limits
     }

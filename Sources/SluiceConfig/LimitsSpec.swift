@@ -18,6 +18,10 @@ public struct LimitsSpec: Sendable {
     /// Most client connections open at once across all listeners (`max_connections`,
     /// 1...1000000, default 10000); further connections are accepted and closed at once.
     public var maxConnections: Int = 10_000
+    /// Whether request header fields with `_` in their name reach the upstream
+    /// (`allow_underscores_in_headers`, default false: they are dropped, as nginx does, because backends that
+    /// read `_` as `-` would take `Transfer_Encoding` for a framing field).
+    public var allowUnderscoresInHeaderNames = false
 
     public init() {}
 

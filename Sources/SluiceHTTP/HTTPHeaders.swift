@@ -124,6 +124,21 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
+    /// Removes every field whose name contains `byte` (an ASCII byte such as `_`); returns how many went.
+    @discardableResult
+    public mutating func removeFields(whoseNameContains byte: UInt8) -> Int {
+        let storage = self.storage
+        let before = fields.count
+        storage.withUnsafeBytes { bytes in
+            fields.removeAll { field in
+                let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)])
+                return name.contains(byte)
+            }
+        }
+        if fields.isEmpty { self.storage.removeAll(keepingCapacity: true) }
+        return before - fields.count
+    }
+
     /// True when any comma-separated element of any `name` field equals `token`, case-insensitively
     /// (e.g. `containsToken("close", in: "Connection")` for "Connection: keep-alive, Close").
     public func containsToken(_ token: String, in name: String) -> Bool {

@@ -642,8 +642,8 @@ struct FilterAPITests {
     }
 }
 
-/// An upstream that answers every request with one canned `text/event-stream` response whose
-/// events all travel in a single HTTP chunk (the mock sends one event per chunk).
+/// An upstream that answers every request with one canned response: by default a `text/event-stream`
+/// whose events all travel in a single HTTP chunk (the mock sends one event per chunk).
 final class CannedUpstream: @unchecked Sendable {
     private let loop = EventLoop()
     private let listener: Listener
@@ -651,11 +651,16 @@ final class CannedUpstream: @unchecked Sendable {
     private var sockets: [ObjectIdentifier: BufferEvent] = [:]
     var port: Int { listener.port }
 
-    init(sseEventsInOneChunk events: [String]) throws {
+    convenience init(sseEventsInOneChunk events: [String]) throws {
         var payload: [UInt8] = []
         for data in events { SSEEvent(data: data).write(into: &payload) }
         var response = Array("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".utf8)
         response += Array((String(payload.count, radix: 16) + "\r\n").utf8) + payload + Array("\r\n0\r\n\r\n".utf8)
+        try self.init(response: response)
+    }
+
+    /// Answers every request with `response`, byte for byte, then closes.
+    init(response: [UInt8]) throws {
         listener = try Listener(loop: loop, host: "127.0.0.1", port: 0)
         listener.onAccept = { [unowned self] fd, _ in
             let socket = BufferEvent(loop: self.loop, acceptedSocket: fd, tls: nil)

@@ -3,9 +3,12 @@ import SluiceHTTP
 
 /// The header rules of a proxy hop: what the upstream gets and what the client gets.
 enum HeaderRewriter {
-    /// Hop-by-hop headers (RFC 9110 section 7.6.1) never cross the proxy.
+    /// Hop-by-hop headers (RFC 9110 section 7.6.1) never cross the proxy. Neither do the proxy
+    /// authentication fields: credentials meant for a proxy are not the backend's to read, and a
+    /// backend's proxy challenge is not the client's to answer.
     static let hopByHop: [String] = ["connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                     "transfer-encoding", "upgrade"]
+                                     "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate",
+                                     "proxy-authentication-info"]
 
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         // Headers the sender named in Connection are hop-by-hop too.
@@ -21,11 +24,15 @@ enum HeaderRewriter {
     }
 
     /// The request head as the upstream gets it.
+    /// `allowUnderscores` false drops fields with `_` in their name: many backends (CGI-style, several Python and
+    /// Ruby servers) read `_` as `-`, so a `Transfer_Encoding` or `Content_Length` we forwarded as an unknown field
+    /// would frame the request for them.
     static func upstreamRequest(from request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
-                                bodyFraming: UpstreamBodyFraming) -> HTTPRequestHead {
+                                bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool) -> HTTPRequestHead {
         var headers = request.headers
         let clientHost = headers["host"]
         removeHopByHop(&headers)
+        if !allowUnderscores { headers.removeFields(whoseNameContains: UInt8(ascii: "_")) }
         headers.remove("content-length")
         headers.set("host", endpoint.authority)
         if let clientHost { headers.set("x-forwarded-host", clientHost) }

@@ -281,7 +281,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
         upstreamBodyFraming = framing
         let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
-                                                  bodyFraming: upstreamBodyFraming)
+                                                  bodyFraming: upstreamBodyFraming,
+                                                  allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512 + bodyBytes.count)
         head.write(into: &bytes)
