@@ -30,11 +30,11 @@ enum RequestParserTarget {
         func feed(_ pieces: [Int]) throws(FuzzFinding) -> MessageTranscript {
             try MessageTranscriber.transcript(parser, input, pieces: pieces, headRequest: false)
         }
-        let bytewise = knownDisagreementsSetAside(try feed(InputSplits.bytewise(input.count)))
-        let whole = knownDisagreementsSetAside(try feed(InputSplits.whole(input.count)))
+        let bytewise = try feed(InputSplits.bytewise(input.count))
+        let whole = try feed(InputSplits.whole(input.count))
         try FuzzFinding.expectEqual(whole, bytewise, "whole", "byte-by-byte")
         for variant in 1...2 as ClosedRange<UInt64> {
-            let split = knownDisagreementsSetAside(try feed(InputSplits.random(input, variant: variant)))
+            let split = try feed(InputSplits.random(input, variant: variant))
             try FuzzFinding.expectEqual(whole, split, "whole", "random split \(variant)")
         }
         for (start, end) in zip(bytewise.messageStarts, bytewise.headEnds) {
@@ -43,19 +43,6 @@ enum RequestParserTarget {
         for message in bytewise.messages + (bytewise.partial.map { [$0] } ?? []) {
             try checkRoundTrip(message.head)
         }
-    }
-
-    /// Issue 12, item 13: a head that is both malformed and over a size limit gets 400, 414 or 431
-    /// depending on where the bytes were cut (reproducers: fuzz/findings/). Until the codec fixes
-    /// it, the three count as one refusal here, so the target keeps looking for other disagreements
-    /// (accepted on one split and refused on another, other statuses, different messages).
-    /// Remove this once the fix lands.
-    static func knownDisagreementsSetAside(_ transcript: MessageTranscript) -> MessageTranscript {
-        var transcript = transcript
-        if ["error 400", "error 414", "error 431"].contains(transcript.ending) {
-            transcript.ending = "error 400/414/431"
-        }
-        return transcript
     }
 
     /// A head as the writer rendered it must parse (under the default limits: rendering may

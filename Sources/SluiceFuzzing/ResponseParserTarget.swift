@@ -9,8 +9,7 @@ import SluiceHTTP
 ///
 /// Checks: the whole input, one byte at a time, and two sets of random cuts give the same responses,
 /// decoded bodies and ending (error status, or what the close meant: `completed`, `truncated`,
-/// `idle`); every accepted head is free of bare CR and LF. The 400/414/431 disagreement of issue 12,
-/// item 13 is set aside as for requests (`RequestParserTarget.knownDisagreementsSetAside`).
+/// `idle`); every accepted head is free of bare CR and LF.
 enum ResponseParserTarget {
     static let target = FuzzTarget(
         name: "response",
@@ -35,11 +34,11 @@ enum ResponseParserTarget {
         func feed(_ pieces: [Int]) throws(FuzzFinding) -> MessageTranscript {
             try MessageTranscriber.transcript(parser, wire, pieces: pieces, headRequest: headRequest)
         }
-        let bytewise = RequestParserTarget.knownDisagreementsSetAside(try feed(InputSplits.bytewise(wire.count)))
-        let whole = RequestParserTarget.knownDisagreementsSetAside(try feed(InputSplits.whole(wire.count)))
+        let bytewise = try feed(InputSplits.bytewise(wire.count))
+        let whole = try feed(InputSplits.whole(wire.count))
         try FuzzFinding.expectEqual(whole, bytewise, "whole", "byte-by-byte")
         for variant in 1...2 as ClosedRange<UInt64> {
-            let split = RequestParserTarget.knownDisagreementsSetAside(try feed(InputSplits.random(wire, variant: variant)))
+            let split = try feed(InputSplits.random(wire, variant: variant))
             try FuzzFinding.expectEqual(whole, split, "whole", "random split \(variant)")
         }
         for (start, end) in zip(bytewise.messageStarts, bytewise.headEnds) {

@@ -61,6 +61,9 @@ struct HeadAccumulator: Sendable {
                 buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[headStart..<end]))
                 return .needMore
             }
+            // The limits apply to the bytes before this LF first, exactly as they would have had the input been cut
+            // just before it: the verdict on a head must not depend on how its bytes arrived.
+            try checkPartialLine(limits: limits, startLineTooLong: startLineTooLong)
             headBytes &+= 1
             guard lastWasCR else { throw .bad("bare LF as a line ending") }
             let contentLength = lineLength &- 1
