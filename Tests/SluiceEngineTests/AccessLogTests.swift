@@ -165,3 +165,19 @@ struct AccessLogTests {
         #expect(messages.contains { $0.hasPrefix("f.yaml:9:3: ") && $0.contains("colour") })
     }
 }
+
+extension AccessLogTests {
+    /// A client that leaves mid-stream is logged as gone with error kind `client_closed`, not as a bad request.
+    @Test func aClientThatLeavesIsLoggedAsClosedNotAsABadRequest() throws {
+        let log = Self.logPath()
+        let proxy = try ProxyHarness(filterFile: Self.file(log: "output: \(log)"), upstreamSettings: MetricsTests.longStreams)
+        defer { proxy.stop() }
+        let client = try MetricsTests.startStream(proxy.port)
+        _ = try client.readHead()
+        _ = try client.readItem()
+        client.close()
+        let entry = try json(try #require(lines(log, count: 1).first))
+        #expect(entry["outcome"] as? String == "client_gone")
+        #expect(entry["error"] as? String == "client_closed")
+    }
+}

@@ -92,7 +92,7 @@ private func headerValue(_ headers: [(String, String)], _ name: String) -> Strin
             .connectFailed: 502, .connectTimeout: 504, .responseHeadTimeout: 504,
             .firstTokenTimeout: 504, .idleTimeout: 504, .totalTimeout: 504,
             .upstreamReset: 502, .upstreamProtocol: 502, .upstreamError: 502,
-            .clientTimeout: 408, .slowClient: 408, .maxAge: 503, .serverShutdown: 503, .internalError: 500,
+            .clientTimeout: 408, .slowClient: 408, .clientClosed: 499, .maxAge: 503, .serverShutdown: 503, .internalError: 500,
         ]
         #expect(expected.count == ProxyError.Kind.allCases.count)
         for kind in ProxyError.Kind.allCases {

@@ -695,7 +695,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard phase != .ended else { return }
         if let upstream { self.upstream = nil; upstream.abort() }
         finish(Outcome(kind: .clientGone, status: exchange.headSent ? exchange.response?.status : nil,
-                       error: ProxyError(.badRequest, "the client closed the connection", source: .client),
+                       error: ProxyError(.clientClosed, "the client closed the connection", source: .client),
                        decidedBy: decidedBy), keepAlive: false, notifyDownstream: false)
     }
 

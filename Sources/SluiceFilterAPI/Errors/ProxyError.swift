@@ -50,6 +50,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         case upstreamError = "upstream_error"
         /// The client was too slow sending its request.
         case clientTimeout = "client_timeout"
+        /// The client closed its connection before the exchange ended. Nothing is sent: it is for logs
+        /// and metrics, where it must not read as a malformed request.
+        case clientClosed = "client_closed"
         /// The client read the response too slowly and the proxy gave up buffering for it.
         case slowClient = "slow_client"
         /// The connection or stream reached its maximum age.

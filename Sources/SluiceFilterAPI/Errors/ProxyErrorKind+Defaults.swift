@@ -12,6 +12,7 @@ extension ProxyError.Kind {
     /// 503 says the proxy has no capacity or no upstream for the request right now, 502 that
     /// the upstream failed, 504 that it was too slow.
     /// | clientTimeout, slowClient | 408 |
+    /// | clientClosed | 499 (nginx's "client closed request"; never sent, since nobody is there to read it) |
     /// | internalError | 500 |
     public var defaultStatus: Int {
         switch self {
@@ -25,6 +26,7 @@ extension ProxyError.Kind {
         case .connectFailed, .upstreamReset, .upstreamProtocol, .upstreamError: return 502
         case .connectTimeout, .responseHeadTimeout, .firstTokenTimeout, .idleTimeout, .totalTimeout: return 504
         case .clientTimeout, .slowClient: return 408
+        case .clientClosed: return 499
         case .internalError: return 500
         }
     }
@@ -49,7 +51,7 @@ extension ProxyError.Kind {
             return true
         case .badRequest, .unauthorized, .forbidden, .notFound, .requestTooLarge,
              .idleTimeout, .totalTimeout, .upstreamProtocol, .upstreamError,
-             .clientTimeout, .slowClient, .internalError:
+             .clientTimeout, .slowClient, .clientClosed, .internalError:
             return false
         }
     }
@@ -67,7 +69,7 @@ extension ProxyError.Kind {
     /// | rateLimited | rate_limit_error |
     /// | overloaded, queueTimeout, circuitOpen, noUpstream, maxAge, serverShutdown | overloaded_error |
     /// | connectTimeout, responseHeadTimeout, firstTokenTimeout, idleTimeout, totalTimeout, clientTimeout | timeout_error |
-    /// | connectFailed, upstreamReset, upstreamProtocol, upstreamError, slowClient, internalError | api_error |
+    /// | connectFailed, upstreamReset, upstreamProtocol, upstreamError, slowClient, clientClosed, internalError | api_error |
     public var anthropicErrorType: String {
         switch self {
         case .badRequest: return "invalid_request_error"
@@ -79,7 +81,7 @@ extension ProxyError.Kind {
         case .overloaded, .queueTimeout, .circuitOpen, .noUpstream, .maxAge, .serverShutdown: return "overloaded_error"
         case .connectTimeout, .responseHeadTimeout, .firstTokenTimeout, .idleTimeout, .totalTimeout, .clientTimeout:
             return "timeout_error"
-        case .connectFailed, .upstreamReset, .upstreamProtocol, .upstreamError, .slowClient, .internalError:
+        case .connectFailed, .upstreamReset, .upstreamProtocol, .upstreamError, .slowClient, .clientClosed, .internalError:
             return "api_error"
         }
     }
