@@ -1,3 +1,5 @@
+import SluiceFilterAPI
+
 /// How the proxy checks `https` endpoints (`upstreams.<name>.tls`).
 public struct ClientTLSSpec: Sendable {
     /// Verify the endpoint's certificate chain and name (`verify`, default true). Turn off only
@@ -9,6 +11,8 @@ public struct ClientTLSSpec: Sendable {
     /// The name sent in SNI and checked against the certificate, instead of the endpoint's host
     /// (`server_name`).
     public var serverName: String?
+    /// Where `ca_file` is written, for problems found when it is loaded; nil when built in code.
+    public var caFileMark: SourceMark?
 
     public init() {}
 

@@ -107,7 +107,8 @@ extension FilterFileDecoder {
         let certificate = readableFile("certificate", in: map, what: "certificate file")
         let key = readableFile("key", in: map, what: "key file")
         map.finish()
-        return ServerTLSSpec(certificate: certificate ?? "", key: key ?? "")
+        return ServerTLSSpec(certificate: certificate ?? "", key: key ?? "",
+                             certificateMark: map.node("certificate")?.mark, keyMark: map.node("key")?.mark)
     }
 
     /// The resolved path of the file named by `key`, with a problem recorded at the value when

@@ -63,6 +63,8 @@ extension FilterFileDecoder {
             map.error("'server_name' must be a host name, got '\(serverName)'", atValueOf: "server_name")
         }
         map.finish()
-        return ClientTLSSpec(verify: verify, caFile: caFile, serverName: serverName)
+        var spec = ClientTLSSpec(verify: verify, caFile: caFile, serverName: serverName)
+        spec.caFileMark = map.node("ca_file")?.mark
+        return spec
     }
 }

@@ -456,7 +456,7 @@ public final class Engine: @unchecked Sendable {
         for w in workers { w.loop.execute { w.beginDrain() } }
         let timeout = drainTimeout
         let deadline = options.clock.now() + timeout
-        options.logger.info("draining", metadata: ["streams": "\(activeStreamCount)", "timeout": "\(timeout)"])
+        options.logger.info("draining", metadata: ["streams": "\(activeStreamCount)", "timeout": "\(ConfigParse.durationText(timeout))"])
         control.execute { [self] in self.pollDrain(deadline: deadline, lastLog: options.clock.now()) }
     }
 
@@ -477,7 +477,9 @@ public final class Engine: @unchecked Sendable {
         }
         var logged = lastLog
         if now.since(lastLog) >= .seconds(1) {
-            options.logger.info("draining", metadata: ["streams": "\(remaining)", "left": "\(deadline.since(now))"])
+            // Whole seconds, rounded up: an operator watching the log wants "29s", not 28.9972930629 seconds.
+            let left = Duration.seconds((deadline.since(now).nanosecondsClamped + 999_999_999) / 1_000_000_000)
+            options.logger.info("draining", metadata: ["streams": "\(remaining)", "left": "\(ConfigParse.durationText(left))"])
             logged = now
         }
         control.schedule(after: .milliseconds(50)) { [self] in self.pollDrain(deadline: deadline, lastLog: logged) }

@@ -44,6 +44,8 @@ struct CommandLineTests {
         let adminPort: Int
         /// Standard output: the access log's lines, and nothing else.
         let output: Pipe
+        /// Standard error after the start-up lines: the log.
+        let errors: Pipe
     }
 
     /// Starts `sluice run` with `arguments` (from the repository root) and waits for its
@@ -73,7 +75,7 @@ struct CommandLineTests {
             process.terminate()
             throw TestClientError.connectFailed("sluice run printed no ports: \(text)")
         }
-        return RunningSluice(process: process, port: port, adminPort: adminPort, output: out)
+        return RunningSluice(process: process, port: port, adminPort: adminPort, output: out, errors: err)
     }
 
     static func writeTemp(_ text: String, name: String) throws -> String {
@@ -324,7 +326,7 @@ extension CommandLineTests {
         routes: [{ path_prefix: /, chain: c, upstream: m }]
         chains:
           c:
-            - { filter: drain, config: { timeout: 300ms } }
+            - { filter: drain, config: { timeout: 1200ms } }
         """, name: "drain.yaml")
         let sluice = try Self.startRun(["--config", path, "--workers", "1"])
         defer { if sluice.process.isRunning { sluice.process.terminate() } }
@@ -339,6 +341,11 @@ extension CommandLineTests {
         #expect(rest.sseEvents.last?.data.contains("\"type\":\"server_shutdown\"") == true)
         sluice.process.waitUntilExit()
         #expect(sluice.process.terminationStatus == 0)
+        // Drain progress reads as whole durations: "timeout=1200ms", "left=1s", never raw floats.
+        let log = String(decoding: sluice.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("timeout=1200ms"), "\(log)")
+        #expect(log.contains("left=1s"), "\(log)")
+        #expect(!log.contains("seconds"), "\(log)")
     }
 }
 
@@ -421,5 +428,40 @@ extension CommandLineTests {
         let reloaded = try Self.run(["reload", "--admin", ":\(sluice.adminPort)", "--token-env", "SLUICE_TEST_RELOAD_TOKEN"])
         #expect(reloaded.status == 0, "\(reloaded.stderr)")
         #expect(reloaded.stdout.hasPrefix("reloaded: "), "\(reloaded.stdout)")
+    }
+}
+
+extension CommandLineTests {
+    /// `check` loads TLS files as `run` does: a readable file that is not a PEM certificate, key or CA bundle
+    /// is a positioned problem, not "ok".
+    @Test func checkRefusesTLSFilesThatAreNotPEM() throws {
+        let certs = try TestCertificates.generate()
+        let notPEM = try Self.writeTemp("this is not a certificate\n", name: "bogus.pem")
+        func file(certificate: String, key: String, ca: String) -> String {
+            """
+            listeners: [{ address: 127.0.0.1:0, tls: { certificate: \(certificate), key: \(key) } }]
+            upstreams: { m: { endpoints: [https://127.0.0.1:1], tls: { ca_file: \(ca) } } }
+            routes: [{ path_prefix: /, chain: c, upstream: m }]
+            chains: { c: [] }
+            """
+        }
+        let good = try Self.writeTemp(file(certificate: certs.serverCertificate, key: certs.serverKey, ca: certs.caCertificate), name: "good.yaml")
+        #expect(try Self.run(["check", good]).stdout == "ok\n")
+
+        let badCert = try Self.writeTemp(file(certificate: notPEM, key: certs.serverKey, ca: certs.caCertificate), name: "cert.yaml")
+        let cert = try Self.run(["check", badCert])
+        #expect(cert.status == 1)
+        #expect(cert.stdout.hasPrefix("\(badCert):1:57: cannot load certificate \(notPEM)"), "\(cert.stdout)")
+
+        let badKey = try Self.writeTemp(file(certificate: certs.serverCertificate, key: certs.caCertificate, ca: certs.caCertificate), name: "key.yaml")
+        let key = try Self.run(["check", badKey])
+        #expect(key.status == 1)
+        #expect(key.stdout.contains("cannot load key \(certs.caCertificate)"), "\(key.stdout)")
+
+        let badCA = try Self.writeTemp(file(certificate: certs.serverCertificate, key: certs.serverKey, ca: notPEM), name: "ca.yaml")
+        let ca = try Self.run(["check", badCA])
+        #expect(ca.status == 1)
+        #expect(ca.stdout.hasPrefix("\(badCA):2:"), "\(ca.stdout)")
+        #expect(ca.stdout.contains("cannot load CA bundle \(notPEM)"), "\(ca.stdout)")
     }
 }

@@ -147,6 +147,18 @@ struct AdmissionFilterTests {
         #expect(filter.estimatedRate > 150, "\(filter.estimatedRate)")
     }
 
+    /// With `max_length: 0` there is no queue to be full: the refusal says the proxy does not queue.
+    @Test func withoutAQueueTheRefusalDoesNotSpeakOfAFullQueue() throws {
+        let clock = ManualClock()
+        let (filter, _) = try makeFilter("{ max_active_streams: 1, queue: { max_length: 0 } }", clock: clock)
+        #expect(answer(filter.onRequest(exchange("a", clock: clock))) == .next)
+        guard case .reject(let error) = filter.onRequest(exchange("b", clock: clock)) else {
+            Issue.record("the second stream was not refused")
+            return
+        }
+        #expect(error.message == "the proxy is at capacity and does not queue requests (queue.max_length is 0)")
+    }
+
     @Test func aQueuedClientThatLeavesOnlyLeavesTheQueue() throws {
         let clock = ManualClock()
         let (filter, _) = try makeFilter("{ max_active_streams: 1 }", clock: clock)

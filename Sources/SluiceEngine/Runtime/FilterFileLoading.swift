@@ -1,5 +1,6 @@
 import SluiceConfig
 import SluiceFilterAPI
+import SluiceIO
 import SluiceMock
 
 /// Reads a filter file and checks it completely, including each filter's own config through the
@@ -8,22 +9,41 @@ public enum FilterFileLoading {
     /// Loads and validates `path`, building filters through `registry`. Returns every problem as
     /// `path:line:col: message` lines on failure.
     public static func load(path: String, registry: FilterRegistry) -> Result<FilterFile, FilterFileErrors> {
-        checkMockEndpoints(FilterFileLoader.load(path: path, knownFilterTypes: registry.typeNames) { spec, diagnostics in
+        checkWhatTheSchemaCannot(FilterFileLoader.load(path: path, knownFilterTypes: registry.typeNames) { spec, diagnostics in
             check(spec, registry: registry, diagnostics: diagnostics)
         })
     }
 
     public static func parse(text: String, path: String, registry: FilterRegistry) -> Result<FilterFile, FilterFileErrors> {
-        checkMockEndpoints(FilterFileLoader.parse(text: text, path: path, knownFilterTypes: registry.typeNames) { spec, diagnostics in
+        checkWhatTheSchemaCannot(FilterFileLoader.parse(text: text, path: path, knownFilterTypes: registry.typeNames) { spec, diagnostics in
             check(spec, registry: registry, diagnostics: diagnostics)
         })
     }
 
-    /// `mock://` settings are the mock's business, so the schema cannot check them; check them here
-    /// so a typo is reported at its position instead of failing at start.
-    private static func checkMockEndpoints(_ result: Result<FilterFile, FilterFileErrors>) -> Result<FilterFile, FilterFileErrors> {
+    /// What the schema cannot check, checked here so a mistake is reported at its position by `check`
+    /// instead of failing at start: `mock://` settings (the mock's business) and the contents of TLS
+    /// files (a readable file that is not a PEM certificate, key or CA bundle), loaded as `run` loads them.
+    private static func checkWhatTheSchemaCannot(_ result: Result<FilterFile, FilterFileErrors>) -> Result<FilterFile, FilterFileErrors> {
         guard case .success(let file) = result else { return result }
         var errors: [ConfigError] = []
+        for listener in file.listeners {
+            guard let tls = listener.tls else { continue }
+            do {
+                _ = try TLSContext.server(certificatePath: tls.certificate, keyPath: tls.key)
+            } catch {
+                let onKey = "\(error)".hasPrefix("cannot load key")
+                let mark = (onKey ? tls.keyMark : tls.certificateMark) ?? listener.mark
+                errors.append(ConfigError(mark: mark, message: "\(error)"))
+            }
+        }
+        for group in file.upstreams {
+            guard let caFile = group.tls.caFile else { continue }
+            do {
+                _ = try TLSContext.client(verify: true, caFile: caFile)
+            } catch {
+                errors.append(ConfigError(mark: group.tls.caFileMark ?? group.mark, message: "\(error)"))
+            }
+        }
         for group in file.upstreams {
             for e in group.endpoints where e.scheme == .mock {
                 do {

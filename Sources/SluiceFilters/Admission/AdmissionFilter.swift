@@ -294,7 +294,10 @@ public final class AdmissionFilter: Filter {
             return .next
         case .refused(.full):
             state.metrics.shed(.queueFull)
-            return .reject(overloaded("the admission queue is full"))
+            // With no queue at all (max_length: 0), "full" would read as a passing state.
+            return .reject(overloaded(limits.queue.maxLength == 0
+                ? "the proxy is at capacity and does not queue requests (queue.max_length is 0)"
+                : "the admission queue is full"))
         case .refused(.keyShareFull):
             state.metrics.shed(.clientShare)
             return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
