@@ -54,6 +54,7 @@ struct FramingFields {
     private mutating func observeTransferEncoding(_ value: UnsafeRawBufferPointer) throws(HTTPParseError) {
         hasTransferEncoding = true
         var malformed = false
+        let codingsBefore = codingCount
         HTTPListSyntax.forEachElement(in: value) { element in
             // Empty list elements are allowed by RFC 9110 section 5.6.1 and carry no coding.
             guard !element.isEmpty else { return true }
@@ -67,6 +68,9 @@ struct FramingFields {
             return true
         }
         if malformed { throw .bad("malformed Transfer-Encoding") }
+        // A Transfer-Encoding line that names no coding is harmless to a list parser but is read as "no
+        // framing" by hops that take one line alone: refused even when another line says chunked.
+        if codingCount == codingsBefore { throw .bad("Transfer-Encoding without a coding") }
     }
 
     /// The value of 1*DIGIT, or nil for anything else (empty, sign, inner space, hex) or a value that overflows.

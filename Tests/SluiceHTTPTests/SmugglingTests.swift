@@ -37,6 +37,8 @@ struct SmugglingTests {
         .init("TE identity", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400),
         .init("TE chunked twice", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         .init("TE empty", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\n", 400),
+        .init("TE empty line beside chunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        .init("TE only commas", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,,\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
         .init("TE with parameter", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", 400),
         .init("TE misspelt", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunke\r\n\r\n", 400),
         .init("TE quoted", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", 400),
