@@ -74,7 +74,7 @@ let package = Package(
             dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceRedis"]
         ),
         // In this package, not in fuzz/, because it checks package-internal parsers (JSONByteReader).
-        .target(name: "SluiceFuzzing", dependencies: ["SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceFilters"]),
+        .target(name: "SluiceFuzzing", dependencies: ["SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceFilters", "SluiceRedis"]),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"]),
         .testTarget(name: "SluiceRedisTests", dependencies: ["SluiceRedis", "SluiceIO", "SluiceTesting"]),
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),

@@ -8,6 +8,7 @@ public enum FuzzTargets {
         SSEStreamTarget.target,
         JSONReaderTarget.target,
         FilterFileTarget.target,
+        RESPStreamTarget.target,
     ]
 
     /// The target called `name`, or nil.
