@@ -172,7 +172,8 @@ struct SharedTokenBucketTests {
         let sleeper = Thread { _ = try? RedisTestServer.command(["DEBUG", "SLEEP", "1.5"], port: port, timeout: .seconds(5)) }
         sleeper.start()
         var sawTimeout = false
-        let deadline = ContinuousClock.now + .seconds(1)
+        // Long enough for the sleeper's own connection to start on a loaded machine.
+        let deadline = ContinuousClock.now + .seconds(5)
         while !sawTimeout, ContinuousClock.now < deadline {
             let started = ContinuousClock.now
             #expect(SharedFixture.status(proxy.port) == 200)
