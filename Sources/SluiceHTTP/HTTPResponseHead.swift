@@ -1,5 +1,5 @@
 /// The status line and header fields of a response.
-public struct HTTPResponseHead: Sendable {
+public struct HTTPResponseHead: Sendable, Equatable {
     public var version: HTTPVersion
     public var status: Int
     /// The reason phrase as received or chosen; informational only (clients must not depend on it).

@@ -152,3 +152,32 @@ private func headerValue(_ headers: [(String, String)], _ name: String) -> Strin
         #expect(throws: ProxyError.self) { try fail() }
     }
 }
+
+extension ProxyErrorTests {
+    /// A filter can speak the provider's own vocabulary: OpenAI's `invalid_request_error` with code
+    /// `context_length_exceeded`, Anthropic's `invalid_request_error`, the Sluice kind alongside.
+    @Test func aClientTypeAndCodeRenderAsTheProviderWouldSendThem() {
+        let error = ProxyError(.badRequest, "too long", clientType: "invalid_request_error", code: "context_length_exceeded")
+        #expect(String(decoding: error.jsonBody(dialect: .openai), as: UTF8.self)
+            == #"{"error":{"type":"invalid_request_error","message":"too long","code":"context_length_exceeded","sluice_kind":"bad_request"}}"#)
+        #expect(String(decoding: error.jsonBody(dialect: .anthropic), as: UTF8.self)
+            == #"{"type":"error","error":{"type":"invalid_request_error","message":"too long","sluice_kind":"bad_request"}}"#)
+        let typeOnly = ProxyError(.rateLimited, "slow down", clientType: "tokens")
+        #expect(String(decoding: typeOnly.jsonBody(dialect: .openai), as: UTF8.self)
+            == #"{"error":{"type":"tokens","message":"slow down","code":429,"sluice_kind":"rate_limited"}}"#)
+        // Without them, the body is as before.
+        #expect(String(decoding: ProxyError(.rateLimited, "x").jsonBody(dialect: .openai), as: UTF8.self)
+            == #"{"error":{"type":"rate_limited","message":"x","code":429}}"#)
+    }
+
+    /// Decisions compare, so a unit test reads `#expect(filter.onRequest(x) == .next)`.
+    @Test func decisionsAreEquatable() {
+        let refusal = ProxyError(.rateLimited, "x", headers: [("a", "1")])
+        #expect(Decision.reject(refusal) == .reject(ProxyError(.rateLimited, "x", headers: [("a", "1")])))
+        #expect(Decision.reject(refusal) != .reject(ProxyError(.rateLimited, "x", headers: [("a", "2")])))
+        #expect(Decision.retry(after: .seconds(1)) != .retry(after: nil))
+        #expect(Decision.reply(HTTPResponseHead(status: 200), body: [1]) == .reply(HTTPResponseHead(status: 200), body: [1]))
+        #expect(EventDecision.prepend([SSEEvent(data: "a")]) == .prepend([SSEEvent(data: "a")]))
+        #expect(EventDecision.pass != .drop)
+    }
+}

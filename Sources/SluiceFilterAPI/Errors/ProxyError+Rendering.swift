@@ -3,27 +3,34 @@ extension ProxyError {
     /// and as the data of a final SSE event. The message is escaped with `JSONText`.
     ///
     /// OpenAI: `{"error":{"type":"<kind>","message":"...","code":<status>}}`: `type` is the
-    /// Sluice kind's raw value, `code` the HTTP status (a number).
+    /// Sluice kind's raw value, `code` the HTTP status (a number). With `clientType` or `code` set:
+    /// `{"error":{"type":"<clientType>","message":"...","code":"<code>","sluice_kind":"<kind>"}}`
+    /// (the code as a string, or the status when only the type was set), as OpenAI's own errors read.
     ///
     /// Anthropic: `{"type":"error","error":{"type":"<anthropic type>","message":"...","sluice_kind":"<kind>"}}`:
-    /// `error.type` is `kind.anthropicErrorType`, so Anthropic SDKs classify it as usual, and
-    /// the Sluice kind rides along in `sluice_kind`, which those SDKs ignore.
+    /// `error.type` is `clientType` or else `kind.anthropicErrorType`, so Anthropic SDKs classify it as
+    /// usual, and the Sluice kind rides along in `sluice_kind`, which those SDKs ignore.
     public func jsonBody(dialect: StreamDialect) -> [UInt8] {
         var body: [UInt8] = []
         body.reserveCapacity(message.utf8.count + 96)
         switch dialect {
         case .openai:
-            body.append(contentsOf: #"{"error":{"type":""#.utf8)
-            body.append(contentsOf: kind.rawValue.utf8)
-            body.append(contentsOf: #"","message":"#.utf8)
+            body.append(contentsOf: #"{"error":{"type":"#.utf8)
+            JSONText.appendQuoted(clientType ?? kind.rawValue, to: &body)
+            body.append(contentsOf: #","message":"#.utf8)
             JSONText.appendQuoted(message, to: &body)
             body.append(contentsOf: #","code":"#.utf8)
-            body.append(contentsOf: String(status).utf8)
+            if let code { JSONText.appendQuoted(code, to: &body) } else { body.append(contentsOf: String(status).utf8) }
+            if clientType != nil || code != nil {
+                body.append(contentsOf: #","sluice_kind":""#.utf8)
+                body.append(contentsOf: kind.rawValue.utf8)
+                body.append(UInt8(ascii: "\""))
+            }
             body.append(contentsOf: "}}".utf8)
         case .anthropic:
-            body.append(contentsOf: #"{"type":"error","error":{"type":""#.utf8)
-            body.append(contentsOf: kind.anthropicErrorType.utf8)
-            body.append(contentsOf: #"","message":"#.utf8)
+            body.append(contentsOf: #"{"type":"error","error":{"type":"#.utf8)
+            JSONText.appendQuoted(clientType ?? kind.anthropicErrorType, to: &body)
+            body.append(contentsOf: #","message":"#.utf8)
             JSONText.appendQuoted(message, to: &body)
             body.append(contentsOf: #","sluice_kind":""#.utf8)
             body.append(contentsOf: kind.rawValue.utf8)

@@ -98,6 +98,13 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
     /// Extra response headers, appended after the standard ones (e.g. `RateLimit-*`). Do not
     /// repeat `content-type`, `content-length` or `retry-after` here.
     public var headers: [(String, String)]
+    /// The error type the client's SDK should see instead of the one `kind` implies: OpenAI's
+    /// `error.type` (e.g. `invalid_request_error`) or Anthropic's `error.type`. Nil: the kind's
+    /// raw value for OpenAI clients, `kind.anthropicErrorType` for Anthropic clients.
+    public var clientType: String?
+    /// OpenAI's `error.code` as a string (e.g. `context_length_exceeded`) instead of the numeric
+    /// status. Anthropic errors have no code; it is left out there.
+    public var code: String?
 
     /// An error of `kind` with a message for the client. `status` and `retryable` default from
     /// `kind` (`defaultStatus`, `defaultRetryable`). A filter that refuses a request usually passes
@@ -109,7 +116,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         status: Int? = nil,
         retryable: Bool? = nil,
         retryAfterSeconds: Int? = nil,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [],
+        clientType: String? = nil,
+        code: String? = nil
     ) {
         self.kind = kind
         self.message = message
@@ -118,10 +127,22 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         self.retryable = retryable ?? kind.defaultRetryable
         self.retryAfterSeconds = retryAfterSeconds
         self.headers = headers
+        self.clientType = clientType
+        self.code = code
     }
 
     /// `kind (source, status): message`, e.g. `first_token_timeout (upstream, 504): no token in 30s`.
     public var description: String {
         "\(kind.rawValue) (\(source), \(status)): \(message)"
+    }
+}
+
+extension ProxyError: Equatable {
+    /// Equal when every field is, headers compared in order.
+    public static func == (lhs: ProxyError, rhs: ProxyError) -> Bool {
+        lhs.kind == rhs.kind && lhs.source == rhs.source && lhs.message == rhs.message
+            && lhs.retryable == rhs.retryable && lhs.status == rhs.status
+            && lhs.retryAfterSeconds == rhs.retryAfterSeconds && lhs.clientType == rhs.clientType
+            && lhs.code == rhs.code && lhs.headers.elementsEqual(rhs.headers, by: ==)
     }
 }

@@ -6,7 +6,7 @@ import SluiceHTTP
 /// Hooks run on the exchange's event-loop thread and return at once; a decision never blocks.
 /// The first filter that answers anything but `.next` stops the phase: the filters after it in the
 /// phase's order do not run for that phase (after `.suspend`, until the exchange is resumed).
-public enum Decision: Sendable {
+public enum Decision: Sendable, Equatable {
     /// Go on: the next filter, then the next phase.
     case next
     /// Stop and answer the client with this error. Before the response head was sent the client gets
@@ -32,7 +32,7 @@ public enum Decision: Sendable {
 /// Runs on the exchange's event-loop thread. Changing, dropping or adding events takes effect only
 /// in chains where some filter's `rewritesEvents` is true; in other chains the bytes have already
 /// been forwarded as they arrived, and those answers count as `.pass`.
-public enum EventDecision: Sendable {
+public enum EventDecision: Sendable, Equatable {
     /// Forward the event as received (or as an earlier filter left it); the next filter sees it.
     case pass
     /// Forward the event as the filter changed it (only in chains where some filter
