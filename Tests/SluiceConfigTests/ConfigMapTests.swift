@@ -117,6 +117,31 @@ struct ConfigMapTests {
         ])
     }
 
+    @Test func lowerBoundsAloneReadAsAtLeast() throws {
+        let node = try configNode("""
+            capacity: 0
+            ratio: -0.5
+            timeout: 0s
+            buffer: 0
+            fine: 3
+            """)
+        let diagnostics = ConfigDiagnostics()
+        let map = ConfigMap(node, diagnostics: diagnostics, context: "test")
+        #expect(map.int("capacity", default: 10, in: 1...) == 10)
+        #expect(map.double("ratio", in: 0...) == nil)
+        #expect(map.duration("timeout", in: .milliseconds(1)...) == nil)
+        #expect(map.size("buffer", in: 1...) == nil)
+        #expect(map.int("fine", in: 1...) == 3)
+        #expect(map.int("absent", in: 1...) == nil)
+        map.finish()
+        #expect(recorded(diagnostics) == [
+            "c.yaml:1:11: 'capacity' must be at least 1, got 0",
+            "c.yaml:2:8: 'ratio' must be at least 0.0, got -0.5",
+            "c.yaml:3:10: 'timeout' must be at least 1ms, got 0s",
+            "c.yaml:4:9: 'buffer' must be at least 1B, got 0",
+        ])
+    }
+
     @Test func unknownKeysAreReportedAtTheKeyWithASuggestion() throws {
         let node = try configNode("""
             capacity: 3

@@ -12,7 +12,10 @@ public struct FilterSetup {
     /// The filter's `config:` mapping. Read every key through it; unknown keys are reported for you.
     public var config: ConfigMap
     /// The instance with the same chain and name in the chain being replaced by a reload, if any:
-    /// carry shared state (bucket levels, breaker states) over from it.
+    /// carry shared state (bucket levels, breaker states) over from it. It is still serving: the
+    /// exchanges in flight on the old chain keep calling its hooks on the worker threads until they
+    /// end, while the new instance already serves new exchanges. Share state with it through
+    /// thread-safe objects (move a reference to them), never by copying a value that both then change.
     public var previous: (any Filter)?
     /// The clock to read time from (`ManualClock` in tests). Keep it and use it for all time logic.
     public var clock: any SluiceClock
@@ -55,6 +58,11 @@ public struct FilterSetup {
 /// Builds a filter from its config. Problems with the config are recorded through `setup.config`
 /// (positioned errors) — return a filter anyway, it is discarded when the file has errors. Throw only
 /// for problems that have no position.
+///
+/// Runs on the thread that loads the filter file: the main thread at start, the engine's control
+/// thread on a reload, the calling thread in `sluice check` and in tests. Never on a worker's loop
+/// thread, so it may take its time (read a file, compile patterns) but must not block on a worker.
+/// It may run while the workers serve exchanges through `setup.previous`.
 public typealias FilterFactory = @Sendable (FilterSetup) throws -> any Filter
 
 /// Maps type names in the filter file to factories. Built-in filters and users' own register the same
