@@ -723,6 +723,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             chain.filters[i].onComplete(exchange, outcome)
             i -= 1
         }
+        // Counted with the exchange's other series, not whenever the tap happens to be freed.
+        tap?.addPendingGaps()
         worker.exchangeEnded(self, outcome)
         if notifyDownstream { downstream.exchangeFinished(self, keepAlive: keepAlive) }
     }

@@ -22,6 +22,15 @@ final class ResponseTap {
     @exclusivity(unchecked) private var jsonBody: [UInt8]?
     /// `scan` is running: event hooks are being called.
     @exclusivity(unchecked) private var scanning = false
+    /// Gaps between content events not yet added to the route's histogram, and that histogram.
+    @exclusivity(unchecked) private var gaps = BatchedHistogram.Batch()
+    private var gapHistogram: BatchedHistogram?
+
+    deinit { addPendingGaps() }
+
+    /// Adds the gaps counted since the last batch to the route's histogram: when the exchange ends,
+    /// and when an attempt's tap is dropped for a retry.
+    func addPendingGaps() { gapHistogram?.add(&gaps) }
 
     /// The tap for a response with this head.
     init(head: HTTPResponseHead) {
@@ -95,15 +104,18 @@ final class ResponseTap {
                 onComment(text)
             case .event(let view):
                 let info = LLMEventClassifier.classify(view, dialect: exchange.dialect)
-                if let moved = exchange.recordEvent(info) { Self.record(moved, metrics) }
+                if let moved = exchange.recordEvent(info) { record(moved, metrics) }
                 goingOn = onEvent(view, info)
             }
         }
     }
 
-    private static func record(_ moved: ContentEventTiming, _ metrics: RouteMetrics) {
+    private func record(_ moved: ContentEventTiming, _ metrics: RouteMetrics) {
         if let ttft = moved.timeToFirstToken { metrics.timeToFirstToken.record(ttft) }
         if let afterHead = moved.afterResponseHead { metrics.firstContentEvent.record(afterHead) }
-        if let gap = moved.gap { metrics.tokenGap.record(gap) }
+        if let gap = moved.gap {
+            gapHistogram = metrics.tokenGap
+            if gaps.record(gap, bounds: metrics.tokenGap.bounds) { metrics.tokenGap.add(&gaps) }
+        }
     }
 }

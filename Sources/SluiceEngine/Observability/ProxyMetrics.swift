@@ -160,6 +160,26 @@ final class ProxyMetrics: Sendable {
             }
         }
         process.update()
-        return registry.emitToBuffer()
+        var buffer = registry.emitToBuffer()
+        emitTokenGaps(into: &buffer)
+        return buffer
+    }
+
+    /// `sluice_token_gap_seconds`, which the registry does not hold (see `BatchedHistogram`): one family,
+    /// a series per route, after the registry's families.
+    private func emitTokenGaps(into buffer: inout [UInt8]) {
+        let name = "sluice_token_gap_seconds"
+        let series = routes.withLock { $0.values.sorted { $0.route < $1.route } }
+        guard !series.isEmpty, let entry = MetricCatalog.entry(named: name) else { return }
+        buffer.append(contentsOf: "# HELP \(name) \(entry.help)\n# TYPE \(name) histogram\n".utf8)
+        for route in series {
+            route.tokenGap.emit(name: name, labels: "route=\"\(Self.escapedLabelValue(route.route))\"", into: &buffer)
+        }
+    }
+
+    /// A label value as the text format wants it: backslash, quote and line feed escaped.
+    private static func escapedLabelValue(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

@@ -12,7 +12,9 @@ final class RouteMetrics: Sendable {
     let upstreamConnect: DurationHistogram
     let upstreamResponseHead: DurationHistogram
     let firstContentEvent: DurationHistogram
-    let tokenGap: DurationHistogram
+    /// Fed in batches by each stream's `ResponseTap` (a sample per content event), and written by
+    /// `ProxyMetrics.render` after the registry's own families.
+    let tokenGap: BatchedHistogram
     let longestTokenGap: DurationHistogram
     let streamDuration: DurationHistogram
     let tokensPerSecond: ValueHistogram
@@ -40,7 +42,7 @@ final class RouteMetrics: Sendable {
         upstreamConnect = histogram("sluice_upstream_connect_seconds")
         upstreamResponseHead = histogram("sluice_upstream_response_head_seconds")
         firstContentEvent = histogram("sluice_first_content_event_seconds")
-        tokenGap = histogram("sluice_token_gap_seconds")
+        tokenGap = BatchedHistogram(bounds: MetricCatalog.entry(named: "sluice_token_gap_seconds")!.buckets)
         longestTokenGap = histogram("sluice_longest_token_gap_seconds")
         streamDuration = histogram("sluice_stream_duration_seconds")
         tokensPerSecond = registry.makeValueHistogram(
