@@ -698,3 +698,17 @@ final class CannedUpstream: @unchecked Sendable {
         loop.stop()
     }
 }
+
+extension FilterAPITests {
+    /// A comment stays one comment line: a line break in its text cannot start an event of its own.
+    @Test func aCommentCannotInjectAnEvent() throws {
+        let probe = FilterProbe()
+        let proxy = try ProxyHarness(chain: "- filter: comment\n  config: { text: \"queued\\ndata: {\\\"forged\\\":true}\\n\" }",
+                                     registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
+        #expect(response.status == 200)
+        #expect(!response.sseEvents.contains { $0.data.contains("forged") })
+        #expect(response.bodyText.hasPrefix(": queued data: {\"forged\":true} \n\n"), "\(response.bodyText.prefix(80))")
+    }
+}

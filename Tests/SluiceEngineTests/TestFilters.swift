@@ -93,6 +93,7 @@ enum TestFilters {
         registry.register("trailer") { TrailerFilter($0) }
         registry.register("drop_endpoints") { DropEndpointsFilter($0, probe) }
         registry.register("body_rewrite") { BodyRewriteFilter($0, probe) }
+        registry.register("comment") { CommentFilter($0) }
         return registry
     }
 }
@@ -532,5 +533,15 @@ final class BodyRewriteFilter: Filter {
 
     func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
         probe.record(name, "onComplete", exchange, outcome.kind.rawValue)
+    }
+}
+
+/// Sends its config's `text` as an SSE comment when the request arrives, then goes on.
+final class CommentFilter: Filter {
+    let text: String
+    init(_ setup: FilterSetup) { text = setup.config.string("text", default: "hello") }
+    func onRequest(_ exchange: Exchange) -> Decision {
+        exchange.sendComment(text)
+        return .next
     }
 }

@@ -116,8 +116,12 @@ public final class Exchange: @unchecked Sendable {
     /// Loop thread only; ignored for non-SSE requests once a non-SSE head was sent, and skipped
     /// while the client has received part of an upstream event (the comment would land inside it
     /// and corrupt it), so a periodic caller such as a keepalive simply sends at its next turn.
+    /// Line breaks in `text` become spaces.
     public func sendComment(_ text: String) {
-        driver?.sendComment(text)
+        // A line break would end the comment and start a field of the filter's making (`data: ...`):
+        // the text stays one comment line whatever it holds.
+        driver?.sendComment(text.contains(where: \.isNewline)
+            ? String(text.map { $0.isNewline ? " " : $0 }) : text)
     }
 
     /// True while the current attempt is under way: from the moment its upstream connection is set up
