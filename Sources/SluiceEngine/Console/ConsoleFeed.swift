@@ -1,0 +1,62 @@
+import SluiceIO
+
+/// The browsers following `/admin/events`, and the ticker that sends them a snapshot every
+/// `interval` while at least one follows. Control loop only.
+///
+/// One snapshot is gathered per tick for all followers, and the next tick is armed only once it was
+/// sent, so a slow gathering (a busy worker) delays the feed rather than piling requests up. A
+/// follower whose backlog is over `AdminEventStream.highWatermark` misses snapshots until it reads.
+final class ConsoleFeed {
+    /// Gathers one snapshot's JSON and calls back on the control loop.
+    typealias Gather = (_ done: @escaping (String) -> Void) -> Void
+
+    private let loop: EventLoop
+    private let interval: Duration
+    private let gather: Gather
+    private var followers: [ObjectIdentifier: AdminEventStream] = [:]
+    private var ticker: Timer?
+    private var gathering = false
+
+    init(loop: EventLoop, interval: Duration, gather: @escaping Gather) {
+        self.loop = loop
+        self.interval = interval
+        self.gather = gather
+    }
+
+    /// Browsers following now.
+    var count: Int { followers.count }
+
+    /// Starts sending snapshots to `stream`, the first one at once, until it closes.
+    func follow(_ stream: AdminEventStream) {
+        let id = ObjectIdentifier(stream)
+        followers[id] = stream
+        stream.whenClosed { [weak self] in self?.followers[id] = nil }
+        stream.comment("sluice console")
+        _ = stream.send(event: "hello", data: "{\"interval_ms\":\(interval.nanosecondsClamped / 1_000_000)}")
+        if !gathering {
+            ticker?.cancel()
+            tick()
+        }
+    }
+
+    /// Ends the feed: no more ticks. The streams themselves close with the admin listener.
+    func stop() {
+        ticker?.cancel()
+        ticker = nil
+        followers.removeAll()
+    }
+
+    private func tick() {
+        guard !followers.isEmpty else { return }
+        gathering = true
+        gather { [weak self] json in
+            guard let self else { return }
+            gathering = false
+            for stream in followers.values { stream.send(event: "snapshot", data: json) }
+            guard !followers.isEmpty else { return }
+            let timer = ticker ?? Timer(loop: loop) { [weak self] _ in self?.tick() }
+            ticker = timer
+            timer.arm(after: interval)
+        }
+    }
+}
