@@ -103,6 +103,9 @@ public final class Engine: @unchecked Sendable {
     /// Client connections open across all workers.
     public var openConnectionCount: Int { openConnections.load(ordering: .relaxed) }
 
+    /// How the console's feed (`/admin/events`) is doing. Any thread.
+    public var consoleFeedStats: ConsoleFeedStats { console?.feed.stats.withLock { $0 } ?? ConsoleFeedStats() }
+
     /// Streams in flight across all workers.
     public var activeStreamCount: Int { activeExchanges.load(ordering: .relaxed) }
 

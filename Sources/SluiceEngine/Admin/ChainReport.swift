@@ -24,7 +24,7 @@ enum ChainReport {
         }.joined(separator: ",") + "]"
         out += ",\"chains\":[" + file.chains.map { c in
             "{\"name\":\(q(c.name)),\"filters\":[" + c.filters.map { f in
-                "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(node(f.config, redact: false))}"
+                "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(config(f.config))}"
             }.joined(separator: ",") + "]}"
         }.joined(separator: ",") + "]}\n"
         return out
@@ -43,6 +43,9 @@ enum ChainReport {
             + ",\"lease_ttl\":\(q(ConfigParse.durationText(spec.leaseTTL))),\"on_failure\":\(q(spec.onFailure.rawValue))"
             + ",\"tls_verify\":\(spec.tls ? String(spec.verify) : "null")}"
     }
+
+    /// A filter's config as JSON, with secrets redacted (see `looksSecret`); scalars stay strings.
+    static func config(_ n: ConfigNode) -> String { node(n, redact: false) }
 
     /// A config node as JSON; scalars stay strings, as the YAML gave them.
     private static func node(_ n: ConfigNode, redact: Bool) -> String {

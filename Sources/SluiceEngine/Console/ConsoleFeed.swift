@@ -1,4 +1,14 @@
 import SluiceIO
+import Synchronization
+
+/// How the console's feed is doing, for tests and operators: followers now, snapshots sent and
+/// dropped (a follower over its watermark), and the largest backlog a follower had after a send.
+public struct ConsoleFeedStats: Sendable, Equatable {
+    public var followers = 0
+    public var sent = 0
+    public var dropped = 0
+    public var largestBacklog = 0
+}
 
 /// The browsers following `/admin/events`, and the ticker that sends them a snapshot every
 /// `interval` while at least one follows. Control loop only.
@@ -16,6 +26,8 @@ final class ConsoleFeed {
     private var followers: [ObjectIdentifier: AdminEventStream] = [:]
     private var ticker: Timer?
     private var gathering = false
+    /// Written on the control loop, read from any thread.
+    let stats = Mutex(ConsoleFeedStats())
 
     init(loop: EventLoop, interval: Duration, gather: @escaping Gather) {
         self.loop = loop
@@ -30,7 +42,12 @@ final class ConsoleFeed {
     func follow(_ stream: AdminEventStream) {
         let id = ObjectIdentifier(stream)
         followers[id] = stream
-        stream.whenClosed { [weak self] in self?.followers[id] = nil }
+        stats.withLock { $0.followers = followers.count }
+        stream.whenClosed { [weak self] in
+            guard let self else { return }
+            followers[id] = nil
+            stats.withLock { $0.followers = self.followers.count }
+        }
         stream.comment("sluice console")
         _ = stream.send(event: "hello", data: "{\"interval_ms\":\(interval.nanosecondsClamped / 1_000_000)}")
         if !gathering {
@@ -44,6 +61,7 @@ final class ConsoleFeed {
         ticker?.cancel()
         ticker = nil
         followers.removeAll()
+        stats.withLock { $0.followers = 0 }
     }
 
     private func tick() {
@@ -52,7 +70,16 @@ final class ConsoleFeed {
         gather { [weak self] json in
             guard let self else { return }
             gathering = false
-            for stream in followers.values { stream.send(event: "snapshot", data: json) }
+            var sent = 0, dropped = 0, largest = 0
+            for stream in followers.values {
+                if stream.send(event: "snapshot", data: json) { sent += 1 } else { dropped += 1 }
+                largest = max(largest, stream.backlog)
+            }
+            stats.withLock { s in
+                s.sent += sent
+                s.dropped += dropped
+                s.largestBacklog = max(s.largestBacklog, largest)
+            }
             guard !followers.isEmpty else { return }
             let timer = ticker ?? Timer(loop: loop) { [weak self] _ in self?.tick() }
             ticker = timer

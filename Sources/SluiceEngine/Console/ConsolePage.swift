@@ -67,6 +67,7 @@ svg.spark { width:100%; height:46px; display:block; background:#fafbfc; border-r
 .filter { position:relative; border:1px solid var(--line); border-radius:6px; padding:8px 10px; min-width:150px; max-width:260px; background:#fbfcfd; }
 .filter + .filter::before { content:"\2192"; position:absolute; left:-12px; top:12px; color:var(--muted); font-size:12px; }
 .filter .type { font-weight:600; } .filter .name { color:var(--muted); font-size:11px; }
+.filter .config { color:var(--muted); font-size:11px; font-family:var(--mono); margin-top:2px; overflow-wrap:anywhere; }
 .filter dl { display:grid; grid-template-columns: auto auto; gap:1px 10px; margin:6px 0 0; font-size:12px; }
 .filter dt { color:var(--muted); } .filter dd { margin:0; text-align:right; font-variant-numeric: tabular-nums; font-weight:600; }
 .filter.hot { border-color:var(--warn); background:#fffaf0; } .filter.alarm { border-color:var(--bad); background:#fff5f4; }
@@ -276,6 +277,10 @@ function figureKey(f) {
   const extra = Object.values(f.labels);
   return f.metric.replace(/^sluice_/, "").replace(/_total$/, "") + (extra.length ? "." + extra.join(".") : "");
 }
+function configText(config) {
+  return Object.entries(config).map(([k, v]) => k + " " + (v !== null && typeof v === "object"
+    ? Object.entries(v).map(([a, b]) => a + "=" + (b !== null && typeof b === "object" ? JSON.stringify(b) : b)).join(" ") : v)).join(" \u00b7 ");
+}
 function renderChains(chains) {
   $("chains").replaceChildren(...chains.map(c => make("div", { class: "chain", "data-chain": c.name },
     make("h3", {}, c.name, " ", make("small", {}, c.routes.length ? "routes: " + c.routes.join(", ") : "no route uses it")),
@@ -286,6 +291,7 @@ function renderChains(chains) {
       const queue = f.figures.find(x => x.metric === "sluice_admission_queue_length");
       return make("div", { class: "filter" + (open ? " alarm" : queue && queue.value > 0 ? " hot" : ""), "data-filter": f.name, "data-type": f.type },
         make("div", { class: "type" }, f.type), f.name !== f.type ? make("div", { class: "name" }, f.name) : null,
+        f.config && Object.keys(f.config).length ? make("div", { class: "config", title: JSON.stringify(f.config) }, configText(f.config)) : null,
         figures.length ? make("dl", {}, ...figures.flatMap(x => [
           make("dt", {}, (figureNames[x.metric] || x.metric) + (Object.keys(x.labels).length ? " (" + Object.values(x.labels).join(", ").replace(/_/g, " ") + ")" : "")),
           make("dd", { "data-figure": figureKey(x) }, x.value)])) : null,

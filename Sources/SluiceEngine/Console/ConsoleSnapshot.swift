@@ -102,7 +102,8 @@ struct ConsoleSnapshot {
                     return "{\"endpoint\":\(q(endpoint)),\"state\":\(q(Self.breakerState(s.value))),\"opened\":\(Self.num(opened[endpoint] ?? 0))"
                         + ",\"history\":[\(past.joined(separator: ","))]}"
                 }
-            return "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"figures\":[\(figures.joined(separator: ","))]"
+            return "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(ChainReport.config(f.config))"
+                + ",\"figures\":[\(figures.joined(separator: ","))]"
                 + ",\"breakers\":[\(breakers.joined(separator: ","))]}"
         }
         return "{\"name\":\(q(chain.name)),\"routes\":[\(routes.joined(separator: ","))],\"filters\":[\(filters.joined(separator: ","))]}"

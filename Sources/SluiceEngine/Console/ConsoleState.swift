@@ -10,9 +10,8 @@ final class ConsoleState {
     private let startedAt: MonotonicInstant
     private var history: ConsoleHistory
     private var historyTimer: SluiceIO.Timer?
-    private(set) lazy var feed = ConsoleFeed(loop: engine.control, interval: engine.options.consoleInterval) { [unowned self] done in
-        self.snapshot(done)
-    }
+    /// Set once in `init`; its stats may be read from any thread.
+    private(set) var feed: ConsoleFeed!
 
     init(engine: Engine) {
         self.engine = engine
@@ -20,6 +19,9 @@ final class ConsoleState {
         startedAt = engine.options.clock.now()
         let seconds = Double(engine.options.consoleHistoryInterval.nanosecondsClamped) / 1e9
         history = ConsoleHistory(interval: max(seconds, 0.001))
+        feed = ConsoleFeed(loop: engine.control, interval: engine.options.consoleInterval) { [unowned self] done in
+            self.snapshot(done)
+        }
     }
 
     /// The page, with this process's CSRF token and a fresh nonce for its inline script and style.
