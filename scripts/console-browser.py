@@ -109,16 +109,20 @@ def main():
         browser.call("Emulation.setDeviceMetricsOverride", {"width": args.width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session)
         browser.call("Page.enable", {}, session)
         browser.call("Page.navigate", {"url": args.url}, session)
-        held = False
+        # The condition and the report run in one evaluation, so no snapshot is drawn between them.
+        atomic = "(() => { try { if (!(" + args.until + ")) return null; } catch (e) { return null; } return JSON.stringify(" + args.report + "); })()"
+        report = None
         while time.monotonic() < deadline:
             try:
-                held = evaluate(browser, session, "Boolean(" + args.until + ")") is True
+                report = evaluate(browser, session, atomic)
             except RuntimeError:
-                held = False  # the page may not have its script yet
-            if held:
+                report = None  # the page may not have its script yet
+            if report is not None:
                 break
             time.sleep(0.1)  # polling the page: there is no event for "the DOM now shows X"
-        report = evaluate(browser, session, "JSON.stringify(" + args.report + ")")
+        held = report is not None
+        if not held:
+            report = evaluate(browser, session, "JSON.stringify(" + args.report + ")")
         metrics = browser.call("Page.getLayoutMetrics", {}, session)
         height = int(metrics.get("cssContentSize", metrics.get("contentSize", {})).get("height", 900))
         browser.call("Emulation.setDeviceMetricsOverride", {"width": args.width, "height": max(600, min(height, 6000)), "deviceScaleFactor": 1, "mobile": False}, session)

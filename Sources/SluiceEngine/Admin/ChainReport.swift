@@ -60,8 +60,9 @@ enum ChainReport {
     }
 
     /// `api_key`, `upstream_token`, `password`, `authorization`, ... but not `key` (token_bucket's
-    /// choice of client key), `key_file` or `default_max_tokens`.
+    /// choice of client key), `key_file`, `default_max_tokens` or `first_token` (a timeouts timer).
     static func looksSecret(_ key: String) -> Bool {
+        if key.lowercased() == "first_token" { return false }
         let words = key.lowercased().split { $0 == "_" || $0 == "-" }.map(String.init)
         let secretWords: Set<String> = ["secret", "secrets", "password", "passwd", "authorization", "credential", "credentials",
                                         "bearer", "apikey"]
