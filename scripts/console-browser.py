@@ -99,7 +99,7 @@ def main():
 
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if not binary:
-        print("console-browser: chromium is not installed (scripts/install-deps.sh installs it)", file=sys.stderr)
+        print("console-browser: chromium is not installed (scripts/install-deps.sh --tests installs it)", file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.timeout
     browser = Browser(binary, deadline + 10)

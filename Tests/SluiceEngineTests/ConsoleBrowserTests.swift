@@ -69,7 +69,7 @@ struct ConsoleBrowserTests {
         return client
     }
 
-    @Test(.enabled(if: required || chromiumFound, "needs chromium (scripts/install-deps.sh installs it)"))
+    @Test(.enabled(if: required || chromiumFound, "needs chromium (scripts/install-deps.sh --tests installs it)"))
     func thePageShowsTheStreamsTheOpenBreakerAndTheQueue() throws {
         let proxy = try ProxyHarness(filterFile: Self.filterFile, upstreamSettings: ProxyHarness.fastMock)
         defer { proxy.stop() }
@@ -87,12 +87,17 @@ struct ConsoleBrowserTests {
         let opened = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_circuit_breaker_state") == 2 }
         #expect(opened.value("sluice_circuit_breaker_state") == 2)
 
-        // Two admitted streams (one reads, one never does), then two that queue behind them.
+        // Two admitted streams: one whose client never reads (paused once its backlog passes the
+        // high watermark), then one that reads; then two that queue behind them.
+        let stalled = try Self.stream(proxy.port, tokens: MockFaults.maxTokens, tps: 100_000, receiveBuffer: 4096)
+        defer { stalled.close() }
+        let pausedBy = ContinuousClock.now + .seconds(20)
+        while try !proxy.admin("GET", "/admin/streams").bodyText.contains("\"state\":\"paused\""), ContinuousClock.now < pausedBy {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
         let reading = try Self.stream(proxy.port, tokens: 5000, tps: 20)
         defer { reading.close() }
         _ = try reading.readHead()
-        let stalled = try Self.stream(proxy.port, tokens: MockFaults.maxTokens, tps: 100_000, receiveBuffer: 4096)
-        defer { stalled.close() }
         _ = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_admission_in_flight") == 2 }
         let queued = try (0..<2).map { _ in try Self.stream(proxy.port, tokens: 10, tps: 20) }
         defer { for q in queued { q.close() } }

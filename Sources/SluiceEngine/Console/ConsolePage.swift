@@ -234,7 +234,12 @@ function sparkline(points, index, colour, title) {
   const box = svg("svg", { class: "spark", viewBox: "0 0 300 46", preserveAspectRatio: "none" });
   const t = svg("title", {}); t.textContent = title; box.append(t);
   const values = points.map(p => p[index]).filter(v => v !== null);
-  if (values.length < 2) return box;
+  if (values.length < 2) {
+    const note = svg("text", { x: "150", y: "27", "text-anchor": "middle", "font-size": "11", fill: "#9aa1ae" });
+    note.textContent = "a point every 10 s; not enough yet";
+    box.append(note);
+    return box;
+  }
   const top = Math.max(...values) || 1;
   const x = (p) => 300 + p[0] / 900 * 300, y = (v) => 42 - 38 * v / top;
   const d = points.filter(p => p[index] !== null).map((p, i) => (i ? "L" : "M") + x(p).toFixed(1) + " " + y(p[index]).toFixed(1)).join(" ");
