@@ -126,6 +126,26 @@ struct ConsoleTests {
         #expect(((reloaded["reload"] as? [String: Any])?["last"] as? [String: Any])?["version"] as? Int == 2)
     }
 
+    @Test func bucketsNearEmptyShowAsTheTokenBucketsLiveFigures() throws {
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: """
+            - filter: token_bucket
+              config: { key: { header: x-api-key }, capacity: 4, refill_per_second: 0 }
+            """)) { $0.consoleInterval = .milliseconds(50) }
+        defer { proxy.stop() }
+        for _ in 0..<4 {
+            #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
+                                        headers: [("x-api-key", "drained")]).status == 200)
+        }
+        #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
+                                    headers: [("x-api-key", "fresh")]).status == 200)
+        let feed = try Self.follow(try #require(proxy.adminPort))
+        defer { feed.close() }
+        let snapshot = try Self.snapshot(from: feed) { _ in true }
+        let bucket = try #require(Self.filter(snapshot, "token_bucket"))
+        let live = (bucket["live"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["value"] ?? "")" }
+        #expect(live == ["buckets=2", "buckets_near_empty=1", "lowest_bucket_percent=0"])
+    }
+
     @Test func aFollowerThatStopsReadingMissesSnapshotsInsteadOfCostingMemory() throws {
         let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: Self.chain)) { $0.consoleInterval = .milliseconds(1) }
         defer { proxy.stop() }

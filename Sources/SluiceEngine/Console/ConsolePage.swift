@@ -278,6 +278,7 @@ const figureNames = {
   sluice_connection_manager_max_age_total: "ended at max age", sluice_retries_total: "retries", sluice_retry_budget_refusals_total: "budget refusals",
   sluice_circuit_breaker_rejected_total: "rejected (all open)", sluice_slow_clients_cut_total: "slow clients cut", sluice_timeouts_total: "timeouts",
 };
+const liveNames = { buckets: "buckets", buckets_near_empty: "near empty (<10%)", lowest_bucket_percent: "lowest bucket, % full" };
 function figureKey(f) {
   const extra = Object.values(f.labels);
   return f.metric.replace(/^sluice_/, "").replace(/_total$/, "") + (extra.length ? "." + extra.join(".") : "");
@@ -294,9 +295,13 @@ function renderChains(chains) {
       const figures = f.figures.slice().sort((a, b) => figureKey(a).localeCompare(figureKey(b)));
       const open = f.breakers.some(b => b.state === "open");
       const queue = f.figures.find(x => x.metric === "sluice_admission_queue_length");
-      return make("div", { class: "filter" + (open ? " alarm" : queue && queue.value > 0 ? " hot" : ""), "data-filter": f.name, "data-type": f.type },
+      const nearEmpty = f.live.find(x => x.name === "buckets_near_empty");
+      const hot = (queue && queue.value > 0) || (nearEmpty && nearEmpty.value > 0);
+      return make("div", { class: "filter" + (open ? " alarm" : hot ? " hot" : ""), "data-filter": f.name, "data-type": f.type },
         make("div", { class: "type" }, f.type), f.name !== f.type ? make("div", { class: "name" }, f.name) : null,
         f.config && Object.keys(f.config).length ? make("div", { class: "config", title: JSON.stringify(f.config) }, configText(f.config)) : null,
+        f.live.length ? make("dl", { class: "live" }, ...f.live.flatMap(x => [
+          make("dt", {}, liveNames[x.name] || x.name.replace(/_/g, " ")), make("dd", { "data-figure": "live." + x.name }, x.value)])) : null,
         figures.length ? make("dl", {}, ...figures.flatMap(x => [
           make("dt", {}, (figureNames[x.metric] || x.metric) + (Object.keys(x.labels).length ? " (" + Object.values(x.labels).join(", ").replace(/_/g, " ") + ")" : "")),
           make("dd", { "data-figure": figureKey(x) }, x.value)])) : null,

@@ -31,6 +31,8 @@ struct ConsoleSnapshot {
     var history: ConsoleHistory
     /// Seconds since the engine started.
     var now: Double
+    /// Figures of filters that report their own (`ReportsLiveFigures`), by chain and filter name.
+    var live: [String: [String: [LiveFigure]]] = [:]
     var reloads: (succeeded: Int, failed: Int)
     var lastReload: ReloadRecord?
 
@@ -92,6 +94,7 @@ struct ConsoleSnapshot {
                     let labels = s.labels.keys.sorted().map { "\(q($0)):\(q(s.labels[$0]!))" }
                     return "{\"metric\":\(q(s.metric)),\"labels\":{\(labels.joined(separator: ","))},\"value\":\(Self.num(s.value))}"
                 }
+            let liveFigures = (live[chain.name]?[f.name] ?? []).map { "{\"name\":\(q($0.name)),\"value\":\(Self.num($0.value))}" }
             let opened = Dictionary(samples.filter { $0.metric == "sluice_circuit_breaker_opened_total" }
                 .map { ($0.labels["endpoint"] ?? "", $0.value) }, uniquingKeysWith: +)
             let breakers = samples.filter { $0.metric == "sluice_circuit_breaker_state" }
@@ -103,7 +106,7 @@ struct ConsoleSnapshot {
                         + ",\"history\":[\(past.joined(separator: ","))]}"
                 }
             return "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(ChainReport.config(f.config))"
-                + ",\"figures\":[\(figures.joined(separator: ","))]"
+                + ",\"live\":[\(liveFigures.joined(separator: ","))],\"figures\":[\(figures.joined(separator: ","))]"
                 + ",\"breakers\":[\(breakers.joined(separator: ","))]}"
         }
         return "{\"name\":\(q(chain.name)),\"routes\":[\(routes.joined(separator: ","))],\"filters\":[\(filters.joined(separator: ","))]}"

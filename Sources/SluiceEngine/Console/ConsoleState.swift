@@ -82,9 +82,21 @@ final class ConsoleState {
                                activeStreams: state.activeStreams, streamsOnPreviousChains: state.streamsOnPreviousChains,
                                draining: state.draining),
                 streams: rows, streamsComplete: complete, file: version.file, reading: reading, history: history, now: now,
-                reloads: engine.reloadCounts.withLock { $0 }, lastReload: engine.lastReload.withLock { $0 })
+                live: Self.liveFigures(of: version), reloads: engine.reloadCounts.withLock { $0 },
+                lastReload: engine.lastReload.withLock { $0 })
             done(snapshot.json)
         }
+    }
+
+    /// What the filters of `version` that report their own figures say now, by chain and filter name.
+    private static func liveFigures(of version: ChainVersion) -> [String: [String: [LiveFigure]]] {
+        var figures: [String: [String: [LiveFigure]]] = [:]
+        for (name, chain) in version.chains {
+            for (filter, filterName) in zip(chain.filters, chain.filterNames) {
+                if let reporter = filter as? any ReportsLiveFigures { figures[name, default: [:]][filterName] = reporter.liveFigures() }
+            }
+        }
+        return figures
     }
 
     private static func randomHex(bytes: Int) -> String {
