@@ -380,7 +380,13 @@ public final class Engine: @unchecked Sendable {
         case ("GET", "/"):
             respond(console?.page() ?? AdminResponse(404, json: "{}\n"))
         case ("GET", "/admin/events"):
-            respond(.eventStream { [weak self] stream in self?.console?.feed.follow(stream) })
+            if console?.feed.hasRoom == false {
+                var busy = AdminResponse(503, json: "{\"error\":{\"type\":\"too_many_followers\",\"message\":\"\(ConsoleFeed.maxFollowers) consoles follow already\"}}\n")
+                busy.headers = [("retry-after", "5")]
+                respond(busy)
+            } else {
+                respond(.eventStream { [weak self] stream in self?.console?.feed.follow(stream) })
+            }
         case ("GET", "/admin/chain"):
             let v = currentVersion
             respond(AdminResponse(200, json: ChainReport.json(version: v.number, file: v.file, loadedAt: v.builtAt)))

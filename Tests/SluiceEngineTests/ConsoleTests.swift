@@ -172,6 +172,31 @@ struct ConsoleTests {
         #expect(proxy.engine.consoleFeedStats.followers == 1)
     }
 
+    @Test func theFeedTakesAtMostSixtyFourFollowers() throws {
+        let proxy = try ProxyHarness(chain: Self.chain)
+        defer { proxy.stop() }
+        let adminPort = try #require(proxy.adminPort)
+        var followers: [TestClient] = []
+        defer { for f in followers { f.close() } }
+        for _ in 0..<64 {
+            let f = try Self.follow(adminPort)
+            #expect(try f.readHead().status == 200)
+            followers.append(f)
+        }
+        let refused = try Self.follow(adminPort)
+        defer { refused.close() }
+        let answer = try refused.readResponse()
+        #expect(answer.status == 503)
+        #expect(answer.head.headers["retry-after"] == "5")
+        // One leaves: there is room again.
+        followers.removeFirst().close()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while proxy.engine.consoleFeedStats.followers > 63, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let again = try Self.follow(adminPort)
+        followers.append(again)
+        #expect(try again.readHead().status == 200)
+    }
+
     @Test func thePageIsOneSelfContainedDocumentWithItsTokenAndNonce() throws {
         let proxy = try ProxyHarness(chain: Self.chain)
         defer { proxy.stop() }

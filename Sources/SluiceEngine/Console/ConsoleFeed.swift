@@ -35,8 +35,15 @@ final class ConsoleFeed {
         self.gather = gather
     }
 
+    /// The most browsers followed at once: each costs a snapshot per tick and up to the watermark
+    /// of memory, so a local client opening connections in a loop cannot make that unbounded.
+    static let maxFollowers = 64
+
     /// Browsers following now.
     var count: Int { followers.count }
+
+    /// False once `maxFollowers` follow.
+    var hasRoom: Bool { followers.count < Self.maxFollowers }
 
     /// Starts sending snapshots to `stream`, the first one at once, until it closes.
     func follow(_ stream: AdminEventStream) {
