@@ -9,7 +9,8 @@ import Testing
 /// The console in a real browser: Debian's headless Chromium, driven over the DevTools pipe by
 /// `scripts/console-browser.py`, opens the page of a proxy with live streams (one streaming, one
 /// paused by a client that reads nothing, two queued) and a breaker forced open, waits until the
-/// SSE snapshots drew them, checks the figures in the DOM, and saves a screenshot.
+/// SSE snapshots drew them, checks the figures in the DOM, and saves a screenshot; then clicks the
+/// reload button and sees the new chain version.
 ///
 /// Runs when `chromium` is on the PATH, and always when `SLUICE_BROWSER_TEST=1` (as in
 /// `scripts/test.sh`, which installs Chromium): then a missing browser fails the test. The
@@ -71,7 +72,8 @@ struct ConsoleBrowserTests {
 
     @Test(.enabled(if: required || chromiumFound, "needs chromium (scripts/install-deps.sh --tests installs it)"))
     func thePageShowsTheStreamsTheOpenBreakerAndTheQueue() throws {
-        let proxy = try ProxyHarness(filterFile: Self.filterFile, upstreamSettings: ProxyHarness.fastMock)
+        let proxy = try ProxyHarness(filterFile: Self.filterFile, path: ProxyHarness.temporaryFilterFilePath(),
+                                     upstreamSettings: ProxyHarness.fastMock)
         defer { proxy.stop() }
         let adminPort = try #require(proxy.adminPort)
 
@@ -155,6 +157,35 @@ struct ConsoleBrowserTests {
         #expect((seen["streamsHeading"] as? String)?.hasPrefix("4 in flight") == true)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
         #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000)
+
+        // The reload button, as the browser sends it (Origin, Sec-Fetch-Site and the page's token),
+        // gets past the guard and puts version 2 in force; the next snapshot shows it.
+        let click = """
+            (() => {
+              if (Number(document.body.dataset.snapshots) < 1) return false;
+              if (!window.clickedReload) { window.clickedReload = true; document.getElementById('reload-button').click(); return false; }
+              return document.getElementById('reload-result').classList.contains('good')
+                && document.querySelector('[data-last-reload]') !== null;
+            })()
+            """
+        let afterReload = """
+            ({
+              result: document.getElementById('reload-result').textContent,
+              last: document.querySelector('[data-last-reload]')?.dataset.lastReload ?? null,
+              chain: document.getElementById('chain-version').textContent,
+            })
+            """
+        let (reloadStatus, reloadOut, reloadErr) = try Self.runBrowser([
+            "--url", "http://127.0.0.1:\(adminPort)/", "--until", click, "--report", afterReload,
+            "--screenshot", URL(fileURLWithPath: output).appendingPathComponent("console-reloaded.png").path, "--timeout", "30",
+        ], timeout: .seconds(60))
+        #expect(reloadStatus == 0, "console-browser.py exited \(reloadStatus): \(reloadErr)\n\(reloadOut)")
+        let reloaded = try #require(try JSONSerialization.jsonObject(
+            with: Data((reloadOut.split(separator: "\n").last.map(String.init) ?? "").utf8)) as? [String: Any])
+        #expect(reloaded["result"] as? String == "version 2 in force")
+        #expect(reloaded["last"] as? String == "ok")
+        #expect((reloaded["chain"] as? String)?.hasPrefix("v2 ") == true)
+        #expect(proxy.engine.reloadCounts.withLock { $0.succeeded } == 1)
     }
 
     /// Runs the driver; kills it if it outlives `timeout`.
