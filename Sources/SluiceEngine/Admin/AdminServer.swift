@@ -93,7 +93,12 @@ private final class AdminConnection {
     }
 
     private func readable() {
-        guard !answered else { return }
+        guard !answered else {
+            // An event stream reads on only to see the client leave: whatever else it sends is
+            // dropped, so it cannot pile up in the input buffer for the stream's whole life.
+            if stream != nil { socket.consumeInput { $0.count } }
+            return
+        }
         var status = 0
         do {
             try socket.consumeInput { bytes in

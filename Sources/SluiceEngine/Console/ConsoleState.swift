@@ -59,8 +59,11 @@ final class ConsoleState {
 
     private var uptime: Double { Double(engine.options.clock.now().since(startedAt).nanosecondsClamped) / 1e9 }
 
+    /// Keeps a reading unless a snapshot kept one less than an interval ago (readings stay about an
+    /// interval apart, so each step of the series covers about as long).
     private func record() {
-        history.record(reading(), at: uptime)
+        let now = uptime
+        if history.isDue(at: now) { history.record(reading(), at: now) }
     }
 
     private func reading() -> ConsoleReading {
