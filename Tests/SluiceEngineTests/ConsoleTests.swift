@@ -126,24 +126,32 @@ struct ConsoleTests {
         #expect(((reloaded["reload"] as? [String: Any])?["last"] as? [String: Any])?["version"] as? Int == 2)
     }
 
-    @Test func bucketsNearEmptyShowAsTheTokenBucketsLiveFigures() throws {
+    @Test func bucketLevelsAndTheRetryBudgetShowAsLiveFigures() throws {
         let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: """
             - filter: token_bucket
               config: { key: { header: x-api-key }, capacity: 4, refill_per_second: 0 }
-            """)) { $0.consoleInterval = .milliseconds(50) }
+            - filter: retry
+              config: { budget_min: 3, budget_ratio: 0.5 }
+            """), upstreamSettings: MetricsTests.longStreams) { $0.consoleInterval = .milliseconds(50) }
         defer { proxy.stop() }
+        let short = TestClient.chatRequest(stream: false)
         for _ in 0..<4 {
-            #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
-                                        headers: [("x-api-key", "drained")]).status == 200)
+            #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: short,
+                                        headers: [("x-api-key", "drained"), ("x-mock-tokens", "1")]).status == 200)
         }
-        #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
-                                    headers: [("x-api-key", "fresh")]).status == 200)
+        // One stream stays in flight on a fresh key.
+        let streaming = try TestClient.startLongStream(port: proxy.port, headers: [("x-api-key", "fresh")])
+        defer { streaming.close() }
+        #expect(try streaming.readHead().status == 200)
         let feed = try Self.follow(try #require(proxy.adminPort))
         defer { feed.close() }
-        let snapshot = try Self.snapshot(from: feed) { _ in true }
-        let bucket = try #require(Self.filter(snapshot, "token_bucket"))
-        let live = (bucket["live"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["value"] ?? "")" }
-        #expect(live == ["buckets=2", "buckets_near_empty=1", "lowest_bucket_percent=0"])
+        func live(_ s: [String: Any], _ filter: String) -> [String] {
+            (Self.filter(s, filter)?["live"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "")=\($0["value"] ?? "")" }
+        }
+        let snapshot = try Self.snapshot(from: feed) { Self.streams($0).count == 1 }
+        #expect(live(snapshot, "token_bucket") == ["buckets=2", "buckets_near_empty=1", "lowest_bucket_percent=0"])
+        // max(3, ⌊0.5 × 1⌋) places, none taken, one request in flight.
+        #expect(live(snapshot, "retry") == ["retrying=0", "budget_allowance=3", "requests_in_flight=1"])
     }
 
     @Test func aFollowerThatStopsReadingMissesSnapshotsInsteadOfCostingMemory() throws {

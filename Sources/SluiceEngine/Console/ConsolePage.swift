@@ -278,7 +278,8 @@ const figureNames = {
   sluice_connection_manager_max_age_total: "ended at max age", sluice_retries_total: "retries", sluice_retry_budget_refusals_total: "budget refusals",
   sluice_circuit_breaker_rejected_total: "rejected (all open)", sluice_slow_clients_cut_total: "slow clients cut", sluice_timeouts_total: "timeouts",
 };
-const liveNames = { buckets: "buckets", buckets_near_empty: "near empty (<10%)", lowest_bucket_percent: "lowest bucket, % full" };
+const liveNames = { buckets: "buckets", buckets_near_empty: "near empty (<10%)", lowest_bucket_percent: "lowest bucket, % full",
+  retrying: "retrying now", budget_allowance: "budget allows", requests_in_flight: "requests in flight" };
 function figureKey(f) {
   const extra = Object.values(f.labels);
   return f.metric.replace(/^sluice_/, "").replace(/_total$/, "") + (extra.length ? "." + extra.join(".") : "");
