@@ -93,6 +93,8 @@ struct ConsoleTests {
         #expect(chain["name"] as? String == "main")
         #expect((chain["filters"] as? [[String: Any]])?.compactMap { $0["type"] as? String } == ["admission", "circuit_breaker"])
         #expect(Self.figure(Self.filter(live, "admission"), "sluice_admission_in_flight") == 1)
+        let waited = (Self.filter(live, "admission")?["live"] as? [[String: Any]])?.first { $0["name"] as? String == "longest_wait_ms" }
+        #expect((waited?["value"] as? Double ?? -1) >= 0)
         let breakers = try #require(Self.filter(live, "circuit_breaker")?["breakers"] as? [[String: Any]])
         #expect(breakers.first?["state"] as? String == "closed")
         #expect((breakers.first?["endpoint"] as? String)?.hasPrefix("fake/") == true)

@@ -279,7 +279,8 @@ const figureNames = {
   sluice_circuit_breaker_rejected_total: "rejected (all open)", sluice_slow_clients_cut_total: "slow clients cut", sluice_timeouts_total: "timeouts",
 };
 const liveNames = { buckets: "buckets", buckets_near_empty: "near empty (<10%)", lowest_bucket_percent: "lowest bucket, % full",
-  retrying: "retrying now", budget_allowance: "budget allows", requests_in_flight: "requests in flight" };
+  retrying: "retrying now", budget_allowance: "budget allows", requests_in_flight: "requests in flight",
+  longest_wait_ms: "longest wait, ms" };
 function figureKey(f) {
   const extra = Object.values(f.labels);
   return f.metric.replace(/^sluice_/, "").replace(/_total$/, "") + (extra.length ? "." + extra.join(".") : "");
