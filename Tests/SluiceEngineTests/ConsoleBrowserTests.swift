@@ -22,9 +22,6 @@ struct ConsoleBrowserTests {
         ["chromium", "chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: "\(dir)/\($0)") }
     }
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     static let filterFile = """
         listeners:
           - name: test
@@ -192,7 +189,7 @@ struct ConsoleBrowserTests {
     static func runBrowser(_ arguments: [String], timeout: Duration) throws -> (Int32, String, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent("scripts/console-browser.py").path] + arguments
+        process.arguments = ["python3", CommandLineTests.root.appendingPathComponent("scripts/console-browser.py").path] + arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
