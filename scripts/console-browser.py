@@ -28,7 +28,7 @@ class Browser:
             os.dup2(from_browser_w, 4)
         self.process = subprocess.Popen(
             [binary, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
+             "--no-default-browser-check", "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
              "--disable-component-update", "--disable-sync", "--disable-default-apps", "--mute-audio",
              "--user-data-dir=" + self.profile, "about:blank"],
             pass_fds=(to_browser_r, from_browser_w, 3, 4), preexec_fn=child_fds,
