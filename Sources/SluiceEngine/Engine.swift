@@ -55,7 +55,7 @@ public final class Engine: @unchecked Sendable {
     private(set) var accessLog: AccessLog?
     /// Versions a reload replaced, while exchanges may still run on them.
     private let previousVersions = Mutex<[WeakChainVersion]>([])
-    private(set) var workers: [Worker] = []
+    private var workers: [Worker] = []
     let control = EventLoop()
     private var admin: AdminServer?
     private var mocks: [String: MockServer] = [:]
@@ -65,7 +65,7 @@ public final class Engine: @unchecked Sendable {
     let openConnections = Atomic<Int>(0)
     private let stopped = DispatchSemaphore(value: 0)
     private let running = Mutex(false)
-    let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
+    private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
     /// The last reload's result, for the console.
     let lastReload = Mutex<ReloadRecord?>(nil)
     /// The console's state; set in `start()`, then control loop only.
