@@ -68,7 +68,7 @@ public final class Engine: @unchecked Sendable {
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
     /// The last reload's result, for the console.
     let lastReload = Mutex<ReloadRecord?>(nil)
-    /// The console's state; set in `start()`, then control loop only.
+    /// The console's state; set in `start()` when there is an admin listener, then control loop only.
     var console: ConsoleState?
     /// The `sluice_shared_state_*` series, made when a filter file first has a `shared_state` section.
     private let sharedStateMetrics = Mutex<SharedStateMetrics?>(nil)
@@ -128,8 +128,8 @@ public final class Engine: @unchecked Sendable {
             listenerPorts.append(port)
         }
         let adminAddress = options.admin ?? file.admin.map { ($0.host, $0.port) }
-        console = ConsoleState(engine: self)
         if let (host, port) = adminAddress {
+            console = ConsoleState(engine: self)
             let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head, respond in
                 self.adminAnswer(head, respond)
             }

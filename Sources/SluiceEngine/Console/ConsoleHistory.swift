@@ -3,9 +3,12 @@
 /// current figures are taken as rates. Pure: every call takes the time, in seconds since the engine
 /// started. Kept on the control loop.
 struct ConsoleHistory {
+    /// What is kept of one reading: the routes' counts and the breakers' states (not every filter
+    /// series, so 15 minutes of points stay small).
     struct Point {
         var time: Double
-        var reading: ConsoleReading
+        var routes: [String: ConsoleReading.Route]
+        var breakers: [String: Double]
     }
 
     let interval: Double
@@ -24,7 +27,7 @@ struct ConsoleHistory {
     }
 
     mutating func record(_ reading: ConsoleReading, at time: Double) {
-        points.append(Point(time: time, reading: reading))
+        points.append(Point(time: time, routes: reading.routes, breakers: reading.breakerStates))
         if points.count > capacity { points.removeFirst(points.count - capacity) }
     }
 
@@ -41,8 +44,8 @@ struct ConsoleHistory {
         return (1..<points.count).map { i in
             let a = points[i - 1], b = points[i]
             let seconds = max(b.time - a.time, 0.001)
-            let now = b.reading.routes[route] ?? ConsoleReading.Route()
-            let then = a.reading.routes[route] ?? ConsoleReading.Route()
+            let now = b.routes[route] ?? ConsoleReading.Route()
+            let then = a.routes[route] ?? ConsoleReading.Route()
             return (b.time, max(0, now.requests - then.requests) / seconds,
                     now.timeToFirstToken.since(then.timeToFirstToken).quantile(0.95).map { $0 * 1000 },
                     max(0, now.completionTokens - then.completionTokens) / seconds)
@@ -51,6 +54,6 @@ struct ConsoleHistory {
 
     /// One breaker's state at each reading (nil where it was not known yet), oldest first.
     func breakerHistory(_ key: String) -> [Double?] {
-        points.map { $0.reading.breakerStates[key] }
+        points.map { $0.breakers[key] }
     }
 }

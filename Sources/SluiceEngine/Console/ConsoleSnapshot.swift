@@ -57,7 +57,7 @@ struct ConsoleSnapshot {
     private func routeJSON(_ spec: RouteSpec) -> String {
         let current = reading.routes[spec.name] ?? ConsoleReading.Route()
         let base = history.baseline(at: now, window: Self.window)
-        let then = base?.reading.routes[spec.name] ?? ConsoleReading.Route()
+        let then = base?.routes[spec.name] ?? ConsoleReading.Route()
         let seconds = max(now - (base?.time ?? 0), 0.001)
         let ttft = current.timeToFirstToken.since(then.timeToFirstToken)
         let outcomes = current.outcomes.keys.sorted().map { key in
