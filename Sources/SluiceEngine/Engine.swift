@@ -26,6 +26,10 @@ public struct EngineOptions: Sendable {
     public var accessLog = AccessLogSpec()
     /// `/healthz` answers 503 once a worker's event loop is this late (stuck in one callback).
     public var stuckWorkerThreshold: Duration = .seconds(10)
+    /// How often the console's followers (`/admin/events`) get a snapshot.
+    public var consoleInterval: Duration = .milliseconds(500)
+    /// How often the console keeps a reading for its 15-minute history.
+    public var consoleHistoryInterval: Duration = .seconds(10)
 
     public init() {}
 
@@ -52,7 +56,7 @@ public final class Engine: @unchecked Sendable {
     /// Versions a reload replaced, while exchanges may still run on them.
     private let previousVersions = Mutex<[WeakChainVersion]>([])
     private var workers: [Worker] = []
-    private let control = EventLoop()
+    let control = EventLoop()
     private var admin: AdminServer?
     private var mocks: [String: MockServer] = [:]
     private var signals: [SignalWatcher] = []
@@ -62,6 +66,10 @@ public final class Engine: @unchecked Sendable {
     private let stopped = DispatchSemaphore(value: 0)
     private let running = Mutex(false)
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
+    /// The last reload's result, for the console.
+    let lastReload = Mutex<ReloadRecord?>(nil)
+    /// The console's state; set in `start()` when there is an admin listener, then control loop only.
+    var console: ConsoleState?
     /// The `sluice_shared_state_*` series, made when a filter file first has a `shared_state` section.
     private let sharedStateMetrics = Mutex<SharedStateMetrics?>(nil)
 
@@ -95,6 +103,9 @@ public final class Engine: @unchecked Sendable {
     /// Client connections open across all workers.
     public var openConnectionCount: Int { openConnections.load(ordering: .relaxed) }
 
+    /// How the console's feed (`/admin/events`) is doing. Any thread.
+    public var consoleFeedStats: ConsoleFeedStats { console?.feed.stats.withLock { $0 } ?? ConsoleFeedStats() }
+
     /// Streams in flight across all workers.
     public var activeStreamCount: Int { activeExchanges.load(ordering: .relaxed) }
 
@@ -118,6 +129,7 @@ public final class Engine: @unchecked Sendable {
         }
         let adminAddress = options.admin ?? file.admin.map { ($0.host, $0.port) }
         if let (host, port) = adminAddress {
+            console = ConsoleState(engine: self)
             let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head, respond in
                 self.adminAnswer(head, respond)
             }
@@ -129,6 +141,7 @@ public final class Engine: @unchecked Sendable {
             WorkerThread.start(name: "sluice-w\(w.index)") { w.loop.run() }
         }
         running.withLock { $0 = true }
+        control.execute { [self] in console?.startHistory() }
         WorkerThread.start(name: "sluice-control") { [control] in control.run() }
         options.logger.info("sluice started", metadata: [
             "listeners": "\(listenerPorts)", "admin": "\(adminPort.map(String.init) ?? "off")",
@@ -219,6 +232,7 @@ public final class Engine: @unchecked Sendable {
             switch result {
             case .success(let number):
                 reloadCounts.withLock { $0.succeeded += 1 }
+                lastReload.withLock { $0 = ReloadRecord(at: AccessLogEntry.now(), version: number, errors: []) }
                 metrics.reloaded(succeeded: true)
                 let current = currentVersion
                 accessLog?.reconfigure(current.file.accessLog ?? options.accessLog)
@@ -229,6 +243,7 @@ public final class Engine: @unchecked Sendable {
                 options.logger.info("reloaded", metadata: ["version": "\(number)", "path": "\(old.file.path)"])
             case .failure(let errors):
                 reloadCounts.withLock { $0.failed += 1 }
+                lastReload.withLock { $0 = ReloadRecord(at: AccessLogEntry.now(), version: nil, errors: errors.errors.map(\.description)) }
                 metrics.reloaded(succeeded: false)
                 options.logger.error("reload failed; the running chain stays in force", metadata: ["path": "\(old.file.path)"])
                 for e in errors.errors { options.logger.error("\(e.description)") }
@@ -322,6 +337,11 @@ public final class Engine: @unchecked Sendable {
             respond(refusal)
             return
         }
+        if let refusal = BrowserRequestGuard.refusal(for: head, token: console?.csrfToken ?? "",
+                                                     authConfigured: currentVersion.file.admin?.auth != nil) {
+            respond(refusal)
+            return
+        }
         let draining = state.withLock { $0.draining }
         switch (head.method, path) {
         case ("GET", "/healthz"):
@@ -357,10 +377,21 @@ public final class Engine: @unchecked Sendable {
                 let list = errors.errors.map { JSONText.quoted($0.description) }.joined(separator: ",")
                 respond(AdminResponse(400, json: "{\"error\":{\"type\":\"invalid_filter_file\",\"message\":\"the filter file has errors; the running chain stays in force\",\"errors\":[\(list)]}}\n"))
             }
+        case ("GET", "/"):
+            respond(console?.page() ?? AdminResponse(404, json: "{}\n"))
+        case ("GET", "/admin/events"):
+            if console?.feed.hasRoom == false {
+                var busy = AdminResponse(503, json: "{\"error\":{\"type\":\"too_many_followers\",\"message\":\"\(ConsoleFeed.maxFollowers) consoles follow already\"}}\n")
+                busy.headers = [("retry-after", "5")]
+                respond(busy)
+            } else {
+                respond(.eventStream { [weak self] stream in self?.console?.feed.follow(stream) })
+            }
         case ("GET", "/admin/chain"):
             let v = currentVersion
             respond(AdminResponse(200, json: ChainReport.json(version: v.number, file: v.file, loadedAt: v.builtAt)))
-        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/streams"), (_, "/admin/chain"), (_, "/admin/reload"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/admin/streams"), (_, "/admin/chain"), (_, "/admin/reload"),
+             (_, "/"), (_, "/admin/events"):
             respond(AdminResponse(405, json: "{\"error\":{\"type\":\"method_not_allowed\",\"message\":\"\\(head.method) is not allowed here\"}}\n"))
         default:
             respond(AdminResponse(404, json: "{\"error\":{\"type\":\"not_found\",\"message\":\"no such admin endpoint\"}}\n"))
@@ -369,40 +400,53 @@ public final class Engine: @unchecked Sendable {
 
     /// The Prometheus text for `/metrics`. Any thread.
     func renderMetrics() -> [UInt8] {
+        metrics.render(engineState())
+    }
+
+    /// What the engine knows now, for the gauges read at scrape time and the console. Any thread.
+    func engineState() -> ProxyMetrics.EngineState {
         let current = currentVersion
         let onPrevious = previousVersions.withLock { list in
             list.reduce(0) { sum, weak in sum + (weak.version.map { $0 === current ? 0 : $0.liveExchanges.load(ordering: .relaxed) } ?? 0) }
         }
-        return metrics.render(ProxyMetrics.EngineState(
+        return ProxyMetrics.EngineState(
             chainVersion: current.number, streamsOnPreviousChains: onPrevious, draining: state.withLock { $0.draining },
             activeStreams: activeStreamCount, openConnections: openConnectionCount,
-            maxConnections: current.file.limits.maxConnections, loopLags: workers.map(\.loopLag)))
+            maxConnections: current.file.limits.maxConnections, loopLags: workers.map(\.loopLag))
     }
 
     /// Asks every worker for its live exchanges and answers `/admin/streams` once all replied, or
     /// after 2 s with what arrived (a stuck worker must not hang the admin API). Control loop.
+    private func collectStreams(_ respond: @escaping (AdminResponse) -> Void) {
+        gatherStreams { rows, complete in
+            let body = "{\"complete\":\(complete),\"count\":\(rows.count),\"streams\":[" + rows.joined(separator: ",") + "]}\n"
+            respond(AdminResponse(200, json: body))
+        }
+    }
+
+    /// Asks every worker for its live exchanges as `/admin/streams` rows, and calls `done` once, on
+    /// the control loop, when all replied (`complete`) or after 2 s with what arrived. Control loop.
     ///
     /// The gathering state lives on the control loop; workers only send their rows there. Nothing
     /// here holds the engine, a loop or a timer strongly from another thread, so a request still
     /// being gathered when the engine stops is simply dropped.
-    private func collectStreams(_ respond: @escaping (AdminResponse) -> Void) {
+    func gatherStreams(_ done: @escaping (_ rows: [String], _ complete: Bool) -> Void) {
         final class Collection {
             var rows: [String] = []
             var waiting: Int
             var answered = false
-            let respond: (AdminResponse) -> Void
-            init(waiting: Int, respond: @escaping (AdminResponse) -> Void) {
+            let done: ([String], Bool) -> Void
+            init(waiting: Int, done: @escaping ([String], Bool) -> Void) {
                 self.waiting = waiting
-                self.respond = respond
+                self.done = done
             }
             func finish(complete: Bool) {
                 guard !answered else { return }
                 answered = true
-                let body = "{\"complete\":\(complete),\"count\":\(rows.count),\"streams\":[" + rows.joined(separator: ",") + "]}\n"
-                respond(AdminResponse(200, json: body))
+                done(rows, complete)
             }
         }
-        let box = UncheckedBox(Collection(waiting: workers.count, respond: respond))
+        let box = UncheckedBox(Collection(waiting: workers.count, done: done))
         for w in workers {
             w.loop.execute { [weak self] in
                 let rows = w.streamSnapshots()
@@ -504,6 +548,7 @@ public final class Engine: @unchecked Sendable {
         _ = group.wait(timeout: .now() + 5)
         for w in workers { w.loop.stop() }
         control.execute { [self] in
+            console?.stop()
             admin?.close()
             signals = []
         }

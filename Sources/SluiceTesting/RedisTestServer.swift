@@ -92,7 +92,7 @@ public final class RedisTestServer {
 
     private func launch() throws {
         guard let executable = Self.executable else {
-            throw TestClientError.connectFailed("redis-server is not installed (scripts/install-deps.sh installs it)")
+            throw TestClientError.connectFailed("redis-server is not installed (scripts/install-deps.sh --tests installs it)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceConfig
+import SluiceFilters
 import SluiceFilterAPI
 import Testing
 
@@ -184,7 +185,7 @@ struct FilterFileTests {
         let testFile = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         let path = testFile.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("filters/default.yaml").path
-        let result = FilterFileLoader.load(path: path, knownFilterTypes: []) { _, _ in }
+        let result = FilterFileLoader.load(path: path, knownFilterTypes: BuiltinFilters.registry().typeNames) { _, _ in }
         if case .failure(let errors) = result { Issue.record("\(errors)") }
         let file = try result.get()
         #expect(file.listeners.map { "\($0.host):\($0.port)" } == ["127.0.0.1:8080"])
@@ -195,7 +196,10 @@ struct FilterFileTests {
         #expect(file.routes.map(\.pathPrefix) == ["/"])
         #expect(file.routes.first?.chain == "default")
         #expect(file.routes.first?.upstream == "mock")
-        #expect(file.chain(named: "default")?.filters.isEmpty == true)
+        // All eight built-in filters, in the order the README recommends.
+        #expect(file.chain(named: "default")?.filters.map(\.type) == [
+            "connection_manager", "token_bucket", "admission", "timeouts", "backpressure", "retry", "circuit_breaker", "drain",
+        ])
     }
 
     @Test func aMissingFileIsOneError() {

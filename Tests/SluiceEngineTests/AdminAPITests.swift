@@ -64,6 +64,8 @@ struct AdminAPITests {
               config: { key: { header: x-api-key }, capacity: 5, refill_per_second: 1 }
             - filter: secretive_test
               config: { api_key: sk-should-not-show, mode: strict }
+            - filter: timeouts
+              config: { first_token: 5s }
             """)
         let registry = BuiltinFilters.registry()
         registry.register("secretive_test") { setup in
@@ -80,7 +82,9 @@ struct AdminAPITests {
         #expect(body["version"] as? Int == 1)
         let chains = try #require(body["chains"] as? [[String: Any]])
         let filters = try #require(chains.first?["filters"] as? [[String: Any]])
-        #expect(filters.map { $0["type"] as? String } == ["token_bucket", "secretive_test"])
+        #expect(filters.map { $0["type"] as? String } == ["token_bucket", "secretive_test", "timeouts"])
+        // A timer's name that ends in "token" is no secret.
+        #expect((filters[2]["config"] as? [String: Any])?["first_token"] as? String == "5s")
         let bucket = try #require(filters[0]["config"] as? [String: Any])
         #expect(bucket["capacity"] as? String == "5")
         #expect((bucket["key"] as? [String: Any])?["header"] as? String == "x-api-key")

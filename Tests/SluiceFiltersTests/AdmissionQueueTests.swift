@@ -25,6 +25,21 @@ struct AdmissionQueueTests {
         return order
     }
 
+    @Test func theOldestEntryIsFoundWhateverItsClass() {
+        var q = queue()
+        #expect(q.oldestEnqueued == nil)
+        let first = clock.now()
+        add(&q, 1, key: "a", .low)
+        clock.advance(by: .seconds(1))
+        add(&q, 2, key: "b", .high)
+        #expect(q.oldestEnqueued == first)
+        // The high entry leaves first; the low one is still the oldest.
+        #expect(q.popNext()?.ticket == 2)
+        #expect(q.oldestEnqueued == first)
+        #expect(q.popNext()?.ticket == 1)
+        #expect(q.oldestEnqueued == nil)
+    }
+
     @Test func higherClassesGoFirstAndEachClassInArrivalOrderForOneKey() {
         var q = queue()
         add(&q, 1, key: "k", .low)

@@ -172,6 +172,24 @@ struct TokenBucketTests {
         #expect(s.count == 3)
     }
 
+    @Test func fillLooksAtTheMostRecentlyUsedBucketsRefilledToNow() {
+        let s = store(capacity: 10, refill: 1, maxBuckets: 100)
+        #expect(s.store.fill(now: t0, limit: 10, nearEmpty: 0.1) == (0, nil, 0))
+        for _ in 0..<10 { #expect(s.take("drained", at: t0)) }
+        #expect(s.take("half", 5, at: t0))
+        #expect(s.take("full", 0, at: t0))
+        let atOnce = s.store.fill(now: t0, limit: 10, nearEmpty: 0.1)
+        #expect(atOnce.looked == 3 && atOnce.lowest == 0 && atOnce.nearEmpty == 1)
+        // Two seconds later "drained" holds 2 of 10: no longer under 10%.
+        let later = s.store.fill(now: t0 + .seconds(2), limit: 10, nearEmpty: 0.1)
+        #expect(later.lowest == 0.2 && later.nearEmpty == 0)
+        // The walk stops at the limit, most recently used first ("full", then "half").
+        let bounded = s.store.fill(now: t0, limit: 2, nearEmpty: 0.1)
+        #expect(bounded.looked == 2 && bounded.lowest == 0.5 && bounded.nearEmpty == 0)
+        // Looking marks nothing used: "drained" is still the least recently used.
+        #expect(s.count == 3)
+    }
+
     @Test func idleBucketsAreDropped() {
         let s = store(maxBuckets: 100, idle: .seconds(60))
         #expect(s.take("old", at: t0))

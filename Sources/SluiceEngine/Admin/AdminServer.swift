@@ -9,6 +9,10 @@ struct AdminResponse {
     var body: [UInt8]
     /// Fields besides content-type, content-length and connection (a 401's challenge).
     var headers: [(String, String)] = []
+    /// Set for a long-lived `text/event-stream` answer: the head goes out without a length, the
+    /// connection stays open, and this runs once with the stream to write events to (control loop).
+    /// `body` is then ignored.
+    var events: ((AdminEventStream) -> Void)?
 
     init(_ status: Int, _ contentType: String, _ body: [UInt8]) {
         self.status = status
@@ -19,10 +23,18 @@ struct AdminResponse {
     init(_ status: Int, json: String) {
         self.init(status, "application/json", Array(json.utf8))
     }
+
+    /// A 200 `text/event-stream` answer that hands its stream to `start`.
+    static func eventStream(_ start: @escaping (AdminEventStream) -> Void) -> AdminResponse {
+        var response = AdminResponse(200, "text/event-stream", [])
+        response.events = start
+        return response
+    }
 }
 
-/// The admin listener (127.0.0.1 by default): health, readiness, metrics and the admin API. One
-/// request per connection. Runs on the engine's control loop. Loop thread only.
+/// The admin listener (127.0.0.1 by default): health, readiness, metrics, the admin API and the
+/// console. One request per connection; an event-stream answer keeps its connection until the client
+/// leaves or the listener closes. Runs on the engine's control loop. Loop thread only.
 final class AdminServer {
     /// Answers one admin request by calling `respond` once, on the control loop, now or later
     /// (an answer that needs every worker's view waits for them).
@@ -46,7 +58,10 @@ final class AdminServer {
 
     func close() {
         listener.close()
-        for c in connections.values { c.socket.close() }
+        for c in connections.values {
+            c.socket.close()
+            c.stream?.ended()
+        }
         connections.removeAll()
     }
 
@@ -61,6 +76,8 @@ private final class AdminConnection {
     private var parser = HTTPRequestParser()
     private var head: HTTPRequestHead?
     private var answered = false
+    /// Set while the connection carries an event stream.
+    private(set) var stream: AdminEventStream?
 
     init(server: AdminServer, socket: BufferEvent) {
         self.server = server
@@ -68,13 +85,20 @@ private final class AdminConnection {
         socket.onReadable = { [unowned self] in self.readable() }
         socket.onCondition = { [unowned self] _ in
             self.answered = true
+            self.stream?.ended()
             self.socket.close()
+            // Last: this may free the connection.
             self.server.closed(self)
         }
     }
 
     private func readable() {
-        guard !answered else { return }
+        guard !answered else {
+            // An event stream reads on only to see the client leave: whatever else it sends is
+            // dropped, so it cannot pile up in the input buffer for the stream's whole life.
+            if stream != nil { socket.consumeInput { $0.count } }
+            return
+        }
         var status = 0
         do {
             try socket.consumeInput { bytes in
@@ -103,6 +127,20 @@ private final class AdminConnection {
         guard server.isOpen(self) else { return }
         answered = true
         var response = HTTPResponseHead(status: answer.status)
+        if let start = answer.events {
+            // No length: the body is every event until the connection closes.
+            response.headers.set("content-type", answer.contentType)
+            response.headers.set("cache-control", "no-store")
+            response.headers.set("connection", "close")
+            for (name, value) in answer.headers { response.headers.set(name, value) }
+            var bytes: [UInt8] = []
+            response.write(into: &bytes)
+            socket.write(bytes)
+            let stream = AdminEventStream(socket: socket)
+            self.stream = stream
+            start(stream)
+            return
+        }
         if !answer.body.isEmpty { response.headers.set("content-type", answer.contentType) }
         let body = answer.body
         response.headers.set("content-length", String(body.count))

@@ -24,7 +24,7 @@ enum ChainReport {
         }.joined(separator: ",") + "]"
         out += ",\"chains\":[" + file.chains.map { c in
             "{\"name\":\(q(c.name)),\"filters\":[" + c.filters.map { f in
-                "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(node(f.config, redact: false))}"
+                "{\"name\":\(q(f.name)),\"type\":\(q(f.type)),\"config\":\(config(f.config))}"
             }.joined(separator: ",") + "]}"
         }.joined(separator: ",") + "]}\n"
         return out
@@ -44,6 +44,9 @@ enum ChainReport {
             + ",\"tls_verify\":\(spec.tls ? String(spec.verify) : "null")}"
     }
 
+    /// A filter's config as JSON, with secrets redacted (see `looksSecret`); scalars stay strings.
+    static func config(_ n: ConfigNode) -> String { node(n, redact: false) }
+
     /// A config node as JSON; scalars stay strings, as the YAML gave them.
     private static func node(_ n: ConfigNode, redact: Bool) -> String {
         if redact { return q("<redacted>") }
@@ -57,8 +60,9 @@ enum ChainReport {
     }
 
     /// `api_key`, `upstream_token`, `password`, `authorization`, ... but not `key` (token_bucket's
-    /// choice of client key), `key_file` or `default_max_tokens`.
+    /// choice of client key), `key_file`, `default_max_tokens` or `first_token` (a timeouts timer).
     static func looksSecret(_ key: String) -> Bool {
+        if key.lowercased() == "first_token" { return false }
         let words = key.lowercased().split { $0 == "_" || $0 == "-" }.map(String.init)
         let secretWords: Set<String> = ["secret", "secrets", "password", "passwd", "authorization", "credential", "credentials",
                                         "bearer", "apikey"]

@@ -599,3 +599,15 @@ struct AdmissionMetrics: Sendable {
         shedCounters[reason.rawValue]?.increment()
     }
 }
+
+extension AdmissionFilter: ReportsLiveFigures {
+    /// For the console: how long the request that has waited longest in the queue has waited,
+    /// in milliseconds (0 with an empty queue). Queue length and in-flight are metrics already.
+    /// Control thread; one lock, a walk over the queue (bounded by `queue.max_length`).
+    public func liveFigures() -> [LiveFigure] {
+        let now = clock.now()
+        let oldest = state.core.withLock { $0.queue.oldestEnqueued }
+        let waited = oldest.map { Double(now.since($0).nanosecondsClamped) / 1e6 } ?? 0
+        return [LiveFigure("longest_wait_ms", waited.rounded())]
+    }
+}

@@ -97,6 +97,9 @@ public struct AdmissionQueue<Payload> {
     /// Entries of `key`, over all classes.
     public func count(forKey key: String) -> Int { perKey[key] ?? 0 }
 
+    /// When the entry that has waited longest was queued, or nil when none waits. O(entries).
+    public var oldestEnqueued: MonotonicInstant? { entries.values.map(\.enqueued).min() }
+
     /// Queues an entry with the deadline `now + limits.maxWait`, or says why not. `ticket` must
     /// not be queued already.
     public mutating func enqueue(

@@ -275,3 +275,13 @@ extension String {
         return String(s)
     }
 }
+
+extension RetryFilter: ReportsLiveFigures {
+    /// For the console: the budget now, `retrying` of `budget_allowance` places taken, among
+    /// `requests_in_flight`. Control thread; one short lock.
+    public func liveFigures() -> [LiveFigure] {
+        let now = budget
+        return [LiveFigure("retrying", Double(now.retrying)), LiveFigure("budget_allowance", Double(now.allowance(budgetLimits))),
+                LiveFigure("requests_in_flight", Double(now.active))]
+    }
+}

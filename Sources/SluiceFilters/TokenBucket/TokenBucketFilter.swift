@@ -297,6 +297,11 @@ public final class TokenBucketFilter: Filter {
         withStore(now: clock.now()) { $0.count }
     }
 
+    /// Buckets looked at for the console: the most recently used ones.
+    static let consoleBuckets = 1000
+    /// A bucket under this share of its capacity counts as near empty on the console.
+    static let nearEmptyShare = 0.1
+
     // MARK: - Admission
 
     /// What a bucket said about one request.
@@ -431,5 +436,21 @@ final class SharedTokenBuckets: Sendable {
             }
             return body(&store)
         }
+    }
+}
+
+extension TokenBucketFilter: ReportsLiveFigures {
+    /// For the console: `buckets` held, and over the 1,000 most recently used, `buckets_near_empty`
+    /// (under 10% of capacity) and `lowest_bucket_percent`. Nothing with `shared: true` (the
+    /// buckets are in Redis). Control thread; holds the buckets' lock for that bounded walk.
+    public func liveFigures() -> [LiveFigure] {
+        guard shared == nil else { return [] }
+        let now = clock.now()
+        let (count, fill) = withStore(now: now) { store in
+            (store.count, store.fill(now: now, limit: Self.consoleBuckets, nearEmpty: Self.nearEmptyShare))
+        }
+        var figures = [LiveFigure("buckets", Double(count)), LiveFigure("buckets_near_empty", Double(fill.nearEmpty))]
+        if let lowest = fill.lowest { figures.append(LiveFigure("lowest_bucket_percent", (lowest * 1000).rounded() / 10)) }
+        return figures
     }
 }

@@ -89,6 +89,26 @@ package struct TokenBucketStore: Sendable {
         return body(&buckets[Int(slot)], settings)
     }
 
+    /// How full the `limit` most recently used buckets are at `now` (they are the ones in use; a
+    /// bounded walk keeps the caller's lock short): how many were looked at, the lowest level as a
+    /// share of capacity (nil with no bucket), and how many hold less than `nearEmpty` of it.
+    /// Marks nothing used.
+    package func fill(now: MonotonicInstant, limit: Int, nearEmpty: Double) -> (looked: Int, lowest: Double?, nearEmpty: Int) {
+        let capacity = Double(settings.capacityTokens)
+        var slot = head, looked = 0, low = 0
+        var lowest: Double?
+        while slot != Self.none, looked < limit {
+            var bucket = buckets[Int(slot)]
+            bucket.refill(settings, to: now)
+            let share = capacity > 0 ? bucket.tokens / capacity : 0
+            lowest = min(lowest ?? share, share)
+            if share < nearEmpty { low += 1 }
+            looked += 1
+            slot = next[Int(slot)]
+        }
+        return (looked, lowest, low)
+    }
+
     /// The bucket of `key` as stored (not refilled, not marked used), if any.
     package func peek(_ key: String) -> TokenBucket? {
         slotOfKey[key].map { buckets[Int($0)] }

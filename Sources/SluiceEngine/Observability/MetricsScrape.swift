@@ -1,4 +1,5 @@
-/// A Prometheus text exposition, parsed into samples, for assertions on `/metrics`.
+/// A Prometheus text exposition, parsed into samples: what the admin console reads its figures
+/// from (on the control loop, off the data path), and what tests assert on `/metrics` with.
 ///
 /// ```swift
 /// let scrape = try proxy.metrics()
