@@ -663,18 +663,36 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         respond(head, body: body, outcome: Outcome(kind: .rejected, status: head.status, decidedBy: decidedBy))
     }
 
+    /// Answers with a whole response of the proxy's own (an error, a filter's reply). The
+    /// connection stays when the request was read whole (or had no body): a refused client may
+    /// send its next request on it. A refusal made while the client's bytes are being parsed
+    /// (a request hook at the head) waits for the end of that read, which may hold the rest of
+    /// the body; bytes still unread then close the connection.
     private func respond(_ head: HTTPResponseHead, body: [UInt8], outcome: Outcome) {
         var head = head
         applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
-        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                        clientKeepAlive: clientKeepAlive && incomingBody.complete && downstream.keepAliveAllowed,
-                        passContentLength: true)
         exchange.headSent = true
         exchange.timings.firstByteToClient = exchange.clock.now()
+        if incomingBody.complete || !downstream.isParsing {
+            writeAnswer(head, body: body, requestRead: incomingBody.complete)
+            finish(outcome, keepAlive: client.keepAlive)
+        } else {
+            downstream.answerAfterThisRead { [self] requestRead in
+                writeAnswer(head, body: body, requestRead: requestRead)
+                return client.keepAlive
+            }
+            finish(outcome, keepAlive: false)
+        }
+    }
+
+    private func writeAnswer(_ head: HTTPResponseHead, body: [UInt8], requestRead: Bool) {
+        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                        clientKeepAlive: clientKeepAlive && requestRead && downstream.keepAliveAllowed,
+                        passContentLength: true)
         client.sendFinal(body)
         _ = client.finish()
-        finish(outcome, keepAlive: client.keepAlive)
+        exchange.setBytesToClient(client.bytesWritten)
     }
 
     /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's
