@@ -248,14 +248,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if !connection.connect() {
             upstream = nil
             connection.close()
-            attemptFailed(ProxyError(.connectFailed, "cannot connect to \(endpoint.url)", source: .upstream))
+            attemptFailed(ProxyError(.connectFailed, "cannot connect to upstream \(endpoint.publicName)", source: .upstream,
+                                     logDetail: endpoint.url))
         }
     }
 
     private func connectTimedOut() {
         guard phase == .connecting, let upstream else { return }
-        attemptFailed(ProxyError(.connectTimeout, "connecting to \(upstream.endpoint.url) took longer than \(route.group.connectTimeout)",
-                                 source: .upstream))
+        attemptFailed(ProxyError(.connectTimeout, "connecting to upstream \(upstream.endpoint.publicName) took longer than \(route.group.connectTimeout)",
+                                 source: .upstream, logDetail: upstream.endpoint.url))
     }
 
     func upstreamConnected(_ connection: UpstreamConnection) {
@@ -297,8 +298,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard connection === upstream, phase != .ended else { return }
         upstream = nil
         connection.close()
+        // The reason is a system error or a parse error, and the URL an address: the log's, not the client's.
+        let detail = "\(connection.endpoint.url): \(reason)"
         if headCommitted {
-            truncate(ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream))
+            truncate(ProxyError(.upstreamReset, "the upstream stream ended early", source: .upstream, logDetail: detail))
             return
         }
         // A pooled connection the upstream had already closed: retry once on a fresh one, invisibly.
@@ -309,11 +312,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
         let error: ProxyError
         if phase == .connecting {
-            error = ProxyError(.connectFailed, "cannot connect to \(connection.endpoint.url): \(reason)", source: .upstream)
+            error = ProxyError(.connectFailed, "cannot connect to upstream \(connection.endpoint.publicName)", source: .upstream,
+                               logDetail: detail)
         } else if exchange.response == nil {
-            error = ProxyError(.upstreamReset, "the upstream closed before responding: \(reason)", source: .upstream)
+            error = ProxyError(.upstreamReset, "the upstream closed before responding", source: .upstream, logDetail: detail)
         } else {
-            error = ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream, retryable: true)
+            error = ProxyError(.upstreamReset, "the upstream stream ended early", source: .upstream, retryable: true, logDetail: detail)
         }
         attemptFailed(error)
     }

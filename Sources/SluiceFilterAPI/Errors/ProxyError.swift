@@ -81,8 +81,13 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// Whose side the failure is on (logs and metrics only).
     public var source: Source
-    /// Human-readable detail, sent to the client. Do not put secrets or upstream addresses here.
+    /// Human-readable detail, sent to the client. Do not put secrets, upstream addresses or
+    /// system errors here: they belong in `logDetail`.
     public var message: String
+    /// What only the operator may see: an upstream's address, a system error (`Connection
+    /// refused`). Written to the log and the access log (`error_detail`), never rendered to the
+    /// client. nil when the message says it all.
+    public var logDetail: String?
     /// Whether sending the same request again may succeed and is safe because the upstream
     /// produced no output for it. The engine uses it to decide whether to retry elsewhere; it
     /// is not sent to the client (the status code and `retry-after` say that). Default:
@@ -98,7 +103,8 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
 
     /// An error of `kind` with a message for the client. `status` and `retryable` default from
     /// `kind` (`defaultStatus`, `defaultRetryable`). A filter that refuses a request usually passes
-    /// `source: .filter(name)`. Any thread: it is a value.
+    /// `source: .filter(name)`; what the client must not see goes in `logDetail`. Any thread: it is
+    /// a value.
     public init(
         _ kind: Kind,
         _ message: String,
@@ -106,10 +112,12 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         status: Int? = nil,
         retryable: Bool? = nil,
         retryAfterSeconds: Int? = nil,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [],
+        logDetail: String? = nil
     ) {
         self.kind = kind
         self.message = message
+        self.logDetail = logDetail
         self.source = source
         self.status = status ?? kind.defaultStatus
         self.retryable = retryable ?? kind.defaultRetryable
@@ -117,8 +125,9 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         self.headers = headers
     }
 
-    /// `kind (source, status): message`, e.g. `first_token_timeout (upstream, 504): no token in 30s`.
+    /// `kind (source, status): message [logDetail]`, e.g. `first_token_timeout (upstream, 504): no
+    /// token in 30s`; for logs, since it includes `logDetail`.
     public var description: String {
-        "\(kind.rawValue) (\(source), \(status)): \(message)"
+        "\(kind.rawValue) (\(source), \(status)): \(message)" + (logDetail.map { " [\($0)]" } ?? "")
     }
 }

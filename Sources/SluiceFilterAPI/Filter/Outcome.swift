@@ -37,7 +37,7 @@ public struct Outcome: Sendable, CustomStringConvertible {
     public var description: String {
         var s = kind.rawValue
         if let status { s += " \(status)" }
-        if let error { s += " (\(error.kind.rawValue): \(error.message))" }
+        if let error { s += " (\(error.kind.rawValue): \(error.message)\(error.logDetail.map { " [\($0)]" } ?? ""))" }
         return s
     }
 }
