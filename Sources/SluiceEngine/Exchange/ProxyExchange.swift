@@ -57,6 +57,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var endpoint: UpstreamEndpoint?
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
+    /// Attempts that were retried after an error event in their stream (`hold_until_first_token`).
+    private var attemptsEndedByErrorEvent = 0
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
@@ -378,6 +380,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             self.upstream = nil
             upstream.abort()
         }
+        if exchange.tokens.sawError { attemptsEndedByErrorEvent += 1 }
         exchange.response = nil
         heldBody = []
         tap = nil
@@ -617,14 +620,41 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if headCommitted { completeStream() }
     }
 
+    /// The upstream ended its response properly (by its framing). An event stream that speaks a
+    /// dialect with a final event (`StreamTokenAccount.lacksFinalEvent`) and lacks it was cut all
+    /// the same, however cleanly its connection ended: it is truncated. One with an error event in
+    /// it ends as the upstream ended it, with outcome `upstream_error`.
     private func completeStream() {
         if let usage = tap?.usage(dialect: exchange.dialect) { exchange.tokens.recordResponseUsage(usage) }
+        if exchange.isEventStream && exchange.tokens.lacksFinalEvent {
+            truncate(ProxyError(.upstreamReset, "the upstream ended the stream before its final event", source: .upstream,
+                                logDetail: endpoint?.url))
+            return
+        }
         if client.finish() {
             if !incomingBody.complete { client.forceClose() }
-            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
+            let outcome = exchange.isEventStream && exchange.tokens.sawError
+                ? upstreamErrorOutcome()
+                : Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy)
+            finish(outcome, keepAlive: client.keepAlive)
         } else {
             truncate(ProxyError(.upstreamReset, "the upstream body was shorter than announced", source: .upstream))
         }
+    }
+
+    /// The outcome of a stream in which the upstream sent an error event: `upstream_error`, with
+    /// the event's type and message, and, when earlier attempts were retried for the same reason,
+    /// that every attempt failed so.
+    private func upstreamErrorOutcome() -> Outcome {
+        let tokens = exchange.tokens
+        var message = "the upstream sent an error event"
+        if let type = tokens.errorType { message += " (\(type))" }
+        if let text = tokens.errorMessage { message += ": \(text)" }
+        if attemptsEndedByErrorEvent > 0, attemptsEndedByErrorEvent == exchange.attempt - 1 {
+            message = "every attempt (\(exchange.attempt)) got an error event; the last: " + message
+        }
+        return Outcome(kind: .upstreamError, status: exchange.response?.status,
+                       error: ProxyError(.upstreamError, message, source: .upstream), decidedBy: decidedBy)
     }
 
     // MARK: - Ending
@@ -642,7 +672,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             client.sendFinal(error.sseEvent(dialect: exchange.dialect))
         }
         client.forceClose()
-        finish(Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy), keepAlive: false)
+        // The upstream's own error event, already passed on, says more than the cut that followed it.
+        let outcome = exchange.isEventStream && exchange.tokens.sawError && error.source == .upstream
+            ? upstreamErrorOutcome()
+            : Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy)
+        finish(outcome, keepAlive: false)
     }
 
     private func respondWithError(_ error: ProxyError, outcome kind: Outcome.Kind) {

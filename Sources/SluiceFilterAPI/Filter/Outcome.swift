@@ -12,6 +12,12 @@ public struct Outcome: Sendable, CustomStringConvertible {
         case truncated
         /// The client went away first; the upstream request was cancelled.
         case clientGone = "client_gone"
+        /// The upstream reported an error inside its event stream (OpenAI `data: {"error": ...}`,
+        /// a Responses API `error` / `response.failed`, Anthropic `event: error`), before or after
+        /// content. The client got that event as the upstream sent it. `error` is an
+        /// `upstream_error` with the event's message; the event's own type is
+        /// `exchange.tokens.errorType`.
+        case upstreamError = "upstream_error"
     }
     /// How it ended.
     public var kind: Kind
