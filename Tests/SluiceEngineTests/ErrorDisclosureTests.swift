@@ -10,13 +10,7 @@ import Testing
 struct ErrorDisclosureTests {
     @Test func aConnectFailureNamesTheEndpointNotItsAddress() throws {
         let log = AccessLogFile()
-        let proxy = try ProxyHarness(filterFile: """
-        listeners: [{ address: 127.0.0.1:0 }]
-        upstreams:
-          dead: { endpoints: ["http://127.0.0.1:1"] }
-        routes: [{ path_prefix: /, chain: main, upstream: dead }]
-        chains: { main: [] }
-        """, accessLog: log.spec)
+        let proxy = try ProxyHarness(filterFile: TruncationTests.deadUpstreamFile, accessLog: log.spec)
         defer { proxy.stop() }
         let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
                                            headers: [("x-request-id", "dead-1")])

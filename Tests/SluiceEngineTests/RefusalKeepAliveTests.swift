@@ -34,27 +34,19 @@ struct RefusalKeepAliveTests {
         #expect(proxy.upstream.journal.connectionCount == 1)
     }
 
-    @Test func aRefusalWithBodyBytesStillUnreadClosesTheConnection() throws {
-        let proxy = try ProxyHarness(chain: "- filter: token_bucket\n  config: { key: global, capacity: 1, refill_per_second: 0, cost: 1 }")
-        defer { proxy.stop() }
-        #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(stream: false)).status == 200)
-        let client = try TestClient(port: proxy.port)
-        defer { client.close() }
-        // 100 bytes announced, 10 sent: the rest would be read as the next request.
-        try client.send(head(proxy.port, [("content-length", "100")]), body: Array(String(repeating: "x", count: 10).utf8))
-        let refused = try client.readResponse()
-        #expect(refused.status == 429)
-        #expect(refused.head.headers["connection"] == "close")
-        #expect(client.isClosedByPeer(within: .seconds(5)))
-    }
-
-    @Test func aRefusalToAClientThatAskedToCloseCloses() throws {
+    /// A refusal with body bytes still unread (100 announced, 10 sent: the rest would be read as
+    /// the next request), or to a client that asked to close, closes.
+    @Test(arguments: [
+        ([("content-length", "100")], String(repeating: "x", count: 10)),
+        ([("connection", "close")], TestClient.chatRequest(stream: false)),
+    ])
+    func aRefusalClosesWhenBodyBytesRemainOrTheClientAskedTo(headers: [(String, String)], body: String) throws {
         let proxy = try ProxyHarness(chain: "- filter: token_bucket\n  config: { key: global, capacity: 1, refill_per_second: 0 }")
         defer { proxy.stop() }
         #expect(try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(stream: false)).status == 200)
         let client = try TestClient(port: proxy.port)
         defer { client.close() }
-        try client.send(head(proxy.port, [("connection", "close")]), body: Array(TestClient.chatRequest(stream: false).utf8))
+        try client.send(head(proxy.port, headers), body: Array(body.utf8))
         let refused = try client.readResponse()
         #expect(refused.status == 429)
         #expect(refused.head.headers["connection"] == "close")
