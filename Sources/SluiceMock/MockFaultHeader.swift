@@ -12,6 +12,8 @@ public enum MockFaultHeader: String, Sendable, CaseIterable {
     case malformedAfter = "x-mock-malformed-after"
     case trickle = "x-mock-trickle"
     case errorEvent = "x-mock-error-event"
+    case endAfter = "x-mock-end-after"
+    case framing = "x-mock-framing"
     case timeToFirstToken = "x-mock-ttft"
     case tokensPerSecond = "x-mock-tps"
     case tokens = "x-mock-tokens"

@@ -11,6 +11,8 @@ import SluiceHTTP
 /// | `x-mock-reset-after` | N | after N content events, abort the connection (RST). |
 /// | `x-mock-close-after` | N | after N content events, close the connection (FIN) without finishing the message: no last chunk, so the client sees an HTTP-level truncation. |
 /// | `x-mock-error-event` | N | after N content events (0 = before any), send an SSE error event in the request's dialect and end the message properly (the 200 head is already out). Ignored by non-streaming responses. |
+/// | `x-mock-end-after` | N | after N content events, end the message properly (last chunk, or the close of a close-delimited body) without the finishing events (`[DONE]`, `message_stop`): a cut the HTTP framing cannot show. Ignored by non-streaming responses. |
+/// | `x-mock-framing` | `chunked` or `close` | how a streamed body is delimited (`MockFraming`); default chunked (close for HTTP/1.0 requests). Ignored by non-streaming responses, which carry Content-Length. |
 /// | `x-mock-malformed-after` | N | after N content events, send one event whose `data` is not valid JSON, then continue normally. A non-streaming response gets a JSON body cut in the middle instead. |
 /// | `x-mock-trickle` | duration, e.g. `20ms` | send every event (every body, when not streaming) in pieces of `tricklePieceSize` bytes, pausing this long between pieces. |
 /// | `x-mock-ttft` | duration | time to first token for this request. |
@@ -19,7 +21,7 @@ import SluiceHTTP
 ///
 /// Durations are written like `150ms`, `2s`, `1.5s`, `250us` or `0`; N is a whole number.
 /// Content events and where an interruption lands are defined by `MockInterruption`. At most one
-/// of the stall, reset, close and error-event headers may be given. On a non-streaming response
+/// of the stall, reset, close, error-event and end-after headers may be given. On a non-streaming response
 /// (or `/v1/models`), stall, reset and close with N = 0 happen instead of the head, and with N > 0
 /// after the head and half of the body.
 /// Head delay, retry-after and trickle also apply to the mock's own errors (400, 404, 405).
@@ -41,8 +43,11 @@ public struct MockFaults: Sendable, Equatable {
     public var retryAfterSeconds: Int?
     /// `x-mock-head-delay`: the pause before the response head.
     public var headDelay: Duration = .zero
-    /// `x-mock-stall-after`, `x-mock-reset-after`, `x-mock-close-after` or `x-mock-error-event`.
+    /// `x-mock-stall-after`, `x-mock-reset-after`, `x-mock-close-after`, `x-mock-error-event` or
+    /// `x-mock-end-after`.
     public var interruption: MockInterruption?
+    /// `x-mock-framing`: how a streamed body is delimited; nil for the default.
+    public var framing: MockFraming?
     /// `x-mock-malformed-after`: after how many content events the malformed event goes out.
     public var malformedAfter: Int?
     /// `x-mock-trickle`: the pause between pieces of an event.
@@ -81,6 +86,7 @@ public struct MockFaults: Sendable, Equatable {
             self.status = status
         }
         retryAfterSeconds = try read(.retryAfter, MockValueParser.count)
+        framing = try read(.framing, MockValueParser.framing)
         headDelay = try read(.headDelay, MockValueParser.duration) ?? .zero
         malformedAfter = try read(.malformedAfter, MockValueParser.count)
         trickle = try read(.trickle, MockValueParser.duration)
@@ -98,7 +104,7 @@ public struct MockFaults: Sendable, Equatable {
         }
 
         let interruptions: [(MockFaultHeader, MockInterruption.Kind)] = [
-            (.stallAfter, .stall), (.resetAfter, .reset), (.closeAfter, .close), (.errorEvent, .errorEvent),
+            (.stallAfter, .stall), (.resetAfter, .reset), (.closeAfter, .close), (.errorEvent, .errorEvent), (.endAfter, .end),
         ]
         var chosen: MockFaultHeader?
         for (header, kind) in interruptions {

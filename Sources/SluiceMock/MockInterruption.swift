@@ -17,6 +17,10 @@ public struct MockInterruption: Sendable, Equatable {
         /// Send an SSE error event in the request's dialect, then end the message properly
         /// (`x-mock-error-event`). Streaming responses only.
         case errorEvent
+        /// End the message properly (the last chunk; for a close-delimited body, the close)
+        /// without the finishing events (`[DONE]`, `message_stop`): a stream cut off cleanly
+        /// (`x-mock-end-after`). Streaming responses only.
+        case end
     }
 
     /// What happens.

@@ -96,7 +96,7 @@ public enum MockPlanner {
         _ script: MockStreamScript, settings: MockSettings, request: HTTPRequestHead, faults: MockFaults
     ) -> MockPlan {
         // HTTP/1.0 clients cannot read chunked bodies: they get a body delimited by the close.
-        let chunked = request.version != .http1_0
+        let chunked = request.version != .http1_0 && faults.framing != .close
         let keepAlive = chunked && request.keepAlive
         var headers: HTTPHeaders = ["content-type": "text/event-stream", "cache-control": "no-cache"]
         if chunked { headers.add("transfer-encoding", "chunked") }
@@ -135,6 +135,8 @@ public enum MockPlanner {
                 case .errorEvent:
                     builder.send(script.errorEvent)
                     return builder.finished(with: .end, keepAlive: keepAlive)
+                case .end:
+                    return builder.finished(with: .end, keepAlive: keepAlive)
                 }
             }
             if slot == malformedAt { builder.send(script.malformedEvent) }
@@ -161,7 +163,7 @@ public enum MockPlanner {
         case .stall: .stall
         case .reset: .reset
         case .close: .close
-        case .errorEvent, nil: nil
+        case .errorEvent, .end, nil: nil
         }
 
         var builder = MockPlanBuilder(trickle: faults.trickle)

@@ -25,6 +25,15 @@ enum MockValueParser {
         return .failure(expected)
     }
 
+    /// A body framing: `chunked` or `close`.
+    static func framing(_ text: Substring) -> Result<MockFraming, MockValueError> {
+        let text = text.trimmingSpaces()
+        guard let framing = MockFraming(rawValue: String(text)) else {
+            return .failure(MockValueError("expected chunked or close, got \"\(text)\""))
+        }
+        return .success(framing)
+    }
+
     /// A count: a non-negative decimal integer such as `0` or `60`.
     static func count(_ text: Substring) -> Result<Int, MockValueError> {
         let text = text.trimmingSpaces()

@@ -32,25 +32,16 @@ struct AccessLogTests {
     }
 
     private static func logPath() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("sluice-access-\(UUID().uuidString).log").path
+        AccessLogFile().path
     }
 
     /// The log's lines once it has `count` of them (the writer thread flushes within ~200 ms).
     private func lines(_ path: String, count: Int) -> [String] {
-        let deadline = ContinuousClock.now + .seconds(5)
-        var found: [String] = []
-        repeat {
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            found = text.split(separator: "\n").map(String.init)
-            if found.count >= count { break }
-            Thread.sleep(forTimeInterval: 0.02)
-        } while ContinuousClock.now < deadline
-        return found
+        AccessLogFile(path: path).lines(count: count)
     }
 
     private func json(_ line: String) throws -> [String: Any] {
-        let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
-        return try #require(object as? [String: Any])
+        try AccessLogFile.json(line)
     }
 
     @Test func eachExchangeIsOneJSONLineWithItsFigures() throws {

@@ -642,63 +642,6 @@ struct FilterAPITests {
     }
 }
 
-/// An upstream that answers every request with one canned response: by default a `text/event-stream`
-/// whose events all travel in a single HTTP chunk (the mock sends one event per chunk).
-final class CannedUpstream: @unchecked Sendable {
-    private let loop = EventLoop()
-    private let listener: Listener
-    /// Loop thread only.
-    private var sockets: [ObjectIdentifier: BufferEvent] = [:]
-    var port: Int { listener.port }
-
-    convenience init(sseEventsInOneChunk events: [String]) throws {
-        var payload: [UInt8] = []
-        for data in events { SSEEvent(data: data).write(into: &payload) }
-        var response = Array("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n".utf8)
-        response += Array((String(payload.count, radix: 16) + "\r\n").utf8) + payload + Array("\r\n0\r\n\r\n".utf8)
-        try self.init(response: response)
-    }
-
-    /// Answers every request with `response`, byte for byte, then closes.
-    init(response: [UInt8]) throws {
-        listener = try Listener(loop: loop, host: "127.0.0.1", port: 0)
-        listener.onAccept = { [unowned self] fd, _ in
-            let socket = BufferEvent(loop: self.loop, acceptedSocket: fd, tls: nil)
-            let key = ObjectIdentifier(socket)
-            var parser = HTTPRequestParser()
-            socket.onReadable = { [unowned socket] in
-                var complete = false
-                do {
-                    try socket.consumeInput { bytes in
-                        try parser.parse(bytes) { event in if case .end = event { complete = true } }
-                    }
-                } catch {
-                    complete = true
-                }
-                if complete {
-                    socket.write(response)
-                    socket.closeAfterFlush()
-                }
-            }
-            socket.onCondition = { [unowned self] condition in
-                if condition != .connected { self.sockets[key]?.close(); self.sockets[key] = nil }
-            }
-            self.sockets[key] = socket
-        }
-        let loop = self.loop
-        WorkerThread.start(name: "canned-upstream") { loop.run() }
-    }
-
-    func stop() {
-        loop.execute { [self] in
-            listener.close()
-            for s in sockets.values { s.close() }
-            sockets.removeAll()
-        }
-        loop.stop()
-    }
-}
-
 extension FilterAPITests {
     /// A comment stays one comment line: a line break in its text cannot start an event of its own.
     @Test func aCommentCannotInjectAnEvent() throws {

@@ -260,7 +260,9 @@ struct MetricsTests {
         let proxy = try ProxyHarness()
         defer { proxy.stop() }
         #expect(try stream(proxy).status == 200)
-        let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 1 }
+        // Upstream error-event series appear once an upstream sent one.
+        #expect(try stream(proxy, headers: [("x-mock-error-event", "1")]).status == 200)
+        let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 2 }
         let missing = MetricCatalog.entries.filter { $0.owner == .engine }.map(\.name).filter { !m.has($0) }
         // Filter-decision series appear only once a filter decides something.
         #expect(missing == ["sluice_filter_decisions_total"])

@@ -67,7 +67,7 @@ struct ObservabilityExamplesTests {
                        "sluice_retries_total", "sluice_retry_budget_refusals_total", "sluice_circuit_breaker_state",
                        "sluice_backpressure_pauses_total", "sluice_slow_clients_cut_total", "sluice_timeouts_total",
                        "sluice_reloads_total", "sluice_draining_streams", "process_open_fds", "process_resident_memory_bytes",
-                       "sluice_event_loop_lag_seconds"] {
+                       "sluice_event_loop_lag_seconds", "sluice_upstream_error_events_total"] {
             #expect(used.contains(needed), "no panel shows \(needed)")
         }
     }
@@ -89,6 +89,8 @@ struct ObservabilityExamplesTests {
         let unknown = used.filter { MetricCatalog.entry(named: $0) == nil }
         #expect(unknown.isEmpty, "not exported: \(unknown.sorted())")
         #expect(alerts["SluiceTimeToFirstTokenP95High"]?.contains("histogram_quantile(0.95") == true)
+        // An error event inside a stream is a failure too (issue 12, item 10).
+        #expect(alerts["SluiceErrorRateHigh"]?.contains("upstream_error") == true)
     }
 
     @Test func theScrapeConfigPointsAtTheAdminMetricsPath() throws {

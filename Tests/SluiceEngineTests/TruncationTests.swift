@@ -6,6 +6,15 @@ import Testing
 /// A stream the upstream cut must never look complete to the client.
 @Suite(.serialized)
 struct TruncationTests {
+    /// A filter file whose only upstream, group `dead`, refuses connections (port 1).
+    static let deadUpstreamFile = """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          dead: { endpoints: ["http://127.0.0.1:1"] }
+        routes: [{ path_prefix: /, chain: main, upstream: dead }]
+        chains: { main: [] }
+        """
+
     @Test(arguments: ["x-mock-reset-after", "x-mock-close-after"])
     func openAIStreamCutMidwayEndsWithAnErrorEventAndNoLastChunk(fault: String) throws {
         let proxy = try ProxyHarness()
@@ -52,13 +61,7 @@ struct TruncationTests {
     }
 
     @Test func unreachableUpstreamIsA502WithAJSONError() throws {
-        let proxy = try ProxyHarness(filterFile: """
-        listeners: [{ address: 127.0.0.1:0 }]
-        upstreams:
-          dead: { endpoints: ["http://127.0.0.1:1"] }
-        routes: [{ path_prefix: /, chain: main, upstream: dead }]
-        chains: { main: [] }
-        """)
+        let proxy = try ProxyHarness(filterFile: Self.deadUpstreamFile)
         defer { proxy.stop() }
         let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest())
         #expect(response.status == 502)

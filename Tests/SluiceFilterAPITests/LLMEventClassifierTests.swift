@@ -104,15 +104,15 @@ private enum AnthropicFixtures {
     }
 
     @Test func errorObject() {
-        #expect(openai(OpenAIFixtures.error) == LLMEventInfo(kind: .error, errorMessage: "The server had an error while processing your request."))
+        #expect(openai(OpenAIFixtures.error) == LLMEventInfo(kind: .error, errorMessage: "The server had an error while processing your request.", errorType: "server_error"))
         #expect(openai(#"{"error":"plain text"}"#) == LLMEventInfo(kind: .error, errorMessage: "plain text"))
-        #expect(openai(#"{"error":{"type":"server_error"}}"#) == LLMEventInfo(kind: .error, errorMessage: "server_error"))
+        #expect(openai(#"{"error":{"type":"server_error"}}"#) == LLMEventInfo(kind: .error, errorMessage: "server_error", errorType: "server_error"))
         #expect(openai(#"{"error":null,"choices":[{"delta":{"content":"x"}}]}"#).kind == .content)
     }
 
     @Test func vllmStyleTopLevelError() {
         let info = openai(#"{"object":"error","message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}"#)
-        #expect(info == LLMEventInfo(kind: .error, errorMessage: "This model's maximum context length is 4096 tokens."))
+        #expect(info == LLMEventInfo(kind: .error, errorMessage: "This model's maximum context length is 4096 tokens.", errorType: "BadRequestError"))
     }
 
     @Test func azurePromptFilterChunkIsPreamble() {
@@ -241,9 +241,9 @@ private enum AnthropicFixtures {
         let incomplete = openai(#"{"type":"response.incomplete","response":{"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"usage":{"input_tokens":1,"output_tokens":2}}}"#)
         #expect(incomplete == LLMEventInfo(kind: .done, usage: TokenUsage(promptTokens: 1, completionTokens: 2), finishReason: "max_output_tokens"))
         let failed = openai(#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"boom"},"usage":null}}"#)
-        #expect(failed == LLMEventInfo(kind: .error, errorMessage: "boom"))
+        #expect(failed == LLMEventInfo(kind: .error, errorMessage: "boom", errorType: "server_error"))
         let error = openai(#"{"type":"error","code":"ERR_SOMETHING","message":"Something went wrong","param":null,"sequence_number":1}"#)
-        #expect(error == LLMEventInfo(kind: .error, errorMessage: "Something went wrong"))
+        #expect(error == LLMEventInfo(kind: .error, errorMessage: "Something went wrong", errorType: "ERR_SOMETHING"))
     }
 }
 
@@ -271,9 +271,9 @@ private enum AnthropicFixtures {
     }
 
     @Test func errorEvent() {
-        #expect(anthropic(AnthropicFixtures.error.1, event: "error") == LLMEventInfo(kind: .error, errorMessage: "Overloaded"))
-        #expect(anthropic(AnthropicFixtures.error.1) == LLMEventInfo(kind: .error, errorMessage: "Overloaded"))
-        #expect(anthropic(#"{"type":"error","error":{"type":"api_error"}}"#, event: "error") == LLMEventInfo(kind: .error, errorMessage: "api_error"))
+        #expect(anthropic(AnthropicFixtures.error.1, event: "error") == LLMEventInfo(kind: .error, errorMessage: "Overloaded", errorType: "overloaded_error"))
+        #expect(anthropic(AnthropicFixtures.error.1) == LLMEventInfo(kind: .error, errorMessage: "Overloaded", errorType: "overloaded_error"))
+        #expect(anthropic(#"{"type":"error","error":{"type":"api_error"}}"#, event: "error") == LLMEventInfo(kind: .error, errorMessage: "api_error", errorType: "api_error"))
     }
 
     @Test func namedEventsKeepTheirMeaningWithBrokenData() {

@@ -495,6 +495,31 @@ private let instant: MockSettings = {
         #expect(anthropicError.at == .milliseconds(100))
     }
 
+    @Test func endsTheMessageCleanlyWithoutTheFinishingEvents() throws {
+        let openai = plan(headers: [("x-mock-end-after", "3")])
+        #expect(chatContents(openai).count == 3)
+        #expect(!openai.bodyText.contains("[DONE]"))
+        #expect(!openai.bodyText.contains("finish_reason\":\"stop"))
+        #expect(openai.last == .end)
+
+        let anthropic = plan("POST", "/v1/messages", headers: [("x-mock-end-after", "0")])
+        #expect(anthropic.events.map { $0.event.event } == ["message_start", "content_block_start", "ping"])
+        #expect(anthropic.last == .end)
+        // For streams only.
+        #expect(plan(headers: [("x-mock-end-after", "0")], body: "{}", settings: instant).json?["choices"] != nil)
+    }
+
+    @Test func framesAStreamByTheCloseWhenAsked() throws {
+        let closed = plan(headers: [("x-mock-framing", "close")])
+        let head = try #require(closed.head)
+        #expect(head.headers["transfer-encoding"] == nil)
+        #expect(head.headers["content-length"] == nil)
+        #expect(head.headers["connection"] == "close")
+        #expect(closed.bodyText.contains("[DONE]"))
+        #expect(closed.last == .end)
+        #expect(plan(headers: [("x-mock-framing", "chunked")]).head?.headers["transfer-encoding"] == "chunked")
+    }
+
     @Test func overridesSettingsPerRequest() {
         let reading = plan(headers: [("x-mock-ttft", "1s"), ("x-mock-tps", "10"), ("x-mock-tokens", "2")])
         #expect(chatContents(reading).count == 2)
@@ -531,6 +556,8 @@ private let instant: MockSettings = {
         ("x-mock-malformed-after", "1.5", "x-mock-malformed-after:"),
         ("x-mock-trickle", "fast", "x-mock-trickle:"),
         ("x-mock-error-event", "one", "x-mock-error-event:"),
+        ("x-mock-end-after", "-2", "x-mock-end-after:"),
+        ("x-mock-framing", "length", "x-mock-framing: expected chunked or close"),
         ("x-mock-ttft", "1h", "x-mock-ttft:"),
         ("x-mock-tps", "0", "x-mock-tps:"),
         ("x-mock-tokens", "many", "x-mock-tokens:"),
@@ -559,7 +586,8 @@ private let instant: MockSettings = {
     @Test func headerNamesArePublic() {
         #expect(MockFaultHeader.allCases.map(\.name) == [
             "x-mock-status", "x-mock-retry-after", "x-mock-head-delay", "x-mock-stall-after", "x-mock-reset-after",
-            "x-mock-close-after", "x-mock-malformed-after", "x-mock-trickle", "x-mock-error-event", "x-mock-ttft",
+            "x-mock-close-after", "x-mock-malformed-after", "x-mock-trickle", "x-mock-error-event", "x-mock-end-after",
+            "x-mock-framing", "x-mock-ttft",
             "x-mock-tps", "x-mock-tokens",
         ])
     }

@@ -17,9 +17,24 @@ final class DownstreamConnection {
     private var parsing = false
     /// The exchange ended inside a parser callback; its keep-alive answer waits for `parse` to return.
     private var finishedDuringParse: Bool?
+    /// A response of the proxy's own, decided while parsing, to be written once the read is parsed
+    /// (`answerAfterThisRead`).
+    private var pendingAnswer: ((_ requestRead: Bool) -> Bool)?
     private var closed = false
     /// False once the process is draining: responses then carry `Connection: close`.
     var keepAliveAllowed: Bool { !worker.isDraining }
+    /// The client's bytes are being parsed: an exchange's hooks run inside a parser callback.
+    var isParsing: Bool { parsing }
+
+    /// For an answer decided while parsing, before the request's body was read (a refusal at the
+    /// head): `write` runs once the bytes of this read have been parsed, with whether the request
+    /// was read whole by then, writes the response, and answers whether the connection stays. It
+    /// replaces the keep-alive answer of the exchange's `exchangeFinished`. Loop thread, while
+    /// `isParsing` only.
+    func answerAfterThisRead(_ write: @escaping (_ requestRead: Bool) -> Bool) {
+        precondition(parsing, "answerAfterThisRead outside a parser callback")
+        pendingAnswer = write
+    }
 
     init(worker: Worker, fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?) {
         self.worker = worker
@@ -62,13 +77,19 @@ final class DownstreamConnection {
                 }
             }
         } catch let error as HTTPParseError {
+            pendingAnswer = nil
             rejectMalformed(error)
             return
         } catch {
             close()
             return
         }
-        if let keepAlive = finishedDuringParse {
+        if let answer = pendingAnswer {
+            pendingAnswer = nil
+            let keepAlive = answer(parser.isComplete)
+            finishedDuringParse = nil
+            afterExchange(keepAlive: keepAlive)
+        } else if let keepAlive = finishedDuringParse {
             finishedDuringParse = nil
             afterExchange(keepAlive: keepAlive)
         }
@@ -127,9 +148,15 @@ final class DownstreamConnection {
         return .none
     }
 
-    /// Answers without a chain (no route): the body, if any, is not read, so the connection closes.
+    /// Answers without a chain (no route), inside the head's parser callback. Its body, if any, is
+    /// read and dropped: the connection stays when the read held all of it, as after a refusal.
     private func respondDirect(_ error: ProxyError, head: HTTPRequestHead, requestID: String) {
-        answerAndClose(error, requestID: requestID)
+        worker.answeredWithoutRoute(error)
+        pendingAnswer = { [unowned self] requestRead in
+            let keepAlive = requestRead && head.keepAlive && keepAliveAllowed
+            write(error, requestID: requestID, keepAlive: keepAlive, clientVersion: head.version)
+            return keepAlive
+        }
     }
 
     private func rejectMalformed(_ error: HTTPParseError, status: Int? = nil) {
@@ -151,16 +178,24 @@ final class DownstreamConnection {
     /// requests no chain handles (no route, malformed, too slow), whose body was not read.
     private func answerAndClose(_ error: ProxyError, requestID: String?) {
         worker.answeredWithoutRoute(error)
+        write(error, requestID: requestID, keepAlive: false, clientVersion: .http1_1)
+        closeAfterFlush()
+    }
+
+    private func write(_ error: ProxyError, requestID: String?, keepAlive: Bool, clientVersion: HTTPVersion) {
         let rendered = error.renderedResponse(dialect: .openai)
         var response = HTTPResponseHead(status: rendered.status)
         for (name, value) in rendered.headers { response.headers.add(name, value) }
         if let requestID { response.headers.set("x-request-id", requestID) }
-        response.headers.set("connection", "close")
+        if !keepAlive {
+            response.headers.set("connection", "close")
+        } else if clientVersion == .http1_0 {
+            response.headers.set("connection", "keep-alive")
+        }
         var bytes: [UInt8] = []
         response.write(into: &bytes)
         bytes.append(contentsOf: rendered.body)
         socket.write(bytes)
-        closeAfterFlush()
     }
 
     private func closeAfterFlush() {
@@ -207,6 +242,7 @@ final class DownstreamConnection {
     func close() {
         guard !closed else { return }
         closed = true
+        pendingAnswer = nil
         idleTimer?.cancel()
         headerTimer?.cancel()
         if let exchange {

@@ -57,6 +57,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var endpoint: UpstreamEndpoint?
     private var countedActive: String?
     private var freshConnectionRetryUsed = false
+    /// Attempts that were retried after an error event in their stream (`hold_until_first_token`).
+    private var attemptsEndedByErrorEvent = 0
     private var connectTimer: SluiceIO.Timer?
 
     // Response.
@@ -248,14 +250,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if !connection.connect() {
             upstream = nil
             connection.close()
-            attemptFailed(ProxyError(.connectFailed, "cannot connect to \(endpoint.url)", source: .upstream))
+            attemptFailed(ProxyError(.connectFailed, "cannot connect to upstream \(endpoint.publicName)", source: .upstream,
+                                     logDetail: endpoint.url))
         }
     }
 
     private func connectTimedOut() {
         guard phase == .connecting, let upstream else { return }
-        attemptFailed(ProxyError(.connectTimeout, "connecting to \(upstream.endpoint.url) took longer than \(route.group.connectTimeout)",
-                                 source: .upstream))
+        attemptFailed(ProxyError(.connectTimeout, "connecting to upstream \(upstream.endpoint.publicName) took longer than \(route.group.connectTimeout)",
+                                 source: .upstream, logDetail: upstream.endpoint.url))
     }
 
     func upstreamConnected(_ connection: UpstreamConnection) {
@@ -298,8 +301,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         guard connection === upstream, phase != .ended else { return }
         upstream = nil
         connection.close()
+        // The reason is a system error or a parse error, and the URL an address: the log's, not the client's.
+        let detail = "\(connection.endpoint.url): \(reason)"
         if headCommitted {
-            truncate(ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream))
+            truncate(ProxyError(.upstreamReset, "the upstream stream ended early", source: .upstream, logDetail: detail))
             return
         }
         // A pooled connection the upstream had already closed: retry once on a fresh one, invisibly.
@@ -310,11 +315,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         }
         let error: ProxyError
         if phase == .connecting {
-            error = ProxyError(.connectFailed, "cannot connect to \(connection.endpoint.url): \(reason)", source: .upstream)
+            error = ProxyError(.connectFailed, "cannot connect to upstream \(connection.endpoint.publicName)", source: .upstream,
+                               logDetail: detail)
         } else if exchange.response == nil {
-            error = ProxyError(.upstreamReset, "the upstream closed before responding: \(reason)", source: .upstream)
+            error = ProxyError(.upstreamReset, "the upstream closed before responding", source: .upstream, logDetail: detail)
         } else {
-            error = ProxyError(.upstreamReset, "the upstream stream ended early: \(reason)", source: .upstream, retryable: true)
+            error = ProxyError(.upstreamReset, "the upstream stream ended early", source: .upstream, retryable: true, logDetail: detail)
         }
         attemptFailed(error)
     }
@@ -375,6 +381,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             self.upstream = nil
             upstream.abort()
         }
+        if exchange.tokens.sawError { attemptsEndedByErrorEvent += 1 }
         exchange.response = nil
         heldBody = []
         tap = nil
@@ -614,14 +621,41 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if headCommitted { completeStream() }
     }
 
+    /// The upstream ended its response properly (by its framing). An event stream that speaks a
+    /// dialect with a final event (`StreamTokenAccount.lacksFinalEvent`) and lacks it was cut all
+    /// the same, however cleanly its connection ended: it is truncated. One with an error event in
+    /// it ends as the upstream ended it, with outcome `upstream_error`.
     private func completeStream() {
         if let usage = tap?.usage(dialect: exchange.dialect) { exchange.tokens.recordResponseUsage(usage) }
+        if exchange.isEventStream && exchange.tokens.lacksFinalEvent {
+            truncate(ProxyError(.upstreamReset, "the upstream ended the stream before its final event", source: .upstream,
+                                logDetail: endpoint?.url))
+            return
+        }
         if client.finish() {
             if !incomingBody.complete { client.forceClose() }
-            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
+            let outcome = exchange.isEventStream && exchange.tokens.sawError
+                ? upstreamErrorOutcome()
+                : Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy)
+            finish(outcome, keepAlive: client.keepAlive)
         } else {
             truncate(ProxyError(.upstreamReset, "the upstream body was shorter than announced", source: .upstream))
         }
+    }
+
+    /// The outcome of a stream in which the upstream sent an error event: `upstream_error`, with
+    /// the event's type and message, and, when earlier attempts were retried for the same reason,
+    /// that every attempt failed so.
+    private func upstreamErrorOutcome() -> Outcome {
+        let tokens = exchange.tokens
+        var message = "the upstream sent an error event"
+        if let type = tokens.errorType { message += " (\(type))" }
+        if let text = tokens.errorMessage { message += ": \(text)" }
+        if attemptsEndedByErrorEvent > 0, attemptsEndedByErrorEvent == exchange.attempt - 1 {
+            message = "every attempt (\(exchange.attempt)) got an error event; the last: " + message
+        }
+        return Outcome(kind: .upstreamError, status: exchange.response?.status,
+                       error: ProxyError(.upstreamError, message, source: .upstream), decidedBy: decidedBy)
     }
 
     // MARK: - Ending
@@ -639,7 +673,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             client.sendFinal(error.sseEvent(dialect: exchange.dialect))
         }
         client.forceClose()
-        finish(Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy), keepAlive: false)
+        // The upstream's own error event, already passed on, says more than the cut that followed it.
+        let outcome = exchange.isEventStream && exchange.tokens.sawError && error.source == .upstream
+            ? upstreamErrorOutcome()
+            : Outcome(kind: .truncated, status: exchange.response?.status, error: error, decidedBy: decidedBy)
+        finish(outcome, keepAlive: false)
     }
 
     private func respondWithError(_ error: ProxyError, outcome kind: Outcome.Kind) {
@@ -664,18 +702,36 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         respond(head, body: body, outcome: Outcome(kind: .rejected, status: head.status, decidedBy: decidedBy))
     }
 
+    /// Answers with a whole response of the proxy's own (an error, a filter's reply). The
+    /// connection stays when the request was read whole (or had no body): a refused client may
+    /// send its next request on it. A refusal made while the client's bytes are being parsed
+    /// (a request hook at the head) waits for the end of that read, which may hold the rest of
+    /// the body; bytes still unread then close the connection.
     private func respond(_ head: HTTPResponseHead, body: [UInt8], outcome: Outcome) {
         var head = head
         applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
-        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                        clientKeepAlive: clientKeepAlive && incomingBody.complete && downstream.keepAliveAllowed,
-                        passContentLength: true)
         exchange.headSent = true
         exchange.timings.firstByteToClient = exchange.clock.now()
+        if incomingBody.complete || !downstream.isParsing {
+            writeAnswer(head, body: body, requestRead: incomingBody.complete)
+            finish(outcome, keepAlive: client.keepAlive)
+        } else {
+            downstream.answerAfterThisRead { [self] requestRead in
+                writeAnswer(head, body: body, requestRead: requestRead)
+                return client.keepAlive
+            }
+            finish(outcome, keepAlive: false)
+        }
+    }
+
+    private func writeAnswer(_ head: HTTPResponseHead, body: [UInt8], requestRead: Bool) {
+        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                        clientKeepAlive: clientKeepAlive && requestRead && downstream.keepAliveAllowed,
+                        passContentLength: true)
         client.sendFinal(body)
         _ = client.finish()
-        finish(outcome, keepAlive: client.keepAlive)
+        exchange.setBytesToClient(client.bytesWritten)
     }
 
     /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's

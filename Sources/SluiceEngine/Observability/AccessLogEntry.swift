@@ -21,6 +21,10 @@ struct AccessLogEntry {
     var outcome: String
     var errorKind: String?
     var errorMessage: String?
+    /// What the client was not told: an upstream's address, a system error (`ProxyError.logDetail`).
+    var errorDetail: String?
+    /// For outcome `upstream_error`: the type the upstream named in its error event.
+    var upstreamErrorType: String?
     var decidedBy: String?
     var stream: Bool
     var ttftMilliseconds: Double?
@@ -50,7 +54,9 @@ struct AccessLogEntry {
         if outcome.kind != .completed, let error = outcome.error {
             errorKind = error.kind.rawValue
             errorMessage = error.message
+            errorDetail = error.logDetail
         }
+        if outcome.kind == .upstreamError { upstreamErrorType = x.tokens.errorType }
         decidedBy = outcome.decidedBy
         stream = x.isEventStream
         if let first = x.timings.firstToken { ttftMilliseconds = Self.milliseconds(first.since(x.timings.start)) }
@@ -73,6 +79,8 @@ struct AccessLogEntry {
             ("chain_version", .int(chainVersion)), ("endpoint", endpoint.map(Value.text) ?? .null),
             ("status", status.map(Value.int) ?? .null), ("outcome", .text(outcome)),
             ("error", errorKind.map(Value.text) ?? .null), ("error_message", errorMessage.map(Value.text) ?? .null),
+            ("error_detail", errorDetail.map(Value.text) ?? .null),
+            ("upstream_error_type", upstreamErrorType.map(Value.text) ?? .null),
             ("decided_by", decidedBy.map(Value.text) ?? .null), ("stream", .bool(stream)),
             ("ttft_ms", ttftMilliseconds.map(Value.number) ?? .null), ("duration_ms", .number(durationMilliseconds)),
             ("tokens_in", tokensIn.map(Value.int) ?? .null), ("tokens_out", .int(tokensOut)), ("tokens_source", .text(tokensSource)),

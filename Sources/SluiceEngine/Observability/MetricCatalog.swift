@@ -52,8 +52,10 @@ public enum MetricCatalog {
         // Streams and requests.
         e("sluice_active_streams", .gauge, ["route"], "Exchanges in flight (queued, connecting or streaming), by route."),
         e("sluice_requests_total", .counter, ["route", "status", "outcome"],
-          "Exchanges ended, by route ((none): answered before any route took it, e.g. 404 or a malformed request), status sent to the client (0: none) and outcome (completed, rejected, failed, timed_out, truncated, client_gone)."),
-        e("sluice_errors_total", .counter, ["kind"], "Exchanges that ended with an error, by error kind (rate_limited, first_token_timeout, upstream_reset, ...)."),
+          "Exchanges ended, by route ((none): answered before any route took it, e.g. 404 or a malformed request), status sent to the client (0: none) and outcome (completed, rejected, failed, timed_out, truncated, upstream_error, client_gone)."),
+        e("sluice_errors_total", .counter, ["kind"], "Exchanges that ended with an error, by error kind (rate_limited, first_token_timeout, upstream_reset, upstream_error, ...)."),
+        e("sluice_upstream_error_events_total", .counter, ["route", "type"],
+          "Streams in which the upstream sent an error event (outcome upstream_error), by the type it named: Anthropic's and OpenAI's documented error types (overloaded_error, server_error, rate_limit_exceeded, ...), other for any other, none when it named none."),
         e("sluice_filter_decisions_total", .counter, ["route", "filter", "outcome"],
           "Exchanges whose outcome a filter decided (a rejection, a reply, a failure), by the deciding filter."),
         // Time to first token and its parts.

@@ -88,6 +88,7 @@ final class ProxyMetrics: Sendable {
             errors[error.kind]?.increment()
         }
         if let filter = outcome.decidedBy { route.countDecision(filter: filter, outcome: label) }
+        if outcome.kind == .upstreamError { route.countUpstreamErrorEvent(type: x.tokens.errorType) }
 
         let tokens = x.tokens
         if let prompt = tokens.usage?.promptTokens, prompt > 0 { route.promptTokensFromUsage.increment(by: Int64(prompt)) }

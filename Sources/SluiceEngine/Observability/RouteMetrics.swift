@@ -73,6 +73,15 @@ final class RouteMetrics: Sendable {
         }.increment()
     }
 
+    /// Counts one stream that carried an upstream error event in `sluice_upstream_error_events_total`.
+    func countUpstreamErrorEvent(type: String?) {
+        let label = UpstreamErrorType.label(type)
+        counter("u|\(label)") {
+            registry.makeCounter(descriptor: ProxyMetrics.descriptor("sluice_upstream_error_events_total"),
+                                 labels: [("route", route), ("type", label)])
+        }.increment()
+    }
+
     private func counter(_ key: String, _ make: () -> Prometheus.Counter) -> Prometheus.Counter {
         ended.withLock { known in
             if let existing = known[key] { return existing }

@@ -17,6 +17,10 @@ struct UpstreamEndpoint: Sendable {
     /// The Host header the upstream gets.
     let authority: String
     let index: Int
+
+    /// How a client may hear of this endpoint: its group and its place in the group's list
+    /// (`fake[0]`), never its address, which goes to the log only.
+    var publicName: String { "\(group)[\(index)]" }
 }
 
 /// A named group of endpoints with its balancing policy and pool settings.

@@ -84,8 +84,13 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// Whose side the failure is on (logs and metrics only).
     public var source: Source
-    /// Human-readable detail, sent to the client. Do not put secrets or upstream addresses here.
+    /// Human-readable detail, sent to the client. Do not put secrets, upstream addresses or
+    /// system errors here: they belong in `logDetail`.
     public var message: String
+    /// What only the operator may see: an upstream's address, a system error (`Connection
+    /// refused`). Written to the log and the access log (`error_detail`), never rendered to the
+    /// client. nil when the message says it all.
+    public var logDetail: String?
     /// Whether sending the same request again may succeed and is safe because the upstream
     /// produced no output for it. The engine uses it to decide whether to retry elsewhere; it
     /// is not sent to the client (the status code and `retry-after` say that). Default:
@@ -108,7 +113,8 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
 
     /// An error of `kind` with a message for the client. `status` and `retryable` default from
     /// `kind` (`defaultStatus`, `defaultRetryable`). A filter that refuses a request usually passes
-    /// `source: .filter(name)`. Any thread: it is a value.
+    /// `source: .filter(name)`; what the client must not see goes in `logDetail`. Any thread: it is
+    /// a value.
     public init(
         _ kind: Kind,
         _ message: String,
@@ -118,10 +124,12 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         retryAfterSeconds: Int? = nil,
         headers: [(String, String)] = [],
         clientType: String? = nil,
-        code: String? = nil
+        code: String? = nil,
+        logDetail: String? = nil
     ) {
         self.kind = kind
         self.message = message
+        self.logDetail = logDetail
         self.source = source
         self.status = status ?? kind.defaultStatus
         self.retryable = retryable ?? kind.defaultRetryable
@@ -131,9 +139,10 @@ public struct ProxyError: Error, Sendable, CustomStringConvertible {
         self.code = code
     }
 
-    /// `kind (source, status): message`, e.g. `first_token_timeout (upstream, 504): no token in 30s`.
+    /// `kind (source, status): message [logDetail]`, e.g. `first_token_timeout (upstream, 504): no
+    /// token in 30s`; for logs, since it includes `logDetail`.
     public var description: String {
-        "\(kind.rawValue) (\(source), \(status)): \(message)"
+        "\(kind.rawValue) (\(source), \(status)): \(message)" + (logDetail.map { " [\($0)]" } ?? "")
     }
 }
 
@@ -143,6 +152,7 @@ extension ProxyError: Equatable {
         lhs.kind == rhs.kind && lhs.source == rhs.source && lhs.message == rhs.message
             && lhs.retryable == rhs.retryable && lhs.status == rhs.status
             && lhs.retryAfterSeconds == rhs.retryAfterSeconds && lhs.clientType == rhs.clientType
-            && lhs.code == rhs.code && lhs.headers.elementsEqual(rhs.headers, by: ==)
+            && lhs.code == rhs.code && lhs.logDetail == rhs.logDetail
+            && lhs.headers.elementsEqual(rhs.headers, by: ==)
     }
 }

@@ -12,6 +12,12 @@ public struct Outcome: Sendable, CustomStringConvertible {
         case truncated
         /// The client went away first; the upstream request was cancelled.
         case clientGone = "client_gone"
+        /// The upstream reported an error inside its event stream (OpenAI `data: {"error": ...}`,
+        /// a Responses API `error` / `response.failed`, Anthropic `event: error`), before or after
+        /// content. The client got that event as the upstream sent it. `error` is an
+        /// `upstream_error` with the event's message; the event's own type is
+        /// `exchange.tokens.errorType`.
+        case upstreamError = "upstream_error"
     }
     /// How it ended.
     public var kind: Kind
@@ -37,7 +43,7 @@ public struct Outcome: Sendable, CustomStringConvertible {
     public var description: String {
         var s = kind.rawValue
         if let status { s += " \(status)" }
-        if let error { s += " (\(error.kind.rawValue): \(error.message))" }
+        if let error { s += " (\(error.kind.rawValue): \(error.message)\(error.logDetail.map { " [\($0)]" } ?? ""))" }
         return s
     }
 }

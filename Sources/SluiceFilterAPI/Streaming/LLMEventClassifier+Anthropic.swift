@@ -54,6 +54,7 @@ private struct AnthropicEventFields {
     var deltaHasPayload = false
     var stopReason: String?
     var errorMessage: String?
+    var errorType: String?
 
     enum DeltaKind {
         /// text_delta, input_json_delta, thinking_delta: content when their payload is non-empty.
@@ -96,6 +97,7 @@ private struct AnthropicEventFields {
                 }
             }
             errorMessage = message ?? type
+            errorType = type
         }
     }
 
@@ -135,7 +137,7 @@ private struct AnthropicEventFields {
         case .ping:
             return LLMEventInfo(kind: .ping)
         case .error:
-            return LLMEventInfo(kind: .error, errorMessage: errorMessage)
+            return LLMEventInfo(kind: .error, errorMessage: errorMessage, errorType: errorType)
         case nil:
             // A whole `message` (a non-streamed response) or a type this code does not know:
             // nothing to count, but its usage, if any, is real.

@@ -20,8 +20,12 @@ private struct OpenAIChunk {
     var usage: TokenUsage?
     var hasError = false
     var errorMessage: String?
+    var errorType: String?
     var objectIsError = false
     var topMessage: String?
+    /// The top-level `type` and `code`, kept as views and decoded only for an error event.
+    var topType: JSONByteReader.RawString?
+    var topCode: JSONByteReader.RawString?
     var responsesEvent: ResponsesEvent?
     var deltaHasContent = false
     var responseStatus: String?
@@ -40,20 +44,27 @@ private struct OpenAIChunk {
         } else if key == "usage" {
             usage = Self.readUsage(&r)
         } else if key == "error" {
-            let (present, message) = Self.readError(&r)
-            hasError = hasError || present
-            if present { errorMessage = message }
+            let error = Self.readError(&r)
+            hasError = hasError || error.present
+            if error.present { (errorMessage, errorType) = (error.message, error.type) }
         } else if key == "object" {
             if let s = r.readString(), s == "error" { objectIsError = true }
         } else if key == "message" {
             topMessage = r.readString()?.decoded()
         } else if key == "type" {
-            if let s = r.readString() { responsesEvent = Self.responsesEvent(s) }
+            if let s = r.readString() {
+                responsesEvent = Self.responsesEvent(s)
+                topType = s
+            }
         } else if key == "delta" {
             deltaHasContent = r.readHasContent()
         } else if key == "response" {
             guard r.peekKind() == .object else { return }
             r.readObject { key, r in readResponse(key, &r) }
+        } else if responsesEvent == .error, key == "code" {
+            // Only once `type` said this is an error event (it comes first in those): the other
+            // events' unmatched keys pay one enum test, not a string comparison.
+            topCode = r.readString()
         }
     }
 
@@ -83,8 +94,8 @@ private struct OpenAIChunk {
         } else if key == "status" {
             responseStatus = r.readString()?.decoded()
         } else if key == "error" {
-            let (present, message) = Self.readError(&r)
-            if present { errorMessage = message }
+            let error = Self.readError(&r)
+            if error.present { (errorMessage, errorType) = (error.message, error.type) }
         } else if key == "incomplete_details" {
             guard r.peekKind() == .object else { return }
             r.readObject { key, r in
@@ -95,14 +106,16 @@ private struct OpenAIChunk {
 
     func info() -> LLMEventInfo {
         if hasError || objectIsError {
-            return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage)
+            // vLLM's `{"object": "error", "type": "BadRequestError", ...}` names its type at the top.
+            return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage,
+                                errorType: errorType ?? (objectIsError ? topType?.decoded() : nil))
         }
         if let responsesEvent {
             switch responsesEvent {
             case .error:
-                return LLMEventInfo(kind: .error, errorMessage: topMessage ?? errorMessage)
+                return LLMEventInfo(kind: .error, errorMessage: topMessage ?? errorMessage, errorType: topCode?.decoded())
             case .failed:
-                return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage)
+                return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage, errorType: errorType)
             case .finished:
                 return LLMEventInfo(kind: .done, usage: usage, finishReason: incompleteReason ?? responseStatus)
             case .delta:
@@ -156,27 +169,30 @@ private struct OpenAIChunk {
         return usage
     }
 
-    /// An `error` member: `null` is no error; an object gives its `message` (else its `type`);
-    /// a bare string is the message.
-    private static func readError(_ r: inout JSONByteReader) -> (present: Bool, message: String?) {
+    /// An `error` member: `null` is no error; an object gives its `message` (else its type) and
+    /// its `type` (else its `code`, as the Responses API names it); a bare string is the message.
+    private static func readError(_ r: inout JSONByteReader) -> (present: Bool, message: String?, type: String?) {
         switch r.peekKind() {
         case .null, nil:
-            return (false, nil)
+            return (false, nil, nil)
         case .string:
-            return (true, r.readString()?.decoded())
+            return (true, r.readString()?.decoded(), nil)
         case .object:
             var message: String?
             var type: String?
+            var code: String?
             r.readObject { key, r in
                 if key == "message" {
                     message = r.readString()?.decoded()
                 } else if key == "type" {
                     type = r.readString()?.decoded()
+                } else if key == "code" {
+                    code = r.readString()?.decoded()
                 }
             }
-            return (true, message ?? type)
+            return (true, message ?? type ?? code, type ?? code)
         default:
-            return (true, nil)
+            return (true, nil, nil)
         }
     }
 }

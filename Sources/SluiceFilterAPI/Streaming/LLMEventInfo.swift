@@ -44,15 +44,21 @@ public struct LLMEventInfo: Sendable, Equatable {
     public var finishReason: String?
     /// For `.error`: the upstream's `message`, or its error type when it gave no message.
     public var errorMessage: String?
+    /// For `.error`: the upstream's error type, when it named one: OpenAI's `error.type` (else
+    /// `error.code`), vLLM's top-level `type`, the Responses API's `code` (`error` events) or
+    /// `response.error.code` (`response.failed`); Anthropic's `error.type` (`overloaded_error`, ...).
+    public var errorType: String?
 
     /// True for the events that end a first-token wait: the ones carrying content.
     public var isFirstTokenCandidate: Bool { kind == .content }
 
     /// A classification built by hand (tests; filters that make their own events).
-    public init(kind: Kind, usage: TokenUsage? = nil, finishReason: String? = nil, errorMessage: String? = nil) {
+    public init(kind: Kind, usage: TokenUsage? = nil, finishReason: String? = nil, errorMessage: String? = nil,
+                errorType: String? = nil) {
         self.kind = kind
         self.usage = usage
         self.finishReason = finishReason
         self.errorMessage = errorMessage
+        self.errorType = errorType
     }
 }

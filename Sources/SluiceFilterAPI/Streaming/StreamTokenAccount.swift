@@ -22,6 +22,12 @@ public struct StreamTokenAccount: Sendable {
     public private(set) var sawError = false
     /// The message of the last error event.
     public private(set) var errorMessage: String?
+    /// The upstream's type of the last error event, when it named one (`LLMEventInfo.errorType`).
+    public private(set) var errorType: String?
+    /// Some event had one of the dialect's own shapes (any kind but `.other`): the stream speaks
+    /// the dialect, so a proper end is its final event (`sawDone`). A stream of `.other` events
+    /// only (not an LLM stream, or a dialect Sluice does not know) has no final event to expect.
+    public private(set) var sawDialectEvent = false
 
     /// An account with nothing recorded, for a stream in `dialect`.
     public init(dialect: StreamDialect) {
@@ -39,9 +45,11 @@ public struct StreamTokenAccount: Sendable {
         case .error:
             sawError = true
             errorMessage = info.errorMessage
+            errorType = info.errorType
         case .preamble, .ping, .usage, .other:
             break
         }
+        if info.kind != .other { sawDialectEvent = true }
         if let reported = info.usage {
             usage = usage.map { $0.merged(with: reported) } ?? reported
         }
@@ -69,6 +77,15 @@ public struct StreamTokenAccount: Sendable {
     /// this is an estimate that is right in order of magnitude).
     public var completionTokens: Int {
         usage?.completionTokens ?? contentEvents
+    }
+
+    /// The stream speaks its dialect (`sawDialectEvent`) but its final event never came, nor an
+    /// error event (which ends a stream in both dialects): ended here, it would be cut short.
+    /// The dialects and their final events: OpenAI chat completions and completions `data: [DONE]`,
+    /// the Responses API `response.completed` / `response.incomplete` / `response.failed`, Anthropic
+    /// `message_stop`.
+    public var lacksFinalEvent: Bool {
+        sawDialectEvent && !sawDone && !sawError
     }
 
     /// True once any content has been seen (the first token has arrived).

@@ -260,6 +260,8 @@ public final class CircuitBreakerFilter: Filter {
         guard exchange.existingLocal(for: self, as: Attempts.self)?.pending != nil else { return }
         let result: CircuitBreaker.Result?
         switch outcome.kind {
+        case .upstreamError:
+            result = cutStream(afterContentEvents: exchange.tokens.contentEvents)
         case .completed:
             if exchange.isEventStream && exchange.tokens.sawError {
                 result = cutStream(afterContentEvents: exchange.tokens.contentEvents)

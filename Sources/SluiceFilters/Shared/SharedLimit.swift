@@ -19,8 +19,9 @@ enum SharedLimit {
 
     /// The 503 of `on_failure: closed`, or of any shared limit that cannot be checked.
     static func unavailable(filter: String, _ failure: SharedStoreFailure) -> ProxyError {
-        ProxyError(.overloaded, "the shared limit cannot be checked (\(failure)); try again shortly",
-                   source: .filter(filter), retryAfterSeconds: 1)
+        // What Redis said (a system error, an address) is the operator's, not the client's.
+        ProxyError(.overloaded, "the shared limit cannot be checked; try again shortly",
+                   source: .filter(filter), retryAfterSeconds: 1, logDetail: failure.description)
     }
 
     /// The Redis time arguments scripts share: milliseconds as text.
