@@ -18,13 +18,18 @@ public struct LimitsSpec: Sendable {
     /// Most client connections open at once across all listeners (`max_connections`,
     /// 1...1000000, default 10000); further connections are accepted and closed at once.
     public var maxConnections: Int = 10_000
+    /// Most client connections open at once from one IP address, across all listeners and workers
+    /// (`max_connections_per_ip`, 0...1000000, default 0: no limit); further connections from that
+    /// address are accepted and closed at once. Behind a load balancer every connection comes from
+    /// the balancer's few addresses, hence no limit by default.
+    public var maxConnectionsPerIP: Int = 0
 
     public init() {}
 
     public init(
         maxHeaderBytes: Int = 32 * 1024, maxHeaders: Int = 100, maxRequestBody: Int = 10 * 1024 * 1024,
         clientKeepAliveTimeout: Duration = .seconds(60), clientHeaderTimeout: Duration = .seconds(30),
-        maxConnections: Int = 10_000
+        maxConnections: Int = 10_000, maxConnectionsPerIP: Int = 0
     ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaders = maxHeaders
@@ -32,5 +37,6 @@ public struct LimitsSpec: Sendable {
         self.clientKeepAliveTimeout = clientKeepAliveTimeout
         self.clientHeaderTimeout = clientHeaderTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerIP = maxConnectionsPerIP
     }
 }

@@ -1,0 +1,67 @@
+import SluiceHTTP
+import SluiceMock
+import SluiceTesting
+import Testing
+
+/// A client that sends a whole request and then shuts down its sending side (`shutdown(SHUT_WR)`)
+/// still gets its response, streamed or not, and then the connection closes (issue 12, item 7). A
+/// client that half-closes before its request is complete has abandoned it.
+@Suite(.serialized)
+struct HalfCloseTests {
+    private func chatHead(_ port: Int, extra: [(String, String)] = []) -> HTTPRequestHead {
+        var headers = HTTPHeaders([("host", "127.0.0.1:\(port)"), ("content-type", "application/json")])
+        for (n, v) in extra { headers.add(n, v) }
+        return HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: headers)
+    }
+
+    @Test func aWholeRequestThenHalfCloseGetsItsResponse() throws {
+        // Before: the end of stream cancelled the exchange, and the client got nothing.
+        let proxy = try ProxyHarness()
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        try client.send(chatHead(proxy.port), body: Array(TestClient.chatRequest(stream: false).utf8))
+        client.shutdownSending()
+        let response = try client.readResponse(timeout: .seconds(10))
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        #expect(response.bodyText.contains("\"choices\""))
+        #expect(response.head.headers["connection"] == "close")
+        #expect(client.isClosedByPeer(within: .seconds(3)))
+    }
+
+    @Test func aStreamedResponseAfterHalfCloseArrivesWhole() throws {
+        var settings = ProxyHarness.fastMock
+        settings.tokens = 20
+        let proxy = try ProxyHarness(upstreamSettings: settings)
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        // The head waits a little, so the end of stream surely comes before it.
+        try client.send(chatHead(proxy.port, extra: [("x-mock-head-delay", "200ms")]), body: Array(TestClient.chatRequest().utf8))
+        client.shutdownSending()
+        let response = try client.readResponse(timeout: .seconds(10))
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        #expect(response.events.contains { $0.event?.data == "[DONE]" })
+        #expect(response.events.filter { $0.event?.data.contains("\"content\"") == true }.count == 20)
+        #expect(client.isClosedByPeer(within: .seconds(3)))
+        #expect(proxy.upstream.journal.wait(timeout: .seconds(5)) { $0.first?.ending == .finished })
+    }
+
+    @Test func halfCloseBeforeTheBodyIsCompleteAbandonsTheRequest() throws {
+        let proxy = try ProxyHarness()
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        var head = chatHead(proxy.port)
+        head.headers.add("content-length", "1000")
+        try client.send(head)
+        try client.sendRaw(Array("{\"model\":".utf8))
+        client.shutdownSending()
+        // No response: the connection closes, and no complete request reached the upstream.
+        let bytes = try client.readUntilClosed(timeout: .seconds(5))
+        #expect(!String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        #expect(proxy.upstream.journal.entries.allSatisfy { $0.ending != .finished })
+    }
+}
