@@ -8,19 +8,13 @@ import Testing
 /// client that half-closes before its request is complete has abandoned it.
 @Suite(.serialized)
 struct HalfCloseTests {
-    private func chatHead(_ port: Int, extra: [(String, String)] = []) -> HTTPRequestHead {
-        var headers = HTTPHeaders([("host", "127.0.0.1:\(port)"), ("content-type", "application/json")])
-        for (n, v) in extra { headers.add(n, v) }
-        return HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: headers)
-    }
-
     @Test func aWholeRequestThenHalfCloseGetsItsResponse() throws {
         // Before: the end of stream cancelled the exchange, and the client got nothing.
         let proxy = try ProxyHarness()
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port)
         defer { client.close() }
-        try client.send(chatHead(proxy.port), body: Array(TestClient.chatRequest(stream: false).utf8))
+        try client.send(chatCompletionsHead(proxy.port), body: Array(TestClient.chatRequest(stream: false).utf8))
         client.shutdownSending()
         let response = try client.readResponse(timeout: .seconds(10))
         #expect(response.status == 200)
@@ -38,7 +32,7 @@ struct HalfCloseTests {
         let client = try TestClient(port: proxy.port)
         defer { client.close() }
         // The head waits a little, so the end of stream surely comes before it.
-        try client.send(chatHead(proxy.port, extra: [("x-mock-head-delay", "200ms")]), body: Array(TestClient.chatRequest().utf8))
+        try client.send(chatCompletionsHead(proxy.port, extra: [("x-mock-head-delay", "200ms")]), body: Array(TestClient.chatRequest().utf8))
         client.shutdownSending()
         let response = try client.readResponse(timeout: .seconds(10))
         #expect(response.status == 200)
@@ -54,7 +48,7 @@ struct HalfCloseTests {
         defer { proxy.stop() }
         let client = try TestClient(port: proxy.port)
         defer { client.close() }
-        var head = chatHead(proxy.port)
+        var head = chatCompletionsHead(proxy.port)
         head.headers.add("content-length", "1000")
         try client.send(head)
         try client.sendRaw(Array("{\"model\":".utf8))

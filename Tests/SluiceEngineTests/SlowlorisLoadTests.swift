@@ -25,11 +25,6 @@ struct SlowlorisLoadTests {
         return Int(limit.rlim_cur)
     }
 
-    private func chat(_ port: Int) -> HTTPRequestHead {
-        HTTPRequestHead(method: "POST", target: "/v1/chat/completions",
-                        headers: HTTPHeaders([("host", "127.0.0.1:\(port)"), ("content-type", "application/json")]))
-    }
-
     private func openConnections(_ adminPort: Int) -> Double? {
         guard let client = try? TestClient(port: adminPort) else { return nil }
         defer { client.close() }
@@ -60,7 +55,7 @@ struct SlowlorisLoadTests {
         var crowdOpen = false
         let stream = try TestClient(port: sluice.port)
         defer { stream.close() }
-        try stream.send(chat(sluice.port), body: Array(TestClient.chatRequest().utf8))
+        try stream.send(chatCompletionsHead(sluice.port), body: Array(TestClient.chatRequest().utf8))
         #expect(try stream.readHead().status == 200)
 
         // The crowd connects from another thread; this one keeps reading the stream meanwhile.

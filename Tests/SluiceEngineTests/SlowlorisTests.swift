@@ -11,16 +11,7 @@ import Glibc
 @Suite(.serialized)
 struct SlowlorisTests {
     private func proxy(limits: String, workers: Int = 1, clock: any SluiceClock = SystemClock()) throws -> ProxyHarness {
-        try ProxyHarness(filterFile: """
-        listeners: [{ address: 127.0.0.1:0 }]
-        admin: { address: 127.0.0.1:0 }
-        limits:
-        \(limits)
-        upstreams:
-          fake: { endpoints: ["{{upstream}}"] }
-        routes: [{ path_prefix: /, chain: main, upstream: fake }]
-        chains: { main: [] }
-        """, workers: workers, clock: clock)
+        try proxyWithLimits(limits, admin: true, workers: workers, clock: clock)
     }
 
     private func models(_ port: Int) throws -> Int {
