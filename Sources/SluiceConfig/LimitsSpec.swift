@@ -16,7 +16,8 @@ public struct LimitsSpec: Sendable {
     /// (`client_header_timeout`, 1s...10m, default 30s), against slow-header attacks.
     public var clientHeaderTimeout: Duration = .seconds(30)
     /// Most client connections open at once across all listeners (`max_connections`,
-    /// 1...1000000, default 10000); further connections are accepted and closed at once.
+    /// 1...1000000, default 10000); further connections are accepted and closed at once. Near the
+    /// limit, connections idle for at least a second are closed, oldest first, to make room.
     public var maxConnections: Int = 10_000
     /// Most client connections open at once from one IP address, across all listeners and workers
     /// (`max_connections_per_ip`, 0...1000000, default 0: no limit); further connections from that

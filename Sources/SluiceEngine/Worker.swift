@@ -73,27 +73,29 @@ final class Worker: @unchecked Sendable {
     }
 
     /// A new client: within `max_connections_per_ip` for its address, and within `max_connections`,
-    /// if need be by closing this worker's oldest idle connection. A client refused is closed at
-    /// once, so the backlog does not fill. Loop thread.
+    /// near which this worker's oldest idle connection is closed to make room. A client refused is
+    /// closed at once, so the backlog does not fill. Loop thread.
     private func accepted(_ fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?) {
-        let perAddressLimit = currentVersion.file.limits.maxConnectionsPerIP
+        let limits = currentVersion.file.limits
         var counted = false
-        if perAddressLimit > 0 {
-            guard engine.connectionsPerAddress.take(peer.host, limit: perAddressLimit) else {
+        if limits.maxConnectionsPerIP > 0 {
+            guard engine.connectionsPerAddress.take(peer.host, limit: limits.maxConnectionsPerIP) else {
                 sluiceCloseSocket(fd)
                 engine.metrics.connectionsRefused(.perIP)
                 return
             }
             counted = true
         }
-        var admitted = engine.admitConnection()
-        if !admitted, let oldest = idle.first, clock.now().since(oldest.idleSince) >= Self.idleAgeToMakeRoom {
-            // Full: an idle connection (a keep-alive one between requests, or one that has not sent
-            // its request yet) makes room, so a new client still gets in.
+        // Near max_connections (within 1% of it, at least one), an idle connection of this worker
+        // (a keep-alive one between requests, or one that has not sent its request yet) makes room,
+        // so that a new client still gets in, on whichever worker it lands.
+        let limit = limits.maxConnections
+        if engine.openConnectionCount >= limit - max(1, limit / 100), let oldest = idle.first,
+           clock.now().since(oldest.idleSince) >= Self.idleAgeToMakeRoom {
             oldest.close()
             engine.metrics.idleConnectionClosed()
-            admitted = engine.admitConnection()
         }
+        let admitted = engine.admitConnection()
         guard admitted else {
             if counted { engine.connectionsPerAddress.release(peer.host) }
             sluiceCloseSocket(fd)
