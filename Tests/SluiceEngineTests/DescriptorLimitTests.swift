@@ -43,7 +43,8 @@ struct DescriptorLimitTests {
         // Before: SIGHUP killed the process (SIGILL in libdispatch's epoll set-up), and a new
         // client waited without an answer while the process had no descriptor left.
         let path = try CommandLineTests.writeTemp(Self.file, name: "fds.yaml")
-        let sluice = try CommandLineTests.startRun(["--config", path, "--admin", "127.0.0.1:0", "--workers", "2"], descriptorLimit: 128)
+        let sluice = try CommandLineTests.startRun(["--config", path, "--admin", "127.0.0.1:0", "--workers", "2", "--watch"],
+                                                     descriptorLimit: 128)
         let process = sluice.process
         defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
         let log = PipeText(sluice.errors)
@@ -60,11 +61,18 @@ struct DescriptorLimitTests {
 
         // Reload while full, by signal and by the admin API: it stays alive.
         kill(process.processIdentifier, SIGHUP)
-        #expect(log.wait(until: .now + .seconds(10)) { $0.contains("reload") }, "\(log.text)")
+        #expect(log.wait(until: .now + .seconds(10)) { $0.contains("cannot read the file") || $0.contains("reloaded") }, "\(log.text)")
         #expect(process.isRunning, "the process died on SIGHUP at its descriptor limit: \(log.text)")
+        // A reload that cannot open the file says why, and changes nothing.
+        #expect(log.text.contains("cannot read the file: Too many open files") || log.text.contains("reloaded"), "\(log.text)")
         let adminWhileFull = status(sluice.adminPort, "POST", "/admin/reload")
         #expect(adminWhileFull != nil)
         #expect(process.isRunning)
+        // And by --watch: the file changes while full.
+        let reloadLines = log.count(of: "reload")
+        try (Self.file + "# changed\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(log.wait(until: .now + .seconds(10)) { _ in log.count(of: "reload") >= reloadLines + 2 }, "\(log.text)")
+        #expect(process.isRunning, "the process died on a --watch reload at its descriptor limit: \(log.text)")
 
         // While full, accept errors pause accepting instead of spinning on them.
         let wall = ContinuousClock.now - fullSince
