@@ -58,4 +58,24 @@ struct HalfCloseTests {
         #expect(!String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
         #expect(proxy.upstream.journal.entries.allSatisfy { $0.ending != .finished })
     }
+
+    @Test func theHalfClosedClientGetsAnInterim102ThenTheResponseAndAnHTTP10ClientNoInterim() throws {
+        let proxy = try ProxyHarness()
+        defer { proxy.stop() }
+        let body = TestClient.chatRequest(stream: false)
+        for version in ["1.1", "1.0"] {
+            let client = try TestClient(port: proxy.port)
+            defer { client.close() }
+            try client.sendRaw(Array(("POST /v1/chat/completions HTTP/\(version)\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "x-mock-head-delay: 200ms\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body).utf8))
+            client.shutdownSending()
+            let text = String(decoding: try client.readUntilClosed(timeout: .seconds(10)), as: UTF8.self)
+            if version == "1.1" {
+                #expect(text.hasPrefix("HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 "), "\(text.prefix(80))")
+            } else {
+                #expect(text.hasPrefix("HTTP/1.1 200 "), "\(text.prefix(80))")
+            }
+            #expect(text.contains("\"choices\""))
+        }
+    }
 }
