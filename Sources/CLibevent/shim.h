@@ -63,6 +63,33 @@ static inline void sluice_close(int fd) { close(fd); }
 /// A second descriptor for the same open socket, close-on-exec. -1 with errno set on failure.
 static inline int sluice_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
+/// 1 when the peer of this TCP socket has reset it: the connection is closed (TCP_CLOSE) while
+/// this side has not closed it. Reads nothing and clears nothing. (After the peer's FIN, recv
+/// answers 0 even once a reset came, so it cannot tell.)
+static inline int sluice_peer_was_reset(int fd) {
+    struct tcp_info info;
+    socklen_t length = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return 0;
+    return info.tcpi_state == TCP_CLOSE;
+}
+
+/// A descriptor held in reserve: /dev/null, close-on-exec. -1 when none is left.
+static inline int sluice_open_spare_descriptor(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+/// Accepts one pending connection of `listen_fd`, reads what it already sent, writes `answer`
+/// (best effort, without blocking), and closes it. 1 when one was answered, 0 when none was
+/// pending or no descriptor was free.
+static inline int sluice_answer_pending_connection(int listen_fd, const void *answer, size_t length) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return 0;
+    char scratch[4096];
+    (void)recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    (void)send(fd, answer, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    return 1;
+}
+
 static inline void sluice_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
 
 static inline long sluice_ssl_set_sni(SSL *ssl, const char *name) {

@@ -13,7 +13,8 @@ extension FilterFileDecoder {
                 "client_keepalive_timeout", default: defaults.clientKeepAliveTimeout, in: .zero...(.seconds(3600))),
             clientHeaderTimeout: map.duration(
                 "client_header_timeout", default: defaults.clientHeaderTimeout, in: .seconds(1)...(.seconds(600))),
-            maxConnections: map.int("max_connections", default: defaults.maxConnections, in: 1...1_000_000))
+            maxConnections: map.int("max_connections", default: defaults.maxConnections, in: 1...1_000_000),
+            maxConnectionsPerIP: map.int("max_connections_per_ip", default: defaults.maxConnectionsPerIP, in: 0...1_000_000))
         limits.allowUnderscoresInHeaderNames = map.bool("allow_underscores_in_headers", default: false)
         map.finish()
         return limits

@@ -18,12 +18,23 @@ public enum FilterFileLoader {
             return .failure(FilterFileErrors(errors: [ConfigError("is a directory, not a filter file", at: start)]))
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(FilterFileErrors(errors: [ConfigError("cannot read the file (permission denied?)", at: start)]))
+            return .failure(FilterFileErrors(errors: [ConfigError("cannot read the file: \(openFailure(path))", at: start)]))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return .failure(FilterFileErrors(errors: [ConfigError("the file is not valid UTF-8 text", at: start)]))
         }
         return parse(text: text, path: path, knownFilterTypes: knownFilterTypes, checkFilter: checkFilter)
+    }
+
+    /// Why `path` cannot be opened for reading, in the system's words ("Permission denied", "Too many
+    /// open files" for a process at its descriptor limit).
+    private static func openFailure(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd < 0 else {
+            close(fd)
+            return "it could be opened but not read"
+        }
+        return String(cString: strerror(errno))
     }
 
     /// Validates the filter file `text` and returns it, or every problem sorted by position.

@@ -16,19 +16,25 @@ public struct LimitsSpec: Sendable {
     /// (`client_header_timeout`, 1s...10m, default 30s), against slow-header attacks.
     public var clientHeaderTimeout: Duration = .seconds(30)
     /// Most client connections open at once across all listeners (`max_connections`,
-    /// 1...1000000, default 10000); further connections are accepted and closed at once.
+    /// 1...1000000, default 10000); further connections are accepted and closed at once. Near the
+    /// limit, connections idle for at least a second are closed, oldest first, to make room.
     public var maxConnections: Int = 10_000
     /// Whether request header fields with `_` in their name reach the upstream
     /// (`allow_underscores_in_headers`, default false: they are dropped, as nginx does, because backends that
     /// read `_` as `-` would take `Transfer_Encoding` for a framing field).
     public var allowUnderscoresInHeaderNames = false
+    /// Most client connections open at once from one IP address, across all listeners and workers
+    /// (`max_connections_per_ip`, 0...1000000, default 0: no limit); further connections from that
+    /// address are accepted and closed at once. Behind a load balancer every connection comes from
+    /// the balancer's few addresses, hence no limit by default.
+    public var maxConnectionsPerIP: Int = 0
 
     public init() {}
 
     public init(
         maxHeaderBytes: Int = 32 * 1024, maxHeaders: Int = 100, maxRequestBody: Int = 10 * 1024 * 1024,
         clientKeepAliveTimeout: Duration = .seconds(60), clientHeaderTimeout: Duration = .seconds(30),
-        maxConnections: Int = 10_000
+        maxConnections: Int = 10_000, maxConnectionsPerIP: Int = 0
     ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaders = maxHeaders
@@ -36,5 +42,6 @@ public struct LimitsSpec: Sendable {
         self.clientKeepAliveTimeout = clientKeepAliveTimeout
         self.clientHeaderTimeout = clientHeaderTimeout
         self.maxConnections = maxConnections
+        self.maxConnectionsPerIP = maxConnectionsPerIP
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import SluiceConfig
 import SluiceFilterAPI
@@ -63,7 +62,15 @@ public final class Engine: @unchecked Sendable {
     private let version: Mutex<ChainVersion?> = Mutex(nil)
     let activeExchanges = Atomic<Int>(0)
     let openConnections = Atomic<Int>(0)
-    private let stopped = DispatchSemaphore(value: 0)
+    /// Client connections per address, for `limits.max_connections_per_ip`.
+    let connectionsPerAddress = ConnectionsPerAddress()
+    /// The descriptor kept in reserve for answering clients 503 when none is left; opened in `start()`.
+    private var descriptorReserve: DescriptorReserve?
+    /// What a client gets when the process has no descriptor left for it.
+    private static let descriptorsExhaustedAnswer = ProxyError(
+        .overloaded, "the proxy has no connection left for this request; retry shortly", retryAfterSeconds: 1
+    ).closingResponseBytes(requestID: nil)
+    private let stopped = Latch()
     private let running = Mutex(false)
     private let state = Mutex<(draining: Bool, stopped: Bool)>((false, false))
     /// The last reload's result, for the console.
@@ -100,6 +107,15 @@ public final class Engine: @unchecked Sendable {
         return true
     }
 
+    /// Gives `listener` the descriptor reserve: out of descriptors, its waiting clients get 503
+    /// and are closed, and `sluice_connections_refused_total{reason="out_of_descriptors"}` counts
+    /// them. Any thread, after `start()` opened the reserve.
+    func prepareForDescriptorExhaustion(_ listener: Listener) {
+        listener.reserve = descriptorReserve
+        listener.descriptorsExhaustedAnswer = Self.descriptorsExhaustedAnswer
+        listener.onDescriptorsExhausted = { [metrics] count in metrics.connectionsRefused(.outOfDescriptors, count: count) }
+    }
+
     /// Client connections open across all workers.
     public var openConnectionCount: Int { openConnections.load(ordering: .relaxed) }
 
@@ -113,6 +129,7 @@ public final class Engine: @unchecked Sendable {
     /// certificate cannot be loaded, or a filter cannot be built.
     public func start() throws {
         _ = EventLoop.threadingReady
+        descriptorReserve = DescriptorReserve()
         let file = initialFile
         let mockPorts = try startMocks(for: file)
         // Workers first: a shared_state store opens one Redis connection on each worker's loop.
@@ -133,6 +150,7 @@ public final class Engine: @unchecked Sendable {
             let server = try AdminServer(loop: control, host: host, port: port) { [unowned self] head, respond in
                 self.adminAnswer(head, respond)
             }
+            prepareForDescriptorExhaustion(server.listener)
             admin = server
             adminPort = server.port
         }
@@ -211,10 +229,10 @@ public final class Engine: @unchecked Sendable {
     private func onWorker<T: Sendable>(_ worker: Worker, _ body: @escaping @Sendable (Worker) throws -> T) throws -> T {
         guard running.withLock({ $0 }) else { return try body(worker) }
         let result = Mutex<Result<T, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
+        let done = Latch()
         worker.loop.execute {
             result.withLock { $0 = Result { try body(worker) } }
-            done.signal()
+            done.countDown()
         }
         done.wait()
         return try result.withLock { $0! }.get()
@@ -319,7 +337,7 @@ public final class Engine: @unchecked Sendable {
         let stamp = Self.fileStamp(path)
         if stamp != last, stamp != nil {
             options.logger.info("the filter file changed; reloading", metadata: ["path": "\(path)"])
-            DispatchQueue.global().async { _ = self.reload() }
+            _ = reload()
         }
         control.schedule(after: interval) { [self] in self.pollFile(path: path, last: stamp ?? last, interval: interval) }
     }
@@ -474,8 +492,11 @@ public final class Engine: @unchecked Sendable {
                 }
             }
             let onHangup: () -> Void = { [unowned self] in
-                // Off the control loop: a reload waits for workers to bind listeners.
-                DispatchQueue.global().async { _ = self.reload() }
+                // On the control loop, as the admin API's reload: no Dispatch queue, whose lazy
+                // set-up needs descriptors the process may not have (it died at its limit).
+                // The reload waits for the workers to bind new listeners; they never wait for
+                // this loop.
+                _ = self.reload()
             }
             signals = [SignalWatcher(loop: control, signal: SIGTERM, onSignal), SignalWatcher(loop: control, signal: SIGINT, onSignal),
                        SignalWatcher(loop: control, signal: SIGHUP, onHangup)]
@@ -537,15 +558,14 @@ public final class Engine: @unchecked Sendable {
             return true
         }
         guard first else { return }
-        let group = DispatchGroup()
+        let closed = Latch(count: workers.count)
         for w in workers {
-            group.enter()
             w.loop.execute {
                 w.closeAll()
-                group.leave()
+                closed.countDown()
             }
         }
-        _ = group.wait(timeout: .now() + 5)
+        closed.wait(timeout: .seconds(5))
         for w in workers { w.loop.stop() }
         control.execute { [self] in
             console?.stop()
@@ -559,13 +579,13 @@ public final class Engine: @unchecked Sendable {
         // can be freed (a test starts the next proxy right after).
         for w in workers { w.loop.waitUntilFinished(timeout: .seconds(5)) }
         control.waitUntilFinished(timeout: .seconds(5))
-        stopped.signal()
+        stopped.countDown()
     }
 
     /// Blocks until `stop()` ran.
     public func waitUntilStopped() {
         stopped.wait()
-        stopped.signal()
+        stopped.countDown()
     }
 }
 

@@ -15,6 +15,8 @@ final class Worker: @unchecked Sendable {
     /// Listeners by their identity (see `Engine.listenerIdentity`).
     private var listeners: [String: Listener] = [:]
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
+    /// Connections without an exchange, oldest first: the first to close at max_connections.
+    private var idle = IdleConnections()
     private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
     private(set) var isDraining = false
     /// How late the loop is: how late it ran its last lag probe, or, when the next probe is overdue
@@ -65,17 +67,51 @@ final class Worker: @unchecked Sendable {
     /// Binds a listener on this worker. Called before the loop runs, or on the loop thread.
     func listen(identity: String, name: String, socket: ListeningSocket, tls: TLSContext?) throws {
         let listener = try Listener(loop: loop, socket: socket)
-        listener.onAccept = { [unowned self] fd, peer in
-            guard self.engine.admitConnection() else {
-                // Over max_connections: accepted and closed at once, so the backlog does not fill.
-                sluiceCloseSocket(fd)
-                return
-            }
-            let connection = DownstreamConnection(worker: self, fd: fd, peer: peer, listenerName: name, tls: tls)
-            self.connections[ObjectIdentifier(connection)] = connection
-        }
+        engine.prepareForDescriptorExhaustion(listener)
+        listener.onAccept = { [unowned self] fd, peer in self.accepted(fd, peer: peer, listenerName: name, tls: tls) }
         listeners[identity] = listener
     }
+
+    /// A new client: within `max_connections_per_ip` for its address, and within `max_connections`,
+    /// near which this worker's oldest idle connection is closed to make room. A client refused is
+    /// closed at once, so the backlog does not fill. Loop thread.
+    private func accepted(_ fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?) {
+        let limits = currentVersion.file.limits
+        var counted = false
+        if limits.maxConnectionsPerIP > 0 {
+            guard engine.connectionsPerAddress.take(peer.host, limit: limits.maxConnectionsPerIP) else {
+                sluiceCloseSocket(fd)
+                engine.metrics.connectionsRefused(.perIP)
+                return
+            }
+            counted = true
+        }
+        // Near max_connections (within 1% of it, at least one), an idle connection of this worker
+        // (a keep-alive one between requests, or one that has not sent its request yet) makes room,
+        // so that a new client still gets in, on whichever worker it lands.
+        let limit = limits.maxConnections
+        if engine.openConnectionCount >= limit - max(1, limit / 100), let oldest = idle.first,
+           clock.now().since(oldest.idleSince) >= Self.idleAgeToMakeRoom {
+            oldest.close()
+            engine.metrics.idleConnectionClosed()
+        }
+        let admitted = engine.admitConnection()
+        guard admitted else {
+            if counted { engine.connectionsPerAddress.release(peer.host) }
+            sluiceCloseSocket(fd)
+            engine.metrics.connectionsRefused(.maxConnections)
+            return
+        }
+        let connection = DownstreamConnection(worker: self, fd: fd, peer: peer, listenerName: listenerName, tls: tls,
+                                              countedPerAddress: counted)
+        connections[ObjectIdentifier(connection)] = connection
+        connection.idleSince = clock.now()
+        idle.append(connection)
+    }
+
+    /// How long a connection must have been idle before it may be closed to make room: one that
+    /// went idle a moment ago likely carries its client's next request already.
+    static let idleAgeToMakeRoom: Duration = .seconds(1)
 
     /// Closes the listener with this identity; connections it accepted go on. Loop thread.
     func closeListener(identity: String) {
@@ -83,9 +119,23 @@ final class Worker: @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: DownstreamConnection) {
+        idle.remove(connection)
         if connections.removeValue(forKey: ObjectIdentifier(connection)) != nil {
             engine.openConnections.subtract(1, ordering: .relaxed)
+            if connection.countedPerAddress { engine.connectionsPerAddress.release(connection.peerHost) }
         }
+    }
+
+    /// The connection started an exchange: it is not idle any more.
+    func connectionBusy(_ connection: DownstreamConnection) {
+        idle.remove(connection)
+    }
+
+    /// The connection's exchange ended and it waits for the next request (keep-alive).
+    func connectionIdle(_ connection: DownstreamConnection) {
+        guard !connection.isIdleListed else { return }
+        connection.idleSince = clock.now()
+        idle.append(connection)
     }
 
     func exchangeStarted(_ exchange: ProxyExchange) {

@@ -29,6 +29,7 @@ public final class BufferEvent {
     /// Keeps this object (and so the socket) alive while queued output drains after its owner let go.
     private var lingering: BufferEvent?
     private var flushTimer: Timer?
+    private var resetWatch: PeerResetWatch?
     /// Plain TCP and connected: `write` stages bytes and hands them to libevent once, at the end of
     /// the loop turn.
     private var coalescesWrites = false
@@ -97,6 +98,15 @@ public final class BufferEvent {
             }
         }
         return bufferevent_socket_connect_hostname(bev, loop.dnsBase, AF_UNSPEC, host, Int32(port)) == 0
+    }
+
+    /// After the peer's end of stream (`onCondition(.endOfStream)`), calls `onReset` on the loop
+    /// thread if the peer then resets the connection (a client that closed entirely, answering the
+    /// bytes it was sent), while nothing reads. Once per socket; ends with the socket, or at
+    /// `closeAfterFlush`/`abortAfterFlush`. Does nothing when it cannot watch (no descriptor left).
+    public func watchForPeerReset(_ onReset: @escaping () -> Void) {
+        guard resetWatch == nil, socket >= 0 else { return }
+        resetWatch = PeerResetWatch(loop: loop, socket: socket, onReset: onReset)
     }
 
     /// The file descriptor, or -1.
@@ -221,6 +231,7 @@ public final class BufferEvent {
     /// Closes once everything queued is written (or `flushDeadline` passed: then aborts); reading
     /// stops at once. Idempotent.
     public func closeAfterFlush() {
+        resetWatch = nil
         flushStaged()
         guard let bev else { return }
         bufferevent_disable(bev, Int16(EV_READ))
@@ -245,6 +256,7 @@ public final class BufferEvent {
     /// Sends what is queued, then closes with a RST (tests and the mock use this to cut a stream
     /// after its last bytes).
     public func abortAfterFlush() {
+        resetWatch = nil
         flushStaged()
         guard let bev else { return }
         bufferevent_disable(bev, Int16(EV_READ))
@@ -272,6 +284,7 @@ public final class BufferEvent {
     }
 
     private func free() {
+        resetWatch = nil
         defer {
             flushTimer?.cancel()
             flushTimer = nil

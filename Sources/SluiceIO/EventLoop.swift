@@ -1,5 +1,4 @@
 import CLibevent
-import Dispatch
 import Synchronization
 
 /// One libevent `event_base` driven by one thread. Everything created on a loop (bufferevents, timers,
@@ -19,7 +18,7 @@ public final class EventLoop: @unchecked Sendable {
     /// The queue being flushed; swapped with `flushQueue` so neither is reallocated per turn.
     @exclusivity(unchecked) private var flushing: [BufferEvent] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
-    private let finished = DispatchSemaphore(value: 0)
+    private let finished = Latch()
     private let runner = Mutex<pthread_t?>(nil)
 
     /// Must be called once before any loop is created; makes `event_active` safe from other threads.
@@ -71,7 +70,7 @@ public final class EventLoop: @unchecked Sendable {
         let pending = pendingTimers.values
         pendingTimers = [:]
         for t in pending { t.onCancel = nil; t.cancel() }
-        finished.signal()
+        finished.countDown()
     }
 
     /// True when called from the thread running this loop.
@@ -84,11 +83,7 @@ public final class EventLoop: @unchecked Sendable {
     @discardableResult
     public func waitUntilFinished(timeout: Duration) -> Bool {
         if isLoopThread { return true }
-        let (seconds, attoseconds) = timeout.components
-        let deadline = DispatchTime.now() + .seconds(Int(seconds)) + .nanoseconds(Int(attoseconds / 1_000_000_000))
-        let ok = finished.wait(timeout: deadline) == .success
-        if ok { finished.signal() }
-        return ok
+        return finished.wait(timeout: timeout)
     }
 
     /// Stops `run()` at the end of the current loop turn. Any thread.

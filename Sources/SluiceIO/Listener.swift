@@ -21,6 +21,15 @@ public final class Listener {
     public let port: Int
     /// Called for each accepted socket; the callee owns the fd from then on.
     public var onAccept: ((Int32, PeerAddress) -> Void)?
+    /// When set, and accepting fails for want of descriptors, clients waiting in the backlog get
+    /// `descriptorsExhaustedAnswer` from the reserve's descriptor and are closed.
+    public var reserve: DescriptorReserve?
+    /// The bytes a client gets when no descriptor is left (a complete HTTP response, as a rule).
+    public var descriptorsExhaustedAnswer: [UInt8] = []
+    /// Called with the number of clients answered from the reserve, after they were.
+    public var onDescriptorsExhausted: ((Int) -> Void)?
+    /// How long accepting pauses after an accept error.
+    public static let acceptPause: Duration = .milliseconds(100)
 
     /// Accepts `socket`'s connections on `loop`, through a descriptor of its own.
     public init(loop: EventLoop, socket: ListeningSocket) throws {
@@ -65,11 +74,17 @@ public final class Listener {
         onAccept(fd, PeerAddress(host: host, port: Int(port)))
     }
 
-    /// Out of descriptors or similar: pause accepting briefly instead of spinning on the error.
-    fileprivate func acceptFailed() {
+    /// Out of descriptors or similar: answers the waiting clients from the reserve (when out of
+    /// descriptors and a reserve is set), then pauses accepting for `acceptPause` instead of
+    /// spinning on the error (the socket stays readable while clients wait).
+    fileprivate func acceptFailed(_ error: Int32) {
         guard let l = listener else { return }
+        if error == EMFILE || error == ENFILE, let reserve {
+            let answered = reserve.answerWaiting(on: evconnlistener_get_fd(l), with: descriptorsExhaustedAnswer, limit: 64)
+            if answered > 0 { onDescriptorsExhausted?(answered) }
+        }
         evconnlistener_disable(l)
-        loop.schedule(after: .milliseconds(100)) { [weak self] in
+        loop.schedule(after: Self.acceptPause) { [weak self] in
             if let l = self?.listener { evconnlistener_enable(l) }
         }
     }
@@ -81,9 +96,11 @@ private let acceptTrampoline: @convention(c) (OpaquePointer?, Int32, UnsafeMutab
     withExtendedLifetime(target) { target.accepted(fd, address) }
 }
 private let acceptErrorTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
+    // The accept's error, read before anything else can change errno.
+    let error = sluice_errno()
     let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.acceptFailed() }
+    withExtendedLifetime(target) { target.acceptFailed(error) }
 }
 
 /// Closes a socket the caller owns (an accepted one it will not serve).

@@ -146,6 +146,13 @@ final class LoopbackSocket {
         }
     }
 
+    /// Shuts down the sending side (`shutdown(SHUT_WR)`): the peer reads an end of stream, and this
+    /// side can still read. Does nothing once closed.
+    func shutdownSending() {
+        guard descriptor >= 0 else { return }
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     /// Closes the descriptor; later calls do nothing.
     func close() {
         guard descriptor >= 0 else { return }

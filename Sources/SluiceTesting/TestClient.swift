@@ -186,6 +186,12 @@ public final class TestClient {
         return true
     }
 
+    /// Half-closes the connection: the server reads an end of stream after what was sent, and the
+    /// response can still be read. Later sends fail.
+    public func shutdownSending() {
+        socket.shutdownSending()
+    }
+
     /// Closes the connection. Later sends throw `closed` and later reads see a closed connection;
     /// calling it again does nothing.
     public func close() {

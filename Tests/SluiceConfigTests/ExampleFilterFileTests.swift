@@ -115,6 +115,7 @@ struct ExampleFilterFileTests {
         // No filter types are registered yet, so every chain is empty.
         #expect(file.chains.allSatisfy { $0.filters.isEmpty })
         #expect(file.limits.maxRequestBody == 50 * 1024 * 1024)
+        #expect(file.limits.maxConnectionsPerIP == 500)
     }
 
     @Test func localBackendsFileBalancesVLLMAndRoutesOllamaByHost() throws {

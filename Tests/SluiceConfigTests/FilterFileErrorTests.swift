@@ -350,3 +350,35 @@ struct FilterFileErrorTests {
         #expect(errorPositions("listeners:\n  - address: 1\n    address: 2\n") == ["3:5"])
     }
 }
+
+extension FilterFileErrorTests {
+    @Test func maxConnectionsPerIPIsReadAndCheckedWithItsPosition() throws {
+        #expect(errorLines("""
+            listeners: [{ address: 127.0.0.1:0 }]
+            limits:
+              max_connections_per_ip: -1
+            upstreams: { up: { endpoints: [mock://local] } }
+            routes: [{ path_prefix: /, chain: c, upstream: up }]
+            chains: { c: [] }
+            """) == ["f.yaml:3:27: 'max_connections_per_ip' must be between 0 and 1000000, got -1"])
+        #expect(errorLines("""
+            listeners: [{ address: 127.0.0.1:0 }]
+            limits: { max_connections_per_ip: many }
+            upstreams: { up: { endpoints: [mock://local] } }
+            routes: [{ path_prefix: /, chain: c, upstream: up }]
+            chains: { c: [] }
+            """).count == 1)
+    }
+
+    @Test func maxConnectionsPerIPDefaultsToNoLimit() throws {
+        let base = """
+            listeners: [{ address: 127.0.0.1:0 }]
+            upstreams: { up: { endpoints: [mock://local] } }
+            routes: [{ path_prefix: /, chain: c, upstream: up }]
+            chains: { c: [] }
+
+            """
+        #expect(try parseFilterFile(base, path: "f.yaml").get().limits.maxConnectionsPerIP == 0)
+        #expect(try parseFilterFile(base + "limits: { max_connections_per_ip: 64 }\n", path: "f.yaml").get().limits.maxConnectionsPerIP == 64)
+    }
+}

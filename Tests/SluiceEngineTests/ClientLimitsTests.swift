@@ -4,15 +4,7 @@ import Testing
 @Suite(.serialized)
 struct ClientLimitsTests {
     private func proxy(limits: String) throws -> ProxyHarness {
-        try ProxyHarness(filterFile: """
-        listeners: [{ address: 127.0.0.1:0 }]
-        limits:
-        \(limits)
-        upstreams:
-          fake: { endpoints: ["{{upstream}}"] }
-        routes: [{ path_prefix: /, chain: main, upstream: fake }]
-        chains: { main: [] }
-        """, workers: 1)
+        try proxyWithLimits(limits)
     }
 
     @Test func slowRequestHeadGets408() throws {

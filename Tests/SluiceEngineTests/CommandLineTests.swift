@@ -44,16 +44,22 @@ struct CommandLineTests {
         let adminPort: Int
         /// Standard output: the access log's lines, and nothing else.
         let output: Pipe
-        /// Standard error after the start-up lines: the log.
+        /// Standard error after the start-up lines: the proxy's own messages.
         let errors: Pipe
     }
 
     /// Starts `sluice run` with `arguments` (from the repository root) and waits for its
-    /// "listening on" and "admin on" lines on standard error. The caller stops it.
-    static func startRun(_ arguments: [String]) throws -> RunningSluice {
+    /// "listening on" and "admin on" lines on standard error. With `descriptorLimit`, it runs under
+    /// that open-files limit (`ulimit -n` in a shell that then execs it). The caller stops it.
+    static func startRun(_ arguments: [String], descriptorLimit: Int? = nil) throws -> RunningSluice {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run"] + arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" run \"$@\"", binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["run"] + arguments
+        }
         process.currentDirectoryURL = root
         let out = Pipe()
         let err = Pipe()

@@ -40,7 +40,7 @@ final class AdminServer {
     /// (an answer that needs every worker's view waits for them).
     typealias Handler = (HTTPRequestHead, _ respond: @escaping (AdminResponse) -> Void) -> Void
 
-    private let listener: Listener
+    let listener: Listener
     private let loop: EventLoop
     private let handler: Handler
     private var connections: [ObjectIdentifier: AdminConnection] = [:]

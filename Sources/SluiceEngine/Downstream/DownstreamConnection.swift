@@ -21,8 +21,24 @@ final class DownstreamConnection {
     /// (`answerAfterThisRead`).
     private var pendingAnswer: ((_ requestRead: Bool) -> Bool)?
     private var closed = false
-    /// False once the process is draining: responses then carry `Connection: close`.
-    var keepAliveAllowed: Bool { !worker.isDraining }
+    /// The client shut down its sending side after a complete request: the response goes on, and
+    /// the connection closes after it.
+    private var clientFinishedSending = false
+    /// The HTTP version of the request in progress.
+    private var requestVersion: HTTPVersion = .http1_1
+    /// True when this connection counts against `limits.max_connections_per_ip`.
+    let countedPerAddress: Bool
+    /// Links of the worker's `IdleConnections` list; only that list touches them.
+    var isIdleListed = false
+    /// When the connection last became idle (accepted, or its exchange ended), on the worker's clock.
+    var idleSince = MonotonicInstant(nanoseconds: 0)
+    unowned(unsafe) var idlePrevious: DownstreamConnection?
+    unowned(unsafe) var idleNext: DownstreamConnection?
+    /// False once the process is draining, or once the client finished sending: responses then
+    /// carry `Connection: close`.
+    var keepAliveAllowed: Bool { !worker.isDraining && !clientFinishedSending }
+    /// The client's IP address as text.
+    var peerHost: String { peer.host }
     /// The client's bytes are being parsed: an exchange's hooks run inside a parser callback.
     var isParsing: Bool { parsing }
 
@@ -36,9 +52,10 @@ final class DownstreamConnection {
         pendingAnswer = write
     }
 
-    init(worker: Worker, fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?) {
+    init(worker: Worker, fd: Int32, peer: PeerAddress, listenerName: String, tls: TLSContext?, countedPerAddress: Bool) {
         self.worker = worker
         self.peer = peer
+        self.countedPerAddress = countedPerAddress
         self.listenerName = listenerName
         self.secure = tls != nil
         self.socket = BufferEvent(loop: worker.loop, acceptedSocket: fd, tls: tls)
@@ -48,7 +65,9 @@ final class DownstreamConnection {
         socket.onReadable = { [unowned self] in self.readable() }
         socket.onWritable = { [unowned self] in self.exchange?.clientDrained() }
         socket.onCondition = { [unowned self] condition in self.condition(condition) }
-        armIdleTimer()
+        // From the accept, the first request head must be complete within client_header_timeout,
+        // so a connection that never sends a byte does not live as long as an idle keep-alive one.
+        armHeaderTimer()
     }
 
     private func armIdleTimer() {
@@ -100,9 +119,19 @@ final class DownstreamConnection {
     private func watchHeaderTime() {
         guard !closed, exchange == nil, !parser.isIdle, headerTimer?.isArmed != true else { return }
         idleTimer?.cancel()
+        armHeaderTimer()
+    }
+
+    /// At `client_header_timeout`: a connection that sent nothing is closed, one with part of a
+    /// head gets 408.
+    private func armHeaderTimer() {
         let timer = headerTimer ?? SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in
             guard self.exchange == nil, !self.closed else { return }
-            self.rejectMalformed(HTTPParseError(.badRequest, "the request head took too long"), status: 408)
+            if self.parser.isIdle {
+                self.close()
+            } else {
+                self.rejectMalformed(HTTPParseError(.badRequest, "the request head took too long"), status: 408)
+            }
         }
         headerTimer = timer
         timer.arm(after: worker.currentVersion.file.limits.clientHeaderTimeout)
@@ -111,6 +140,8 @@ final class DownstreamConnection {
     private func startExchange(_ head: HTTPRequestHead) {
         idleTimer?.cancel()
         headerTimer?.cancel()
+        worker.connectionBusy(self)
+        requestVersion = head.version
         if head.headers.containsToken("100-continue", in: "expect") && head.version == .http1_1 {
             socket.write("HTTP/1.1 100 Continue\r\n\r\n")
         }
@@ -178,28 +209,18 @@ final class DownstreamConnection {
     /// requests no chain handles (no route, malformed, too slow), whose body was not read.
     private func answerAndClose(_ error: ProxyError, requestID: String?) {
         worker.answeredWithoutRoute(error)
-        write(error, requestID: requestID, keepAlive: false, clientVersion: .http1_1)
+        socket.write(error.closingResponseBytes(requestID: requestID))
         closeAfterFlush()
     }
 
     private func write(_ error: ProxyError, requestID: String?, keepAlive: Bool, clientVersion: HTTPVersion) {
-        let rendered = error.renderedResponse(dialect: .openai)
-        var response = HTTPResponseHead(status: rendered.status)
-        for (name, value) in rendered.headers { response.headers.add(name, value) }
-        if let requestID { response.headers.set("x-request-id", requestID) }
-        if !keepAlive {
-            response.headers.set("connection", "close")
-        } else if clientVersion == .http1_0 {
-            response.headers.set("connection", "keep-alive")
-        }
-        var bytes: [UInt8] = []
-        response.write(into: &bytes)
-        bytes.append(contentsOf: rendered.body)
-        socket.write(bytes)
+        socket.write(error.responseBytes(requestID: requestID, keepAlive: keepAlive, clientVersion: clientVersion))
     }
 
     private func closeAfterFlush() {
         closed = true
+        idleTimer?.cancel()
+        headerTimer?.cancel()
         socket.closeAfterFlush()
         worker.connectionClosed(self)
     }
@@ -217,11 +238,12 @@ final class DownstreamConnection {
     private func afterExchange(keepAlive: Bool) {
         exchange = nil
         guard !closed else { return }
-        if !keepAlive || worker.isDraining {
+        if !keepAlive || worker.isDraining || clientFinishedSending {
             closeAfterFlush()
             return
         }
         parser.reset()
+        worker.connectionIdle(self)
         armIdleTimer()
         if socket.inputLength > 0 {
             // A pipelined request is already waiting.
@@ -233,8 +255,32 @@ final class DownstreamConnection {
         switch condition {
         case .connected:
             break
-        case .endOfStream, .failure:
+        case .endOfStream:
+            clientEnded()
+        case .failure:
             close()
+        }
+    }
+
+    /// The client shut down its sending side, or closed (the two look the same until something is
+    /// written to it). With a whole request read and no response byte sent yet, that is taken for a
+    /// half-close: the response goes on, and the connection closes after it. Otherwise the client
+    /// has left, and its exchange is cancelled: with no exchange or a request not complete, there
+    /// is nothing to answer; once the response has started, a client that ends its side
+    /// mid-response has gone, as a rule (and a stalled stream would give no chance to tell).
+    private func clientEnded() {
+        guard let exchange, parser.isComplete, !exchange.exchange.headSent, !closed else {
+            close()
+            return
+        }
+        clientFinishedSending = true
+        // A client that closed entirely answers the next bytes it gets with a reset. An interim
+        // 102 (which HTTP/1.1 clients must accept and skip) is such bytes, so a client that left
+        // still cancels its upstream at once; the watch catches the reset while nothing reads.
+        // For HTTP/1.0, which allows no interim answer, the response head is the first such bytes.
+        socket.watchForPeerReset { [unowned self] in self.close() }
+        if requestVersion == .http1_1 {
+            socket.write("HTTP/1.1 102 Processing\r\n\r\n")
         }
     }
 

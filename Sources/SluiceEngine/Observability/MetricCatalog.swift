@@ -94,6 +94,10 @@ public enum MetricCatalog {
         e("sluice_draining_streams", .gauge, [], "Exchanges still in flight while the process drains (0 when not draining)."),
         e("sluice_open_connections", .gauge, [], "Client connections open."),
         e("sluice_max_connections", .gauge, [], "limits.max_connections in force."),
+        e("sluice_connections_refused_total", .counter, ["reason"],
+          "Client connections closed at accept, by reason: max_connections (the proxy is full and no idle connection could make room), per_ip (limits.max_connections_per_ip), out_of_descriptors (answered 503 from the reserved descriptor)."),
+        e("sluice_idle_connections_closed_total", .counter, [],
+          "Idle client connections (no request in progress) closed to make room for a new client at limits.max_connections."),
         e("sluice_event_loop_lag_seconds", .gauge, ["worker"], "How late each worker's event loop ran its last 100 ms probe."),
         e("sluice_access_log_dropped_total", .counter, [], "Access log lines dropped because the output could not keep up."),
         // Process.

@@ -20,6 +20,8 @@ final class ProxyMetrics: Sendable {
     private let drainingStreams: Prometheus.Gauge
     private let openConnections: Prometheus.Gauge
     private let maxConnections: Prometheus.Gauge
+    private let connectionsRefused: [ConnectionRefusal: Prometheus.Counter]
+    private let idleConnectionsClosed: Prometheus.Counter
     private let process: ProcessMetrics
     private let loopLag = Mutex<[Int: Prometheus.Gauge]>([:])
     /// `sluice_requests_total{route="(none)"}` by status, for requests no route took.
@@ -43,7 +45,31 @@ final class ProxyMetrics: Sendable {
         drainingStreams = registry.makeGauge(descriptor: Self.descriptor("sluice_draining_streams"))
         openConnections = registry.makeGauge(descriptor: Self.descriptor("sluice_open_connections"))
         maxConnections = registry.makeGauge(descriptor: Self.descriptor("sluice_max_connections"))
+        let refused = Self.descriptor("sluice_connections_refused_total")
+        var refusals: [ConnectionRefusal: Prometheus.Counter] = [:]
+        for reason in ConnectionRefusal.allCases {
+            refusals[reason] = registry.makeCounter(descriptor: refused, labels: [("reason", reason.rawValue)])
+        }
+        connectionsRefused = refusals
+        idleConnectionsClosed = registry.makeCounter(descriptor: Self.descriptor("sluice_idle_connections_closed_total"))
         process = ProcessMetrics(registry: registry)
+    }
+
+    /// Why a client connection was closed at accept (the `reason` label).
+    enum ConnectionRefusal: String, CaseIterable, Sendable {
+        case maxConnections = "max_connections"
+        case perIP = "per_ip"
+        case outOfDescriptors = "out_of_descriptors"
+    }
+
+    /// Counts `count` connections closed at accept. Any thread.
+    func connectionsRefused(_ reason: ConnectionRefusal, count: Int = 1) {
+        connectionsRefused[reason]?.increment(by: Int64(count))
+    }
+
+    /// Counts an idle connection closed to make room for a new one. Any thread.
+    func idleConnectionClosed() {
+        idleConnectionsClosed.increment()
     }
 
     static func descriptor(_ name: String) -> MetricNameDescriptor {
