@@ -1,9 +1,20 @@
 import SluiceFilterAPI
 
 /// Converts between libyaml's line/column positions and places in the text, for the error
-/// paths that need to look at the text itself. Lines break at `\n`, `\r\n` and `\r`; columns
-/// count Unicode scalars, as libyaml does.
+/// paths that need to look at the text itself. Lines break where libyaml breaks them, as YAML 1.1
+/// says: at `\n`, `\r\n` and `\r`, and also at U+0085 (NEL), U+2028 and U+2029, so every position
+/// in a message (libyaml's or ours) counts lines the same way. Columns count Unicode scalars, as
+/// libyaml does.
 enum TextPosition {
+    /// Whether libyaml ends a line at `scalar` (`\r\n` is one break: the `\r` ends the line and the
+    /// `\n` after it belongs to the break).
+    static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": true
+        default: false
+        }
+    }
+
     /// The index in `text.unicodeScalars` of the scalar at a 1-based line and column, or nil when
     /// there is no such position.
     static func scalarIndex(atLine line: Int, column: Int, in text: String) -> String.UnicodeScalarView.Index? {
@@ -16,7 +27,7 @@ enum TextPosition {
             if currentLine > line { return nil }
             let scalar = scalars[index]
             index = scalars.index(after: index)
-            if scalar == "\n" || scalar == "\r" {
+            if isLineBreak(scalar) {
                 if scalar == "\r", index < scalars.endIndex, scalars[index] == "\n" {
                     index = scalars.index(after: index)
                 }
@@ -33,7 +44,7 @@ enum TextPosition {
     static func line(_ number: Int, of text: String) -> Substring {
         guard let start = scalarIndex(atLine: number, column: 1, in: text) else { return "" }
         let rest = text.unicodeScalars[start...]
-        let end = rest.firstIndex { $0 == "\n" || $0 == "\r" } ?? rest.endIndex
+        let end = rest.firstIndex(where: isLineBreak) ?? rest.endIndex
         return Substring(text.unicodeScalars[start..<end])
     }
 
@@ -54,7 +65,7 @@ enum TextPosition {
         var line = 1
         var column = 1
         for character in text.prefix(offset) {
-            if character == "\n" || character == "\r\n" || character == "\r" {
+            if character == "\r\n" || character.unicodeScalars.first.map(isLineBreak) == true {
                 line += 1
                 column = 1
             } else {

@@ -31,12 +31,8 @@ enum FilterFileTarget {
         }
         guard case .failure(let errors) = result else { return }
         guard !errors.errors.isEmpty else { throw FuzzFinding("the loader failed with no error") }
-        // Not fixed yet (fuzz/findings/filterfile-nel-is-a-line-break-for-libyaml): libyaml also
-        // breaks lines at U+0085, U+2028 and U+2029, which the positions in messages do not, so
-        // errors after one are placed a line too low. Set aside until TextPosition counts them.
         let lines = TextLines(text)
-        let positionsComparable = !text.unicodeScalars.contains { ["\u{85}", "\u{2028}", "\u{2029}"].contains($0) }
-        for error in errors.errors where positionsComparable {
+        for error in errors.errors {
             let mark = error.mark
             guard !error.message.isEmpty else { throw FuzzFinding("an error without a message", details: "\(error)") }
             guard mark.path == path else { throw FuzzFinding("an error in another file", details: "\(error)") }
@@ -52,7 +48,8 @@ enum FilterFileTarget {
     }
 }
 
-/// The lines of a text as positions count them: split at LF, CRLF and CR; columns in Unicode scalars.
+/// The lines of a text as positions count them: split at LF, CRLF, CR, and U+0085, U+2028 and U+2029
+/// (YAML 1.1's line breaks, which libyaml follows); columns in Unicode scalars.
 struct TextLines {
     private let lengths: [Int]
 
@@ -64,7 +61,7 @@ struct TextLines {
             switch scalar {
             case "\n" where previousWasCR:
                 previousWasCR = false
-            case "\n", "\r":
+            case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}":
                 lengths.append(current)
                 current = 0
                 previousWasCR = scalar == "\r"

@@ -94,6 +94,12 @@ struct YAMLLoaderTests {
         // No line break at the end: libyaml reports 3:1, past the text (found by the filterfile fuzz target).
         ("a: 1\nb",
          "s.yaml:2:2: YAML syntax error: could not find expected ':' (while scanning a simple key at line 2, column 1)"),
+        // U+2028 and U+0085 end lines for libyaml (YAML 1.1), so they do for every position: the error
+        // is on line 3, and the position names a place in the text (found by the filterfile fuzz target).
+        ("a: 1\u{2028}b: 2\u{85}\tc: 3\n",
+         "s.yaml:3:1: YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar at line 2, column 4); YAML does not allow tabs for indentation, use spaces"),
+        ("a: 1\u{2029}b",
+         "s.yaml:2:2: YAML syntax error: could not find expected ':' (while scanning a simple key at line 2, column 1)"),
     ])
     func syntaxErrorsHaveAPosition(text: String, expected: String) {
         #expect(throws: ConfigError.self) { try YAMLLoader.load(text: text, path: "s.yaml") }
