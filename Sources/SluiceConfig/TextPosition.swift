@@ -65,7 +65,8 @@ enum TextPosition {
         var line = 1
         var column = 1
         for character in text.prefix(offset) {
-            if character == "\r\n" || character.unicodeScalars.first.map(isLineBreak) == true {
+            // "\r\n" is one Character whose first scalar is "\r": one break, as libyaml counts it.
+            if character.unicodeScalars.first.map(isLineBreak) == true {
                 line += 1
                 column = 1
             } else {
