@@ -76,19 +76,29 @@ static inline int sluice_peer_was_reset(int fd) {
 /// A descriptor held in reserve: /dev/null, close-on-exec. -1 when none is left.
 static inline int sluice_open_spare_descriptor(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
-/// Accepts one pending connection of `listen_fd`, reads what it already sent, writes `answer`
-/// (best effort, without blocking), and closes it. 1 when one was answered, 0 when none was
-/// pending or no descriptor was free.
-static inline int sluice_answer_pending_connection(int listen_fd, const void *answer, size_t length) {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return 0;
+/// Accepts one connection waiting on `listen_fd`, non-blocking and close-on-exec, its peer's
+/// address into `address` (may be NULL). The new descriptor, or -1 with the reason in `*error`
+/// (EAGAIN when none waits).
+static inline int sluice_accept(int listen_fd, struct sockaddr_storage *address, int *error) {
+    socklen_t length = sizeof(struct sockaddr_storage);
+    int fd = accept4(listen_fd, (struct sockaddr *)address, address ? &length : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) *error = errno;
+    return fd;
+}
+
+/// Gives a just-accepted connection a short answer without blocking: reads what it already sent
+/// (so that closing it does not reset it over unread bytes), writes `answer` (best effort) and
+/// ends the sending side. The descriptor stays open.
+static inline void sluice_answer_connection(int fd, const void *answer, size_t length) {
     char scratch[4096];
     (void)recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
     (void)send(fd, answer, length, MSG_DONTWAIT | MSG_NOSIGNAL);
     shutdown(fd, SHUT_WR);
-    close(fd);
-    return 1;
 }
+
+/// Closes what `fd` refers to and makes it a copy of `source` in one step, so that no other thread
+/// can take the slot in between. `fd` on success, -1 otherwise.
+static inline int sluice_replace_descriptor(int source, int fd) { return dup3(source, fd, O_CLOEXEC); }
 
 static inline void sluice_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }
 

@@ -57,6 +57,8 @@ struct RunCommand: ParsableCommand {
             printError("sluice: cannot start: \(error)")
             throw ExitCode(1)
         }
+        // Before the ports are printed: whoever reads them may send SIGHUP at once.
+        engine.handleSignals()
         for (spec, port) in zip(file.listeners, engine.listenerPorts) {
             let host = spec.name == file.listeners.first?.name ? (listenHost ?? spec.host) : spec.host
             printError("sluice: listening on \(spec.tls == nil ? "http" : "https")://\(host):\(port) (\(spec.name))")

@@ -479,9 +479,22 @@ public final class Engine: @unchecked Sendable {
         control.schedule(after: .seconds(2)) { box.value.finish(complete: false) }
     }
 
-    /// Runs until SIGTERM/SIGINT (drain, then exit) or `stop()`. Call after `start()`.
+    /// Runs until SIGTERM/SIGINT (drain, then exit) or `stop()`. Call after `start()`; handles the
+    /// signals from then on, if `handleSignals()` did not already.
     public func run() {
+        handleSignals()
+        waitUntilStopped()
+    }
+
+    /// From now on, SIGTERM and SIGINT drain (a second one stops at once) and SIGHUP reloads. Returns
+    /// once the handlers are in place, so that a process that then says it is up does not die of a
+    /// SIGHUP sent right after (the default action). Any thread but the control loop's, after
+    /// `start()`; later calls do nothing. An engine inside a test leaves signals alone unless asked.
+    public func handleSignals() {
+        let installed = Latch()
         control.execute { [self] in
+            defer { installed.countDown() }
+            guard signals.isEmpty else { return }
             let onSignal: () -> Void = { [unowned self] in
                 let already = state.withLock { $0.draining }
                 if already {
@@ -501,7 +514,7 @@ public final class Engine: @unchecked Sendable {
             signals = [SignalWatcher(loop: control, signal: SIGTERM, onSignal), SignalWatcher(loop: control, signal: SIGINT, onSignal),
                        SignalWatcher(loop: control, signal: SIGHUP, onHangup)]
         }
-        waitUntilStopped()
+        _ = installed.wait(timeout: .seconds(5))
     }
 
     /// The drain timeout in force: the longest `drain` filter timeout among the chains, else the option.

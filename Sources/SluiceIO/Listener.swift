@@ -14,15 +14,24 @@ public struct PeerAddress: Sendable, Equatable, CustomStringConvertible {
 
 /// Accepts connections of one `ListeningSocket` on one loop. Several workers each own a `Listener` of the
 /// same socket; closing one stops only that loop's accepting. Loop thread only.
+///
+/// Accepts on a read event of its own rather than through an `evconnlistener`, so that an accept
+/// can run under the `DescriptorReserve`'s lock when a reserve is set.
 public final class Listener {
-    private var listener: OpaquePointer?
+    /// The listening descriptor (this loop's duplicate), -1 once closed.
+    private var descriptor: Int32
+    private var event: OpaquePointer?
+    /// Accepting pauses after an error (out of descriptors, as a rule) until this timer fires;
+    /// made at the first error.
+    private var resumeTimer: Timer?
     public let loop: EventLoop
     /// The bound port (useful when asked for port 0).
     public let port: Int
     /// Called for each accepted socket; the callee owns the fd from then on.
     public var onAccept: ((Int32, PeerAddress) -> Void)?
-    /// When set, and accepting fails for want of descriptors, clients waiting in the backlog get
-    /// `descriptorsExhaustedAnswer` from the reserve's descriptor and are closed.
+    /// When set, every accept runs under the reserve's lock, and when accepting fails for want of
+    /// descriptors, clients waiting in the backlog get `descriptorsExhaustedAnswer` from the
+    /// reserve's descriptor and are closed.
     public var reserve: DescriptorReserve?
     /// The bytes a client gets when no descriptor is left (a complete HTTP response, as a rule).
     public var descriptorsExhaustedAnswer: [UInt8] = []
@@ -30,21 +39,21 @@ public final class Listener {
     public var onDescriptorsExhausted: ((Int) -> Void)?
     /// How long accepting pauses after an accept error.
     public static let acceptPause: Duration = .milliseconds(100)
+    /// Accepts per read event at most, so that one busy listener does not starve the loop's
+    /// connections; the event fires again on the next turn while clients wait.
+    static let acceptsPerWakeup = 64
 
     /// Accepts `socket`'s connections on `loop`, through a descriptor of its own.
     public init(loop: EventLoop, socket: ListeningSocket) throws {
         self.loop = loop
         self.port = socket.port
-        let fd = try socket.duplicateDescriptor()
-        listener = nil
-        let made = evconnlistener_new(loop.base, acceptTrampoline, Unmanaged.passUnretained(self).toOpaque(),
-                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd)
-        guard let made else {
-            sluice_close(fd)
-            throw ListenError(description: "evconnlistener_new failed")
+        descriptor = try socket.duplicateDescriptor()
+        event = event_new(loop.base, descriptor, Int16(EV_READ | EV_PERSIST), acceptTrampoline,
+                          Unmanaged.passUnretained(self).toOpaque())
+        guard let event, event_add(event, nil) == 0 else {
+            close()
+            throw ListenError(description: "cannot watch the listening socket for connections")
         }
-        listener = made
-        evconnlistener_set_error_cb(made, acceptErrorTrampoline)
     }
 
     /// Binds a socket of its own (for a listener only this loop serves, such as the admin one).
@@ -56,16 +65,50 @@ public final class Listener {
 
     /// Stops accepting and closes the socket. Connections already accepted are not affected.
     public func close() {
-        if let l = listener {
-            listener = nil
-            evconnlistener_free(l)
+        resumeTimer?.cancel()
+        if let event {
+            self.event = nil
+            event_free(event)
+        }
+        if descriptor >= 0 {
+            sluice_close(descriptor)
+            descriptor = -1
         }
     }
 
-    fileprivate func accepted(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr>?) {
+    /// Clients wait: accepts up to `acceptsPerWakeup` of them.
+    fileprivate func readable() {
+        var address = sockaddr_storage()
+        for _ in 0..<Self.acceptsPerWakeup {
+            // `onAccept` may have closed this listener.
+            guard descriptor >= 0 else { return }
+            let outcome: DescriptorReserve.Accepted
+            if let reserve {
+                outcome = reserve.accept(on: descriptor, address: &address, answer: descriptorsExhaustedAnswer)
+            } else {
+                var error: Int32 = 0
+                let fd = sluice_accept(descriptor, &address, &error)
+                outcome = fd >= 0 ? .connection(fd) : .failed(error)
+            }
+            switch outcome {
+            case .connection(let fd):
+                accepted(fd, &address)
+            case .answeredToRebuildTheSpare:
+                onDescriptorsExhausted?(1)
+            case .failed(let error) where error == EAGAIN || error == EWOULDBLOCK:
+                return
+            case .failed(let error) where error == EINTR || error == ECONNABORTED || error == EPROTO:
+                continue  // that client gave up (or a signal came); the next may be there
+            case .failed(let error):
+                acceptFailed(error)
+                return
+            }
+        }
+    }
+
+    private func accepted(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr_storage>) {
         var text = [CChar](repeating: 0, count: 64)
-        var port: Int32 = -1
-        if let address { port = sluice_format_address(address, &text, 64) }
+        let port = address.withMemoryRebound(to: sockaddr.self, capacity: 1) { sluice_format_address($0, &text, 64) }
         let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let onAccept else {
             sluice_close(fd)
@@ -77,30 +120,26 @@ public final class Listener {
     /// Out of descriptors or similar: answers the waiting clients from the reserve (when out of
     /// descriptors and a reserve is set), then pauses accepting for `acceptPause` instead of
     /// spinning on the error (the socket stays readable while clients wait).
-    fileprivate func acceptFailed(_ error: Int32) {
-        guard let l = listener else { return }
+    private func acceptFailed(_ error: Int32) {
+        guard let event else { return }
         if error == EMFILE || error == ENFILE, let reserve {
-            let answered = reserve.answerWaiting(on: evconnlistener_get_fd(l), with: descriptorsExhaustedAnswer, limit: 64)
+            let answered = reserve.answerWaiting(on: descriptor, with: descriptorsExhaustedAnswer, limit: 64)
             if answered > 0 { onDescriptorsExhausted?(answered) }
         }
-        evconnlistener_disable(l)
-        loop.schedule(after: Self.acceptPause) { [weak self] in
-            if let l = self?.listener { evconnlistener_enable(l) }
+        event_del(event)
+        if resumeTimer == nil {
+            resumeTimer = Timer(loop: loop) { [unowned self] _ in
+                if let event = self.event { event_add(event, nil) }
+            }
         }
+        resumeTimer?.arm(after: Self.acceptPause)
     }
 }
 
-private let acceptTrampoline: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<sockaddr>?, Int32, UnsafeMutableRawPointer?) -> Void = { _, fd, address, _, arg in
+private let acceptTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.accepted(fd, address) }
-}
-private let acceptErrorTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
-    // The accept's error, read before anything else can change errno.
-    let error = sluice_errno()
-    let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
-    // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.acceptFailed(error) }
+    withExtendedLifetime(target) { target.readable() }
 }
 
 /// Closes a socket the caller owns (an accepted one it will not serve).

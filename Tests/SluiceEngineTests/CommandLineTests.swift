@@ -258,6 +258,21 @@ extension CommandLineTests {
         return Int(body[r.upperBound...].prefix { $0.isNumber })
     }
 
+    @Test func aSIGHUPRightAfterThePortsArePrintedReloads() throws {
+        // Before: the handlers went in on the control loop some milliseconds after the ports were
+        // printed, and a SIGHUP in between killed the process (the default action); most starts
+        // had no handler yet when "admin on" was printed.
+        for _ in 0..<3 {
+            let sluice = try Self.startRun(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--workers", "1"])
+            let process = sluice.process
+            defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+            kill(process.processIdentifier, SIGHUP)
+            let log = PipeText(sluice.errors)
+            #expect(log.wait(until: .now + .seconds(10)) { $0.contains("reloaded") }, "\(DescriptorLimitTests.ending(process)): \(log.text)")
+            #expect(process.isRunning)
+        }
+    }
+
     @Test func reloadByCommandAndByWatchingTheFile() throws {
         let file = """
         listeners: [{ address: 127.0.0.1:0 }]

@@ -32,6 +32,13 @@ struct DescriptorLimitTests {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// How `process` ended, or that it runs.
+    static func ending(_ process: Process) -> String {
+        guard !process.isRunning else { return "running" }
+        let reason = process.terminationReason == .uncaughtSignal ? "signal" : "exit status"
+        return "\(reason) \(process.terminationStatus)"
+    }
+
     /// Status of one GET, or nil when no answer came in time.
     private func status(_ port: Int, _ method: String = "GET", _ path: String = "/v1/models") -> Int? {
         guard let client = try? TestClient(port: port) else { return nil }
@@ -63,7 +70,7 @@ struct DescriptorLimitTests {
         // Reload while full, by signal and by the admin API: it stays alive.
         kill(process.processIdentifier, SIGHUP)
         #expect(log.wait(until: .now + .seconds(10)) { $0.contains("cannot read the file") || $0.contains("reloaded") }, "\(log.text)")
-        #expect(process.isRunning, "the process died on SIGHUP at its descriptor limit: \(log.text)")
+        #expect(process.isRunning, "the process died on SIGHUP at its descriptor limit (\(Self.ending(process))): \(log.text)")
         // A reload that cannot open the file says why, and changes nothing.
         #expect(log.text.contains("cannot read the file: Too many open files") || log.text.contains("reloaded"), "\(log.text)")
         let adminWhileFull = status(sluice.adminPort, "POST", "/admin/reload")
@@ -73,7 +80,7 @@ struct DescriptorLimitTests {
         let reloadLines = log.count(of: "reload")
         try (Self.file + "# changed\n").write(toFile: path, atomically: true, encoding: .utf8)
         #expect(log.wait(until: .now + .seconds(10)) { _ in log.count(of: "reload") >= reloadLines + 2 }, "\(log.text)")
-        #expect(process.isRunning, "the process died on a --watch reload at its descriptor limit: \(log.text)")
+        #expect(process.isRunning, "the process died on a --watch reload at its descriptor limit (\(Self.ending(process))): \(log.text)")
 
         // While full, accept errors pause accepting instead of spinning on them.
         let wall = ContinuousClock.now - fullSince
