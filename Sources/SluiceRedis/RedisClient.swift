@@ -59,6 +59,8 @@ public final class RedisClient {
     private var connectTimer: Timer?
     private var reconnectTimer: Timer?
     private var failures = 0
+    /// SHA-1s of the scripts this connection has sent whole or run: later uses go by SHA-1 alone.
+    private var scriptsSent: Set<String> = []
     private var closed = false
     private let clock = ContinuousClock()
     /// A connection whose oldest command has had no answer for this long is considered dead.
@@ -97,6 +99,13 @@ public final class RedisClient {
         let now = clock.now
         let deadline = now + endpoint.commandTimeout
         let tail = [String(keys.count)] + keys + arguments
+        if scriptsSent.insert(script.sha1).inserted {
+            // The first use on a connection sends the source, which the server keeps: a script it
+            // has never seen then costs no NOSCRIPT round trip.
+            enqueue(Command(command: RESPCommand(strings: ["EVAL", script.source] + tail), completion: completion,
+                            given: now, deadline: deadline, handshake: false))
+            return
+        }
         let bySHA = RESPCommand(strings: ["EVALSHA", script.sha1] + tail)
         enqueue(Command(command: bySHA, completion: { [weak self] outcome in
             guard let self, case .reply(.error(let message)) = outcome, message.hasPrefix("NOSCRIPT") else {
@@ -223,6 +232,7 @@ public final class RedisClient {
         socket?.close()
         socket = nil
         let lost = Array(inFlight[inFlightHead...]) + queued
+        scriptsSent = []
         inFlight = []
         inFlightHead = 0
         queued = []

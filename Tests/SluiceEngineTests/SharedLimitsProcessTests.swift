@@ -133,7 +133,7 @@ struct SharedLimitsProcessTests {
         let admitted = statuses.filter { $0 == 200 }.count
         #expect(statuses.count == 50 && admitted >= 10 && statuses.allSatisfy { $0 == 200 || $0 == 429 }, "\(admitted) admitted")
         // Once every settlement landed, the bucket holds exactly the capacity less what was used.
-        let key = "sluice:tb:{c:token_bucket}:127.0.0.1"
+        let key = "sluice:tb:{c}:token_bucket:127.0.0.1"
         var level: Double?
         let deadline = ContinuousClock.now + .seconds(3)
         repeat {

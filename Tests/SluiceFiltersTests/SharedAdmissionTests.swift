@@ -27,7 +27,7 @@ struct SharedAdmissionTests {
         streams.removeFirst().close()
         #expect(try waiter.readHead(timeout: .seconds(2)).status == 200)
         #expect(ContinuousClock.now - freedAt < .seconds(1))
-        #expect(try redis.command("ZCARD", "sluice:adm:{main:admission}:all").integerValue == 3)
+        #expect(try redis.command("ZCARD", "sluice:adm:{main}:admission:all").integerValue == 3)
     }
 
     @Test func aWaiterPastMaxWaitGets503QueueTimeout() throws {
@@ -59,7 +59,7 @@ struct SharedAdmissionTests {
         #expect(try gone.readHead(timeout: .seconds(5)).status == 200)
         gone.close()
         #expect(SharedFixture.status(proxies[1].port, headers: [("x-mock-reset-after", "2")]) == 200)
-        let key = "sluice:cm:{main:connection_manager}:all"
+        let key = "sluice:cm:{main}:connection_manager:all"
         var count: Int64? = -1
         let deadline = ContinuousClock.now + .seconds(3)
         while count != 0 && count != nil, ContinuousClock.now < deadline {

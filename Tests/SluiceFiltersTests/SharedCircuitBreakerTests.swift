@@ -20,11 +20,14 @@ struct SharedCircuitBreakerTests {
         for _ in 0..<2 { #expect(SharedFixture.status(proxies[0].port, headers: [("x-mock-status", "503")]) == 503) }
         let refusedOnA = try TestClient.post(port: proxies[0].port, path: "/v1/chat/completions", json: TestClient.chatRequest())
         #expect(refusedOnA.bodyText.contains("circuit open"))
-        // B never saw a failure, yet refuses at once.
+        // A's breaker wrote the open state without waiting for Redis (fire and forget): once it is
+        // there, B, which never saw a failure, refuses at once.
+        let key = "sluice:cb:{main}:circuit_breaker:fake/mock://local?ttft=5ms&tokens=2"
+        #expect(SharedFixture.waitUntil { ((try? redis.command("PTTL", key))?.integerValue ?? 0) > 0 })
         let refusedOnB = try TestClient.post(port: proxies[1].port, path: "/v1/chat/completions", json: TestClient.chatRequest())
         #expect(refusedOnB.head.status == 503)
         #expect(refusedOnB.bodyText.contains("circuit open"))
-        let left = try redis.command("PTTL", "sluice:cb:{main:circuit_breaker}:fake/mock://local?ttft=5ms&tokens=2").integerValue ?? 0
+        let left = try redis.command("PTTL", key).integerValue ?? 0
         #expect(left > 0 && left <= 2000)
     }
 }

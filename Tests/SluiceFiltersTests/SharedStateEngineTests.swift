@@ -49,7 +49,7 @@ struct SharedStateEngineTests {
         #expect(try proxy.reload(filterFile: SharedFixture.filterFile(chain: Self.bucket, redis: redis, settings: "key_prefix: fresh")).get() == 3)
         #expect(log.lines.withLock { $0.contains { $0.contains("key_prefix changed") } })
         #expect(SharedFixture.status(proxy.port) == 200)
-        #expect(try redis.command("EXISTS", "fresh:tb:{main:token_bucket}:127.0.0.1").integerValue == 1)
+        #expect(try redis.command("EXISTS", "fresh:tb:{main}:token_bucket:127.0.0.1").integerValue == 1)
     }
 
     @Test func adminChainShowsTheSectionWithoutItsSecretsAndMetricsShowTheConnections() throws {
@@ -89,7 +89,7 @@ struct SharedStateEngineTests {
         guard case .array(let names) = keys else { Issue.record("KEYS answered \(keys)"); return }
         let texts = names.compactMap(\.text)
         #expect(texts.count == 2)
-        #expect(texts.allSatisfy { $0.hasPrefix("sluice:tb:{main:token_bucket}:k") && !$0.contains("sk-live") })
+        #expect(texts.allSatisfy { $0.hasPrefix("sluice:tb:{main}:token_bucket:k") && !$0.contains("sk-live") })
     }
 
     @Test func sharesThroughRedisOverTLSAndRefusesAServerItCannotVerify() throws {
@@ -114,7 +114,7 @@ struct SharedStateEngineTests {
         let trusted = try ProxyHarness(filterFile: file(ca: certs.caCertificate))
         defer { trusted.stop() }
         #expect(SharedFixture.status(trusted.port) == 200)
-        #expect(try redis.command("EXISTS", "sluice:tb:{main:token_bucket}:127.0.0.1").integerValue == 1)
+        #expect(try redis.command("EXISTS", "sluice:tb:{main}:token_bucket:127.0.0.1").integerValue == 1)
         let untrusted = try ProxyHarness(filterFile: file(ca: certs.otherCACertificate))
         defer { untrusted.stop() }
         #expect(SharedFixture.status(untrusted.port) == 503)

@@ -28,6 +28,16 @@ enum SharedFixture {
         return (redis, try proxies(count, filterFile(chain: chain, redis: redis, settings: settings)))
     }
 
+    /// Polls `condition` every 2 ms until it holds or 2 s pass; returns whether it held.
+    static func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return condition()
+    }
+
     static func status(_ port: Int, headers: [(String, String)] = [], json: String = TestClient.chatRequest()) -> Int {
         (try? TestClient.post(port: port, path: "/v1/chat/completions", json: json, headers: headers))?.head.status ?? -1
     }
@@ -48,7 +58,7 @@ struct SharedTokenBucketTests {
         #expect(statuses.filter { $0 == 429 }.count == 30)
         // And one after another: nothing left anywhere.
         for proxy in proxies { #expect(SharedFixture.status(proxy.port) == 429) }
-        let level = try redis.command("HGET", "sluice:tb:{main:token_bucket}:127.0.0.1", "level")
+        let level = try redis.command("HGET", "sluice:tb:{main}:token_bucket:127.0.0.1", "level")
         #expect(level.integerValue == 0)
     }
 
@@ -82,7 +92,7 @@ struct SharedTokenBucketTests {
         // 6 prompt tokens + 10 completion tokens.
         let json = TestClient.chatRequest(includeUsage: true, maxTokens: 100)
         for i in 0..<4 { #expect(SharedFixture.status(proxies[i % 2].port, json: json) == 200) }
-        let key = "sluice:tb:{main:token_bucket}:127.0.0.1"
+        let key = "sluice:tb:{main}:token_bucket:127.0.0.1"
         var level: Int64?
         let deadline = ContinuousClock.now + .seconds(3)
         repeat {
@@ -120,7 +130,7 @@ struct SharedTokenBucketTests {
         let deadline = ContinuousClock.now + .seconds(5)
         while !shared, ContinuousClock.now < deadline {
             shared = SharedFixture.status(proxy.port) == 200
-                && (try? redis.command("HGET", "sluice:tb:{main:token_bucket}:127.0.0.1", "level"))?.text != nil
+                && (try? redis.command("HGET", "sluice:tb:{main}:token_bucket:127.0.0.1", "level"))?.text != nil
         }
         #expect(shared)
     }

@@ -109,11 +109,14 @@ struct RedisClientTests {
         let run: @Sendable () -> RedisOutcome? = {
             client.waitFor { redis, done in redis.evaluate(script, keys: ["n"], arguments: ["5"]) { done($0) } }
         }
-        #expect(run() == .reply(.integer(5)))  // NOSCRIPT, then EVAL
+        // The first use on a connection sends the source: one round trip, no NOSCRIPT first.
+        #expect(run() == .reply(.integer(5)))
+        let afterFirst = try server.command("INFO", "commandstats").text ?? ""
+        #expect(afterFirst.contains("cmdstat_eval:calls=1,") && !afterFirst.contains("cmdstat_evalsha"))
         #expect(try server.command("SCRIPT", "EXISTS", script.sha1) == .array([.integer(1)]))
         #expect(run() == .reply(.integer(10)))  // EVALSHA
         try server.command("SCRIPT", "FLUSH")
-        #expect(run() == .reply(.integer(15)))
+        #expect(run() == .reply(.integer(15)))  // NOSCRIPT, then EVAL
     }
 
     @Test func aSlowServerTimesCommandsOutWithinTheTimeout() throws {

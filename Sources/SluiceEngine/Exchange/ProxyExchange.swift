@@ -101,16 +101,46 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         runRequestFilters(from: 0)
     }
 
-    private func runRequestFilters(from start: Int) {
+    /// Runs the request hooks from `start` on. `answersFetched`: the shared calls of the run that
+    /// starts at `start` were just made, so they are not made again.
+    private func runRequestFilters(from start: Int, answersFetched: Bool = false) {
         var i = start
         while i < chain.filters.count {
             phase = .request(i)
+            if !chain.sharedLimitRuns.isEmpty, let run = chain.sharedLimitRuns[i], !(answersFetched && i == start),
+               let store = version.sharedStore, fetchSharedAnswers(run, at: i, store) {
+                return
+            }
             let d = hook(i) { chain.filters[i].onRequest(exchange) }
             // The hook may have ended the exchange itself (`exchange.fail`).
             guard phase == .request(i), proceed(d, filter: i) else { return }
             i += 1
         }
         afterRequestFilters()
+    }
+
+    /// Asks the run's filters for the shared calls their `onRequest` would make and makes them in one
+    /// round trip; the run's hooks then go on from `index` with the answers in place. True when the
+    /// exchange now waits for them (the client's leaving meanwhile ends it as any wait does; the
+    /// filters still get their answers, to give back what was granted).
+    private func fetchSharedAnswers(_ run: [any SharedLimitFilter], at index: Int, _ store: RedisSharedStore) -> Bool {
+        var asking: [any SharedLimitFilter] = []
+        var calls: [SharedCall] = []
+        for (offset, member) in run.enumerated() {
+            if let call = hook(index + offset, { member.sharedCall(for: exchange) }) {
+                asking.append(member)
+                calls.append(call)
+            }
+        }
+        guard !calls.isEmpty else { return false }
+        suspended = true
+        store.run(calls, worker: worker.index) { [self] answers in
+            for (member, answer) in zip(asking, answers) { member.sharedCallAnswered(exchange, answer) }
+            guard suspended, phase == .request(index) else { return }
+            suspended = false
+            runRequestFilters(from: index, answersFetched: true)
+        }
+        return true
     }
 
     private func afterRequestFilters() {

@@ -16,6 +16,10 @@ final class CompiledChain: Sendable {
     let rewritesEvents: Bool
     /// Indices (file order) of filters that receive `onResponseChunk`.
     let chunkFilters: [Int]
+    /// Indexed by filter: at the first filter of each run of two or more consecutive
+    /// `SharedLimitFilter`s, the run, whose shared calls the engine makes in one round trip before
+    /// the run's first `onRequest`; nil elsewhere. Empty when the chain has no such run.
+    let sharedLimitRuns: [[any SharedLimitFilter]?]
     /// The body may change size on the way: Content-Length cannot be passed through.
     var rewritesBody: Bool { rewritesEvents || !chunkFilters.isEmpty }
 
@@ -28,5 +32,22 @@ final class CompiledChain: Sendable {
         self.eventFilters = filters.indices.filter { filters[$0].wantsEvents }
         self.rewritesEvents = filters.contains { $0.rewritesEvents }
         self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }
+        self.sharedLimitRuns = Self.sharedLimitRuns(filters)
+    }
+
+    private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {
+        var runs: [[any SharedLimitFilter]?] = Array(repeating: nil, count: filters.count)
+        var found = false
+        var i = 0
+        while i < filters.count {
+            var run: [any SharedLimitFilter] = []
+            while i + run.count < filters.count, let member = filters[i + run.count] as? any SharedLimitFilter { run.append(member) }
+            if run.count >= 2 {
+                runs[i] = run
+                found = true
+            }
+            i += max(1, run.count)
+        }
+        return found ? runs : []
     }
 }

@@ -37,6 +37,20 @@ final class RedisSharedStore: SharedStore {
         }
     }
 
+    /// Makes `calls` in one round trip on `worker`'s connection (`SharedCallBatch`): `completion`
+    /// gets an answer per call, nil for a call not made because an earlier one refused. Loop thread
+    /// of `worker`.
+    func run(_ calls: [SharedCall], worker: Int, _ completion: @escaping ([SharedStoreAnswer?]) -> Void) {
+        if calls.count == 1 {
+            run(calls[0], worker: worker) { completion([$0]) }
+            return
+        }
+        let (keys, arguments) = SharedCallBatch.pack(calls)
+        run(SharedCallBatch.script(for: calls.map(\.script)), keys: keys, arguments: arguments, worker: worker) { answer in
+            completion(SharedCallBatch.unpack(answer, calls: calls.count))
+        }
+    }
+
     func policyApplied(_ policy: SharedFailurePolicy) {
         metrics.policyApplied(policy)
     }

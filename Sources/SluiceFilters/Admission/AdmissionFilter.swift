@@ -65,7 +65,7 @@ import Synchronization
 /// global slot. The budget and `max_loop_lag` stay per instance. When Redis gives no answer within
 /// `shared_state.timeout`, `on_failure` decides: `local` goes on with this instance's own count,
 /// `open` admits, `closed` answers 503.
-public final class AdmissionFilter: Filter {
+public final class AdmissionFilter: SharedLimitFilter {
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {
         case events, tokens
@@ -132,6 +132,8 @@ public final class AdmissionFilter: Filter {
         var held = false
         var awaiting = false
         var abandoned = false
+        /// The answer to the last ask, kept for `onRequest` when the engine fetched it ahead.
+        var answer: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>?
         var renewal: ExchangeTimer?
         var poll: ExchangeTimer?
         init(id: String) { self.id = id }
@@ -211,22 +213,58 @@ public final class AdmissionFilter: Filter {
     // MARK: - Hooks
 
     public func onRequest(_ exchange: Exchange) -> Decision {
-        if let maxLoopLag {
-            let lag = loopLag(exchange)
-            if lag > maxLoopLag {
-                let milliseconds = lag.nanosecondsClamped / 1_000_000
-                state.metrics.shed(.loopLag)
-                return .reject(overloaded("the proxy is overloaded: its event loop runs \(milliseconds) ms late"))
-            }
-        }
+        if let shed = loopLagRefusal(exchange) { return shed }
         if let globalSlots, let maxActive = limits.maxActiveStreams {
             let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+            let deadline = clock.now() + limits.queue.maxWait
+            if let answer = slot.answer {
+                // Fetched ahead by the engine (`SharedLimitFilter`).
+                slot.answer = nil
+                return settleGlobalSlot(answer, exchange, slot, globalSlots, max: maxActive, until: deadline)
+            }
             if !slot.settled {
-                takeGlobalSlot(exchange, slot, globalSlots, max: maxActive, until: clock.now() + limits.queue.maxWait)
+                takeGlobalSlot(exchange, slot, globalSlots, max: maxActive, until: deadline)
                 return .suspend
             }
         }
         return admitLocally(exchange)
+    }
+
+    /// The 503 of `max_loop_lag` while the exchange's loop runs later than it; nil otherwise.
+    private func loopLagRefusal(_ exchange: Exchange) -> Decision? {
+        guard let maxLoopLag else { return nil }
+        let lag = loopLag(exchange)
+        guard lag > maxLoopLag else { return nil }
+        let milliseconds = lag.nanosecondsClamped / 1_000_000
+        state.metrics.shed(.loopLag)
+        return .reject(overloaded("the proxy is overloaded: its event loop runs \(milliseconds) ms late"))
+    }
+
+    /// With `shared: true` and `max_active_streams`, the global slot this exchange asks for. Loop
+    /// thread (see `SharedLimitFilter`).
+    public func sharedCall(for exchange: Exchange) -> SharedCall? {
+        guard let globalSlots, let maxActive = limits.maxActiveStreams else { return nil }
+        if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
+        let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+        guard !slot.settled, !slot.awaiting else { return nil }
+        slot.awaiting = true
+        return globalSlots.acquireCall(slot.id, client: "all", limits: .init(global: maxActive))
+    }
+
+    /// Keeps the answer for `onRequest`; a granted slot is held from here, so `onComplete` gives it
+    /// back however the exchange ends, or is given back at once when it already ended.
+    public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
+        guard let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) else { return }
+        slot.awaiting = false
+        guard let answer else { return }
+        let result = StreamLeases.acquired(answer)
+        let granted = if case .success((.admitted, _)) = result { true } else { false }
+        if slot.abandoned {
+            if granted { globalSlots.release(slot.id, client: "all", worker: exchange.worker) }
+            return
+        }
+        if granted { slot.held = true }
+        slot.answer = result
     }
 
     /// Asks Redis for a global slot; once held (or `on_failure` let the request through), goes on
@@ -235,35 +273,39 @@ public final class AdmissionFilter: Filter {
     private func takeGlobalSlot(_ exchange: Exchange, _ slot: GlobalSlot, _ leases: StreamLeases, max: Int,
                                 until deadline: MonotonicInstant) {
         slot.awaiting = true
-        leases.acquire(slot.id, client: "all", limits: .init(global: max), worker: exchange.worker) { [self] result in
-            slot.awaiting = false
-            if slot.abandoned {
-                if case .success((.admitted, _)) = result { leases.release(slot.id, client: "all", worker: exchange.worker) }
-                return
+        leases.store.run(leases.acquireCall(slot.id, client: "all", limits: .init(global: max)), worker: exchange.worker) { [self] answer in
+            sharedCallAnswered(exchange, answer)
+            guard let result = slot.answer else { return }
+            slot.answer = nil
+            exchange.resume(settleGlobalSlot(result, exchange, slot, leases, max: max, until: deadline))
+        }
+    }
+
+    /// What an answer about the global slot means for the request: go on to this instance's own
+    /// admission, wait and ask again (`.suspend`), or the refusal.
+    private func settleGlobalSlot(_ result: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>, _ exchange: Exchange,
+                                  _ slot: GlobalSlot, _ leases: StreamLeases, max: Int, until deadline: MonotonicInstant) -> Decision {
+        switch result {
+        case .success((.admitted, _)):
+            slot.settled = true
+            renewGlobalSlot(exchange, slot, leases)
+            return admitLocally(exchange)
+        case .success:
+            guard clock.now() < deadline else {
+                state.metrics.shed(.queueTimeout)
+                return .reject(timeoutError)
             }
-            switch result {
-            case .success((.admitted, _)):
-                slot.settled = true
-                slot.held = true
-                renewGlobalSlot(exchange, slot, leases)
-                exchange.resume(admitLocally(exchange))
-            case .success:
-                guard clock.now() < deadline else {
-                    state.metrics.shed(.queueTimeout)
-                    exchange.resume(.reject(timeoutError))
-                    return
-                }
-                slot.poll = exchange.schedule(after: Self.globalPollInterval) { [self] in
-                    takeGlobalSlot(exchange, slot, leases, max: max, until: deadline)
-                }
-            case .failure(let failure):
-                leases.store.policyApplied(leases.store.failurePolicy)
-                slot.settled = true
-                switch leases.store.failurePolicy {
-                case .local: exchange.resume(admitLocally(exchange))
-                case .open: exchange.resume(.next)
-                case .closed: exchange.resume(.reject(SharedLimit.unavailable(filter: name, failure)))
-                }
+            slot.poll = exchange.schedule(after: Self.globalPollInterval) { [self] in
+                takeGlobalSlot(exchange, slot, leases, max: max, until: deadline)
+            }
+            return .suspend
+        case .failure(let failure):
+            leases.store.policyApplied(leases.store.failurePolicy)
+            slot.settled = true
+            switch leases.store.failurePolicy {
+            case .local: return admitLocally(exchange)
+            case .open: return .next
+            case .closed: return .reject(SharedLimit.unavailable(filter: name, failure))
             }
         }
     }

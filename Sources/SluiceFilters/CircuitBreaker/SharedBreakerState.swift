@@ -5,7 +5,7 @@ import Synchronization
 /// instance opened is open for all. Only the open state is shared: each instance counts its own
 /// results, decides on its own to open, and probes on its own once the open time is over.
 ///
-/// An open endpoint is a key `PREFIX:cb:{CHAIN:NAME}:ENDPOINT` that expires when the open time
+/// An open endpoint is a key `PREFIX:cb:{CHAIN}:NAME:ENDPOINT` that expires when the open time
 /// does. The instance whose breaker opens writes it (one script run, fire and forget); every request
 /// first reads the keys of its upstream group's endpoints (one script run) and opens the local
 /// breakers they name, so the next request anywhere after the write sees the endpoint open.

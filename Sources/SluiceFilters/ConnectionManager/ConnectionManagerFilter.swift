@@ -47,7 +47,7 @@ import Synchronization
 /// admits nothing until enough old streams end. Slots are counted per `key` kind and value, so
 /// after a reload that changes `key`, the per-client limit sees only streams admitted under the new
 /// kind (the global count still sees all of them).
-public final class ConnectionManagerFilter: Filter {
+public final class ConnectionManagerFilter: SharedLimitFilter {
     /// One slot table, shared by an instance and the instances that replace it on reloads.
     final class SlotTable: Sendable {
         let slots = Mutex(ConnectionSlots())
@@ -61,6 +61,10 @@ public final class ConnectionManagerFilter: Filter {
         var expired: ProxyError?
         /// With `shared: true`: the lease id and the client key it is filed under, when the slot is a lease.
         var lease: (id: String, client: String)?
+        /// With `shared: true`: the lease asked for, from the call until its answer is settled.
+        var asked: (id: String, client: String)?
+        /// The answer to `asked`, kept for `onRequest`.
+        var answer: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>?
         /// A lease request is on its way to Redis.
         var awaiting = false
         /// The exchange ended while `awaiting`: a lease granted later is released at once.
@@ -115,50 +119,93 @@ public final class ConnectionManagerFilter: Filter {
     public var activeClients: Int { table.slots.withLock { $0.clientCount } }
 
     public func onRequest(_ exchange: Exchange) -> Decision {
-        // The engine runs onRequest once per exchange; should it run again, the exchange keeps one slot.
-        if exchange.existingLocal(for: self, as: Hold.self)?.holding == true { return .next }
-        var remaining: Duration?
-        if let maxAge {
-            let age = exchange.clock.now().since(exchange.timings.start)
-            guard age < maxAge else { return .reject(maxAgeError(maxAge)) }
-            remaining = maxAge - age
+        let hold = exchange.existingLocal(for: self, as: Hold.self)
+        // An answer the engine fetched ahead (`SharedLimitFilter`) is settled first: it may hold a lease.
+        if let hold, let answer = hold.answer, let leases {
+            hold.answer = nil
+            return settle(answer, exchange, hold, leases)
         }
-        guard let leases else { return admitLocally(exchange, remaining: remaining) }
+        // The engine runs onRequest once per exchange; should it run again, the exchange keeps one slot.
+        if hold?.holding == true { return .next }
+        if let expired = expiredError(exchange) { return .reject(expired) }
+        guard let leases, let call = sharedCall(for: exchange) else { return admitLocally(exchange, remaining: remaining(exchange)) }
+        leases.store.run(call, worker: exchange.worker) { [self] answer in
+            sharedCallAnswered(exchange, answer)
+            guard let hold = exchange.existingLocal(for: self, as: Hold.self), let result = hold.answer else { return }
+            hold.answer = nil
+            exchange.resume(settle(result, exchange, hold, leases))
+        }
+        return .suspend
+    }
+
+    /// With `shared: true`, the lease this exchange asks for. Loop thread (see `SharedLimitFilter`).
+    public func sharedCall(for exchange: Exchange) -> SharedCall? {
+        guard let leases, exchange.existingLocal(for: self, as: Hold.self)?.holding != true,
+              expiredError(exchange) == nil else { return nil }
         let client = clientKey.description + ":" + clientKey.sharedKey(for: exchange, store: leases.store)
         let id = leases.newID()
         let hold = exchange.local(for: self) { Hold(key: client) }
+        hold.key = client
         hold.holding = false
         hold.awaiting = true
-        leases.acquire(id, client: client, limits: limits, worker: exchange.worker) { [self] result in
-            hold.awaiting = false
-            if hold.abandoned {
-                if case .success((.admitted, _)) = result { leases.release(id, client: client, worker: exchange.worker) }
-                return
+        hold.asked = (id, client)
+        return leases.acquireCall(id, client: client, limits: limits)
+    }
+
+    /// Keeps the answer for `onRequest`; a granted lease is held from here, so `onComplete` gives it
+    /// back however the exchange ends, or is given back at once when it already ended.
+    public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
+        guard let leases, let hold = exchange.existingLocal(for: self, as: Hold.self), let asked = hold.asked else { return }
+        hold.awaiting = false
+        hold.asked = nil
+        guard let answer else { return }
+        let result = StreamLeases.acquired(answer)
+        let granted = if case .success((.admitted, _)) = result { true } else { false }
+        if hold.abandoned {
+            if granted { leases.release(asked.id, client: asked.client, worker: exchange.worker) }
+            return
+        }
+        if granted {
+            hold.lease = asked
+            hold.holding = true
+        }
+        hold.answer = result
+    }
+
+    /// `onRequest`'s decision from the lease script's answer, or from `on_failure` without one.
+    private func settle(_ result: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>, _ exchange: Exchange,
+                        _ hold: Hold, _ leases: StreamLeases) -> Decision {
+        switch result {
+        case .success((let answer, let held)):
+            streamsHeld.record(held)
+            if answer == .admitted {
+                renewLease(exchange, hold, leases)
+                armMaxAge(exchange, remaining: remaining(exchange))
             }
-            switch result {
-            case .success((let answer, let held)):
-                streamsHeld.record(held)
-                if answer == .admitted {
-                    hold.lease = (id, client)
-                    hold.holding = true
-                    renewLease(exchange, hold, leases)
-                    armMaxAge(exchange, remaining: remaining)
-                }
-                exchange.resume(decision(answer))
-            case .failure(let failure):
-                leases.store.policyApplied(leases.store.failurePolicy)
-                switch leases.store.failurePolicy {
-                case .local: exchange.resume(admitLocally(exchange, remaining: remaining))
-                case .open:
-                    // Admitted without a lease: nothing to give back, but max_age still applies.
-                    hold.holding = true
-                    armMaxAge(exchange, remaining: remaining)
-                    exchange.resume(.next)
-                case .closed: exchange.resume(.reject(SharedLimit.unavailable(filter: name, failure)))
-                }
+            return decision(answer)
+        case .failure(let failure):
+            leases.store.policyApplied(leases.store.failurePolicy)
+            switch leases.store.failurePolicy {
+            case .local: return admitLocally(exchange, remaining: remaining(exchange))
+            case .open:
+                // Admitted without a lease: nothing to give back, but max_age still applies.
+                hold.holding = true
+                armMaxAge(exchange, remaining: remaining(exchange))
+                return .next
+            case .closed: return .reject(SharedLimit.unavailable(filter: name, failure))
             }
         }
-        return .suspend
+    }
+
+    /// The `max_age` error when the exchange is already older than it (it waited in an earlier filter).
+    private func expiredError(_ exchange: Exchange) -> ProxyError? {
+        guard let maxAge, exchange.clock.now().since(exchange.timings.start) >= maxAge else { return nil }
+        return maxAgeError(maxAge)
+    }
+
+    /// What is left of `max_age` for the exchange (none once past it); nil without one.
+    private func remaining(_ exchange: Exchange) -> Duration? {
+        maxAge.map { max(.zero, $0 - exchange.clock.now().since(exchange.timings.start)) }
     }
 
     /// Takes a slot in this instance's own table (unshared, or `on_failure: local`).

@@ -10,11 +10,12 @@ enum SharedLimit {
         config.bool("shared", default: false) ? setup.sharedStore : nil
     }
 
-    /// `PREFIX:KIND:{CHAIN:NAME}`: the start of every key of one filter instance. The braces are a
-    /// Redis Cluster hash tag, so every key of the instance is in one slot and a script may touch
-    /// several of them. The chain and the name keep the state across reloads and keep two chains apart.
+    /// `PREFIX:KIND:{CHAIN}:NAME`: the start of every key of one filter instance. The braces are a
+    /// Redis Cluster hash tag: every key of a chain is in one slot, so one script may touch the keys
+    /// of several filters (the engine batches a request's calls, see `SharedLimitFilter`). The chain
+    /// and the name keep the state across reloads and keep two chains apart.
     static func keyBase(_ store: any SharedStore, kind: String, setup: FilterSetup) -> String {
-        "\(store.keyPrefix):\(kind):{\(setup.chain):\(setup.name)}"
+        "\(store.keyPrefix):\(kind):{\(setup.chain)}:\(setup.name)"
     }
 
     /// The 503 of `on_failure: closed`, or of any shared limit that cannot be checked.

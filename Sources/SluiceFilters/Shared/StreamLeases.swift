@@ -74,21 +74,24 @@ final class StreamLeases: Sendable {
         return {removed, redis.call('ZCARD', KEYS[1])}
         """)
 
-    /// Takes a lease for `client` unless `limits` are reached. `completion` gets the decision and
-    /// the leases held in all, or the failure when Redis gave no answer.
-    func acquire(_ id: String, client: String, limits: ConnectionSlots.Limits, worker: Int,
-                 _ completion: @escaping (Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>) -> Void) {
-        let arguments = [id, SharedLimit.milliseconds(store.leaseTTL), String(limits.global ?? -1), String(limits.perClient ?? -1)]
-        store.run(Self.acquireScript, keys: keys(client), arguments: arguments, worker: worker) { answer in
-            switch answer {
-            case .values(let v) where v.count == 2:
-                let admission: ConnectionSlots.Admission = v[0] == 0 ? .admitted : v[0] == 1 ? .clientFull : .globalFull
-                completion(.success((admission, Int(clamping: v[1]))))
-            case .values(let v):
-                completion(.failure(.badAnswer("\(v.count) values from the lease script")))
-            case .failed(let failure):
-                completion(.failure(failure))
-            }
+    /// The call that takes lease `id` for `client` unless `limits` are reached; it goes on when admitted.
+    func acquireCall(_ id: String, client: String, limits: ConnectionSlots.Limits) -> SharedCall {
+        SharedCall(script: Self.acquireScript, keys: keys(client),
+                   arguments: [id, SharedLimit.milliseconds(store.leaseTTL), String(limits.global ?? -1), String(limits.perClient ?? -1)],
+                   goesOnWhenFirstValueIs: 0)
+    }
+
+    /// What an answer to `acquireCall` says: the decision and the leases held in all, or the
+    /// failure when Redis gave no answer.
+    static func acquired(_ answer: SharedStoreAnswer) -> Result<(ConnectionSlots.Admission, Int), SharedStoreFailure> {
+        switch answer {
+        case .values(let v) where v.count == 2:
+            let admission: ConnectionSlots.Admission = v[0] == 0 ? .admitted : v[0] == 1 ? .clientFull : .globalFull
+            return .success((admission, Int(clamping: v[1])))
+        case .values(let v):
+            return .failure(.badAnswer("\(v.count) values from the lease script"))
+        case .failed(let failure):
+            return .failure(failure)
         }
     }
 

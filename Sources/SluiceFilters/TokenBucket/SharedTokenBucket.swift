@@ -5,7 +5,7 @@ import SluiceFilterAPI
 /// from the server's own clock (`TIME`), so instances with skewed clocks agree and two instances
 /// can never both spend the same tokens.
 ///
-/// A bucket is a hash `{level, at}` under `PREFIX:tb:{CHAIN:NAME}:CLIENT`, expiring after the
+/// A bucket is a hash `{level, at}` under `PREFIX:tb:{CHAIN}:NAME:CLIENT`, expiring after the
 /// filter's idle eviction (never before it would have refilled). Loop thread of the exchange.
 struct SharedTokenBucket: Sendable {
     let store: any SharedStore
@@ -55,17 +55,25 @@ struct SharedTokenBucket: Sendable {
     /// Takes `tokens` from `client`'s bucket if it holds them. `completion` gets the admission, or
     /// the failure when Redis gave no answer.
     func take(_ tokens: Int, client: String, worker: Int, _ completion: @escaping (Result<TokenBucketFilter.Admission, SharedStoreFailure>) -> Void) {
-        run(tokens, client: client, mode: "take", worker: worker) { answer in
-            switch answer {
-            case .values(let v) where v.count == 4:
-                completion(.success(TokenBucketFilter.Admission(
-                    admitted: v[0] == 1, limit: settings.capacityTokens, remaining: Int(clamping: v[1]),
-                    retryAfter: v[2] >= 0 ? .milliseconds(v[2]) : nil, reset: v[3] >= 0 ? .milliseconds(v[3]) : nil)))
-            case .values(let v):
-                completion(.failure(.badAnswer("\(v.count) values from the token_bucket script")))
-            case .failed(let failure):
-                completion(.failure(failure))
-            }
+        store.run(takeCall(tokens, client: client), worker: worker) { answer in completion(admission(answer)) }
+    }
+
+    /// The call that takes `tokens` from `client`'s bucket; it goes on when they were there.
+    func takeCall(_ tokens: Int, client: String) -> SharedCall {
+        call(tokens, client: client, mode: "take")
+    }
+
+    /// What an answer to `takeCall` says, or the failure when Redis gave none.
+    func admission(_ answer: SharedStoreAnswer) -> Result<TokenBucketFilter.Admission, SharedStoreFailure> {
+        switch answer {
+        case .values(let v) where v.count == 4:
+            return .success(TokenBucketFilter.Admission(
+                admitted: v[0] == 1, limit: settings.capacityTokens, remaining: Int(clamping: v[1]),
+                retryAfter: v[2] >= 0 ? .milliseconds(v[2]) : nil, reset: v[3] >= 0 ? .milliseconds(v[3]) : nil))
+        case .values(let v):
+            return .failure(.badAnswer("\(v.count) values from the token_bucket script"))
+        case .failed(let failure):
+            return .failure(failure)
         }
     }
 
@@ -73,14 +81,14 @@ struct SharedTokenBucket: Sendable {
     /// `-capacity` and `capacity`. Fire and forget: a settlement Redis misses is lost, and the bucket
     /// is off by it until it refills.
     func adjust(by tokens: Int, client: String, worker: Int) {
-        run(tokens, client: client, mode: "adjust", worker: worker) { _ in }
+        store.run(call(tokens, client: client, mode: "adjust"), worker: worker) { _ in }
     }
 
-    private func run(_ tokens: Int, client: String, mode: String, worker: Int, _ completion: @escaping (SharedStoreAnswer) -> Void) {
+    private func call(_ tokens: Int, client: String, mode: String) -> SharedCall {
         let capacity = String(settings.capacityTokens)
         let rate = String(Double(settings.refillPerSecond) / Double(TokenBucket.unitsPerToken))
-        store.run(Self.script, keys: ["\(base):\(client)"],
-                  arguments: [capacity, rate, String(tokens), mode, SharedLimit.milliseconds(expiry)],
-                  worker: worker, completion)
+        return SharedCall(script: Self.script, keys: ["\(base):\(client)"],
+                          arguments: [capacity, rate, String(tokens), mode, SharedLimit.milliseconds(expiry)],
+                          goesOnWhenFirstValueIs: 1)
     }
 }

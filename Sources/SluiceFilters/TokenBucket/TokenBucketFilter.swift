@@ -62,7 +62,7 @@ import Synchronization
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
 /// chain and name: the new instance adopts the old one's buckets (unless `key` changed), each
 /// kept as full in proportion as it was when the capacity changes.
-public final class TokenBucketFilter: Filter {
+public final class TokenBucketFilter: SharedLimitFilter {
     /// What a bucket counts.
     public enum Mode: String, CaseIterable, Sendable {
         case requests, tokens
@@ -150,25 +150,50 @@ public final class TokenBucketFilter: Filter {
     /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
         guard mode == .requests else { return .next }
-        let refusal = { (admission: Admission) in
-            "rate limit exceeded: at most \(admission.limit) requests, refilling \(self.refillText) per second"
+        if let take = exchange.existingLocal(for: self, as: SharedTake.self), let answer = take.answer {
+            // Fetched ahead by the engine (`SharedLimitFilter`).
+            take.answer = nil
+            return settle(answer, exchange)
         }
-        guard let shared else {
+        guard let shared, let call = sharedCall(for: exchange) else {
             let admission = admit(key: keying.key(for: exchange), tokens: cost)
             return answer(admission, exchange) { refusal(admission) }
         }
-        shared.take(cost, client: keying.sharedKey(for: exchange, store: shared.store), worker: exchange.worker) { [self] result in
-            switch result {
-            case .success(let admission):
-                exchange.resume(answer(admission, exchange) { refusal(admission) })
-            case .failure(let failure):
-                exchange.resume(fallback(failure, exchange) {
-                    let admission = admit(key: keying.key(for: exchange), tokens: cost)
-                    return answer(admission, exchange) { refusal(admission) }
-                })
-            }
+        shared.store.run(call, worker: exchange.worker) { [self] answer in
+            exchange.resume(settle(shared.admission(answer), exchange))
         }
         return .suspend
+    }
+
+    /// With `shared: true` in `mode: requests`, the take this exchange asks for. Loop thread (see
+    /// `SharedLimitFilter`).
+    public func sharedCall(for exchange: Exchange) -> SharedCall? {
+        guard mode == .requests, let shared else { return nil }
+        return shared.takeCall(cost, client: keying.sharedKey(for: exchange, store: shared.store))
+    }
+
+    /// Keeps the answer for `onRequest`. A take has nothing to give back: like a request refused by
+    /// a later filter, an exchange that ended meanwhile keeps what it took.
+    public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
+        guard let shared, let answer else { return }
+        exchange.local(for: self) { SharedTake() }.answer = shared.admission(answer)
+    }
+
+    /// `onRequest`'s decision from the bucket script's answer, or from `on_failure` without one.
+    private func settle(_ result: Result<Admission, SharedStoreFailure>, _ exchange: Exchange) -> Decision {
+        switch result {
+        case .success(let admission):
+            return answer(admission, exchange) { refusal(admission) }
+        case .failure(let failure):
+            return fallback(failure, exchange) {
+                let admission = admit(key: keying.key(for: exchange), tokens: cost)
+                return answer(admission, exchange) { refusal(admission) }
+            }
+        }
+    }
+
+    private func refusal(_ admission: Admission) -> String {
+        "rate limit exceeded: at most \(admission.limit) requests, refilling \(refillText) per second"
     }
 
     /// The answer of `on_failure` when Redis gave none; `local` runs this instance's own check.
@@ -360,6 +385,11 @@ public final class TokenBucketFilter: Filter {
     // MARK: - Settlement
 
     /// Per-exchange state in `mode: tokens`.
+    /// `mode: requests` with `shared: true`: the answer of a take fetched ahead, until `onRequest`.
+    final class SharedTake {
+        var answer: Result<Admission, SharedStoreFailure>?
+    }
+
     final class Reservation {
         var key: String?
         var reserved = 0

@@ -1,0 +1,75 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// The chain of the three shared limits, one after the other: the engine makes their calls in one
+/// round trip (`SharedLimitFilter`).
+private let threeSharedLimits = """
+    - filter: connection_manager
+      config: { max_streams: 10, shared: true }
+    - filter: token_bucket
+      config: { capacity: 1, refill_per_second: 0, shared: true }
+    - filter: admission
+      config: { max_active_streams: 10, shared: true }
+    """
+
+/// Scripts Redis ran (by EVAL or EVALSHA) since its statistics were last reset.
+private func scriptsRun(_ redis: RedisTestServer) throws -> Int {
+    let stats = try redis.command("INFO", "commandstats").text ?? ""
+    return stats.split(separator: "\r\n").reduce(0) { total, line in
+        guard line.hasPrefix("cmdstat_eval:") || line.hasPrefix("cmdstat_evalsha:"),
+              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first,
+              let n = Int(calls) else { return total }
+        return total + n
+    }
+}
+
+@Suite("a run of shared filters asks Redis once per request", .serialized,
+       .enabled(if: RedisTestServer.isInstalled, "redis-server is not installed"))
+struct SharedCallBatchTests {
+    /// Leases held for connection_manager and for admission, or -1 when Redis did not answer.
+    private func leases(_ redis: RedisTestServer) -> [Int64] {
+        ["sluice:cm:{main}:connection_manager:all", "sluice:adm:{main}:admission:all"].map { key in
+            (try? redis.command("ZCARD", key))?.integerValue ?? -1
+        }
+    }
+
+    @Test func threeSharedLimitsCostOneScriptToAdmitAndTheRefusalStopsTheRest() throws {
+        let (redis, proxies) = try SharedFixture.start(1, chain: threeSharedLimits)
+        defer { proxies.forEach { $0.stop() } }
+        try redis.command("CONFIG", "RESETSTAT")
+        #expect(SharedFixture.status(proxies[0].port) == 200)
+        #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
+        // One batch for the three limits, then the two leases given back.
+        #expect(try scriptsRun(redis) == 3)
+
+        // The bucket is empty: the batch stops at token_bucket, so admission asks nothing, and the
+        // lease connection_manager took before the refusal is given back.
+        try redis.command("CONFIG", "RESETSTAT")
+        #expect(SharedFixture.status(proxies[0].port) == 429)
+        #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
+        #expect(try scriptsRun(redis) == 2)
+    }
+
+    @Test func whatTheBatchGrantsAfterTheClientLeftIsGivenBack() throws {
+        let redis = try RedisTestServer()
+        let text = SharedFixture.filterFile(chain: threeSharedLimits.replacingOccurrences(of: "capacity: 1,", with: "capacity: 100,"),
+                                            redis: redis).replacingOccurrences(of: "timeout: 100ms", with: "timeout: 2s")
+        let proxy = try ProxyHarness(filterFile: text)
+        defer { proxy.stop() }
+        #expect(SharedFixture.status(proxy.port) == 200)  // the connections are up and the scripts known
+
+        // Redis stalls while a request arrives and its client leaves: the exchange ends before the
+        // batch's answer, which grants both leases.
+        let port = redis.port
+        let sleeper = Thread { _ = try? RedisTestServer.command(["DEBUG", "SLEEP", "0.5"], port: port) }
+        sleeper.start()
+        Thread.sleep(forTimeInterval: 0.05)
+        let client = try TestClient.startLongStream(port: proxy.port)
+        Thread.sleep(forTimeInterval: 0.1)
+        client.close()
+        Thread.sleep(forTimeInterval: 0.6)
+        #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
+        #expect(SharedFixture.status(proxy.port) == 200)
+    }
+}
