@@ -94,27 +94,34 @@ public final class RedisClient {
     }
 
     /// Runs `script` with EVALSHA, falling back to EVAL once when the server does not know it.
-    /// Both count against the one timeout of the call.
-    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String], _ completion: @escaping (RedisOutcome) -> Void) {
+    /// Both count against the one timeout of the call, which ends at `deadline` when given (a
+    /// command sent again after a cluster redirect keeps its first deadline). `asking` sends
+    /// `ASKING` right before (a cluster node importing the slot then answers it).
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [String], asking: Bool = false,
+                         deadline given: ContinuousClock.Instant? = nil, _ completion: @escaping (RedisOutcome) -> Void) {
         let now = clock.now
-        let deadline = now + endpoint.commandTimeout
+        let deadline = given ?? now + endpoint.commandTimeout
         let tail = [String(keys.count)] + keys + arguments
+        let send = { [unowned self] (command: RESPCommand, completion: @escaping (RedisOutcome) -> Void) in
+            // Enqueued back to back, so nothing comes between ASKING and its command on the connection.
+            if asking {
+                enqueue(Command(command: RESPCommand("ASKING"), completion: { _ in }, given: now, deadline: deadline, handshake: false))
+            }
+            enqueue(Command(command: command, completion: completion, given: now, deadline: deadline, handshake: false))
+        }
         if scriptsSent.insert(script.sha1).inserted {
             // The first use on a connection sends the source, which the server keeps: a script it
             // has never seen then costs no NOSCRIPT round trip.
-            enqueue(Command(command: RESPCommand(strings: ["EVAL", script.source] + tail), completion: completion,
-                            given: now, deadline: deadline, handshake: false))
+            send(RESPCommand(strings: ["EVAL", script.source] + tail), completion)
             return
         }
-        let bySHA = RESPCommand(strings: ["EVALSHA", script.sha1] + tail)
-        enqueue(Command(command: bySHA, completion: { [weak self] outcome in
-            guard let self, case .reply(.error(let message)) = outcome, message.hasPrefix("NOSCRIPT") else {
+        send(RESPCommand(strings: ["EVALSHA", script.sha1] + tail)) { outcome in
+            guard case .reply(.error(let message)) = outcome, message.hasPrefix("NOSCRIPT") else {
                 completion(outcome)
                 return
             }
-            let whole = RESPCommand(strings: ["EVAL", script.source] + tail)
-            self.enqueue(Command(command: whole, completion: completion, given: now, deadline: deadline, handshake: false))
-        }, given: now, deadline: deadline, handshake: false))
+            send(RESPCommand(strings: ["EVAL", script.source] + tail), completion)
+        }
     }
 
     /// Closes the connection and stops reconnecting; commands waiting complete with `.unavailable`.

@@ -31,8 +31,7 @@ final class RedisSharedStore: SharedStore {
 
     func run(_ script: SharedScript, keys: [String], arguments: [String], worker: Int,
              _ completion: @escaping (SharedStoreAnswer) -> Void) {
-        let redisScript = connections.script(script, worker: worker)
-        connections.client(worker).evaluate(redisScript, keys: keys, arguments: arguments) { outcome in
+        connections.evaluate(script, keys: keys, arguments: arguments, worker: worker) { outcome in
             completion(Self.answer(outcome))
         }
     }
