@@ -109,6 +109,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// Removes every field called `name`; does nothing when there is none.
     public mutating func remove(_ name: String) {
+        // Most removals find nothing (hop-by-hop fields, `expect`): answered by a read, without
+        // `removeAll`, which would make `fields` unique (a copy, when the head was copied) to change nothing.
+        guard firstIndex(of: name) != nil else {
+            if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
+            return
+        }
         // A local reference to the bytes lets `fields` be edited while they are read.
         let storage = self.storage
         var name = name
@@ -129,6 +135,13 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public mutating func removeFields(whoseNameContains byte: UInt8) -> Int {
         let storage = self.storage
         let before = fields.count
+        let any = storage.withUnsafeBytes { bytes in
+            fields.contains { Self.slice(bytes, $0.nameStart, $0.nameLength).contains(byte) }
+        }
+        guard any else {
+            if fields.isEmpty && !self.storage.isEmpty { self.storage.removeAll(keepingCapacity: true) }
+            return 0
+        }
         storage.withUnsafeBytes { bytes in
             fields.removeAll { field in
                 let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)])

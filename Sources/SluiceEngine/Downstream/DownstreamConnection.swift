@@ -173,6 +173,8 @@ final class DownstreamConnection {
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
         if head.headers.contains("transfer-encoding") { return .chunked }
         if let length = head.headers["content-length"] {
+            // The usual single value needs no splitting.
+            if let n = Int(length) { return .contentLength(n) }
             let first = length.split(separator: ",").first.map { $0.trimmingSpaces } ?? ""
             return .contentLength(Int(first) ?? 0)
         }

@@ -737,13 +737,22 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's
     /// RateLimit-* wins over an upstream's or an error's own).
     private func applyResponseHeaders(to head: inout HTTPResponseHead) {
-        guard !exchange.responseHeaders.isEmpty else { return }
-        var replaced: Set<String> = []
-        for (name, value) in exchange.responseHeaders {
-            let key = name.lowercased()
-            if replaced.insert(key).inserted { head.headers.remove(name) }
+        let added = exchange.responseHeaders
+        guard !added.isEmpty else { return }
+        // The first of each name replaces the head's fields of that name. A filter adds a handful:
+        // looking back over them costs less than a set of lowercased copies.
+        for (i, (name, value)) in added.enumerated() {
+            if !added[..<i].contains(where: { Self.sameLowercased($0.0, name) }) { head.headers.remove(name) }
             head.headers.add(name, value)
         }
+    }
+
+    /// `a.lowercased() == b.lowercased()`, without the copies when both are ASCII.
+    private static func sameLowercased(_ a: String, _ b: String) -> Bool {
+        let x = a.utf8, y = b.utf8
+        guard x.allSatisfy({ $0 < 0x80 }) && y.allSatisfy({ $0 < 0x80 }) else { return a.lowercased() == b.lowercased() }
+        func lower(_ c: UInt8) -> UInt8 { c &- 0x41 < 26 ? c | 0x20 : c }
+        return x.count == y.count && zip(x, y).allSatisfy { lower($0) == lower($1) }
     }
 
     /// The client went away: cancel everything at once.

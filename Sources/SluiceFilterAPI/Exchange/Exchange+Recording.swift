@@ -6,6 +6,8 @@ package struct ContentEventTiming {
     package var afterResponseHead: Duration?
     /// Set from the second content event on: the gap since the previous one.
     package var gap: Duration?
+    /// `gap` in nanoseconds (0 when it is nil), for metrics that would otherwise take it apart again.
+    package var gapNanoseconds: Int64 = 0
 }
 
 // The engine's per-event records, made here, inside the module that declares the members, where
@@ -37,8 +39,10 @@ extension Exchange {
             moved.afterResponseHead = timings.responseHead.map { now.since($0) }
         }
         if let last = timings.lastToken {
-            let gap = now.since(last)
+            let nanoseconds = now.nanoseconds >= last.nanoseconds ? Int64(now.nanoseconds - last.nanoseconds) : 0
+            let gap = Duration.nanoseconds(nanoseconds)
             moved.gap = gap
+            moved.gapNanoseconds = nanoseconds
             if gap > timings.longestTokenGap { timings.longestTokenGap = gap }
         }
         timings.lastToken = now
