@@ -41,6 +41,10 @@ final class DownstreamConnection {
     var peerHost: String { peer.host }
     /// The client's bytes are being parsed: an exchange's hooks run inside a parser callback.
     var isParsing: Bool { parsing }
+    /// The exchange paused its upstream for this client's backlog and waits to hear it drained. The
+    /// socket reports every drain (its low watermark is 0 between pauses), one per forwarded event;
+    /// only these reach the exchange, without taking a reference to it each time.
+    var drainWanted = false
 
     /// For an answer decided while parsing, before the request's body was read (a refusal at the
     /// head): `write` runs once the bytes of this read have been parsed, with whether the request
@@ -63,7 +67,7 @@ final class DownstreamConnection {
         // Bound what a client can pile up unread (pipelined requests behind a long stream).
         socket.setReadHighWatermark(max(64 * 1024, worker.currentVersion.limits.maxHeaderBytes * 2))
         socket.onReadable = { [unowned self] in self.readable() }
-        socket.onWritable = { [unowned self] in self.exchange?.clientDrained() }
+        socket.onWritable = { [unowned self] in if self.drainWanted { self.exchange?.clientDrained() } }
         socket.onCondition = { [unowned self] condition in self.condition(condition) }
         // From the accept, the first request head must be complete within client_header_timeout,
         // so a connection that never sends a byte does not live as long as an idle keep-alive one.
@@ -239,6 +243,7 @@ final class DownstreamConnection {
 
     private func afterExchange(keepAlive: Bool) {
         exchange = nil
+        drainWanted = false
         guard !closed else { return }
         if !keepAlive || worker.isDraining || clientFinishedSending {
             closeAfterFlush()

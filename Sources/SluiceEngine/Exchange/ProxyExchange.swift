@@ -588,6 +588,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.setBytesToClient(client.bytesWritten)
         guard blocked, let upstream else { return }
         client.pause(at: exchange.clock.now(), lowWatermark: exchange.clientLowWatermark)
+        downstream.drainWanted = true
         exchange.counters.clientPauses += 1
         upstream.setReading(false)
         var i = chain.filters.count - 1
@@ -604,6 +605,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// The client's output drained below the low watermark.
     func clientDrained() {
         guard client.isPaused, phase != .ended else { return }
+        downstream.drainWanted = false
         exchange.counters.clientPausedTime += client.resume(at: exchange.clock.now())
         upstream?.setReading(true)
         var i = chain.filters.count - 1

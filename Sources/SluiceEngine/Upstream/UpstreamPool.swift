@@ -14,7 +14,6 @@ final class UpstreamPool {
         while var list = idle[endpoint.id], let connection = list.popLast() {
             idle[endpoint.id] = list
             connection.idleTimer?.cancel()
-            connection.idleTimer = nil
             connection.onIdleClose = nil
             if connection.socket.isOpen { return connection }
         }
@@ -32,7 +31,9 @@ final class UpstreamPool {
         connection.markReused()
         idle[id, default: []].append(connection)
         connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
-        let timer = SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
+        // One timer per connection, armed each time it comes back: not a new one (an event, a
+        // closure) per request.
+        let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
         timer.arm(after: idleTimeout)
         connection.idleTimer = timer
     }
