@@ -74,7 +74,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     @exclusivity(unchecked) private var runningFilter: Int?
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
-    private var timers: [ObjectIdentifier: SluiceIO.Timer] = [:]
+    /// The timers the filters scheduled on this exchange, cancelled when it ends (cancelling one
+    /// that fired or was cancelled does nothing); the ones no longer armed are dropped when the list
+    /// grows. A list, not a dictionary of armed ones: a timer is made per hook, a few per exchange,
+    /// and each insert and removal hashed.
+    private var timers: [SluiceIO.Timer] = []
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
          clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
@@ -584,7 +588,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// Sends body bytes to the client; when that took its backlog over the high watermark, pauses
     /// upstream reads and tells the filters (`onClientBlocked`).
     private func send(_ bytes: UnsafeRawBufferPointer) {
-        let blocked = client.send(bytes, highWatermark: exchange.clientHighWatermark)
+        let blocked = client.send(bytes, highWatermark: exchange.currentHighWatermark)
         exchange.setBytesToClient(client.bytesWritten)
         guard blocked, let upstream else { return }
         client.pause(at: exchange.clock.now(), lowWatermark: exchange.clientLowWatermark)
@@ -778,8 +782,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         phase = .ended
         suspended = false
         connectTimer?.cancel()
-        for t in timers.values { t.cancel() }
-        timers = [:]
+        for t in timers { t.cancel() }
+        timers = []
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
@@ -865,24 +869,24 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
         // The timer belongs to the filter that asked for it: what its body decides is that filter's.
         let owner = runningFilter
-        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] fired in
+        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] _ in
             guard let self, self.phase != .ended else { return }
-            self.timers[ObjectIdentifier(fired)] = nil
             if let owner { self.hook(owner, body) } else { body() }
         }
-        let id = ObjectIdentifier(timer)
-        timers[id] = timer
+        if timers.isEmpty {
+            timers.reserveCapacity(4)
+        } else if timers.count >= 16 {
+            // A filter that schedules per event instead of rescheduling: keep only the armed ones.
+            timers.removeAll { !$0.isArmed }
+        }
+        timers.append(timer)
         timer.arm(after: delay)
-        // The handle holds the timer, so a cancelled or fired timer can be armed again; the exchange
-        // holds only armed ones, to cancel them when it ends.
+        // The handle holds the timer, so a cancelled or fired timer can be armed again (not once the
+        // exchange ended).
         return ExchangeTimer(
-            cancel: { [weak self] in
-                timer.cancel()
-                self?.timers[id] = nil
-            },
+            cancel: { timer.cancel() },
             reschedule: { [weak self] delay in
                 guard let self, self.phase != .ended else { return }
-                self.timers[id] = timer
                 timer.arm(after: delay)
             })
     }

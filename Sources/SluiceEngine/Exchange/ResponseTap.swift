@@ -121,8 +121,9 @@ final class ResponseTap {
             case .comment(let text):
                 onComment(text)
             case .event(let view):
-                let info = LLMEventClassifier.classify(view, dialect: exchange.dialect)
-                if let moved = exchange.recordEvent(info) { record(moved, metrics) }
+                var moved: ContentEventTiming?
+                let info = exchange.classifyAndRecord(view, moved: &moved)
+                if let moved { record(moved, metrics) }
                 goingOn = onEvent(view, info)
             }
         }

@@ -24,6 +24,18 @@ extension Exchange {
         counters.bytesToClient = bytes
     }
 
+    /// `clientHighWatermark`, read here: the engine reads it per forwarded event.
+    package var currentHighWatermark: Int { clientHighWatermark }
+
+    /// Classifies one event of the response stream in the exchange's `dialect`, records it
+    /// (`recordEvent`, whose answer goes to `moved`) and answers the classification: the dialect is
+    /// read here, per event. Loop thread.
+    package func classifyAndRecord(_ event: SSEEventView, moved: inout ContentEventTiming?) -> LLMEventInfo {
+        let info = LLMEventClassifier.classify(event, dialect: dialect)
+        moved = recordEvent(info)
+        return info
+    }
+
     /// One classified event of the response stream: counted, recorded in `tokens`, and for a
     /// content event the first-token, last-token and longest-gap timings. Answers what a content
     /// event moved (nil for other kinds). Loop thread.
