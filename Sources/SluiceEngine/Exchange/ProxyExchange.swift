@@ -755,10 +755,23 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     /// `a.lowercased() == b.lowercased()`, without the copies when both are ASCII.
     private static func sameLowercased(_ a: String, _ b: String) -> Bool {
-        let x = a.utf8, y = b.utf8
-        guard x.allSatisfy({ $0 < 0x80 }) && y.allSatisfy({ $0 < 0x80 }) else { return a.lowercased() == b.lowercased() }
-        func lower(_ c: UInt8) -> UInt8 { c &- 0x41 < 26 ? c | 0x20 : c }
-        return x.count == y.count && zip(x, y).allSatisfy { lower($0) == lower($1) }
+        var a = a, b = b
+        let ascii: Bool? = a.withUTF8 { x in
+            b.withUTF8 { y in
+                func isASCII(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+                    var high: UInt8 = 0
+                    for c in s { high |= c }
+                    return high < 0x80
+                }
+                guard isASCII(x), isASCII(y) else { return nil }
+                guard x.count == y.count else { return false }
+                for k in 0..<x.count where (x[k] &- 0x41 < 26 ? x[k] | 0x20 : x[k]) != (y[k] &- 0x41 < 26 ? y[k] | 0x20 : y[k]) {
+                    return false
+                }
+                return true
+            }
+        }
+        return ascii ?? (a.lowercased() == b.lowercased())
     }
 
     /// The client went away: cancel everything at once.

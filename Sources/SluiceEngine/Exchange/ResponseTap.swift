@@ -34,8 +34,8 @@ final class ResponseTap {
 
     /// The tap for a response with this head.
     init(head: HTTPResponseHead) {
-        let contentType = head.headers["content-type"] ?? ""
-        if contentType.utf8.allSatisfy({ $0 < 0x80 }) {
+        var contentType = head.headers["content-type"] ?? ""
+        if contentType.withUTF8({ bytes in bytes.reduce(0, |) < 0x80 }) {
             // ASCII, as content types are: folded byte by byte, with no lowercased copy.
             readsEvents = Self.startsWithEventStream(contentType.utf8)
             if !readsEvents && (200..<300).contains(head.status) && Self.mentionsJSON(contentType.utf8) { jsonBody = [] }
