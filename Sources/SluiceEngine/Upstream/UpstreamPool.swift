@@ -3,16 +3,17 @@ import SluiceIO
 /// Idle keep-alive connections, per endpoint, for one worker. Loop thread only.
 final class UpstreamPool {
     private let loop: EventLoop
-    private var idle: [String: [UpstreamConnection]] = [:]
+    // Loop thread only, touched twice per request: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var idle: [String: [UpstreamConnection]] = [:]
     /// Streams in flight per endpoint id on this worker (for least-active balancing).
-    private(set) var active: [String: Int] = [:]
+    @exclusivity(unchecked) private(set) var active: [String: Int] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
 
     /// A reusable idle connection to `endpoint`, most recently used first.
     func takeIdle(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
-        while var list = idle[endpoint.id], let connection = list.popLast() {
-            idle[endpoint.id] = list
+        // Popped in place: one lookup, and no copy of the list to write back.
+        while let connection = idle[endpoint.id]?.popLast() {
             connection.idleTimer?.cancel()
             connection.onIdleClose = nil
             if connection.socket.isOpen { return connection }
