@@ -133,7 +133,8 @@ final class ResponseTap {
         if let ttft = moved.timeToFirstToken { metrics.timeToFirstToken.record(ttft) }
         if let afterHead = moved.afterResponseHead { metrics.firstContentEvent.record(afterHead) }
         if moved.gap != nil {
-            gapHistogram = metrics.tokenGap
+            // Set once: assigning it again took and dropped a reference per content event.
+            if gapHistogram == nil { gapHistogram = metrics.tokenGap }
             if gaps.record(nanoseconds: moved.gapNanoseconds, bounds: metrics.tokenGap.bounds) { metrics.tokenGap.add(&gaps) }
         }
     }
