@@ -109,6 +109,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// Removes every field called `name`; does nothing when there is none.
     public mutating func remove(_ name: String) {
+        // Most removals find nothing (hop-by-hop fields, `expect`): answered by a read, without
+        // `removeAll`, which would make `fields` unique (a copy, when the head was copied) to change nothing.
+        guard firstIndex(of: name) != nil else {
+            if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
+            return
+        }
         // A local reference to the bytes lets `fields` be edited while they are read.
         let storage = self.storage
         var name = name
@@ -124,11 +130,48 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
+    /// Removes every field called one of `names` (each compared as `remove(_:)` compares). One pass
+    /// over the fields answers the usual case, none of them present, where a `remove` per name
+    /// scanned the fields once per name.
+    public mutating func remove(anyOf names: [String]) {
+        var present: [String] = []
+        storage.withUnsafeBytes { bytes in
+            for name in names {
+                let length = name.utf8.count
+                var found = false
+                for field in fields where Int(field.nameLength) == length {
+                    found = Self.nameEquals(Self.slice(bytes, field.nameStart, field.nameLength), name)
+                    if found { break }
+                }
+                if found { present.append(name) }
+            }
+        }
+        if present.isEmpty {
+            // As `remove` leaves an empty list: no bytes kept.
+            if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
+            return
+        }
+        for name in present { remove(name) }
+    }
+
+    /// `bytes` equals `name` ASCII case-insensitively (the same length already checked or not).
+    private static func nameEquals(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { ASCIICaseInsensitive.equals(bytes, UnsafeRawBufferPointer($0)) }
+    }
+
     /// Removes every field whose name contains `byte` (an ASCII byte such as `_`); returns how many went.
     @discardableResult
     public mutating func removeFields(whoseNameContains byte: UInt8) -> Int {
         let storage = self.storage
         let before = fields.count
+        let any = storage.withUnsafeBytes { bytes in
+            fields.contains { Self.slice(bytes, $0.nameStart, $0.nameLength).contains(byte) }
+        }
+        guard any else {
+            if fields.isEmpty && !self.storage.isEmpty { self.storage.removeAll(keepingCapacity: true) }
+            return 0
+        }
         storage.withUnsafeBytes { bytes in
             fields.removeAll { field in
                 let name = UnsafeRawBufferPointer(rebasing: bytes[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)])
@@ -272,7 +315,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Copies `text` to the end of the storage and returns where it starts.
     private mutating func append(_ text: String) -> UInt32 {
         let start = storage.count
-        storage.append(contentsOf: text.utf8)
+        // From the contiguous UTF-8 when there is one: appending the `utf8` view element by element
+        // cost several hundred instructions per field added.
+        var text = text
+        text.withUTF8 { storage.append(contentsOf: $0) }
         precondition(storage.count <= Int(UInt32.max), "header storage beyond 4 GiB")
         return UInt32(truncatingIfNeeded: start)
     }

@@ -34,7 +34,7 @@ public final class BufferEvent {
     /// the loop turn.
     private var coalescesWrites = false
     /// Bytes written this loop turn and not yet handed to libevent (see `write`).
-    @exclusivity(unchecked) private var staged: [UInt8] = []
+    @exclusivity(unchecked) private var staged = StagingBuffer()
     @exclusivity(unchecked) private var flushPending = false
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
@@ -189,9 +189,9 @@ public final class BufferEvent {
         guard let bev else { return }
         guard first.count + second.count + third.count > 0 else { return }
         if coalescesWrites {
-            staged.append(contentsOf: first)
-            staged.append(contentsOf: second)
-            staged.append(contentsOf: third)
+            staged.append(first)
+            staged.append(second)
+            staged.append(third)
             if !flushPending {
                 flushPending = true
                 loop.flushLater(self)
@@ -208,9 +208,9 @@ public final class BufferEvent {
     func flushStaged() {
         guard flushPending else { return }
         flushPending = false
-        defer { if staged.capacity > 4096 { staged = [] } else { staged.removeAll(keepingCapacity: true) } }
+        defer { staged.removeAll() }
         guard let bev, !staged.isEmpty else { return }
-        staged.withUnsafeBytes { raw in _ = bufferevent_write(bev, raw.baseAddress, raw.count) }
+        staged.withBytes { raw in _ = bufferevent_write(bev, raw.baseAddress, raw.count) }
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -290,7 +290,7 @@ public final class BufferEvent {
             flushTimer = nil
             lingering = nil
         }
-        staged = []
+        staged.removeAll()
         flushPending = false
         guard let b = bev else { return }
         bev = nil

@@ -3,12 +3,14 @@ import CLibevent
 /// A re-armable one-shot timer on an event loop. Loop thread only. Freed (and disarmed) when the
 /// last reference goes away, so a timer owned by an exchange dies with it.
 public final class Timer {
-    private var event: OpaquePointer?
-    private var handler: (Timer) -> Void
+    // Armed and cancelled several times per request, on the loop thread only: not checked for
+    // exclusivity at run time.
+    @exclusivity(unchecked) private var event: OpaquePointer?
+    @exclusivity(unchecked) private var handler: (Timer) -> Void
     /// Held so the event base outlives this timer's event: `event_free` needs the base alive.
     private let loop: EventLoop
     var onCancel: (() -> Void)?
-    public private(set) var isArmed = false
+    @exclusivity(unchecked) public private(set) var isArmed = false
 
     public init(loop: EventLoop, _ handler: @escaping (Timer) -> Void) {
         self.handler = handler

@@ -10,22 +10,25 @@ final class DownstreamConnection {
     private let peer: PeerAddress
     private let listenerName: String
     private let secure: Bool
+    /// Checked for exclusivity at run time: it parses with the exchange's hooks inside its callbacks.
     private var parser: HTTPRequestParser
-    private var exchange: ProxyExchange?
-    private var idleTimer: SluiceIO.Timer?
-    private var headerTimer: SluiceIO.Timer?
-    private var parsing = false
+    // The state below is loop-thread only, touched on every request and never passed inout across a
+    // call that could reach it again: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var exchange: ProxyExchange?
+    @exclusivity(unchecked) private var idleTimer: SluiceIO.Timer?
+    @exclusivity(unchecked) private var headerTimer: SluiceIO.Timer?
+    @exclusivity(unchecked) private var parsing = false
     /// The exchange ended inside a parser callback; its keep-alive answer waits for `parse` to return.
-    private var finishedDuringParse: Bool?
+    @exclusivity(unchecked) private var finishedDuringParse: Bool?
     /// A response of the proxy's own, decided while parsing, to be written once the read is parsed
     /// (`answerAfterThisRead`).
-    private var pendingAnswer: ((_ requestRead: Bool) -> Bool)?
-    private var closed = false
+    @exclusivity(unchecked) private var pendingAnswer: ((_ requestRead: Bool) -> Bool)?
+    @exclusivity(unchecked) private var closed = false
     /// The client shut down its sending side after a complete request: the response goes on, and
     /// the connection closes after it.
-    private var clientFinishedSending = false
+    @exclusivity(unchecked) private var clientFinishedSending = false
     /// The HTTP version of the request in progress.
-    private var requestVersion: HTTPVersion = .http1_1
+    @exclusivity(unchecked) private var requestVersion: HTTPVersion = .http1_1
     /// True when this connection counts against `limits.max_connections_per_ip`.
     let countedPerAddress: Bool
     /// Links of the worker's `IdleConnections` list; only that list touches them.
@@ -41,6 +44,10 @@ final class DownstreamConnection {
     var peerHost: String { peer.host }
     /// The client's bytes are being parsed: an exchange's hooks run inside a parser callback.
     var isParsing: Bool { parsing }
+    /// The exchange paused its upstream for this client's backlog and waits to hear it drained. The
+    /// socket reports every drain (its low watermark is 0 between pauses), one per forwarded event;
+    /// only these reach the exchange, without taking a reference to it each time.
+    @exclusivity(unchecked) var drainWanted = false
 
     /// For an answer decided while parsing, before the request's body was read (a refusal at the
     /// head): `write` runs once the bytes of this read have been parsed, with whether the request
@@ -63,7 +70,7 @@ final class DownstreamConnection {
         // Bound what a client can pile up unread (pipelined requests behind a long stream).
         socket.setReadHighWatermark(max(64 * 1024, worker.currentVersion.limits.maxHeaderBytes * 2))
         socket.onReadable = { [unowned self] in self.readable() }
-        socket.onWritable = { [unowned self] in self.exchange?.clientDrained() }
+        socket.onWritable = { [unowned self] in if self.drainWanted { self.exchange?.clientDrained() } }
         socket.onCondition = { [unowned self] condition in self.condition(condition) }
         // From the accept, the first request head must be complete within client_header_timeout,
         // so a connection that never sends a byte does not live as long as an idle keep-alive one.
@@ -173,6 +180,8 @@ final class DownstreamConnection {
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
         if head.headers.contains("transfer-encoding") { return .chunked }
         if let length = head.headers["content-length"] {
+            // The usual single value needs no splitting.
+            if let n = Int(length) { return .contentLength(n) }
             let first = length.split(separator: ",").first.map { $0.trimmingSpaces } ?? ""
             return .contentLength(Int(first) ?? 0)
         }
@@ -237,6 +246,7 @@ final class DownstreamConnection {
 
     private func afterExchange(keepAlive: Bool) {
         exchange = nil
+        drainWanted = false
         guard !closed else { return }
         if !keepAlive || worker.isDraining || clientFinishedSending {
             closeAfterFlush()

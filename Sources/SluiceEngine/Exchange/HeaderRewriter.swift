@@ -19,7 +19,7 @@ enum HeaderRewriter {
                 if !t.isEmpty { named.append(t) }
             }
         }
-        for name in hopByHop { headers.remove(name) }
+        headers.remove(anyOf: hopByHop)
         for name in named { headers.remove(name) }
     }
 

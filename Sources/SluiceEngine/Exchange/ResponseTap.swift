@@ -34,21 +34,39 @@ final class ResponseTap {
 
     /// The tap for a response with this head.
     init(head: HTTPResponseHead) {
-        let contentType = head.headers["content-type"]?.lowercased() ?? ""
-        readsEvents = contentType.hasPrefix("text/event-stream")
-        if readsEvents {
-            parser = SSEParser()
-        } else if (200..<300).contains(head.status) && Self.mentionsJSON(contentType) {
-            jsonBody = []
+        var contentType = head.headers["content-type"] ?? ""
+        if contentType.withUTF8({ bytes in bytes.reduce(0, |) < 0x80 }) {
+            // ASCII, as content types are: folded byte by byte, with no lowercased copy.
+            readsEvents = Self.startsWithEventStream(contentType.utf8)
+            if !readsEvents && (200..<300).contains(head.status) && Self.mentionsJSON(contentType.utf8) { jsonBody = [] }
+        } else {
+            let lowercased = contentType.lowercased()
+            readsEvents = lowercased.hasPrefix("text/event-stream")
+            if !readsEvents && (200..<300).contains(head.status) && Self.mentionsJSON(lowercased.utf8) { jsonBody = [] }
         }
+        if readsEvents { parser = SSEParser() }
     }
 
-    /// "json" appears in the (lowercased) content type. On the bytes: `String.contains` resolves to
-    /// Foundation's, and the standard library's generic search costs more still, a few thousand
-    /// instructions for a short header value.
-    private static func mentionsJSON(_ contentType: String) -> Bool {
+    /// The ASCII `utf8` starts with "text/event-stream", ignoring case.
+    private static func startsWithEventStream(_ utf8: String.UTF8View) -> Bool {
+        let wanted: StaticString = "text/event-stream"
+        var k = 0
+        for byte in utf8 {
+            if k == wanted.utf8CodeUnitCount { return true }
+            let lower = byte &- 0x41 < 26 ? byte | 0x20 : byte
+            if lower != wanted.utf8Start[k] { return false }
+            k += 1
+        }
+        return k == wanted.utf8CodeUnitCount
+    }
+
+    /// "json" appears in the content type, ignoring ASCII case. On the bytes: `String.contains`
+    /// resolves to Foundation's, and the standard library's generic search costs more still, a few
+    /// thousand instructions for a short header value.
+    private static func mentionsJSON(_ utf8: String.UTF8View) -> Bool {
         var matched = 0
-        for byte in contentType.utf8 {
+        for raw in utf8 {
+            let byte = raw &- 0x41 < 26 ? raw | 0x20 : raw
             let wanted: UInt8 = matched == 0 ? 0x6A : matched == 1 ? 0x73 : matched == 2 ? 0x6F : 0x6E  // j s o n
             if byte == wanted {
                 matched += 1
@@ -103,8 +121,9 @@ final class ResponseTap {
             case .comment(let text):
                 onComment(text)
             case .event(let view):
-                let info = LLMEventClassifier.classify(view, dialect: exchange.dialect)
-                if let moved = exchange.recordEvent(info) { record(moved, metrics) }
+                var moved: ContentEventTiming?
+                let info = exchange.classifyAndRecord(view, moved: &moved)
+                if let moved { record(moved, metrics) }
                 goingOn = onEvent(view, info)
             }
         }
@@ -113,9 +132,10 @@ final class ResponseTap {
     private func record(_ moved: ContentEventTiming, _ metrics: RouteMetrics) {
         if let ttft = moved.timeToFirstToken { metrics.timeToFirstToken.record(ttft) }
         if let afterHead = moved.afterResponseHead { metrics.firstContentEvent.record(afterHead) }
-        if let gap = moved.gap {
-            gapHistogram = metrics.tokenGap
-            if gaps.record(gap, bounds: metrics.tokenGap.bounds) { metrics.tokenGap.add(&gaps) }
+        if moved.gap != nil {
+            // Set once: assigning it again took and dropped a reference per content event.
+            if gapHistogram == nil { gapHistogram = metrics.tokenGap }
+            if gaps.record(nanoseconds: moved.gapNanoseconds, bounds: metrics.tokenGap.bounds) { metrics.tokenGap.add(&gaps) }
         }
     }
 }

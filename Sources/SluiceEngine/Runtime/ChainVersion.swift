@@ -42,9 +42,13 @@ final class ChainVersion: Sendable {
     /// The first route, in file order, whose host (when set) and path prefix match.
     func route(for request: HTTPRequestHead) -> CompiledRoute? {
         let path = request.path
-        let host = request.headers["host"].map(Self.hostWithoutPort)
+        // Read only when a route names a host: most files have none, and this runs per request.
+        var host: String??
         for route in routes {
-            if let wanted = route.host, host?.lowercased() != wanted { continue }
+            if let wanted = route.host {
+                if host == nil { host = .some(request.headers["host"].map { Self.hostWithoutPort($0).lowercased() }) }
+                if host! != wanted { continue }
+            }
             if path.hasPrefix(route.pathPrefix) { return route }
         }
         return nil

@@ -3,18 +3,18 @@ import SluiceIO
 /// Idle keep-alive connections, per endpoint, for one worker. Loop thread only.
 final class UpstreamPool {
     private let loop: EventLoop
-    private var idle: [String: [UpstreamConnection]] = [:]
+    // Loop thread only, touched twice per request: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var idle: [String: [UpstreamConnection]] = [:]
     /// Streams in flight per endpoint id on this worker (for least-active balancing).
-    private(set) var active: [String: Int] = [:]
+    @exclusivity(unchecked) private(set) var active: [String: Int] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
 
     /// A reusable idle connection to `endpoint`, most recently used first.
     func takeIdle(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
-        while var list = idle[endpoint.id], let connection = list.popLast() {
-            idle[endpoint.id] = list
+        // Popped in place: one lookup, and no copy of the list to write back.
+        while let connection = idle[endpoint.id]?.popLast() {
             connection.idleTimer?.cancel()
-            connection.idleTimer = nil
             connection.onIdleClose = nil
             if connection.socket.isOpen { return connection }
         }
@@ -32,7 +32,9 @@ final class UpstreamPool {
         connection.markReused()
         idle[id, default: []].append(connection)
         connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
-        let timer = SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
+        // One timer per connection, armed each time it comes back: not a new one (an event, a
+        // closure) per request.
+        let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
         timer.arm(after: idleTimeout)
         connection.idleTimer = timer
     }

@@ -6,6 +6,8 @@ package struct ContentEventTiming {
     package var afterResponseHead: Duration?
     /// Set from the second content event on: the gap since the previous one.
     package var gap: Duration?
+    /// `gap` in nanoseconds (0 when it is nil), for metrics that would otherwise take it apart again.
+    package var gapNanoseconds: Int64 = 0
 }
 
 // The engine's per-event records, made here, inside the module that declares the members, where
@@ -20,6 +22,18 @@ extension Exchange {
     /// The client has been written `bytes` response bytes in all, head included. Loop thread.
     package func setBytesToClient(_ bytes: Int) {
         counters.bytesToClient = bytes
+    }
+
+    /// `clientHighWatermark`, read here: the engine reads it per forwarded event.
+    package var currentHighWatermark: Int { clientHighWatermark }
+
+    /// Classifies one event of the response stream in the exchange's `dialect`, records it
+    /// (`recordEvent`, whose answer goes to `moved`) and answers the classification: the dialect is
+    /// read here, per event. Loop thread.
+    package func classifyAndRecord(_ event: SSEEventView, moved: inout ContentEventTiming?) -> LLMEventInfo {
+        let info = LLMEventClassifier.classify(event, dialect: dialect)
+        moved = recordEvent(info)
+        return info
     }
 
     /// One classified event of the response stream: counted, recorded in `tokens`, and for a
@@ -37,8 +51,10 @@ extension Exchange {
             moved.afterResponseHead = timings.responseHead.map { now.since($0) }
         }
         if let last = timings.lastToken {
-            let gap = now.since(last)
+            let nanoseconds = now.nanoseconds >= last.nanoseconds ? Int64(now.nanoseconds - last.nanoseconds) : 0
+            let gap = Duration.nanoseconds(nanoseconds)
             moved.gap = gap
+            moved.gapNanoseconds = nanoseconds
             if gap > timings.longestTokenGap { timings.longestTokenGap = gap }
         }
         timings.lastToken = now

@@ -8,17 +8,20 @@ import SluiceHTTP
 public final class Exchange: @unchecked Sendable {
     /// The request id: the client's `X-Request-Id` when it sent a sane one, otherwise generated.
     public let id: String
+    // The members filters may set are loop-thread state like the rest (see the note below): their
+    // accesses are not checked at run time either; each check was about 70 instructions, and
+    // `dialect` and the watermarks are read on every event.
     /// The request head as the upstream will get it. Filters may edit it in request phases.
-    public var request: HTTPRequestHead
+    @exclusivity(unchecked) public var request: HTTPRequestHead
     /// The request body, when some filter of the chain asked for it (see `Filter.requestBodyLimit`).
     /// Filters may replace it in `onRequestBody`; Content-Length is fixed up by the engine.
-    public var requestBody: [UInt8]?
+    @exclusivity(unchecked) public var requestBody: [UInt8]?
     /// Who sent the request: address, port, TLS, listener.
     public let client: ClientInfo
     /// The route that matched, its chain and its upstream group.
     public let route: RouteInfo
     /// The SSE dialect errors are written in: from the route, else guessed from the request path.
-    public var dialect: StreamDialect
+    @exclusivity(unchecked) public var dialect: StreamDialect
 
     // The members only the engine sets (`package(set)`), and `locals`, are read or set on every
     // event, by the engine and by filters, all on the loop thread, never across a call that could
@@ -31,15 +34,15 @@ public final class Exchange: @unchecked Sendable {
     /// 1 for the first attempt, then 2, 3, … for retries.
     @exclusivity(unchecked) public package(set) var attempt: Int = 0
     /// The upstream's response head, from `onResponseHead` on. Filters may edit it there.
-    public var response: HTTPResponseHead?
+    @exclusivity(unchecked) public var response: HTTPResponseHead?
     /// Headers added to whatever response the client gets, the upstream's or an error
     /// (e.g. RateLimit-* on allowed and refused requests alike).
-    public var responseHeaders: [(String, String)] = []
+    @exclusivity(unchecked) public var responseHeaders: [(String, String)] = []
     /// Backpressure: upstream reads stop while more than this many bytes wait to be written to the
     /// client, and resume at `clientLowWatermark`. Filters may set both in request phases.
-    public var clientHighWatermark = 256 * 1024
+    @exclusivity(unchecked) public var clientHighWatermark = 256 * 1024
     /// Upstream reads resume when the client's backlog falls to this many bytes (see `clientHighWatermark`).
-    public var clientLowWatermark = 64 * 1024
+    @exclusivity(unchecked) public var clientLowWatermark = 64 * 1024
     /// True once any byte of the response head went to the client: from then on there is no retry,
     /// and errors become SSE error events.
     @exclusivity(unchecked) public package(set) var headSent = false
@@ -56,7 +59,10 @@ public final class Exchange: @unchecked Sendable {
     /// The worker that owns this exchange (0-based).
     public let worker: Int
 
-    @exclusivity(unchecked) private var locals: [ObjectIdentifier: AnyObject] = [:]
+    /// Each filter's per-exchange state, by the filter's identity. A list searched in order: a chain
+    /// has a handful of filters, and hashing into a dictionary (which also grew from empty on every
+    /// exchange) cost several thousand instructions per request.
+    @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
     package weak var driver: (any ExchangeDriver)?
 
     package init(id: String, request: HTTPRequestHead, client: ClientInfo, route: RouteInfo, dialect: StreamDialect,
@@ -75,15 +81,22 @@ public final class Exchange: @unchecked Sendable {
     /// Per-exchange state of one filter: created on first use, dropped with the exchange.
     public func local<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
         let key = ObjectIdentifier(filter)
-        if let existing = locals[key] as? State { return existing }
+        let index = locals.firstIndex { $0.filter == key }
+        if let index, let existing = locals[index].state as? State { return existing }
         let made = create()
-        locals[key] = made
+        if let index {
+            locals[index].state = made
+        } else {
+            if locals.isEmpty { locals.reserveCapacity(8) }
+            locals.append((key, made))
+        }
         return made
     }
 
     /// The state `local(for:_:)` made, if any.
     public func existingLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
-        locals[ObjectIdentifier(filter)] as? State
+        let key = ObjectIdentifier(filter)
+        return locals.first { $0.filter == key }?.state as? State
     }
 
     /// Continues an exchange that a filter suspended, as if that filter had answered `decision` now.

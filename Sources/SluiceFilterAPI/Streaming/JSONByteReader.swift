@@ -180,9 +180,9 @@ package struct JSONByteReader {
         case .number:
             _ = scanNumber()
         case .bool:
-            _ = bytes[index] == JSONByte.t ? skipLiteral("true") : skipLiteral("false")
+            _ = bytes[index] == JSONByte.t ? skipWord(Self.trueWord, 4) : skipWord(Self.falseWord, 5)
         case .null:
-            _ = skipLiteral("null")
+            _ = skipWord(Self.nullWord, 4)
         case .object, .array:
             skipContainer()
         }
@@ -249,12 +249,19 @@ package struct JSONByteReader {
         b >= JSONByte.zero && b <= JSONByte.nine
     }
 
-    private mutating func skipLiteral(_ literal: StaticString) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard bytes.count - index >= n else { return fail() }
-        let p = literal.utf8Start
-        for k in 0..<n where bytes[index + k] != p[k] { return fail() }
-        index += n
+    /// "null", "true" and "fals" as little-endian words, and the "e" that ends "false".
+    private static let nullWord: UInt32 = 0x6C6C_756E
+    private static let trueWord: UInt32 = 0x6575_7274
+    private static let falseWord: UInt32 = 0x736C_6166
+
+    /// Consumes `null`, `true` or `false`: their first four bytes compared as one word
+    /// (`length` 5 also wants the `e` of `false`), not byte by byte through a `StaticString`.
+    @inline(__always)
+    private mutating func skipWord(_ word: UInt32, _ length: Int) -> Bool {
+        guard bytes.count - index >= length, let base = bytes.baseAddress else { return fail() }
+        guard UnsafeRawPointer(base + index).loadUnaligned(as: UInt32.self).littleEndian == word,
+              length == 4 || base[index + 4] == JSONByte.e else { return fail() }
+        index += length
         return true
     }
 

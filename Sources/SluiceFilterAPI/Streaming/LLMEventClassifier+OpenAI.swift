@@ -12,24 +12,27 @@ extension LLMEventClassifier {
     }
 }
 
-/// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON.
+/// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON. Strings
+/// are kept as views of the event's bytes and decoded by `info()` for the answer: the struct holds
+/// nothing to release, and an event pays for a `String` only when its answer carries one. (A string
+/// the reader scanned always decodes: it checked every escape.)
 private struct OpenAIChunk {
     var hasChoicesArray = false
     var hasContent = false
-    var finishReason: String?
+    var finishReason: JSONByteReader.RawString?
     var usage: TokenUsage?
     var hasError = false
-    var errorMessage: String?
-    var errorType: String?
+    var errorMessage: JSONByteReader.RawString?
+    var errorType: JSONByteReader.RawString?
     var objectIsError = false
-    var topMessage: String?
+    var topMessage: JSONByteReader.RawString?
     /// The top-level `type` and `code`, kept as views and decoded only for an error event.
     var topType: JSONByteReader.RawString?
     var topCode: JSONByteReader.RawString?
     var responsesEvent: ResponsesEvent?
     var deltaHasContent = false
-    var responseStatus: String?
-    var incompleteReason: String?
+    var responseStatus: JSONByteReader.RawString?
+    var incompleteReason: JSONByteReader.RawString?
 
     /// Responses API event types, grouped by what they mean here.
     enum ResponsesEvent {
@@ -50,7 +53,7 @@ private struct OpenAIChunk {
         } else if key == "object" {
             if let s = r.readString(), s == "error" { objectIsError = true }
         } else if key == "message" {
-            topMessage = r.readString()?.decoded()
+            topMessage = r.readString()
         } else if key == "type" {
             if let s = r.readString() {
                 responsesEvent = Self.responsesEvent(s)
@@ -82,7 +85,7 @@ private struct OpenAIChunk {
             } else if key == "text" {
                 if r.readHasContent() { hasContent = true }
             } else if key == "finish_reason" {
-                if finishReason == nil, let s = r.readString() { finishReason = s.decoded() }
+                if finishReason == nil, let s = r.readString() { finishReason = s }
             }
         }
     }
@@ -92,14 +95,14 @@ private struct OpenAIChunk {
         if key == "usage" {
             usage = Self.readUsage(&r)
         } else if key == "status" {
-            responseStatus = r.readString()?.decoded()
+            responseStatus = r.readString()
         } else if key == "error" {
             let error = Self.readError(&r)
             if error.present { (errorMessage, errorType) = (error.message, error.type) }
         } else if key == "incomplete_details" {
             guard r.peekKind() == .object else { return }
             r.readObject { key, r in
-                if key == "reason" { incompleteReason = r.readString()?.decoded() }
+                if key == "reason" { incompleteReason = r.readString() }
             }
         }
     }
@@ -107,17 +110,18 @@ private struct OpenAIChunk {
     func info() -> LLMEventInfo {
         if hasError || objectIsError {
             // vLLM's `{"object": "error", "type": "BadRequestError", ...}` names its type at the top.
-            return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage,
-                                errorType: errorType ?? (objectIsError ? topType?.decoded() : nil))
+            return LLMEventInfo(kind: .error, usage: usage, errorMessage: (errorMessage ?? topMessage)?.decoded(),
+                                errorType: (errorType ?? (objectIsError ? topType : nil))?.decoded())
         }
         if let responsesEvent {
             switch responsesEvent {
             case .error:
-                return LLMEventInfo(kind: .error, errorMessage: topMessage ?? errorMessage, errorType: topCode?.decoded())
+                return LLMEventInfo(kind: .error, errorMessage: (topMessage ?? errorMessage)?.decoded(), errorType: topCode?.decoded())
             case .failed:
-                return LLMEventInfo(kind: .error, usage: usage, errorMessage: errorMessage ?? topMessage, errorType: errorType)
+                return LLMEventInfo(kind: .error, usage: usage, errorMessage: (errorMessage ?? topMessage)?.decoded(),
+                                    errorType: errorType?.decoded())
             case .finished:
-                return LLMEventInfo(kind: .done, usage: usage, finishReason: incompleteReason ?? responseStatus)
+                return LLMEventInfo(kind: .done, usage: usage, finishReason: (incompleteReason ?? responseStatus)?.decoded())
             case .delta:
                 return LLMEventInfo(kind: deltaHasContent ? .content : .preamble)
             case .started:
@@ -136,7 +140,7 @@ private struct OpenAIChunk {
         } else {
             kind = .other
         }
-        return LLMEventInfo(kind: kind, usage: usage, finishReason: finishReason)
+        return LLMEventInfo(kind: kind, usage: usage, finishReason: finishReason?.decoded())
     }
 
     /// Only `"error"` and `response.*` are Responses API types; a `type` field elsewhere (vLLM
@@ -171,23 +175,24 @@ private struct OpenAIChunk {
 
     /// An `error` member: `null` is no error; an object gives its `message` (else its type) and
     /// its `type` (else its `code`, as the Responses API names it); a bare string is the message.
-    private static func readError(_ r: inout JSONByteReader) -> (present: Bool, message: String?, type: String?) {
+    private static func readError(_ r: inout JSONByteReader)
+        -> (present: Bool, message: JSONByteReader.RawString?, type: JSONByteReader.RawString?) {
         switch r.peekKind() {
         case .null, nil:
             return (false, nil, nil)
         case .string:
-            return (true, r.readString()?.decoded(), nil)
+            return (true, r.readString(), nil)
         case .object:
-            var message: String?
-            var type: String?
-            var code: String?
+            var message: JSONByteReader.RawString?
+            var type: JSONByteReader.RawString?
+            var code: JSONByteReader.RawString?
             r.readObject { key, r in
                 if key == "message" {
-                    message = r.readString()?.decoded()
+                    message = r.readString()
                 } else if key == "type" {
-                    type = r.readString()?.decoded()
+                    type = r.readString()
                 } else if key == "code" {
-                    code = r.readString()?.decoded()
+                    code = r.readString()
                 }
             }
             return (true, message ?? type ?? code, type ?? code)

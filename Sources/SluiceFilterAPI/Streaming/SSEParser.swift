@@ -95,6 +95,10 @@ public struct SSEParser: Sendable {
                 return
             }
             if line.isEmpty {
+                if let next = try dispatchInPlace(bytes, lineStart: i, lineEnd: end, onItem) {
+                    i = next
+                    continue
+                }
                 try processLine(UnsafeRawBufferPointer(rebasing: bytes[i..<end]), onItem)
             } else {
                 line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<end]))
@@ -187,6 +191,37 @@ public struct SSEParser: Sendable {
         }
     }
 
+    /// The usual event, one `data` line and the blank line after it, both whole in `bytes` (LF LF or
+    /// CRLF CRLF): reported as a view of `bytes` itself, the data not copied into `data` first.
+    /// Answers where the next line starts, or nil, having done nothing, for any other shape; what is
+    /// reported, checked and remembered is what `processLine` would have made of the two lines.
+    private mutating func dispatchInPlace(_ bytes: UnsafeRawBufferPointer, lineStart: Int, lineEnd: Int,
+                                          _ onItem: (SSEItemView) -> Void) throws(SSEParseError) -> Int? {
+        guard !hasData else { return nil }
+        let count = bytes.count
+        let next: Int
+        if bytes[lineEnd] == SSEByte.lf {
+            guard lineEnd + 1 < count, bytes[lineEnd + 1] == SSEByte.lf else { return nil }
+            next = lineEnd + 2
+        } else {
+            guard lineEnd + 3 < count, bytes[lineEnd + 1] == SSEByte.lf, bytes[lineEnd + 2] == SSEByte.cr,
+                  bytes[lineEnd + 3] == SSEByte.lf else { return nil }
+            next = lineEnd + 4
+        }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
+        // The field's name is "data": the line is "data" alone or starts "data:".
+        guard line.count >= 4, Self.equals(UnsafeRawBufferPointer(rebasing: line[0..<4]), "data"),
+              line.count == 4 || line[4] == SSEByte.colon else { return nil }
+        try checkSize(lineLength: line.count, isComment: false)
+        let value = Self.value(line, from: 5)
+        let (id, retry, named) = (eventID, eventRetry, hasEventType)
+        eventType.withUnsafeBytes { name in
+            onItem(.event(SSEEventView(data: value, name: named ? name : nil, id: id, retry: retry)))
+        }
+        clearEvent()
+        return next
+    }
+
     private mutating func dispatch(_ onItem: (SSEItemView) -> Void) {
         defer { clearEvent() }
         guard hasData else { return }
@@ -199,9 +234,10 @@ public struct SSEParser: Sendable {
     }
 
     private mutating func clearEvent() {
-        Self.empty(&data)
+        // Tested first: emptying an empty array still costs a generic `replaceSubrange`, per event.
+        if !data.isEmpty { Self.empty(&data) }
         hasData = false
-        eventType.removeAll(keepingCapacity: true)
+        if !eventType.isEmpty { eventType.removeAll(keepingCapacity: true) }
         hasEventType = false
         eventID = nil
         eventRetry = nil

@@ -114,6 +114,9 @@ public final class AdmissionFilter: SharedLimitFilter {
     let positionInterval: Duration?
     let key: ClientKey
     let retryAfter: Int
+    /// The answer to a request that waited `limits.queue.maxWait`: made once, since every request
+    /// carries it into the queue and its message took a few thousand instructions to format.
+    private let timeoutError: ProxyError
     /// 1 for a first load, one more per reload that adopted a previous instance.
     let generation: Int
     let state: AdmissionState
@@ -187,6 +190,8 @@ public final class AdmissionFilter: SharedLimitFilter {
         globalSlots = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "adm", setup: setup)) }
         limits = Limits(maxActiveStreams: maxActive, budget: events ?? tokens, unit: tokens != nil ? .tokens : .events,
                         queue: .init(maxLength: maxLength, maxPerKey: maxPerKey, maxWait: maxWait))
+        timeoutError = ProxyError(.queueTimeout, "the request waited \(ConfigParse.durationText(maxWait)) in the admission queue",
+                                  source: .filter(setup.name), retryAfterSeconds: retryAfter)
         if let previous = setup.previous as? AdmissionFilter {
             state = previous.state
             generation = previous.generation + 1
@@ -453,11 +458,6 @@ public final class AdmissionFilter: SharedLimitFilter {
 
     private func overloaded(_ message: String) -> ProxyError {
         ProxyError(.overloaded, message, source: .filter(name), retryAfterSeconds: retryAfter)
-    }
-
-    private var timeoutError: ProxyError {
-        ProxyError(.queueTimeout, "the request waited \(ConfigParse.durationText(limits.queue.maxWait)) in the admission queue",
-                   source: .filter(name), retryAfterSeconds: retryAfter)
     }
 
     // MARK: - Config
