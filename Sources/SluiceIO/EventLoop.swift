@@ -17,6 +17,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var flushQueue: [BufferEvent] = []
     /// The queue being flushed; swapped with `flushQueue` so neither is reallocated per turn.
     @exclusivity(unchecked) private var flushing: [BufferEvent] = []
+    /// `atEndOfTurn`'s work for this turn.
+    private var endOfTurnJobs: [() -> Void] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = Latch()
     private let runner = Mutex<pthread_t?>(nil)
@@ -100,11 +102,24 @@ public final class EventLoop: @unchecked Sendable {
     /// Hands `socket`'s staged bytes to libevent after the callbacks already due in this loop turn
     /// have run, so what one turn writes to one socket goes in as one write. Loop thread only.
     func flushLater(_ socket: BufferEvent) {
-        if flushQueue.isEmpty { event_active(flushEvent, Int32(EV_READ), 0) }
+        if flushQueue.isEmpty && endOfTurnJobs.isEmpty { event_active(flushEvent, Int32(EV_READ), 0) }
         flushQueue.append(socket)
     }
 
+    /// Runs `body` after the callbacks already due in this loop turn, just before the turn's staged
+    /// writes go out, so what it writes leaves in the same turn. Loop thread only; use it to gather
+    /// a turn's work into one piece (the shared store's scripts).
+    public func atEndOfTurn(_ body: @escaping () -> Void) {
+        if flushQueue.isEmpty && endOfTurnJobs.isEmpty { event_active(flushEvent, Int32(EV_READ), 0) }
+        endOfTurnJobs.append(body)
+    }
+
     fileprivate func runFlushes() {
+        if !endOfTurnJobs.isEmpty {
+            let jobs = endOfTurnJobs
+            endOfTurnJobs = []
+            for job in jobs { job() }
+        }
         swap(&flushing, &flushQueue)
         for socket in flushing { socket.flushStaged() }
         flushing.removeAll(keepingCapacity: true)

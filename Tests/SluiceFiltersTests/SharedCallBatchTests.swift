@@ -13,13 +13,13 @@ private let threeSharedLimits = """
       config: { max_active_streams: 10, shared: true }
     """
 
-/// Scripts Redis ran (by EVAL or EVALSHA) since its statistics were last reset.
-private func scriptsRun(_ redis: RedisTestServer) throws -> Int {
+/// How often Redis ran `commands` (from scripts included) since its statistics were last reset.
+private func calls(_ redis: RedisTestServer, _ commands: String...) throws -> Int {
     let stats = try redis.command("INFO", "commandstats").text ?? ""
     return stats.split(separator: "\r\n").reduce(0) { total, line in
-        guard line.hasPrefix("cmdstat_eval:") || line.hasPrefix("cmdstat_evalsha:"),
-              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first,
-              let n = Int(calls) else { return total }
+        guard commands.contains(where: { line.hasPrefix("cmdstat_\($0):") }),
+              let count = line.split(separator: "=").dropFirst().first?.split(separator: ",").first,
+              let n = Int(count) else { return total }
         return total + n
     }
 }
@@ -40,15 +40,17 @@ struct SharedCallBatchTests {
         try redis.command("CONFIG", "RESETSTAT")
         #expect(SharedFixture.status(proxies[0].port) == 200)
         #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
-        // One batch for the three limits, then the two leases given back.
-        #expect(try scriptsRun(redis) == 3)
+        // One script for the three limits, then one for the two leases given back in the same turn.
+        #expect(try calls(redis, "eval", "evalsha") == 2)
+        #expect(try calls(redis, "zadd") == 4)  // two leases, each in its "all" and client sets
 
-        // The bucket is empty: the batch stops at token_bucket, so admission asks nothing, and the
+        // The bucket is empty: the batch stops at token_bucket, so admission takes no lease, and the
         // lease connection_manager took before the refusal is given back.
         try redis.command("CONFIG", "RESETSTAT")
         #expect(SharedFixture.status(proxies[0].port) == 429)
         #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
-        #expect(try scriptsRun(redis) == 2)
+        #expect(try calls(redis, "eval", "evalsha") == 2)
+        #expect(try calls(redis, "zadd") == 2)
     }
 
     @Test func whatTheBatchGrantsAfterTheClientLeftIsGivenBack() throws {

@@ -80,6 +80,12 @@ final class RedisConnections: Sendable {
         return client
     }
 
+    /// How many workers have a connection.
+    var workerCount: Int { slots.count }
+
+    /// `worker`'s event loop.
+    func loop(_ worker: Int) -> EventLoop { slots[worker].loop }
+
     /// Runs `script` on `worker`'s connection to the node that serves its keys' slot: `url`'s
     /// server, or on a Redis Cluster the node a `MOVED` named for that slot. A `MOVED` or `ASK`
     /// answer sends the command again to the node it names (`ASK`: once, after `ASKING`), within the

@@ -22,6 +22,7 @@ final class RedisSharedStore: SharedStore {
         keyPrefix = spec.keyPrefix
         leaseTTL = spec.leaseTTL
         keySecret = Array((spec.keySecret ?? spec.password ?? "").utf8)
+        turns = (0..<connections.workerCount).map { _ in TurnQueue() }
     }
 
     /// HMAC-SHA-256 under `key_secret`, the first 128 bits in hex.
@@ -29,24 +30,64 @@ final class RedisSharedStore: SharedStore {
         "k" + String(Digest.hmacSHA256Hex(key: keySecret, message: Array(secret.utf8)).prefix(32))
     }
 
-    func run(_ script: SharedScript, keys: [String], arguments: [String], worker: Int,
-             _ completion: @escaping (SharedStoreAnswer) -> Void) {
-        connections.evaluate(script, keys: keys, arguments: arguments, worker: worker) { outcome in
-            completion(Self.answer(outcome))
-        }
+    /// One worker's calls given during the current loop turn. That worker's loop thread only.
+    private final class TurnQueue: @unchecked Sendable {
+        var groups: [SharedCallBatch.Group] = []
     }
 
-    /// Makes `calls` in one round trip on `worker`'s connection (`SharedCallBatch`): `completion`
-    /// gets an answer per call, nil for a call not made because an earlier one refused. Loop thread
-    /// of `worker`.
+    private let turns: [TurnQueue]
+
+    /// Gathers the call with the worker's others of this loop turn (`SharedCallBatch`). Loop thread of `worker`.
+    func run(_ script: SharedScript, keys: [String], arguments: [String], worker: Int,
+             _ completion: @escaping (SharedStoreAnswer) -> Void) {
+        let call = SharedCall(script: script, keys: keys, arguments: arguments, goesOnWhenFirstValueIs: 0)
+        enqueue(SharedCallBatch.Group(calls: [call], stopsAtRefusal: false) { answers in
+            completion(answers.first.flatMap { $0 } ?? .failed(.badAnswer("no answer for the call")))
+        }, worker: worker)
+    }
+
+    /// Makes `calls` as one group, in file order, stopping after the first refusal: `completion` gets
+    /// an answer per call, nil for a call not made because an earlier one refused. They go with the
+    /// worker's other calls of this loop turn, in one round trip. Loop thread of `worker`.
     func run(_ calls: [SharedCall], worker: Int, _ completion: @escaping ([SharedStoreAnswer?]) -> Void) {
-        if calls.count == 1 {
-            run(calls[0], worker: worker) { completion([$0]) }
-            return
+        enqueue(SharedCallBatch.Group(calls: calls, stopsAtRefusal: true, completion: completion), worker: worker)
+    }
+
+    private func enqueue(_ group: SharedCallBatch.Group, worker: Int) {
+        let turn = turns[worker]
+        if turn.groups.isEmpty {
+            connections.loop(worker).atEndOfTurn { [self] in send(turn, worker: worker) }
         }
-        let (keys, arguments) = SharedCallBatch.pack(calls)
-        run(SharedCallBatch.script(for: calls.map(\.script)), keys: keys, arguments: arguments, worker: worker) { answer in
-            completion(SharedCallBatch.unpack(answer, calls: calls.count))
+        turn.groups.append(group)
+    }
+
+    /// Sends the turn's groups: one script per Redis Cluster slot (on a single server, all share one
+    /// tag per chain anyway); a lone call as its own script.
+    private func send(_ turn: TurnQueue, worker: Int) {
+        let groups = turn.groups
+        turn.groups = []
+        var bySlot: [Int: [SharedCallBatch.Group]] = [:]
+        var order: [Int] = []
+        for group in groups {
+            let slot = group.calls.first?.keys.first.map(RedisKeySlot.of) ?? 0
+            if bySlot[slot] == nil { order.append(slot) }
+            bySlot[slot, default: []].append(group)
+        }
+        for slot in order {
+            let part = bySlot[slot]!
+            if part.count == 1, part[0].calls.count == 1 {
+                let call = part[0].calls[0]
+                connections.evaluate(call.script, keys: call.keys, arguments: call.arguments, worker: worker) { outcome in
+                    part[0].completion([Self.answer(outcome)])
+                }
+                continue
+            }
+            let (script, keys, arguments) = SharedCallBatch.pack(part)
+            connections.evaluate(script, keys: keys, arguments: arguments, worker: worker) { outcome in
+                for (group, answers) in zip(part, SharedCallBatch.unpack(Self.answer(outcome), groups: part)) {
+                    group.completion(answers)
+                }
+            }
         }
     }
 
