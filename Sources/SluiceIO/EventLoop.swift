@@ -18,7 +18,7 @@ public final class EventLoop: @unchecked Sendable {
     /// The queue being flushed; swapped with `flushQueue` so neither is reallocated per turn.
     @exclusivity(unchecked) private var flushing: [BufferEvent] = []
     /// `atEndOfTurn`'s work for this turn.
-    private var endOfTurnJobs: [() -> Void] = []
+    @exclusivity(unchecked) private var endOfTurnJobs: [() -> Void] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     private let finished = Latch()
     private let runner = Mutex<pthread_t?>(nil)
