@@ -2,17 +2,6 @@ import Foundation
 import SluiceTesting
 import Testing
 
-/// The chain of the three shared limits, one after the other: the engine makes their calls in one
-/// round trip (`SharedLimitFilter`).
-private let threeSharedLimits = """
-    - filter: connection_manager
-      config: { max_streams: 10, shared: true }
-    - filter: token_bucket
-      config: { capacity: 1, refill_per_second: 0, shared: true }
-    - filter: admission
-      config: { max_active_streams: 10, shared: true }
-    """
-
 /// How often Redis ran `commands` (from scripts included) since its statistics were last reset.
 private func calls(_ redis: RedisTestServer, _ commands: String...) throws -> Int {
     let stats = try redis.command("INFO", "commandstats").text ?? ""
@@ -35,7 +24,7 @@ struct SharedCallBatchTests {
     }
 
     @Test func threeSharedLimitsCostOneScriptToAdmitAndTheRefusalStopsTheRest() throws {
-        let (redis, proxies) = try SharedFixture.start(1, chain: threeSharedLimits)
+        let (redis, proxies) = try SharedFixture.start(1, chain: SharedFixture.threeSharedLimits(capacity: 1))
         defer { proxies.forEach { $0.stop() } }
         try redis.command("CONFIG", "RESETSTAT")
         #expect(SharedFixture.status(proxies[0].port) == 200)
@@ -55,14 +44,15 @@ struct SharedCallBatchTests {
 
     @Test func whatTheBatchGrantsAfterTheClientLeftIsGivenBack() throws {
         let redis = try RedisTestServer()
-        let text = SharedFixture.filterFile(chain: threeSharedLimits.replacingOccurrences(of: "capacity: 1,", with: "capacity: 100,"),
-                                            redis: redis).replacingOccurrences(of: "timeout: 100ms", with: "timeout: 2s")
+        let text = SharedFixture.filterFile(chain: SharedFixture.threeSharedLimits(capacity: 100), redis: redis)
+            .replacingOccurrences(of: "timeout: 100ms", with: "timeout: 2s")
         let proxy = try ProxyHarness(filterFile: text)
         defer { proxy.stop() }
         #expect(SharedFixture.status(proxy.port) == 200)  // the connections are up and the scripts known
 
         // Redis stalls while a request arrives and its client leaves: the exchange ends before the
         // batch's answer, which grants both leases.
+        try redis.command("CONFIG", "RESETSTAT")
         let port = redis.port
         let sleeper = Thread { _ = try? RedisTestServer.command(["DEBUG", "SLEEP", "0.5"], port: port) }
         sleeper.start()
@@ -70,7 +60,9 @@ struct SharedCallBatchTests {
         let client = try TestClient.startLongStream(port: proxy.port)
         Thread.sleep(forTimeInterval: 0.1)
         client.close()
-        Thread.sleep(forTimeInterval: 0.6)
+        // Once Redis wakes, the batch grants both leases (each in its two sets), and the exchange
+        // that ended meanwhile gives them back.
+        #expect(SharedFixture.waitUntil { ((try? calls(redis, "zadd")) ?? 0) == 4 })
         #expect(SharedFixture.waitUntil { leases(redis) == [0, 0] })
         #expect(SharedFixture.status(proxy.port) == 200)
     }

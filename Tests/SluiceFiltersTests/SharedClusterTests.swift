@@ -14,14 +14,7 @@ struct SharedClusterTests {
         let slot = Int(try cluster.nodes[0].command("CLUSTER", "KEYSLOT", "{main}").integerValue ?? -1)
         let owner = try cluster.owner(of: slot)
         let seed = (owner + 1) % 3, third = (owner + 2) % 3
-        let text = ProxyHarness.filterFile(chain: """
-            - filter: connection_manager
-              config: { max_streams: 10, shared: true }
-            - filter: token_bucket
-              config: { capacity: 5, refill_per_second: 0, shared: true }
-            - filter: admission
-              config: { max_active_streams: 10, shared: true }
-            """) + """
+        let text = ProxyHarness.filterFile(chain: SharedFixture.threeSharedLimits(capacity: 5)) + """
             shared_state:
               url: redis://127.0.0.1:\(cluster.nodes[seed].port)/0
               timeout: 1s
@@ -91,7 +84,13 @@ struct SharedClusterTests {
             answer.withLock { $0 = status }
         }
         request.start()
-        Thread.sleep(forTimeInterval: 0.3)
+        // The new node has answered TRYAGAIN a few times: the proxy is asking again.
+        let target = cluster.nodes[(owner + 1) % 3]
+        #expect(SharedFixture.waitUntil {
+            let stats = (try? target.command("INFO", "errorstats"))?.text ?? ""
+            let count = stats.split(separator: "\r\n").first { $0.hasPrefix("errorstat_TRYAGAIN:count=") }
+            return (count.flatMap { Int($0.dropFirst("errorstat_TRYAGAIN:count=".count)) } ?? 0) >= 3
+        })
         #expect(answer.withLock { $0 } == nil)
         try cluster.finishMoving(slot, to: (owner + 1) % 3)
         #expect(SharedFixture.waitUntil { answer.withLock { $0 } != nil })

@@ -28,6 +28,19 @@ enum SharedFixture {
         return (redis, try proxies(count, filterFile(chain: chain, redis: redis, settings: settings)))
     }
 
+    /// The three shared limits one after the other, which the engine asks in one round trip
+    /// (`SharedLimitFilter`), with a bucket of `capacity` requests that never refills.
+    static func threeSharedLimits(capacity: Int) -> String {
+        """
+        - filter: connection_manager
+          config: { max_streams: 10, shared: true }
+        - filter: token_bucket
+          config: { capacity: \(capacity), refill_per_second: 0, shared: true }
+        - filter: admission
+          config: { max_active_streams: 10, shared: true }
+        """
+    }
+
     /// Polls `condition` every 2 ms until it holds or 2 s pass; returns whether it held.
     static func waitUntil(_ condition: () -> Bool) -> Bool {
         let deadline = ContinuousClock.now + .seconds(2)

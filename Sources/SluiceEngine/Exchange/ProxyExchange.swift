@@ -779,30 +779,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         // The first of each name replaces the head's fields of that name. A filter adds a handful:
         // looking back over them costs less than a set of lowercased copies.
         for (i, (name, value)) in added.enumerated() {
-            if !added[..<i].contains(where: { Self.sameLowercased($0.0, name) }) { head.headers.remove(name) }
+            if !added[..<i].contains(where: { HTTPHeaders.sameName($0.0, name) }) { head.headers.remove(name) }
             head.headers.add(name, value)
         }
-    }
-
-    /// `a.lowercased() == b.lowercased()`, without the copies when both are ASCII.
-    private static func sameLowercased(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        let ascii: Bool? = a.withUTF8 { x in
-            b.withUTF8 { y in
-                func isASCII(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-                    var high: UInt8 = 0
-                    for c in s { high |= c }
-                    return high < 0x80
-                }
-                guard isASCII(x), isASCII(y) else { return nil }
-                guard x.count == y.count else { return false }
-                for k in 0..<x.count where (x[k] &- 0x41 < 26 ? x[k] | 0x20 : x[k]) != (y[k] &- 0x41 < 26 ? y[k] | 0x20 : y[k]) {
-                    return false
-                }
-                return true
-            }
-        }
-        return ascii ?? (a.lowercased() == b.lowercased())
     }
 
     /// The client went away: cancel everything at once.

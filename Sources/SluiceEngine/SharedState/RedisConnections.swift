@@ -122,8 +122,7 @@ final class RedisConnections: Sendable {
             }
             guard redirectsLeft > 0, case .reply(.error(let message)) = outcome,
                   let redirect = RedisRedirect(errorMessage: message) else { return completion(outcome) }
-            let host = redirect.host.isEmpty ? client.endpoint.host : redirect.host
-            let target = host.contains(":") ? "[\(host)]:\(redirect.port)" : "\(host):\(redirect.port)"
+            let target = Self.nodeName(host: redirect.host.isEmpty ? client.endpoint.host : redirect.host, port: redirect.port)
             if redirect.kind == .moved { slots[worker].owners[redirect.slot] = target }
             send(script, keys: keys, arguments: arguments, worker: worker, to: target, asking: redirect.kind == .ask,
                  deadline: deadline, redirectsLeft: redirectsLeft - 1, completion)
@@ -134,7 +133,7 @@ final class RedisConnections: Sendable {
     /// same settings as `url`'s (TLS verification keeps `url`'s server name). Loop thread of `worker`.
     private func client(_ worker: Int, node: String) -> RedisClient {
         let slot = slots[worker]
-        if node == seedNode { return client(worker) }
+        if node == Self.nodeName(host: endpoint.host, port: endpoint.port) { return client(worker) }
         if let known = slot.nodes[node] { return known }
         var address = endpoint
         if let colon = node.lastIndex(of: ":"), let port = Int(node[node.index(after: colon)...]) {
@@ -150,9 +149,9 @@ final class RedisConnections: Sendable {
         return made
     }
 
-    /// `url`'s server as a node name, "host:port".
-    private var seedNode: String {
-        endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)"
+    /// A node's name in `Slot.nodes` and `Slot.owners`: "host:port", an IPv6 host in brackets.
+    private static func nodeName(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// The Redis form of `script` (its SHA-1 computed once per worker). Loop thread of `worker`.
