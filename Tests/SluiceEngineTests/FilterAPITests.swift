@@ -255,6 +255,27 @@ struct FilterAPITests {
         #expect(proxy.upstream.journal.entries.count == 1)
     }
 
+    /// A hook that resumes its exchange and then answers `.suspend` (its answer was ready after
+    /// all) goes on at once: the resume is held until the hook returns, and is its answer. Before
+    /// `ChainRunner`, such a resume came while nothing was suspended, was dropped, and the exchange
+    /// waited forever.
+    @Test(arguments: ["request", "response_head"])
+    func aResumeMadeInsideTheHookThatSuspendsIsItsAnswer(phase: String) throws {
+        let probe = FilterProbe()
+        let proxy = try ProxyHarness(chain: "- filter: pause\n  config: { from: hook, in: \(phase) }",
+                                     registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let id = "resume-in-hook-\(phase)"
+        let response = try post(proxy.port, id: id)
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        #expect(contentEvents(response).count == 10)
+        #expect(probe.waitForCompletion(of: id))
+        #expect(probe.details(id, "pause", "resuming").count == 1)
+        #expect(probe.details(id, "pause", "onComplete") == ["completed"])
+        #expect(proxy.upstream.journal.entries.count == 1)
+    }
+
     // MARK: - 5. Retries
 
     @Test func retryAfterAConnectFailureGoesToTheOtherEndpoint() throws {

@@ -221,7 +221,9 @@ final class QuotaFilter: Filter {
 /// (`from: loop`, the default) or with `resumeFromAnyThread` from a dispatch queue (`from: thread`).
 /// Notes the threads involved.
 final class PauseFilter: Filter {
-    enum ResumeFrom: String, CaseIterable { case loop, thread }
+    /// Who resumes: a timer on the loop, another thread, or the hook itself before it answers
+    /// `.suspend` (an answer that turned out to be ready at once).
+    enum ResumeFrom: String, CaseIterable { case loop, thread, hook }
     enum Phase: String, CaseIterable { case request, responseHead = "response_head" }
 
     let name: String
@@ -252,6 +254,9 @@ final class PauseFilter: Filter {
                 exchange.resumeFromAnyThread(.next)
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds), execute: resume)
+        case .hook:
+            probe.record(name, "resuming", exchange, currentThreadID())
+            exchange.resume(.next)
         }
         return .suspend
     }
