@@ -60,6 +60,14 @@ static inline void sluice_set_linger_zero(int fd) {
 static inline int sluice_errno(void) { return errno; }
 
 static inline void sluice_close(int fd) { close(fd); }
+
+// Writes what the socket takes now, without blocking and without SIGPIPE. Answers the bytes written;
+// 0 when it would block, was interrupted or failed: the caller then leaves the bytes to the
+// bufferevent, which meets the same condition and reports it as it always does.
+static inline size_t sluice_send_now(int fd, const void *bytes, size_t length) {
+    ssize_t n = send(fd, bytes, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+}
 /// A second descriptor for the same open socket, close-on-exec. -1 with errno set on failure.
 static inline int sluice_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 

@@ -204,13 +204,36 @@ public final class BufferEvent {
         if third.count > 0 { bufferevent_write(bev, third.baseAddress, third.count) }
     }
 
-    /// Hands the staged bytes to libevent (end of the loop turn, or before a close). Loop thread only.
-    func flushStaged() {
-        guard flushPending else { return }
+    /// Hands the staged bytes on at the end of the loop turn (`EventLoop.runFlushes`). When the
+    /// socket took them all at once, this is where libevent would have called the write callback
+    /// after writing them: `writable` runs here instead, so a writer that paused on a backlog of
+    /// staged bytes (the watermark check counts them) hears that it drained. Loop thread only.
+    func flushAtEndOfTurn() {
+        if flushStaged() { writable() }
+    }
+
+    /// Hands the staged bytes to the socket or libevent (end of the loop turn, or before a close).
+    /// Answers true when the socket took them all directly. Loop thread only.
+    @discardableResult
+    func flushStaged() -> Bool {
+        guard flushPending else { return false }
         flushPending = false
         defer { staged.removeAll() }
-        guard let bev, !staged.isEmpty else { return }
-        staged.withBytes { raw in _ = bufferevent_write(bev, raw.baseAddress, raw.count) }
+        guard let bev, !staged.isEmpty else { return false }
+        return staged.withBytes { raw in
+            var sent = 0
+            // Nothing is queued in libevent: the socket almost always takes the whole turn's bytes
+            // here, so no write event is armed and no second loop turn runs to write them. What it
+            // does not take goes to the bufferevent as before, which writes it once the socket is
+            // writable and reports an error it meets: the backlog (`outputLength`), the watermarks
+            // and `onWritable` mean what they meant. Plain TCP only (TLS never stages).
+            if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+                sent = sluice_send_now(bufferevent_getfd(bev), raw.baseAddress, raw.count)
+            }
+            if sent == raw.count { return true }
+            _ = bufferevent_write(bev, raw.baseAddress! + sent, raw.count - sent)
+            return false
+        }
     }
 
     public func write(_ bytes: [UInt8]) {

@@ -121,7 +121,7 @@ public final class EventLoop: @unchecked Sendable {
             for job in jobs { job() }
         }
         swap(&flushing, &flushQueue)
-        for socket in flushing { socket.flushStaged() }
+        for socket in flushing { socket.flushAtEndOfTurn() }
         flushing.removeAll(keepingCapacity: true)
     }
 
