@@ -187,6 +187,7 @@ public final class BufferEvent {
     /// Writes `first`, `second` and `third` in order (a chunk header, its payload and its CRLF).
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer) {
         guard let bev else { return }
+        loop.assertMayTouch("a bufferevent")
         guard first.count + second.count + third.count > 0 else { return }
         if coalescesWrites {
             staged.append(first)
@@ -316,6 +317,7 @@ public final class BufferEvent {
         staged.removeAll()
         flushPending = false
         guard let b = bev else { return }
+        loop.assertMayTouch("a bufferevent")
         bev = nil
         onReadable = nil
         onWritable = nil

@@ -67,6 +67,7 @@ public final class Listener {
     public func close() {
         resumeTimer?.cancel()
         if let event {
+            loop.assertMayTouch("a listener")
             self.event = nil
             event_free(event)
         }

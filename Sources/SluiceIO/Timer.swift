@@ -20,12 +20,17 @@ public final class Timer {
 
     func setHandler(_ handler: @escaping (Timer) -> Void) { self.handler = handler }
 
-    deinit { if let event { event_free(event) } }
+    deinit {
+        guard let event else { return }
+        loop.assertMayTouch("a timer")
+        event_free(event)
+    }
 
     /// Arms (or re-arms) the timer to fire once after `delay`.
     public func arm(after delay: Duration) {
         let (seconds, attos) = delay.components
         var tv = timeval(tv_sec: Int(max(0, seconds)), tv_usec: Int(max(0, attos) / 1_000_000_000_000))
+        loop.assertMayTouch("a timer")
         event_add(event, &tv)
         isArmed = true
     }
@@ -33,6 +38,7 @@ public final class Timer {
     /// Disarms the timer; its handler will not run unless armed again.
     public func cancel() {
         guard isArmed else { return }
+        loop.assertMayTouch("a timer")
         event_del(event)
         isArmed = false
         onCancel?()

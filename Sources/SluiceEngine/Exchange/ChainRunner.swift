@@ -24,6 +24,9 @@ struct ChainRunner {
     /// Hooks running, one inside another (a comment sent from a hook runs `onClientBlocked`).
     private var depth = 0
     private var held: Request?
+    /// `held` is set: read per hook, where testing the enum itself (its payload is a `ProxyError`)
+    /// cost about a hundred instructions per event.
+    private var holding = false
     /// The filter whose answer decided the outcome (the access log's `decided_by`); nil while the
     /// exchange is undecided or an attempt that a filter ended is being retried.
     var decidedBy: String?
@@ -37,6 +40,7 @@ struct ChainRunner {
 
     /// A fail is held: what is left of the current walk is skipped.
     var holdsFail: Bool {
+        guard holding else { return false }
         if case .fail? = held { return true }
         return false
     }
@@ -54,8 +58,9 @@ struct ChainRunner {
     mutating func leave(restoring outer: Int?) -> Request? {
         running = outer
         depth -= 1
-        guard depth == 0, let request = held else { return nil }
+        guard depth == 0, holding, let request = held else { return nil }
         held = nil
+        holding = false
         return request
     }
 
@@ -64,6 +69,7 @@ struct ChainRunner {
     mutating func hold(_ request: Request) {
         if holdsFail { return }
         held = request
+        holding = true
     }
 
     /// Records who decided an exchange that `error` fails: the filter the error names, else the
