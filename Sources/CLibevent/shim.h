@@ -62,6 +62,15 @@ static inline int sluice_errno(void) { return errno; }
 
 static inline void sluice_close(int fd) { close(fd); }
 
+// Reads what the socket has, up to `length`. Answers the bytes read, 0 at end of stream, or -errno
+// (EAGAIN when nothing is there yet).
+static inline long sluice_read_now(int fd, void *into, size_t length) {
+    ssize_t n = read(fd, into, length);
+    return n >= 0 ? (long)n : -(long)errno;
+}
+static inline int sluice_eagain(void) { return EAGAIN; }
+static inline int sluice_eintr(void) { return EINTR; }
+
 // An event loop's doorbell: any thread rings it (`execute`), the loop's read event hears it.
 static inline int sluice_doorbell_new(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 static inline void sluice_doorbell_ring(int fd) {

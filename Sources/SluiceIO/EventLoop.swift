@@ -22,6 +22,9 @@ public final class EventLoop: @unchecked Sendable {
     /// `atEndOfTurn`'s work for this turn.
     @exclusivity(unchecked) private var endOfTurnJobs: [() -> Void] = []
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
+    /// Where plain TCP sockets on this loop read into (`BufferEvent.readRaw`); one read at a time,
+    /// offered to its owner in place, so no socket keeps read memory of its own between reads.
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     private let finished = Latch()
     private let runner = Mutex<pthread_t?>(nil)
 
@@ -60,6 +63,7 @@ public final class EventLoop: @unchecked Sendable {
         if let dnsBaseStorage { evdns_base_free(dnsBaseStorage, 0) }
         event_base_free(base)
         sluice_close(doorbell)
+        readScratch.deallocate()
     }
 
     /// The loop's DNS resolver (reads /etc/resolv.conf and /etc/hosts once).
