@@ -30,10 +30,10 @@ public final class BufferEvent {
     private var lingering: BufferEvent?
     private var flushTimer: Timer?
     private var resetWatch: PeerResetWatch?
-    /// Plain TCP and connected: `write` stages bytes and hands them to libevent once, at the end of
-    /// the loop turn.
+    /// Plain TCP and connected: `write` stages bytes and they go out once, when the running
+    /// callback returns.
     private var coalescesWrites = false
-    /// Bytes written this loop turn and not yet handed to libevent (see `write`).
+    /// Bytes written and not yet handed on (see `write`).
     @exclusivity(unchecked) private var staged = StagingBuffer()
     @exclusivity(unchecked) private var flushPending = false
 
@@ -219,10 +219,10 @@ public final class BufferEvent {
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
     }
 
-    /// Queues `bytes` for the socket. On a plain TCP connection the bytes are staged and handed to
-    /// the bufferevent in one `bufferevent_write` at the end of the loop turn: what one turn writes to
-    /// one socket (a head and its body, the pieces of a chunk, the chunks of one read) then takes the
-    /// bufferevent's lock and its output buffer once, and libevent writes it in one go.
+    /// Queues `bytes` for the socket. On a plain TCP connection the bytes are staged and go out
+    /// when the running callback returns (`EventLoop.dispatch`; at the end of the loop turn when no
+    /// callback runs): what one callback writes to one socket (a head and its body, the pieces of a
+    /// chunk, the events of one read) leaves in one `send`.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         write(bytes, UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
     }
@@ -248,15 +248,15 @@ public final class BufferEvent {
         if third.count > 0 { bufferevent_write(bev, third.baseAddress, third.count) }
     }
 
-    /// Hands the staged bytes on at the end of the loop turn (`EventLoop.runFlushes`). When the
+    /// Hands the staged bytes on (`EventLoop.dispatch`, `EventLoop.runFlushes`). When the
     /// socket took them all at once, this is where libevent would have called the write callback
     /// after writing them: `writable` runs here instead, so a writer that paused on a backlog of
     /// staged bytes (the watermark check counts them) hears that it drained. Loop thread only.
-    func flushAtEndOfTurn() {
+    func flushQueued() {
         if flushStaged() { writable() }
     }
 
-    /// Hands the staged bytes to the socket or libevent (end of the loop turn, or before a close).
+    /// Hands the staged bytes to the socket or libevent (see `flushQueued`, or before a close).
     /// Answers true when the socket took them all directly. Loop thread only.
     @discardableResult
     func flushStaged() -> Bool {
@@ -522,20 +522,20 @@ public final class BufferEvent {
 private let rawReadTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.readRaw() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.readRaw() } }
 }
 private let readTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.readable() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.readable() } }
 }
 private let writeTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.writable() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.writable() } }
 }
 private let eventTrampoline: @convention(c) (OpaquePointer?, Int16, UnsafeMutableRawPointer?) -> Void = { _, what, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.condition(what) }
+    withExtendedLifetime(target) { target.loop.dispatch { target.condition(what) } }
 }

@@ -8,7 +8,7 @@ public final class Timer {
     @exclusivity(unchecked) private var event: OpaquePointer?
     @exclusivity(unchecked) private var handler: (Timer) -> Void
     /// Held so the event base outlives this timer's event: `event_free` needs the base alive.
-    private let loop: EventLoop
+    let loop: EventLoop
     var onCancel: (() -> Void)?
     @exclusivity(unchecked) public private(set) var isArmed = false
 
@@ -55,6 +55,6 @@ public final class Timer {
 private let timerTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let target = Unmanaged<Timer>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.fire() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.fire() } }
 }
 
