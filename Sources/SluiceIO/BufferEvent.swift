@@ -58,6 +58,8 @@ public final class BufferEvent {
     @exclusivity(unchecked) private var readingOver = false
     /// The errno of the read that failed, for `describeError`.
     private var readErrno: Int32 = 0
+    /// The socket's descriptor once reads go around libevent (read and written per event).
+    @exclusivity(unchecked) private var descriptor: Int32 = -1
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -272,7 +274,7 @@ public final class BufferEvent {
             // writable and reports an error it meets: the backlog (`outputLength`), the watermarks
             // and `onWritable` mean what they meant. Plain TCP only (TLS never stages).
             if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
-                sent = sluice_send_now(bufferevent_getfd(bev), raw.baseAddress, raw.count)
+                sent = sluice_send_now(descriptor >= 0 ? descriptor : bufferevent_getfd(bev), raw.baseAddress, raw.count)
             }
             if sent == raw.count { return true }
             _ = bufferevent_write(bev, raw.baseAddress! + sent, raw.count - sent)
@@ -388,7 +390,8 @@ public final class BufferEvent {
                 if got > 0 { unconsumed.append(UnsafeRawBufferPointer(rebasing: chunk[..<Int(got)])) }
             }
         }
-        readEvent = event_new(loop.base, bufferevent_getfd(bev), Int16(EV_READ | EV_PERSIST), rawReadTrampoline,
+        descriptor = bufferevent_getfd(bev)
+        readEvent = event_new(loop.base, descriptor, Int16(EV_READ | EV_PERSIST), rawReadTrampoline,
                               Unmanaged.passUnretained(self).toOpaque())
         updateReadEvent()
     }
@@ -411,7 +414,7 @@ public final class BufferEvent {
 
     /// The socket is readable: one read into the loop's scratch memory, offered to `onReadable`.
     fileprivate func readRaw() {
-        guard let bev else { return }
+        guard bev != nil else { return }
         let scratch = loop.readScratch
         var room = scratch.count
         if readHighWatermark > 0 { room = min(room, readHighWatermark - unconsumed.count) }
@@ -419,7 +422,7 @@ public final class BufferEvent {
             updateReadEvent()
             return
         }
-        let n = sluice_read_now(bufferevent_getfd(bev), scratch.baseAddress, room)
+        let n = sluice_read_now(descriptor, scratch.baseAddress, room)
         if n > 0 {
             let bytes = UnsafeRawBufferPointer(start: scratch.baseAddress, count: n)
             if unconsumed.isEmpty {

@@ -164,6 +164,11 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func flushQueued() {
+        // Most callbacks write to one socket: taken off the queue without swapping the lists.
+        if flushQueue.count == 1 {
+            flushQueue.removeLast().flushQueued()
+            return
+        }
         swap(&flushing, &flushQueue)
         for socket in flushing { socket.flushQueued() }
         flushing.removeAll(keepingCapacity: true)
