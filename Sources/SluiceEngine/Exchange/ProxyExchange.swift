@@ -546,10 +546,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     /// Runs `bytes` through the tap (events parsed, classified, counted, timed) and each event through
     /// the event filters, then forwards either the raw bytes (observe mode) or the events as the
-    /// filters left them (rewrite mode). An `SSEEvent` is built only when some filter takes events.
+    /// filters left them (rewrite mode). An `SSEEvent` is built only when some filter reads events'
+    /// fields (`EventAccess`).
     private func processEvents(_ bytes: UnsafeRawBufferPointer) {
         let rewrite = chain.rewritesEvents
-        let buildsEvents = rewrite || !chain.eventFilters.isEmpty
+        let callsFilters = !chain.eventFilters.isEmpty
+        let buildsEvents = chain.readsEventFields
         var rewritten: [UInt8] = []
         var failure: ProxyError?
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
@@ -562,8 +564,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             try tap.scan(bytes, exchange: exchange, metrics: metrics, onComment: { text in
                 if rewrite { rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8)) }
             }, onEvent: { view, info in
-                guard buildsEvents else { return true }
-                var event = view.makeEvent()
+                guard callsFilters else { return true }
+                var event = buildsEvents ? view.makeEvent() : SSEEvent(data: "")
                 var drop = false
                 var i = chain.eventFilters.count - 1
                 while i >= 0 {
