@@ -570,7 +570,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 var i = chain.eventFilters.count - 1
                 while i >= 0 {
                     let f = chain.eventFilters[i]
-                    let (decision, interrupted) = run(f) { chain.filters[f].onEvent(exchange, &event, info) }
+                    // `run`, written out: a closure capturing `event` to pass it on inout cost a
+                    // run-time exclusivity check per event.
+                    let outer = runner.enter(f)
+                    let decision = chain.filters[f].onEvent(exchange, &event, info)
+                    let interrupted = runner.leave(restoring: outer).map(apply) ?? runner.holdsFail
                     // What the hook asked for was applied: a resume that commits a held head keeps
                     // this attempt streaming; a fail or a retry leaves these bytes to nobody.
                     if interrupted, !isCurrent { return false }
@@ -854,12 +858,20 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let outer = runner.enter(filter)
         let answer = call()
         guard let request = runner.leave(restoring: outer) else { return (answer, runner.holdsFail) }
+        return (answer, apply(request))
+    }
+
+    /// Applies what a hook asked for while it ran. Answers true when that moved the exchange on.
+    /// Kept out of line: inlined into the per-event walk, its read of `exchange.headSent` (checked
+    /// for exclusivity at run time from this module) was hoisted to run before every event's hooks.
+    @inline(never)
+    private func apply(_ request: ChainRunner.Request) -> Bool {
         switch request {
         case .fail(let error):
             failNow(error)
-            return (answer, true)
+            return true
         case .resume(let decision):
-            return (answer, resumeNow(decision))
+            return resumeNow(decision)
         }
     }
 
