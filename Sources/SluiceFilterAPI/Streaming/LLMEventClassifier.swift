@@ -23,7 +23,9 @@ public enum LLMEventClassifier {
         return classify(data: data, name: name, dialect: dialect)
     }
 
-    static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect) -> LLMEventInfo {
+    /// Classifies one event from its `data` bytes and `event:` name (nil when absent): what both public
+    /// `classify` functions answer. Pure and thread-safe.
+    package static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect) -> LLMEventInfo {
         switch dialect {
         case .openai: return classifyOpenAI(data)
         case .anthropic: return classifyAnthropic(data, name: name)
