@@ -50,8 +50,9 @@ package struct JSONByteReader {
 
     /// True when only whitespace is left. Use after reading the top-level value to reject
     /// trailing garbage.
+    @inline(always)
     package mutating func isAtEnd() -> Bool {
-        skipWhitespace()
+        if index != bytes.count { skipWhitespace() }
         return !failed && index == bytes.count
     }
 
@@ -86,8 +87,13 @@ package struct JSONByteReader {
     /// the object is malformed.
     @inline(always)
     package mutating func nextMember(_ walk: inout Members) -> RawString? {
-        if walk.valueStart >= 0 {
-            if index <= walk.valueStart { skipValue() }
+        let isFirst = walk.valueStart < 0
+        if !isFirst, index <= walk.valueStart { skipValue() }
+        if let key = nextCompactMember(isFirst: isFirst) {
+            walk.valueStart = index
+            return key
+        }
+        if !isFirst {
             let b = peekByte()
             guard b == JSONByte.comma else {
                 if b == JSONByte.closeBrace { index &+= 1 } else { _ = fail() }
@@ -106,6 +112,33 @@ package struct JSONByteReader {
         _ = peekByte()
         walk.valueStart = index
         return key
+    }
+
+    /// The common case of `nextMember(_:)`, without whitespace or bounds checks: `,"key":` (no
+    /// comma before the first member) with a key of at most fifteen bytes and no escape, its value
+    /// right after the colon, and room to spare before the end. Answers nil, and consumes nothing,
+    /// for anything else; `nextMember` then takes the general path, which would answer the same.
+    @inline(always)
+    private mutating func nextCompactMember(isFirst: Bool) -> RawString? {
+        let i = index
+        guard bytes.count &- i >= 20 else { return nil }
+        let quote = isFirst ? i : i &+ 1
+        guard isFirst || bytes[i] == JSONByte.comma, bytes[quote] == JSONByte.quote else { return nil }
+        let head = word(at: quote &+ 1)
+        var special = Self.stringSpecialBytes(head)
+        var length = 0
+        if special == 0 {
+            special = Self.stringSpecialBytes(word(at: quote &+ 9))
+            guard special != 0 else { return nil }
+            length = 8
+        }
+        length &+= special.trailingZeroBitCount &>> 3
+        let close = quote &+ 1 &+ length
+        guard bytes[close] == JSONByte.quote, bytes[close &+ 1] == JSONByte.colon,
+              bytes[close &+ 2] > JSONByte.space else { return nil }
+        index = close &+ 2
+        return RawString(start: bytes.baseAddress.unsafelyUnwrapped + (quote &+ 1), count: length,
+                         hasEscapes: false, head: head)
     }
 
     /// Consumes the `[` of an array and answers a walk for `nextElement(_:)`. When the next value

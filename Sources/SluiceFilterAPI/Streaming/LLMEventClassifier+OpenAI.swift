@@ -154,7 +154,18 @@ private struct OpenAIChunk {
         }
     }
 
-    func info() -> LLMEventInfo {
+    @inline(always)
+    consuming func info() -> LLMEventInfo {
+        // Most events: a chat or completions chunk with no usage, finish reason or error.
+        // `fullInfo()` answers the same for them, after building what they do not need.
+        if !hasError, !objectIsError, responsesEvent == nil, usage == nil, finishReason == nil {
+            return LLMEventInfo(kind: hasContent ? .content : hasChoicesArray ? .preamble : .other)
+        }
+        return fullInfo()
+    }
+
+    @inline(never)
+    private consuming func fullInfo() -> LLMEventInfo {
         if hasError || objectIsError {
             // vLLM's `{"object": "error", "type": "BadRequestError", ...}` names its type at the top.
             return LLMEventInfo(kind: .error, usage: usage, errorMessage: (errorMessage ?? topMessage)?.decoded(),
