@@ -519,9 +519,15 @@ package struct JSONByteReader {
     /// below). `i + 8` must not pass the end.
     @inline(always)
     private func word(at i: Int) -> UInt64 {
+        Self.word(at: bytes.baseAddress.unsafelyUnwrapped + i)
+    }
+
+    /// The eight bytes at `p` as a word, the first byte lowest.
+    @inline(always)
+    fileprivate static func word(at p: UnsafePointer<UInt8>) -> UInt64 {
         // Read as eight bytes (alignment 1, so any address will do) and reinterpreted: unlike
         // `loadUnaligned`, every step of this is inlined even into a large caller.
-        let bytes8 = UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped + i).assumingMemoryBound(to: Bytes8.self)
+        let bytes8 = UnsafeRawPointer(p).assumingMemoryBound(to: Bytes8.self)
         return unsafeBitCast(bytes8.pointee, to: UInt64.self)
     }
 
@@ -653,7 +659,9 @@ extension JSONByteReader {
         /// The bytes between the quotes.
         package var raw: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
 
-        package var isEmpty: Bool { count == 0 }
+        package var isEmpty: Bool {
+            @inline(always) get { count == 0 }
+        }
 
         /// Compares the decoded string with an ASCII or UTF-8 literal without allocating (unless the
         /// source used escapes, which is rare for the keys and enum values this is meant for).
@@ -669,9 +677,15 @@ extension JSONByteReader {
             for k in 0..<(n < 8 ? n : 8) { literalHead |= UInt64(p[k]) &<< UInt64(truncatingIfNeeded: k &* 8) }
             let mask: UInt64 = n >= 8 ? ~0 : (1 &<< UInt64(truncatingIfNeeded: n &* 8)) &- 1
             guard lhs.head & mask == literalHead else { return false }
+            if n <= 8 { return true }
+            let start = lhs.start.unsafelyUnwrapped
+            if n <= 16 {
+                // The last eight bytes of each, as one word (they overlap the head below 16).
+                return JSONByteReader.word(at: start + (n &- 8)) == JSONByteReader.word(at: p + (n &- 8))
+            }
             var k = 8
             while k < n {
-                if lhs.start.unsafelyUnwrapped[k] != p[k] { return false }
+                if start[k] != p[k] { return false }
                 k &+= 1
             }
             return true

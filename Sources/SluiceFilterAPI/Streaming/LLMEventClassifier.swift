@@ -49,9 +49,15 @@ public enum LLMEventClassifier {
     }
 
     /// True for `[DONE]`, the OpenAI end-of-stream sentinel, allowing surrounding whitespace.
+    @inline(always)
     static func isDoneSentinel(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         // Nearly every event is a JSON object: one byte tells.
         if bytes.first == 0x7B { return false }
+        return isDoneSentinelTrimmed(bytes)
+    }
+
+    @inline(never)
+    private static func isDoneSentinelTrimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var start = 0
         var end = bytes.count
         while start < end, isSpace(bytes[start]) { start += 1 }
