@@ -644,7 +644,11 @@ extension JSONByteReader {
         /// A raw string over `raw`, which holds escapes when `hasEscapes`.
         package init(raw: UnsafeBufferPointer<UInt8>, hasEscapes: Bool) {
             var head: UInt64 = 0
-            for k in 0..<min(raw.count, 8) { head |= UInt64(raw[k]) << UInt64(8 * k) }
+            if raw.count >= 8 {
+                head = JSONByteReader.word(at: raw.baseAddress.unsafelyUnwrapped)
+            } else {
+                for k in 0..<raw.count { head |= UInt64(raw[k]) &<< UInt64(truncatingIfNeeded: 8 &* k) }
+            }
             self.init(start: raw.baseAddress, count: raw.count, hasEscapes: hasEscapes, head: head)
         }
 
@@ -679,16 +683,13 @@ extension JSONByteReader {
             guard lhs.head & mask == literalHead else { return false }
             if n <= 8 { return true }
             let start = lhs.start.unsafelyUnwrapped
-            if n <= 16 {
-                // The last eight bytes of each, as one word (they overlap the head below 16).
-                return JSONByteReader.word(at: start + (n &- 8)) == JSONByteReader.word(at: p + (n &- 8))
-            }
+            // Then word by word; the last word ends at the last byte (overlapping the one before).
             var k = 8
-            while k < n {
-                if start[k] != p[k] { return false }
-                k &+= 1
+            while k &+ 8 < n {
+                if JSONByteReader.word(at: start + k) != JSONByteReader.word(at: p + k) { return false }
+                k &+= 8
             }
-            return true
+            return JSONByteReader.word(at: start + (n &- 8)) == JSONByteReader.word(at: p + (n &- 8))
         }
 
         @inline(never)
