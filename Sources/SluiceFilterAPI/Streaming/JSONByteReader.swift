@@ -6,8 +6,10 @@
 /// skipped by scanning. Strings, digits and skipped containers are scanned eight bytes at a time.
 /// Walk objects and arrays with `beginObject()`/`nextMember(_:)` and `beginArray()`/`nextElement(_:)`:
 /// with no closure in the way, a caller's loop compiles to one function whose reader stays in
-/// registers. The reader borrows `bytes`: use it only inside the scope that owns them (`withUTF8`,
-/// `withUnsafeBufferPointer`).
+/// registers. Those steps are `@inline(always)`, which is guaranteed, not `@inline(__always)`, which
+/// the optimizer drops in a caller as large as the classifier's walk; and they read words through
+/// `word(at:)`, not `loadUnaligned`, for the same reason. The reader borrows `bytes`: use it only
+/// inside the scope that owns them (`withUTF8`, `withUnsafeBufferPointer`).
 ///
 /// Strictness: every value the caller walks (`nextMember`, `nextElement`) is checked for
 /// commas and colons, and every string and number met is checked against the JSON grammar. An
