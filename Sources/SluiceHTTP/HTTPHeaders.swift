@@ -94,11 +94,32 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// Appends a field after all existing ones, keeping any others with the same name.
     public mutating func add(_ name: String, _ value: String) {
-        let nameStart = append(name)
-        let valueStart = append(value)
+        var name = name, value = value
+        name.withUTF8 { nameBytes in
+            value.withUTF8 { valueBytes in
+                append(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes))
+            }
+        }
+    }
+
+    /// Stores a field as the line `write(into:)` would make of it, `name: value` and CRLF, so that a
+    /// head is written in a few bulk copies. A field whose name is not a token, or whose value holds
+    /// CR, LF or NUL, is stored as it is and checked again when it is written.
+    private mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameStart = storage.count
+        storage.append(contentsOf: name)
+        storage.append(ASCII.colon)
+        storage.append(ASCII.space)
+        let valueStart = storage.count
+        storage.append(contentsOf: value)
+        storage.append(ASCII.cr)
+        storage.append(ASCII.lf)
+        precondition(storage.count <= Int(UInt32.max), "header storage beyond 4 GiB")
+        let clean = !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) && !HeaderFieldWriter.breaksLine(value)
         fields.append(Field(
-            nameStart: nameStart, nameLength: UInt32(name.utf8.count),
-            valueStart: valueStart, valueLength: UInt32(value.utf8.count), isValidated: false))
+            nameStart: UInt32(truncatingIfNeeded: nameStart), nameLength: UInt32(truncatingIfNeeded: name.count),
+            valueStart: UInt32(truncatingIfNeeded: valueStart), valueLength: UInt32(truncatingIfNeeded: value.count),
+            isValidated: clean))
     }
 
     /// Replaces every field called `name` with a single one, appended at the end.
@@ -123,35 +144,52 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                 fields.removeAll { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
             }
         }
+        droppedFields()
+    }
+
+    /// After fields were removed: no bytes kept for an empty list, and the storage rebuilt once
+    /// removed bytes make up most of it.
+    private mutating func droppedFields() {
         if fields.isEmpty {
-            self.storage.removeAll(keepingCapacity: true)
-        } else if self.storage.count > 4096 {
+            storage.removeAll(keepingCapacity: true)
+        } else if storage.count > 4096 {
             compactIfMostlyGarbage()
         }
     }
 
-    /// Removes every field called one of `names` (each compared as `remove(_:)` compares). One pass
-    /// over the fields answers the usual case, none of them present, where a `remove` per name
-    /// scanned the fields once per name.
+    /// Removes every field called one of `names` (each compared as `remove(_:)` compares), in one
+    /// pass over the fields. A field is compared with a name only when their lengths agree, which a
+    /// bit per length answers for most fields; the usual case, none of them present, changes nothing.
     public mutating func remove(anyOf names: [String]) {
-        var present: [String] = []
-        storage.withUnsafeBytes { bytes in
-            for name in names {
-                let length = name.utf8.count
-                var found = false
-                for field in fields where Int(field.nameLength) == length {
-                    found = Self.nameEquals(Self.slice(bytes, field.nameStart, field.nameLength), name)
-                    if found { break }
-                }
-                if found { present.append(name) }
-            }
+        var lengths: UInt64 = 0
+        for name in names { lengths |= 1 << UInt64(Swift.min(name.utf8.count, 63)) }
+        // A local reference to the bytes lets `fields` be edited while they are read.
+        let storage = self.storage
+        let found = storage.withUnsafeBytes { bytes in
+            fields.contains { Self.field($0, in: bytes, isOneOf: names, lengths: lengths) }
         }
-        if present.isEmpty {
+        guard found else {
             // As `remove` leaves an empty list: no bytes kept.
-            if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
+            if fields.isEmpty && !storage.isEmpty { self.storage.removeAll(keepingCapacity: true) }
             return
         }
-        for name in present { remove(name) }
+        storage.withUnsafeBytes { bytes in
+            fields.removeAll { Self.field($0, in: bytes, isOneOf: names, lengths: lengths) }
+        }
+        droppedFields()
+    }
+
+    /// Whether `field` is called one of `names`; `lengths` has bit n set for a name of n bytes (63 for
+    /// 63 or more).
+    @inline(__always)
+    private static func field(
+        _ field: Field, in bytes: UnsafeRawBufferPointer, isOneOf names: [String], lengths: UInt64
+    ) -> Bool {
+        let length = Int(field.nameLength)
+        guard lengths & (1 << UInt64(Swift.min(length, 63))) != 0 else { return false }
+        let fieldName = slice(bytes, field.nameStart, field.nameLength)
+        for name in names where name.utf8.count == length && nameEquals(fieldName, name) { return true }
+        return false
     }
 
     /// `bytes` equals `name` ASCII case-insensitively (the same length already checked or not).
@@ -205,7 +243,24 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
     public func write(into buffer: inout [UInt8]) {
         storage.withUnsafeBytes { bytes in
+            // Checked fields already stored as their own line (parsed ones that arrived as `name: value`,
+            // added ones) are copied as they lie, consecutive ones in one copy: a parsed head that was
+            // not edited is one copy.
+            var run = 0..<0
             for field in fields {
+                if field.isValidated, let line = Self.line(of: field, in: bytes) {
+                    if line.lowerBound == run.upperBound, !run.isEmpty {
+                        run = run.lowerBound..<line.upperBound
+                    } else {
+                        if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+                        run = line
+                    }
+                    continue
+                }
+                if !run.isEmpty {
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run]))
+                    run = 0..<0
+                }
                 let name = Self.slice(bytes, field.nameStart, field.nameLength)
                 let value = Self.slice(bytes, field.valueStart, field.valueLength)
                 if field.isValidated {
@@ -217,7 +272,20 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                     HeaderFieldWriter.write(name: name, value: value, into: &buffer)
                 }
             }
+            if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
         }
+    }
+
+    /// The bytes `name: value\r\n` of `field` when its storage holds exactly that line, else nil (a
+    /// parsed field written `name:value` or with spaces around its value, a value replaced by `collapse`).
+    @inline(__always)
+    private static func line(of field: Field, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        let nameEnd = Int(field.nameStart) &+ Int(field.nameLength)
+        let valueEnd = Int(field.valueStart) &+ Int(field.valueLength)
+        guard Int(field.valueStart) == nameEnd &+ 2, valueEnd &+ 2 <= bytes.count,
+              bytes[nameEnd] == ASCII.colon, bytes[nameEnd &+ 1] == ASCII.space,
+              bytes[valueEnd] == ASCII.cr, bytes[valueEnd &+ 1] == ASCII.lf else { return nil }
+        return Int(field.nameStart)..<(valueEnd &+ 2)
     }
 
     /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`.
@@ -250,9 +318,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
-    /// Rebuilds the storage with only the live names and values when removed ones make up most of it.
+    /// Rebuilds the storage with only the live fields, each as its line (`name: value\r\n`), when removed
+    /// ones make up most of it.
     private mutating func compactIfMostlyGarbage() {
-        let live = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) }
+        let live = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) + 4 }
         guard storage.count > 2 * live else { return }
         var compacted: [UInt8] = []
         compacted.reserveCapacity(live)
@@ -261,8 +330,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                 let field = fields[index]
                 fields[index].nameStart = UInt32(truncatingIfNeeded: compacted.count)
                 compacted.append(contentsOf: Self.slice(bytes, field.nameStart, field.nameLength))
+                compacted.append(ASCII.colon)
+                compacted.append(ASCII.space)
                 fields[index].valueStart = UInt32(truncatingIfNeeded: compacted.count)
                 compacted.append(contentsOf: Self.slice(bytes, field.valueStart, field.valueLength))
+                compacted.append(ASCII.cr)
+                compacted.append(ASCII.lf)
             }
         }
         storage = compacted

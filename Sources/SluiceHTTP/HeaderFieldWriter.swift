@@ -16,9 +16,14 @@ enum HeaderFieldWriter {
         text.withUTF8 { appendSanitized(UnsafeRawBufferPointer($0), into: &buffer) }
     }
 
+    /// Whether `bytes` holds CR, LF or NUL, the bytes `appendSanitized` replaces.
+    static func breaksLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.contains(where: isLineBreaking)
+    }
+
     static func appendSanitized(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
         // The common case is clean text: one bulk copy after a tight scan.
-        if !bytes.contains(where: isLineBreaking) {
+        if !breaksLine(bytes) {
             buffer.append(contentsOf: bytes)
             return
         }

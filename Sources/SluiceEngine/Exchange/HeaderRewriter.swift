@@ -10,8 +10,21 @@ enum HeaderRewriter {
                                      "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate",
                                      "proxy-authentication-info"]
 
+    /// The fields the upstream request gets from the proxy, each replacing any the client sent: with
+    /// the hop-by-hop ones, one pass removes them all. `x-forwarded-host` is replaced only when the
+    /// client sent a Host (`upstreamReplacedWithHost`).
+    static let upstreamReplaced: [String] = hopByHop + ["content-length", "host", "x-forwarded-for", "x-forwarded-proto",
+                                                         "x-request-id"]
+    static let upstreamReplacedWithHost: [String] = upstreamReplaced + ["x-forwarded-host"]
+
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // Headers the sender named in Connection are hop-by-hop too.
+        let named = connectionNamed(headers)
+        headers.remove(anyOf: hopByHop)
+        for name in named { headers.remove(name) }
+    }
+
+    /// The fields the sender named in Connection, which are hop-by-hop too (lowercased).
+    private static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
         var named: [String] = []
         for value in headers.values("connection") {
             for token in value.split(separator: ",") {
@@ -19,8 +32,7 @@ enum HeaderRewriter {
                 if !t.isEmpty { named.append(t) }
             }
         }
-        headers.remove(anyOf: hopByHop)
-        for name in named { headers.remove(name) }
+        return named
     }
 
     /// The request head as the upstream gets it.
@@ -31,22 +43,27 @@ enum HeaderRewriter {
                                 bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool) -> HTTPRequestHead {
         var headers = request.headers
         let clientHost = headers["host"]
-        removeHopByHop(&headers)
+        let named = connectionNamed(headers)
+        // An X-Forwarded-For the client named in Connection is hop-by-hop: it is not extended.
+        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        // What follows equals removing the hop-by-hop fields and then setting each field below in
+        // turn (`set` removes a name's fields and appends one at the end), with one pass over the fields.
+        headers.remove(anyOf: clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost)
+        for name in named { headers.remove(name) }
         if !allowUnderscores { headers.removeFields(whoseNameContains: UInt8(ascii: "_")) }
-        headers.remove("content-length")
-        headers.set("host", endpoint.authority)
-        if let clientHost { headers.set("x-forwarded-host", clientHost) }
-        if let prior = headers["x-forwarded-for"], !prior.isEmpty {
-            headers.set("x-forwarded-for", prior + ", " + exchange.client.address)
+        headers.add("host", endpoint.authority)
+        if let clientHost { headers.add("x-forwarded-host", clientHost) }
+        if let prior, !prior.isEmpty {
+            headers.add("x-forwarded-for", prior + ", " + exchange.client.address)
         } else {
-            headers.set("x-forwarded-for", exchange.client.address)
+            headers.add("x-forwarded-for", exchange.client.address)
         }
-        headers.set("x-forwarded-proto", exchange.client.secure ? "https" : "http")
-        headers.set("x-request-id", exchange.id)
+        headers.add("x-forwarded-proto", exchange.client.secure ? "https" : "http")
+        headers.add("x-request-id", exchange.id)
         switch bodyFraming {
         case .none: break
-        case .contentLength(let n): headers.set("content-length", String(n))
-        case .chunked: headers.set("transfer-encoding", "chunked")
+        case .contentLength(let n): headers.add("content-length", String(n))
+        case .chunked: headers.add("transfer-encoding", "chunked")
         }
         let target = endpoint.basePath.isEmpty ? request.target : endpoint.basePath + request.target
         return HTTPRequestHead(method: request.method, target: target, version: .http1_1, headers: headers)
