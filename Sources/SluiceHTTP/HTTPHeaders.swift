@@ -163,45 +163,34 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
-    /// Removes every field called one of `names` (each compared as `remove(_:)` compares), in one
-    /// pass over the fields. A field is compared with a name only when their lengths agree, which a
-    /// bit per length answers for most fields; the usual case, none of them present, changes nothing.
+    /// Removes every field called one of `names` (each compared as `remove(_:)` compares).
     public mutating func remove(anyOf names: [String]) {
-        var lengths: UInt64 = 0
-        for name in names { lengths |= 1 << UInt64(Swift.min(name.utf8.count, 63)) }
+        remove(anyOf: HTTPFieldNameSet(names))
+    }
+
+    /// Removes every field called one of `names`, in one pass over the fields; the usual case, none
+    /// of them present, changes nothing.
+    public mutating func remove(anyOf names: HTTPFieldNameSet) {
         // A local reference to the bytes lets `fields` be edited while they are read.
         let storage = self.storage
-        let found = storage.withUnsafeBytes { bytes in
-            fields.contains { Self.field($0, in: bytes, isOneOf: names, lengths: lengths) }
+        let removed = storage.withUnsafeBytes { bytes in
+            guard let first = fields.firstIndex(where: { names.contains(Self.slice(bytes, $0.nameStart, $0.nameLength)) }) else {
+                return false
+            }
+            var kept = Array(fields[..<first])
+            kept.reserveCapacity(fields.count - 1)
+            for field in fields[(first + 1)...] where !names.contains(Self.slice(bytes, field.nameStart, field.nameLength)) {
+                kept.append(field)
+            }
+            fields = kept
+            return true
         }
-        guard found else {
+        guard removed else {
             // As `remove` leaves an empty list: no bytes kept.
             if fields.isEmpty && !storage.isEmpty { self.storage.removeAll(keepingCapacity: true) }
             return
         }
-        storage.withUnsafeBytes { bytes in
-            fields.removeAll { Self.field($0, in: bytes, isOneOf: names, lengths: lengths) }
-        }
         droppedFields()
-    }
-
-    /// Whether `field` is called one of `names`; `lengths` has bit n set for a name of n bytes (63 for
-    /// 63 or more).
-    @inline(__always)
-    private static func field(
-        _ field: Field, in bytes: UnsafeRawBufferPointer, isOneOf names: [String], lengths: UInt64
-    ) -> Bool {
-        let length = Int(field.nameLength)
-        guard lengths & (1 << UInt64(Swift.min(length, 63))) != 0 else { return false }
-        let fieldName = slice(bytes, field.nameStart, field.nameLength)
-        for name in names where name.utf8.count == length && nameEquals(fieldName, name) { return true }
-        return false
-    }
-
-    /// `bytes` equals `name` ASCII case-insensitively (the same length already checked or not).
-    private static func nameEquals(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { ASCIICaseInsensitive.equals(bytes, UnsafeRawBufferPointer($0)) }
     }
 
     /// Removes every field whose name contains `byte` (an ASCII byte such as `_`); returns how many went.

@@ -13,13 +13,15 @@ enum HeaderRewriter {
     /// The fields the upstream request gets from the proxy, each replacing any the client sent: with
     /// the hop-by-hop ones, one pass removes them all. `x-forwarded-host` is replaced only when the
     /// client sent a Host (`upstreamReplacedWithHost`).
-    static let upstreamReplaced: [String] = hopByHop + ["content-length", "host", "x-forwarded-for", "x-forwarded-proto",
-                                                         "x-request-id"]
-    static let upstreamReplacedWithHost: [String] = upstreamReplaced + ["x-forwarded-host"]
+    static let upstreamReplaced = HTTPFieldNameSet(hopByHop + ["content-length", "host", "x-forwarded-for",
+                                                               "x-forwarded-proto", "x-request-id"])
+    static let upstreamReplacedWithHost = HTTPFieldNameSet(hopByHop + ["content-length", "host", "x-forwarded-for",
+                                                                       "x-forwarded-proto", "x-request-id", "x-forwarded-host"])
+    private static let hopByHopSet = HTTPFieldNameSet(hopByHop)
 
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         let named = connectionNamed(headers)
-        headers.remove(anyOf: hopByHop)
+        headers.remove(anyOf: hopByHopSet)
         for name in named { headers.remove(name) }
     }
 

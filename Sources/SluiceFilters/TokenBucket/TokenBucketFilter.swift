@@ -356,30 +356,44 @@ public final class TokenBucketFilter: SharedLimitFilter {
 
     /// `.next` with the RateLimit headers, or `.reject` with a 429 that carries them and `Retry-After`.
     private func answer(_ admission: Admission, _ exchange: Exchange, refusal: () -> String) -> Decision {
-        var headers = [("RateLimit-Limit", String(admission.limit)), ("RateLimit-Remaining", String(admission.remaining))]
-        if let reset = admission.reset { headers.append(("RateLimit-Reset", String(TokenBucket.wholeSeconds(roundingUp: reset)))) }
         guard !admission.admitted else {
-            Self.setRateLimitHeaders(headers, on: exchange, onlyIfStricter: admission.remaining)
+            // An earlier filter's headers that report fewer remaining stay, and nothing is made.
+            if !Self.earlierHeadersAreStricter(exchange, remaining: admission.remaining) {
+                Self.setRateLimitHeaders(admission, on: exchange)
+            }
             return .next
         }
-        Self.setRateLimitHeaders(headers, on: exchange, onlyIfStricter: nil)
+        let headers = Self.setRateLimitHeaders(admission, on: exchange)
         let retryAfter = admission.retryAfter.map { max(1, TokenBucket.wholeSeconds(roundingUp: $0)) }
         rateLimited.increment()
         return .reject(ProxyError(.rateLimited, refusal(), source: .filter(name), retryAfterSeconds: retryAfter,
                                   headers: headers))
     }
 
-    /// Puts `headers` into `exchange.responseHeaders` in place of any RateLimit-* an earlier
-    /// filter set (the engine would otherwise send both). With `onlyIfStricter`, leaves an
-    /// earlier filter's headers alone when they report fewer remaining.
-    private static func setRateLimitHeaders(_ headers: [(String, String)], on exchange: Exchange, onlyIfStricter remaining: Int?) {
-        if let remaining,
-           let earlier = exchange.responseHeaders.last(where: { $0.0.lowercased() == "ratelimit-remaining" }),
-           let earlierRemaining = Int(earlier.1), earlierRemaining <= remaining {
-            return
+    /// Whether an earlier filter set RateLimit-Remaining to at most `remaining`.
+    private static func earlierHeadersAreStricter(_ exchange: Exchange, remaining: Int) -> Bool {
+        guard !exchange.responseHeaders.isEmpty,
+              let earlier = exchange.responseHeaders.last(where: { $0.0.lowercased() == "ratelimit-remaining" }),
+              let earlierRemaining = Int(earlier.1) else { return false }
+        return earlierRemaining <= remaining
+    }
+
+    /// Puts the RateLimit headers of `admission` into `exchange.responseHeaders` in place of any
+    /// RateLimit-* an earlier filter set (the engine would otherwise send both), and returns them.
+    @discardableResult
+    private static func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(3)
+        headers.append(("RateLimit-Limit", String(admission.limit)))
+        headers.append(("RateLimit-Remaining", String(admission.remaining)))
+        if let reset = admission.reset { headers.append(("RateLimit-Reset", String(TokenBucket.wholeSeconds(roundingUp: reset)))) }
+        if exchange.responseHeaders.isEmpty {
+            exchange.responseHeaders = headers
+        } else {
+            exchange.responseHeaders.removeAll { $0.0.lowercased().hasPrefix("ratelimit-") }
+            exchange.responseHeaders.append(contentsOf: headers)
         }
-        exchange.responseHeaders.removeAll { $0.0.lowercased().hasPrefix("ratelimit-") }
-        exchange.responseHeaders.append(contentsOf: headers)
+        return headers
     }
 
     // MARK: - Settlement
