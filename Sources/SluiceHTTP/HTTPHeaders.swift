@@ -92,6 +92,32 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
 
+    /// The value of the first field called `name` read as a decimal integer, as `Int(value)` reads
+    /// it (an optional sign, then ASCII digits only), with no String made; nil when there is no
+    /// such field or its value is not such a number.
+    public func integerValue(_ name: String) -> Int? {
+        guard let index = firstIndex(of: name) else { return nil }
+        let field = fields[index]
+        return storage.withUnsafeBytes { bytes in Self.decimal(Self.slice(bytes, field.valueStart, field.valueLength)) }
+    }
+
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        var value = 0
+        for byte in digits {
+            guard ASCII.isDigit(byte) else { return nil }
+            let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflowAdding) = negative ? scaled.subtractingReportingOverflow(Int(byte &- ASCII.zero))
+                                                  : scaled.addingReportingOverflow(Int(byte &- ASCII.zero))
+            guard !overflow, !overflowAdding else { return nil }
+            value = next
+        }
+        return value
+    }
+
     /// Appends a field after all existing ones, keeping any others with the same name.
     public mutating func add(_ name: String, _ value: String) {
         var name = name, value = value

@@ -27,6 +27,8 @@ enum HeaderRewriter {
 
     /// The fields the sender named in Connection, which are hop-by-hop too (lowercased).
     private static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+        // Most heads have no Connection field: one lookup answers.
+        guard headers.contains("connection") else { return [] }
         var named: [String] = []
         for value in headers.values("connection") {
             for token in value.split(separator: ",") {
