@@ -2,37 +2,43 @@
 /// or replaces) and matched against each field's bytes: no String work per field. Names compare as
 /// `HTTPHeaders` compares them, ASCII case-insensitively.
 public struct HTTPFieldNameSet: Sendable {
-    /// The names, lowercased (A–Z only), one after the other.
+    /// The names, lowercased (A–Z only), one after the other, shortest first.
     private let bytes: [UInt8]
-    /// Where each name starts in `bytes`, and one more entry for the end of the last.
-    private let starts: [Int]
-    /// Bit n set when a name is n bytes long (bit 63: 63 bytes or more).
-    private let lengths: UInt64
+    /// Where each name starts in `bytes` and how long it is, in the same order.
+    private let names: [(start: Int, length: Int)]
+    /// For a length n, the names of that length are `names[bucket[min(n, 63)] ..< bucket[min(n, 63) + 1]]`
+    /// (bucket 63 holds every name of 63 bytes or more).
+    private let bucket: [Int]
 
     public init(_ names: [String]) {
+        let sorted = names.map { Array($0.utf8.map(ASCII.lowercased)) }.sorted { Self.slot($0.count) < Self.slot($1.count) }
         var bytes: [UInt8] = []
-        var starts: [Int] = [0]
-        var lengths: UInt64 = 0
-        for name in names {
-            bytes.append(contentsOf: name.utf8.map(ASCII.lowercased))
-            starts.append(bytes.count)
-            lengths |= Self.bit(name.utf8.count)
+        var entries: [(start: Int, length: Int)] = []
+        var bucket = [Int](repeating: 0, count: 65)
+        for name in sorted {
+            entries.append((bytes.count, name.count))
+            bytes.append(contentsOf: name)
+            bucket[Self.slot(name.count) + 1] += 1
         }
+        for slot in 1..<bucket.count { bucket[slot] += bucket[slot - 1] }
         self.bytes = bytes
-        self.starts = starts
-        self.lengths = lengths
+        self.names = entries
+        self.bucket = bucket
     }
 
     @inline(__always)
-    private static func bit(_ length: Int) -> UInt64 { 1 << UInt64(Swift.min(length, 63)) }
+    private static func slot(_ length: Int) -> Int { Swift.min(length, 63) }
 
     /// Whether `name` (a field's name as it was sent) is one of the set's.
     func contains(_ name: UnsafeRawBufferPointer) -> Bool {
-        // Most fields differ in length from every name, which one bit answers.
-        guard lengths & Self.bit(name.count) != 0 else { return false }
+        let slot = Self.slot(name.count)
+        let candidates = bucket[slot]..<bucket[slot + 1]
+        // Most fields differ in length from every name, which settles it here.
+        guard !candidates.isEmpty else { return false }
         return bytes.withUnsafeBytes { all in
-            for i in 0..<(starts.count - 1) where starts[i + 1] - starts[i] == name.count {
-                if ASCIICaseInsensitive.equals(name, UnsafeRawBufferPointer(rebasing: all[starts[i]..<starts[i + 1]])) {
+            for i in candidates where names[i].length == name.count {
+                let start = names[i].start
+                if ASCIICaseInsensitive.equals(name, UnsafeRawBufferPointer(rebasing: all[start..<(start + name.count)])) {
                     return true
                 }
             }
