@@ -202,17 +202,19 @@ public final class CircuitBreakerFilter: Filter {
         var probe: EndpointCandidate?
         var soonest: Duration?
         table.breakers.withLock { list in
-            for (offset, candidate) in candidates.enumerated() {
-                let position = list.position(adding: candidate.id)
+            // By index: a candidate is copied only when it is kept apart from the list.
+            for offset in candidates.indices {
+                let id = candidates[offset].id
+                let position = list.position(adding: id)
                 var keep = false
                 switch list[position].check(at: now, settings) {
                 case .closed(let ticket):
-                    tickets.append((candidate.id, ticket))
+                    tickets.append((id, ticket))
                     keep = true
-                case .probeAvailable where probe == nil && !tried.contains(candidate.id):
+                case .probeAvailable where probe == nil && !tried.contains(id):
                     if case .admitted(let ticket) = list[position].admit(at: now, settings) {
-                        tickets.append((candidate.id, ticket))
-                        probe = candidate
+                        tickets.append((id, ticket))
+                        probe = candidates[offset]
                     }
                 case .probeAvailable:
                     soonest = min(soonest ?? .seconds(1), .seconds(1))
@@ -220,7 +222,7 @@ public final class CircuitBreakerFilter: Filter {
                     soonest = min(soonest ?? retryAfter, retryAfter)
                 }
                 if keep {
-                    kept?.append(candidate)
+                    kept?.append(candidates[offset])
                 } else if kept == nil {
                     kept = Array(candidates[..<offset])
                 }

@@ -273,9 +273,11 @@ public final class TimeoutsFilter: Filter {
         if let timer = watch.timer {
             timer.reschedule(after: left)
         } else {
-            // Weak captures: an ended exchange must not be kept alive by its own timer's closure.
-            watch.timer = exchange.schedule(after: left) { [weak self, weak exchange] in
-                guard let self, let exchange else { return }
+            // The exchange must not be kept alive by its own timer's closure, and a body runs only
+            // while its exchange has not ended (`Exchange.schedule`): unowned, which unlike weak
+            // gives the exchange no side table to make and free on every request.
+            watch.timer = exchange.schedule(after: left) { [weak self, unowned exchange] in
+                guard let self else { return }
                 self.timerFired(exchange)
             }
         }
@@ -420,8 +422,9 @@ public final class TimeoutsFilter: Filter {
         if let timer = watch.heartbeatTimer {
             timer.reschedule(after: delay)
         } else {
-            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, weak exchange] in
-                guard let self, let exchange else { return }
+            // Unowned exchange: as for the stage timer.
+            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, unowned exchange] in
+                guard let self else { return }
                 self.heartbeatFired(exchange)
             }
         }

@@ -370,6 +370,26 @@ public final class TokenBucketFilter: SharedLimitFilter {
                                   headers: headers))
     }
 
+    /// `String(value)`, written straight into the string: the generic conversion cost about 300
+    /// instructions per header, three headers per request.
+    private static func decimal(_ value: Int) -> String {
+        guard value >= 0 else { return String(value) }
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        return String(unsafeUninitializedCapacity: digits) { buffer in
+            var rest = value
+            for index in stride(from: digits - 1, through: 0, by: -1) {
+                buffer[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            return digits
+        }
+    }
+
     /// Whether an earlier filter set RateLimit-Remaining to at most `remaining`.
     private static func earlierHeadersAreStricter(_ exchange: Exchange, remaining: Int) -> Bool {
         guard !exchange.responseHeaders.isEmpty,
@@ -384,9 +404,9 @@ public final class TokenBucketFilter: SharedLimitFilter {
     private static func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
         var headers: [(String, String)] = []
         headers.reserveCapacity(3)
-        headers.append(("RateLimit-Limit", String(admission.limit)))
-        headers.append(("RateLimit-Remaining", String(admission.remaining)))
-        if let reset = admission.reset { headers.append(("RateLimit-Reset", String(TokenBucket.wholeSeconds(roundingUp: reset)))) }
+        headers.append(("RateLimit-Limit", decimal(admission.limit)))
+        headers.append(("RateLimit-Remaining", decimal(admission.remaining)))
+        if let reset = admission.reset { headers.append(("RateLimit-Reset", decimal(TokenBucket.wholeSeconds(roundingUp: reset)))) }
         if exchange.responseHeaders.isEmpty {
             exchange.responseHeaders = headers
         } else {
