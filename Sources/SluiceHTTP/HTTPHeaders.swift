@@ -154,6 +154,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
             isValidated: clean))
     }
 
+    /// Makes room for `count` more fields holding about `bytes` bytes in all, before a series of
+    /// `add`s: one allocation each for the fields and their bytes (a copy of a head shares both with
+    /// the original until the first edit) instead of a copy and then growth.
+    public mutating func reserveCapacity(addingFields count: Int, bytes: Int) {
+        storage.reserveCapacity(storage.count + bytes + 4 * count)
+        fields.reserveCapacity(fields.count + count)
+    }
+
     /// Replaces every field called `name` with a single one, appended at the end.
     public mutating func set(_ name: String, _ value: String) {
         remove(name)
@@ -204,7 +212,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                 return false
             }
             var kept = Array(fields[..<first])
-            kept.reserveCapacity(fields.count - 1)
+            // Fields removed are often replaced (`set`, a proxy's own fields): room for a few.
+            kept.reserveCapacity(fields.count + 8)
             for field in fields[(first + 1)...] where !names.contains(Self.slice(bytes, field.nameStart, field.nameLength)) {
                 kept.append(field)
             }

@@ -55,6 +55,9 @@ enum HeaderRewriter {
         headers.remove(anyOf: clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost)
         for name in named { headers.remove(name) }
         if !allowUnderscores { headers.removeFields(whoseNameContains: UInt8(ascii: "_")) }
+        // The six fields below, with room for the usual values, in one allocation.
+        headers.reserveCapacity(addingFields: 6, bytes: 192 + endpoint.authority.utf8.count + (clientHost?.utf8.count ?? 0)
+                                    + (prior?.utf8.count ?? 0) + exchange.id.utf8.count)
         headers.add("host", endpoint.authority)
         if let clientHost { headers.add("x-forwarded-host", clientHost) }
         if let prior, !prior.isEmpty {
