@@ -30,7 +30,7 @@ public struct HTTPFieldNameSet: Sendable {
     private static func slot(_ length: Int) -> Int { Swift.min(length, 63) }
 
     /// Whether `name` (a field's name as it was sent) is one of the set's.
-    func contains(_ name: UnsafeRawBufferPointer) -> Bool {
+    public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
         let slot = Self.slot(name.count)
         let candidates = bucket[slot]..<bucket[slot + 1]
         // Most fields differ in length from every name, which settles it here.

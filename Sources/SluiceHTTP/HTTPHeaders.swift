@@ -134,18 +134,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     private mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let nameStart = storage.count
         let valueStart = nameStart + name.count + 2
-        // The line is put together on the stack and appended in one copy: an append per piece cost
-        // about as much as the rest of `add`.
-        let length = name.count + value.count + 4
-        withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { line in
-            line.copyMemory(from: name)
-            line[name.count] = ASCII.colon
-            line[name.count + 1] = ASCII.space
-            UnsafeMutableRawBufferPointer(rebasing: line[(name.count + 2)...]).copyMemory(from: value)
-            line[length - 2] = ASCII.cr
-            line[length - 1] = ASCII.lf
-            storage.append(contentsOf: UnsafeRawBufferPointer(line))
-        }
+        HeaderFieldWriter.appendLine(name: name, value: value, into: &storage)
         precondition(storage.count <= Int(UInt32.max), "header storage beyond 4 GiB")
         let clean = !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) && !HeaderFieldWriter.breaksLine(value)
         fields.append(Field(
@@ -272,12 +261,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` for every field, in order. A name that is not an RFC 9110 token is skipped, and CR,
     /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
     public func write(into buffer: inout [UInt8]) {
+        writeFields(into: &buffer) { _ in false }
+    }
+
+    /// `write(into:)` leaving out every field whose name (its bytes as sent) `skip` answers true
+    /// for: the head as it would be written after removing those fields, without editing a copy.
+    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
+        writeFields(into: &buffer, skipping: skip)
+    }
+
+    @inline(__always)
+    private func writeFields(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
         storage.withUnsafeBytes { bytes in
             // Checked fields already stored as their own line (parsed ones that arrived as `name: value`,
             // added ones) are copied as they lie, consecutive ones in one copy: a parsed head that was
             // not edited is one copy.
             var run = 0..<0
             for field in fields {
+                let name = Self.slice(bytes, field.nameStart, field.nameLength)
+                if skip(name) { continue }
                 if field.isValidated, let line = Self.line(of: field, in: bytes) {
                     if line.lowerBound == run.upperBound, !run.isEmpty {
                         run = run.lowerBound..<line.upperBound
@@ -291,13 +293,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                     buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run]))
                     run = 0..<0
                 }
-                let name = Self.slice(bytes, field.nameStart, field.nameLength)
                 let value = Self.slice(bytes, field.valueStart, field.valueLength)
                 if field.isValidated {
-                    buffer.append(contentsOf: name)
-                    buffer.append(contentsOf: ASCII.colonSpace)
-                    buffer.append(contentsOf: value)
-                    buffer.append(contentsOf: ASCII.crlf)
+                    HeaderFieldWriter.appendLine(name: name, value: value, into: &buffer)
                 } else {
                     HeaderFieldWriter.write(name: name, value: value, into: &buffer)
                 }
@@ -316,6 +314,18 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
               bytes[nameEnd] == ASCII.colon, bytes[nameEnd &+ 1] == ASCII.space,
               bytes[valueEnd] == ASCII.cr, bytes[valueEnd &+ 1] == ASCII.lf else { return nil }
         return Int(field.nameStart)..<(valueEnd &+ 2)
+    }
+
+    /// Appends `name: value\r\n` as `write(into:)` writes a field added with `add`: skipped when `name`
+    /// is not a token, with CR, LF and NUL in `value` written as SP.
+    public static func writeField(_ name: String, _ value: String, into buffer: inout [UInt8]) {
+        var name = name, value = value
+        name.withUTF8 { nameBytes in
+            value.withUTF8 { valueBytes in
+                HeaderFieldWriter.write(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes),
+                                        into: &buffer)
+            }
+        }
     }
 
     /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`.

@@ -77,6 +77,44 @@ enum HeaderRewriter {
     }
 }
 
+extension HeaderRewriter {
+    /// Writes the request head the upstream gets, the same bytes as
+    /// `upstreamRequest(from:...).write(into:)`, without making it: the client's fields are written
+    /// as they lie, leaving out the ones `upstreamRequest` removes, and the proxy's own follow. No
+    /// copy of the client's head is edited, so neither its fields nor their bytes are copied.
+    static func writeUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
+                                     bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, into buffer: inout [UInt8]) {
+        let headers = request.headers
+        let clientHost = headers["host"]
+        let named = connectionNamed(headers)
+        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
+        let namedSet = named.isEmpty ? nil : HTTPFieldNameSet(named)
+        var head = request
+        head.version = .http1_1
+        if !endpoint.basePath.isEmpty { head.target = endpoint.basePath + request.target }
+        head.write(into: &buffer, skipping: { name in
+            replaced.contains(name) || namedSet?.contains(name) == true
+                || (!allowUnderscores && name.contains(UInt8(ascii: "_")))
+        }, adding: { out in
+            HTTPHeaders.writeField("host", endpoint.authority, into: &out)
+            if let clientHost { HTTPHeaders.writeField("x-forwarded-host", clientHost, into: &out) }
+            if let prior, !prior.isEmpty {
+                HTTPHeaders.writeField("x-forwarded-for", prior + ", " + exchange.client.address, into: &out)
+            } else {
+                HTTPHeaders.writeField("x-forwarded-for", exchange.client.address, into: &out)
+            }
+            HTTPHeaders.writeField("x-forwarded-proto", exchange.client.secure ? "https" : "http", into: &out)
+            HTTPHeaders.writeField("x-request-id", exchange.id, into: &out)
+            switch bodyFraming {
+            case .none: break
+            case .contentLength(let n): HTTPHeaders.writeField("content-length", String(n), into: &out)
+            case .chunked: HTTPHeaders.writeField("transfer-encoding", "chunked", into: &out)
+            }
+        })
+    }
+}
+
 enum UpstreamBodyFraming: Equatable {
     case none
     case contentLength(Int)
