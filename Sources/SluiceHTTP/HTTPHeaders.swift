@@ -74,6 +74,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         return value(of: fields[index])
     }
 
+    /// Calls `body` with the bytes of the first field called `name` as sent (nil when there is
+    /// none): a value read without making a String of it.
+    public func withFirstValue<Result>(of name: String, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
+        guard let index = firstIndex(of: name) else { return body(nil) }
+        let field = fields[index]
+        return storage.withUnsafeBytes { body(Self.slice($0, field.valueStart, field.valueLength)) }
+    }
+
     /// The field at `position` in wire order (0 ..< count).
     public subscript(position position: Int) -> Element {
         let field = fields[position]

@@ -34,19 +34,19 @@ final class ResponseTap {
 
     /// The tap for a response with this head.
     init(head: HTTPResponseHead) {
-        var contentType = head.headers["content-type"] ?? ""
         let success = (200..<300).contains(head.status)
-        // ASCII, as content types are: folded byte by byte, with no lowercased copy.
-        let ascii: (events: Bool, json: Bool)? = contentType.withUTF8 { bytes in
+        // ASCII, as content types are: read in place and folded byte by byte, with no String made.
+        let ascii: (events: Bool, json: Bool)? = head.headers.withFirstValue(of: "content-type") { value in
+            guard let bytes = value else { return (false, false) }
             guard bytes.reduce(0, |) < 0x80 else { return nil }
-            let events = Self.startsWithEventStream(UnsafeRawBufferPointer(bytes))
-            return (events, !events && success && Self.mentionsJSON(UnsafeRawBufferPointer(bytes)))
+            let events = Self.startsWithEventStream(bytes)
+            return (events, !events && success && Self.mentionsJSON(bytes))
         }
         if let ascii {
             readsEvents = ascii.events
             if ascii.json { jsonBody = [] }
         } else {
-            var lowercased = contentType.lowercased()
+            var lowercased = (head.headers["content-type"] ?? "").lowercased()
             readsEvents = lowercased.hasPrefix("text/event-stream")
             if !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) }) { jsonBody = [] }
         }
