@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -60,6 +61,36 @@ static inline void sluice_set_linger_zero(int fd) {
 static inline int sluice_errno(void) { return errno; }
 
 static inline void sluice_close(int fd) { close(fd); }
+
+// Reads what the socket has, up to `length`. Answers the bytes read, 0 at end of stream, or -errno
+// (EAGAIN when nothing is there yet).
+static inline long sluice_read_now(int fd, void *into, size_t length) {
+    ssize_t n = read(fd, into, length);
+    return n >= 0 ? (long)n : -(long)errno;
+}
+static inline int sluice_eagain(void) { return EAGAIN; }
+static inline int sluice_eintr(void) { return EINTR; }
+
+// An event loop's doorbell: any thread rings it (`execute`), the loop's read event hears it.
+static inline int sluice_doorbell_new(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+static inline void sluice_doorbell_ring(int fd) {
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof one);
+    (void)n;  // EAGAIN: the counter is saturated, so the loop will wake anyway.
+}
+static inline void sluice_doorbell_quiet(int fd) {
+    uint64_t count;
+    ssize_t n = read(fd, &count, sizeof count);
+    (void)n;
+}
+
+// Writes what the socket takes now, without blocking and without SIGPIPE. Answers the bytes written;
+// 0 when it would block, was interrupted or failed: the caller then leaves the bytes to the
+// bufferevent, which meets the same condition and reports it as it always does.
+static inline size_t sluice_send_now(int fd, const void *bytes, size_t length) {
+    ssize_t n = send(fd, bytes, length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+}
 /// A second descriptor for the same open socket, close-on-exec. -1 with errno set on failure.
 static inline int sluice_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 

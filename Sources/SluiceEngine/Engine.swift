@@ -130,6 +130,18 @@ public final class Engine: @unchecked Sendable {
     public func start() throws {
         _ = EventLoop.threadingReady
         descriptorReserve = DescriptorReserve()
+        do {
+            try startEverything()
+        } catch {
+            // The in-process mocks already run on loops of their own: stop them before they are
+            // freed (here, on this thread), since nothing else of this engine will.
+            for m in mocks.values { m.stop() }
+            mocks = [:]
+            throw error
+        }
+    }
+
+    private func startEverything() throws {
         let file = initialFile
         let mockPorts = try startMocks(for: file)
         // Workers first: a shared_state store opens one Redis connection on each worker's loop.

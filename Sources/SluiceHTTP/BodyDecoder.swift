@@ -83,6 +83,25 @@ struct BodyDecoder: Sendable {
             case .closeDelimited:
                 onBody(UnsafeRawBufferPointer(rebasing: input[index..<end]))
                 return end
+            case .chunkSize where chunkLineBytes == 0:
+                // A line's first byte: the common line, hex digits and CRLF all in this read, is read
+                // in one pass. Anything else (an extension, whitespace, a line cut by the read's end,
+                // 16 digits or more) goes byte by byte from the start, with every check.
+                var i = index
+                var size = 0
+                while i < end, i &- index < 15, let digit = ASCII.hexValue(input[i]) {
+                    size = size &<< 4 | digit
+                    i &+= 1
+                }
+                let digits = i &- index
+                if digits > 0, digits <= maxChunkLineBytes, i &+ 1 < end, input[i] == ASCII.cr, input[i &+ 1] == ASCII.lf {
+                    chunkSize = size
+                    index = i &+ 2
+                    try finishChunkSizeLine()
+                } else {
+                    try chunkSizeLine(input[index])
+                    index &+= 1
+                }
             case .chunkSize, .chunkSizeWhitespace, .chunkExtension, .chunkSizeLF:
                 try chunkSizeLine(input[index])
                 index &+= 1

@@ -30,12 +30,36 @@ public final class BufferEvent {
     private var lingering: BufferEvent?
     private var flushTimer: Timer?
     private var resetWatch: PeerResetWatch?
-    /// Plain TCP and connected: `write` stages bytes and hands them to libevent once, at the end of
-    /// the loop turn.
+    /// Plain TCP and connected: `write` stages bytes and they go out once, when the running
+    /// callback returns.
     private var coalescesWrites = false
-    /// Bytes written this loop turn and not yet handed to libevent (see `write`).
+    /// Bytes written and not yet handed on (see `write`).
     @exclusivity(unchecked) private var staged = StagingBuffer()
     @exclusivity(unchecked) private var flushPending = false
+
+    // Reading a plain TCP socket around libevent's input buffer: a read event of our own puts what
+    // the socket has into the loop's scratch memory (`EventLoop.readScratch`) and offers it to
+    // `onReadable` in place; only what the owner leaves unconsumed is copied, into `unconsumed`.
+    // libevent's way allocated an evbuffer chain per read, took its locks, peeked and drained
+    // (about 700 instructions per forwarded event). TLS sockets read through the bufferevent.
+    /// The read event, once the socket is connected and plain TCP; nil otherwise.
+    @exclusivity(unchecked) private var readEvent: OpaquePointer?
+    @exclusivity(unchecked) private var readEventAdded = false
+    /// The current read's bytes, still in the loop's scratch memory: set only during `onReadable`
+    /// (and only while `unconsumed` is empty, so the input stays one contiguous run).
+    @exclusivity(unchecked) private var current = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// Input read before and not consumed yet.
+    @exclusivity(unchecked) private var unconsumed = StagingBuffer()
+    /// The owner wants reads (`setReading`); closing turns it off.
+    @exclusivity(unchecked) private var readingWanted = true
+    /// See `setReadHighWatermark`; 0: no limit.
+    @exclusivity(unchecked) private var readHighWatermark = 0
+    /// The peer's end of stream or a read error was seen: nothing more to read.
+    @exclusivity(unchecked) private var readingOver = false
+    /// The errno of the read that failed, for `describeError`.
+    private var readErrno: Int32 = 0
+    /// The socket's descriptor once reads go around libevent (read and written per event).
+    @exclusivity(unchecked) private var descriptor: Int32 = -1
 
     /// Wraps a socket accepted by a listener; `tls` makes this the server side of a TLS session.
     public init(loop: EventLoop, acceptedSocket fd: Int32, tls: TLSContext?) {
@@ -52,6 +76,7 @@ public final class BufferEvent {
             coalescesWrites = true
         }
         install()
+        if tls == nil { readAroundLibevent() }
     }
 
     /// Creates an unconnected bufferevent for `connect(host:port:)`. `tls` with `serverName` makes
@@ -81,7 +106,10 @@ public final class BufferEvent {
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
     }
 
-    deinit { free() }
+    deinit {
+        free()
+        if let readEvent { event_free(readEvent) }
+    }
 
     public var isOpen: Bool { bev != nil }
 
@@ -115,7 +143,11 @@ public final class BufferEvent {
     // MARK: reading
 
     /// Bytes waiting in the input buffer.
-    public var inputLength: Int { bev.map { evbuffer_get_length(bufferevent_get_input($0)) } ?? 0 }
+    public var inputLength: Int {
+        guard let bev else { return 0 }
+        if readEvent != nil { return current.count + unconsumed.count }
+        return evbuffer_get_length(bufferevent_get_input(bev))
+    }
 
     /// Offers the input buffer to `consume` one contiguous segment at a time, without copying;
     /// `consume` returns how many bytes it used. Stops at the first segment not fully used, then
@@ -123,6 +155,7 @@ public final class BufferEvent {
     @discardableResult
     public func consumeInput(_ consume: (UnsafeRawBufferPointer) throws -> Int) rethrows -> Int {
         guard let bev else { return 0 }
+        if readEvent != nil { return try consumeOwnInput(consume) }
         // The segment list lives on the stack: this runs on every read.
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: 8) { segments in
             let input = bufferevent_get_input(bev)
@@ -156,13 +189,25 @@ public final class BufferEvent {
     /// so a peer cannot pile up data the owner is not consuming yet.
     public func setReadHighWatermark(_ bytes: Int) {
         guard let bev else { return }
-        bufferevent_setwatermark(bev, Int16(EV_READ), 0, bytes)
+        readHighWatermark = max(0, bytes)
+        if readEvent != nil {
+            updateReadEvent()
+        } else {
+            bufferevent_setwatermark(bev, Int16(EV_READ), 0, bytes)
+        }
     }
 
     /// Stops or resumes reading from the socket (backpressure, and pausing pipelined requests).
     public func setReading(_ enabled: Bool) {
         guard let bev else { return }
-        if enabled { bufferevent_enable(bev, Int16(EV_READ)) } else { bufferevent_disable(bev, Int16(EV_READ)) }
+        readingWanted = enabled
+        if readEvent != nil {
+            updateReadEvent()
+        } else if enabled {
+            bufferevent_enable(bev, Int16(EV_READ))
+        } else {
+            bufferevent_disable(bev, Int16(EV_READ))
+        }
     }
 
     // MARK: writing
@@ -176,10 +221,10 @@ public final class BufferEvent {
         bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
     }
 
-    /// Queues `bytes` for the socket. On a plain TCP connection the bytes are staged and handed to
-    /// the bufferevent in one `bufferevent_write` at the end of the loop turn: what one turn writes to
-    /// one socket (a head and its body, the pieces of a chunk, the chunks of one read) then takes the
-    /// bufferevent's lock and its output buffer once, and libevent writes it in one go.
+    /// Queues `bytes` for the socket. On a plain TCP connection the bytes are staged and go out
+    /// when the running callback returns (`EventLoop.dispatch`; at the end of the loop turn when no
+    /// callback runs): what one callback writes to one socket (a head and its body, the pieces of a
+    /// chunk, the events of one read) leaves in one `send`.
     public func write(_ bytes: UnsafeRawBufferPointer) {
         write(bytes, UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
     }
@@ -187,6 +232,7 @@ public final class BufferEvent {
     /// Writes `first`, `second` and `third` in order (a chunk header, its payload and its CRLF).
     public func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer, _ third: UnsafeRawBufferPointer) {
         guard let bev else { return }
+        loop.assertMayTouch("a bufferevent")
         guard first.count + second.count + third.count > 0 else { return }
         if coalescesWrites {
             staged.append(first)
@@ -204,13 +250,36 @@ public final class BufferEvent {
         if third.count > 0 { bufferevent_write(bev, third.baseAddress, third.count) }
     }
 
-    /// Hands the staged bytes to libevent (end of the loop turn, or before a close). Loop thread only.
-    func flushStaged() {
-        guard flushPending else { return }
+    /// Hands the staged bytes on (`EventLoop.dispatch`, `EventLoop.runFlushes`). When the
+    /// socket took them all at once, this is where libevent would have called the write callback
+    /// after writing them: `writable` runs here instead, so a writer that paused on a backlog of
+    /// staged bytes (the watermark check counts them) hears that it drained. Loop thread only.
+    func flushQueued() {
+        if flushStaged() { writable() }
+    }
+
+    /// Hands the staged bytes to the socket or libevent (see `flushQueued`, or before a close).
+    /// Answers true when the socket took them all directly. Loop thread only.
+    @discardableResult
+    func flushStaged() -> Bool {
+        guard flushPending else { return false }
         flushPending = false
         defer { staged.removeAll() }
-        guard let bev, !staged.isEmpty else { return }
-        staged.withBytes { raw in _ = bufferevent_write(bev, raw.baseAddress, raw.count) }
+        guard let bev, !staged.isEmpty else { return false }
+        return staged.withBytes { raw in
+            var sent = 0
+            // Nothing is queued in libevent: the socket almost always takes the whole turn's bytes
+            // here, so no write event is armed and no second loop turn runs to write them. What it
+            // does not take goes to the bufferevent as before, which writes it once the socket is
+            // writable and reports an error it meets: the backlog (`outputLength`), the watermarks
+            // and `onWritable` mean what they meant. Plain TCP only (TLS never stages).
+            if evbuffer_get_length(bufferevent_get_output(bev)) == 0 {
+                sent = sluice_send_now(descriptor >= 0 ? descriptor : bufferevent_getfd(bev), raw.baseAddress, raw.count)
+            }
+            if sent == raw.count { return true }
+            _ = bufferevent_write(bev, raw.baseAddress! + sent, raw.count - sent)
+            return false
+        }
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -234,7 +303,7 @@ public final class BufferEvent {
         resetWatch = nil
         flushStaged()
         guard let bev else { return }
-        bufferevent_disable(bev, Int16(EV_READ))
+        stopReading(bev)
         if outputLength == 0 {
             close()
         } else {
@@ -259,7 +328,7 @@ public final class BufferEvent {
         resetWatch = nil
         flushStaged()
         guard let bev else { return }
-        bufferevent_disable(bev, Int16(EV_READ))
+        stopReading(bev)
         if outputLength == 0 {
             abort()
         } else {
@@ -293,12 +362,108 @@ public final class BufferEvent {
         staged.removeAll()
         flushPending = false
         guard let b = bev else { return }
+        loop.assertMayTouch("a bufferevent")
+        // `unconsumed` stays until deinit: an owner that closed from inside `consumeInput` may
+        // still be reading the bytes it was offered.
+        if readEventAdded, let readEvent { event_del(readEvent) }
+        readEventAdded = false
         bev = nil
         onReadable = nil
         onWritable = nil
         onCondition = nil
         bufferevent_setcb(b, nil, nil, nil, nil)
         bufferevent_free(b)
+    }
+
+    // MARK: reading around libevent (plain TCP)
+
+    /// From now on this plain TCP socket is read by a read event of its own (see `readEvent`).
+    /// Anything the bufferevent already read moves over first. Called once the socket is connected.
+    private func readAroundLibevent() {
+        guard let bev, readEvent == nil else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+        let input = bufferevent_get_input(bev)
+        while evbuffer_get_length(input) > 0 {
+            let count = min(evbuffer_get_length(input), 16 * 1024)
+            withUnsafeTemporaryAllocation(byteCount: count, alignment: 1) { chunk in
+                let got = evbuffer_remove(input, chunk.baseAddress, count)
+                if got > 0 { unconsumed.append(UnsafeRawBufferPointer(rebasing: chunk[..<Int(got)])) }
+            }
+        }
+        descriptor = bufferevent_getfd(bev)
+        readEvent = event_new(loop.base, descriptor, Int16(EV_READ | EV_PERSIST), rawReadTrampoline,
+                              Unmanaged.passUnretained(self).toOpaque())
+        updateReadEvent()
+    }
+
+    /// Adds or removes the read event: reads flow while the owner wants them, the input is under
+    /// the high watermark, and the stream has not ended.
+    private func updateReadEvent() {
+        guard let readEvent, bev != nil else { return }
+        let wanted = readingWanted && !readingOver
+            && (readHighWatermark == 0 || current.count + unconsumed.count < readHighWatermark)
+        guard wanted != readEventAdded else { return }
+        readEventAdded = wanted
+        if wanted { event_add(readEvent, nil) } else { event_del(readEvent) }
+    }
+
+    private func stopReading(_ bev: OpaquePointer) {
+        readingWanted = false
+        if readEvent != nil { updateReadEvent() } else { bufferevent_disable(bev, Int16(EV_READ)) }
+    }
+
+    /// The socket is readable: one read into the loop's scratch memory, offered to `onReadable`.
+    fileprivate func readRaw() {
+        guard bev != nil else { return }
+        let scratch = loop.readScratch
+        var room = scratch.count
+        if readHighWatermark > 0 { room = min(room, readHighWatermark - unconsumed.count) }
+        guard room > 0 else {
+            updateReadEvent()
+            return
+        }
+        let n = sluice_read_now(descriptor, scratch.baseAddress, room)
+        if n > 0 {
+            let bytes = UnsafeRawBufferPointer(start: scratch.baseAddress, count: n)
+            if unconsumed.isEmpty {
+                current = bytes
+            } else {
+                unconsumed.append(bytes)
+            }
+            onReadable?()
+            // What the owner left goes into memory of this socket's own, unless it closed it.
+            if !current.isEmpty, self.bev != nil { unconsumed.append(current) }
+            current = UnsafeRawBufferPointer(start: nil, count: 0)
+            updateReadEvent()
+        } else if n == 0 {
+            readingOver = true
+            updateReadEvent()
+            condition(Int16(BEV_EVENT_EOF | BEV_EVENT_READING))
+        } else if n != -Int(sluice_eagain()) && n != -Int(sluice_eintr()) {
+            readingOver = true
+            readErrno = Int32(-n)
+            updateReadEvent()
+            condition(Int16(BEV_EVENT_ERROR | BEV_EVENT_READING))
+        }
+    }
+
+    /// `consumeInput` for a socket read around libevent: the input is one contiguous run, either
+    /// the current read in scratch memory or `unconsumed`.
+    private func consumeOwnInput(_ consume: (UnsafeRawBufferPointer) throws -> Int) rethrows -> Int {
+        if !current.isEmpty {
+            let offered = current
+            let used = try min(offered.count, consume(offered))
+            // The consumer may have closed this socket; then nothing of it is touched any more.
+            guard bev != nil else { return used }
+            current = UnsafeRawBufferPointer(rebasing: offered[used...])
+            return used
+        }
+        guard !unconsumed.isEmpty else { return 0 }
+        let used = try unconsumed.withBytes { offered in try min(offered.count, consume(offered)) }
+        guard bev != nil else { return used }
+        unconsumed.removeFirst(used)
+        updateReadEvent()
+        return used
     }
 
     // MARK: callbacks from C
@@ -325,7 +490,10 @@ public final class BufferEvent {
         if flags & Int32(BEV_EVENT_CONNECTED) != 0 {
             let fd = socket
             if fd >= 0 { sluice_set_nodelay(fd) }
-            if tls == nil { coalescesWrites = true }
+            if tls == nil {
+                coalescesWrites = true
+                readAroundLibevent()
+            }
             onCondition?(.connected)
         } else if flags & Int32(BEV_EVENT_ERROR) != 0 {
             onCondition?(.failure(describeError()))
@@ -349,23 +517,28 @@ public final class BufferEvent {
             }
             if !parts.isEmpty { return "TLS: " + parts.joined(separator: "; ") }
         }
-        let err = sluice_errno()
+        let err = readErrno != 0 ? readErrno : sluice_errno()
         return err == 0 ? "connection error" : String(cString: strerror(err))
     }
 }
 
+private let rawReadTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
+    // The callee may drop the last other reference; keep it alive for the call.
+    withExtendedLifetime(target) { target.loop.dispatch { target.readRaw() } }
+}
 private let readTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.readable() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.readable() } }
 }
 private let writeTrampoline: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.writable() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.writable() } }
 }
 private let eventTrampoline: @convention(c) (OpaquePointer?, Int16, UnsafeMutableRawPointer?) -> Void = { _, what, arg in
     let target = Unmanaged<BufferEvent>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.condition(what) }
+    withExtendedLifetime(target) { target.loop.dispatch { target.condition(what) } }
 }

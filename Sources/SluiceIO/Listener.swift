@@ -67,6 +67,7 @@ public final class Listener {
     public func close() {
         resumeTimer?.cancel()
         if let event {
+            loop.assertMayTouch("a listener")
             self.event = nil
             event_free(event)
         }
@@ -139,7 +140,7 @@ public final class Listener {
 private let acceptTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let target = Unmanaged<Listener>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.readable() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.readable() } }
 }
 
 /// Closes a socket the caller owns (an accepted one it will not serve).

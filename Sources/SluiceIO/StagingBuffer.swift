@@ -1,7 +1,8 @@
-/// Bytes a socket collects during one loop turn before they go to libevent in one write (see
-/// `BufferEvent.write`). A growable block of raw memory: appending is a copy and emptying resets a
-/// count, where an `Array` paid a generic `append(contentsOf:)` and `replaceSubrange` per piece and
-/// per turn, on every forwarded event. Owned by one `BufferEvent`; loop thread only.
+/// Bytes a socket holds in passing: what it collects during one loop turn before they go out in one
+/// write (see `BufferEvent.write`), and what its owner left unconsumed of what was read (see
+/// `BufferEvent.consumeInput`). A growable block of raw memory: appending is a copy and emptying
+/// resets a count, where an `Array` paid a generic `append(contentsOf:)` and `replaceSubrange` per
+/// piece and per turn, on every forwarded event. Owned by one `BufferEvent`; loop thread only.
 struct StagingBuffer: ~Copyable {
     /// Storage kept across turns up to this size; a larger block, grown by one big write, is
     /// freed once emptied so an idle connection does not hold it.
@@ -27,8 +28,19 @@ struct StagingBuffer: ~Copyable {
     }
 
     /// Calls `body` with the staged bytes (valid only during the call).
-    func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        body(UnsafeRawBufferPointer(start: base, count: count))
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Forgets the first `count` bytes (all of them when `count` reaches the end).
+    mutating func removeFirst(_ used: Int) {
+        guard used > 0 else { return }
+        if used >= count {
+            removeAll()
+            return
+        }
+        (base!).copyMemory(from: base! + used, byteCount: count - used)
+        count -= used
     }
 
     /// Forgets the staged bytes; keeps the storage unless it outgrew `keptCapacity`.

@@ -8,7 +8,7 @@ public final class Timer {
     @exclusivity(unchecked) private var event: OpaquePointer?
     @exclusivity(unchecked) private var handler: (Timer) -> Void
     /// Held so the event base outlives this timer's event: `event_free` needs the base alive.
-    private let loop: EventLoop
+    let loop: EventLoop
     var onCancel: (() -> Void)?
     @exclusivity(unchecked) public private(set) var isArmed = false
 
@@ -20,11 +20,18 @@ public final class Timer {
 
     func setHandler(_ handler: @escaping (Timer) -> Void) { self.handler = handler }
 
-    deinit { if let event { event_free(event) } }
+    deinit {
+        guard let event else { return }
+        // A disarmed timer may die on another thread (an exchange that a filter of another worker
+        // held last): freeing an event that is in none of the base's queues touches only the event.
+        if isArmed { loop.assertMayTouch("an armed timer") }
+        event_free(event)
+    }
 
     /// Arms (or re-arms) the timer to fire once after `delay`.
     public func arm(after delay: Duration) {
         var tv = Self.timeval(delay)
+        loop.assertMayTouch("a timer")
         event_add(event, &tv)
         isArmed = true
     }
@@ -45,6 +52,7 @@ public final class Timer {
     /// Disarms the timer; its handler will not run unless armed again.
     public func cancel() {
         guard isArmed else { return }
+        loop.assertMayTouch("a timer")
         event_del(event)
         isArmed = false
         onCancel?()
@@ -59,6 +67,6 @@ public final class Timer {
 private let timerTrampoline: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let target = Unmanaged<Timer>.fromOpaque(arg!).takeUnretainedValue()
     // The callee may drop the last other reference; keep it alive for the call.
-    withExtendedLifetime(target) { target.fire() }
+    withExtendedLifetime(target) { target.loop.dispatch { target.fire() } }
 }
 

@@ -255,6 +255,27 @@ struct FilterAPITests {
         #expect(proxy.upstream.journal.entries.count == 1)
     }
 
+    /// A hook that resumes its exchange and then answers `.suspend` (its answer was ready after
+    /// all) goes on at once: the resume is held until the hook returns, and is its answer. Before
+    /// `ChainRunner`, such a resume came while nothing was suspended, was dropped, and the exchange
+    /// waited forever.
+    @Test(arguments: ["request", "response_head"])
+    func aResumeMadeInsideTheHookThatSuspendsIsItsAnswer(phase: String) throws {
+        let probe = FilterProbe()
+        let proxy = try ProxyHarness(chain: "- filter: pause\n  config: { from: hook, in: \(phase) }",
+                                     registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let id = "resume-in-hook-\(phase)"
+        let response = try post(proxy.port, id: id)
+        #expect(response.status == 200)
+        #expect(response.ending == .complete)
+        #expect(contentEvents(response).count == 10)
+        #expect(probe.waitForCompletion(of: id))
+        #expect(probe.details(id, "pause", "resuming").count == 1)
+        #expect(probe.details(id, "pause", "onComplete") == ["completed"])
+        #expect(proxy.upstream.journal.entries.count == 1)
+    }
+
     // MARK: - 5. Retries
 
     @Test func retryAfterAConnectFailureGoesToTheOtherEndpoint() throws {
@@ -498,6 +519,37 @@ struct FilterAPITests {
     }
 
     // MARK: - 7. Rewriting events
+
+    /// A filter that reads only `LLMEventInfo` (`eventAccess: .info`) gets an empty event: the
+    /// engine builds no `SSEEvent` for it. Once another filter of the chain reads events, both get
+    /// the real one. The classification is the same either way.
+    @Test(arguments: [false, true])
+    func eventFiltersThatReadOnlyTheInfoGetAnEmptyEventUnlessAnotherReads(anotherReads: Bool) throws {
+        let probe = FilterProbe()
+        var chain = """
+            - filter: record
+              name: a
+              config: { events: true, access: info }
+            """
+        if anotherReads { chain += "\n- filter: record\n  name: b\n  config: { events: true, access: read }" }
+        let proxy = try ProxyHarness(chain: chain, registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let id = "access-\(anotherReads)"
+        let response = try post(proxy.port, id: id)
+        #expect(response.status == 200)
+        #expect(contentEvents(response).count == 10)
+        #expect(probe.waitForCompletion(of: id, filters: anotherReads ? 2 : 1))
+        let kinds = probe.details(id, "a", "onEvent")
+        let data = probe.details(id, "a", "eventData")
+        #expect(kinds.filter { $0 == "content" }.count == 10, "\(kinds)")
+        #expect(data.count == kinds.count)
+        if anotherReads {
+            #expect(data == response.sseEvents.map(\.data))
+            #expect(probe.details(id, "b", "eventData") == data)
+        } else {
+            #expect(data.allSatisfy { $0.isEmpty }, "\(data)")
+        }
+    }
 
     @Test func rewritingFilterChangesAndDropsEvents() throws {
         let probe = FilterProbe()

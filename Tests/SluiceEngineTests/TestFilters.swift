@@ -102,7 +102,9 @@ enum TestFilters {
 /// exchange). Config: `events` (bool) to receive `onEvent`; `body_limit` (size) to ask for the
 /// request body; `reject_on_header` (a header name): answer `.reject` (403) in `onRequest` when the
 /// request carries it; `fail_in` (`request`, `select`, `response_head`, `event`): call
-/// `exchange.fail` (403) from inside that hook, then answer `.next` / `.pass`.
+/// `exchange.fail` (403) from inside that hook, then answer `.next` / `.pass`; `access` (`info`,
+/// `read`): the filter's `eventAccess` with `events` (default `read`); each event's data is noted as
+/// `eventData`.
 final class RecordingFilter: Filter {
     enum FailIn: String, CaseIterable { case none, request, select, responseHead = "response_head", event }
 
@@ -113,6 +115,7 @@ final class RecordingFilter: Filter {
     let requestBodyLimit: Int?
     let rejectOnHeader: String?
     let failIn: FailIn
+    let eventAccess: EventAccess
 
     init(_ setup: FilterSetup, _ probe: FilterProbe) {
         name = setup.name
@@ -121,6 +124,9 @@ final class RecordingFilter: Filter {
         requestBodyLimit = setup.config.size("body_limit")
         rejectOnHeader = setup.config.string("reject_on_header")
         failIn = setup.config.oneOf("fail_in", FailIn.self, default: .none)
+        enum Access: String, CaseIterable { case info, read }
+        let access = setup.config.oneOf("access", Access.self, default: .read)
+        eventAccess = !wantsEvents ? .none : access == .info ? .info : .read
     }
 
     /// Calls `exchange.fail` once per exchange when `hook` is the configured one.
@@ -175,6 +181,7 @@ final class RecordingFilter: Filter {
 
     func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
         note(exchange, "onEvent", "\(info.kind)")
+        note(exchange, "eventData", event.data)
         failIfAsked(exchange, in: .event)
         return .pass
     }
@@ -221,7 +228,9 @@ final class QuotaFilter: Filter {
 /// (`from: loop`, the default) or with `resumeFromAnyThread` from a dispatch queue (`from: thread`).
 /// Notes the threads involved.
 final class PauseFilter: Filter {
-    enum ResumeFrom: String, CaseIterable { case loop, thread }
+    /// Who resumes: a timer on the loop, another thread, or the hook itself before it answers
+    /// `.suspend` (an answer that turned out to be ready at once).
+    enum ResumeFrom: String, CaseIterable { case loop, thread, hook }
     enum Phase: String, CaseIterable { case request, responseHead = "response_head" }
 
     let name: String
@@ -252,6 +261,9 @@ final class PauseFilter: Filter {
                 exchange.resumeFromAnyThread(.next)
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds), execute: resume)
+        case .hook:
+            probe.record(name, "resuming", exchange, currentThreadID())
+            exchange.resume(.next)
         }
         return .suspend
     }

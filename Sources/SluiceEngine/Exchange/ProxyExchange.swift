@@ -69,10 +69,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     @exclusivity(unchecked) private var heldBody: [UInt8] = []
     /// What is read from the current attempt's response as it passes; nil before its head.
     @exclusivity(unchecked) private var tap: ResponseTap?
-    @exclusivity(unchecked) private var decidedBy: String?
-    /// The filter whose hook (or timer) is running now: an `exchange.fail` from it makes it the one
-    /// that decided the outcome.
-    @exclusivity(unchecked) private var runningFilter: Int?
+    /// Which filter runs, who decided, and what a running hook asked for (applied when it returns).
+    @exclusivity(unchecked) private var runner: ChainRunner
+    private var decidedBy: String? { runner.decidedBy }
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
     /// The timers the filters scheduled on this exchange, cancelled when it ends (cancelling one
@@ -92,6 +91,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         self.clientKeepAlive = clientKeepAlive
         self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)
         self.client = ClientSide(socket: downstream.socket)
+        self.runner = ChainRunner(names: route.chain.filterNames)
         exchange.driver = self
     }
 
@@ -116,9 +116,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                let store = version.sharedStore, fetchSharedAnswers(run, at: i, store) {
                 return
             }
-            let d = hook(i) { chain.filters[i].onRequest(exchange) }
-            // The hook may have ended the exchange itself (`exchange.fail`).
-            guard phase == .request(i), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { chain.filters[i].onRequest(exchange) }), proceed(d, filter: i) else { return }
             i += 1
         }
         afterRequestFilters()
@@ -132,7 +130,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var asking: [any SharedLimitFilter] = []
         var calls: [SharedCall] = []
         for (offset, member) in run.enumerated() {
-            if let call = hook(index + offset, { member.sharedCall(for: exchange) }) {
+            let (call, interrupted) = self.run(index + offset) { member.sharedCall(for: exchange) }
+            // The hook failed the exchange: nothing more to ask for (a grant already asked for is
+            // not taken yet).
+            if interrupted { return true }
+            if let call {
                 asking.append(member)
                 calls.append(call)
             }
@@ -165,8 +167,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i < chain.filters.count {
             phase = .requestBody(i)
-            let d = hook(i) { chain.filters[i].onRequestBody(exchange) }
-            guard phase == .requestBody(i), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { chain.filters[i].onRequestBody(exchange) }), proceed(d, filter: i) else { return }
             i += 1
         }
         startAttempt()
@@ -178,11 +179,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case .next, .retry:
             return true
         case .reject(let error):
-            decidedBy = chain.filterNames[index]
+            runner.decided(by: index)
             respondWithError(error, outcome: .rejected)
             return false
         case .reply(let head, let body):
-            decidedBy = chain.filterNames[index]
+            runner.decided(by: index)
             respondWithReply(head, body: body)
             return false
         case .suspend:
@@ -247,8 +248,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i < chain.filters.count {
             phase = .selecting(i)
-            let d = hook(i) { chain.filters[i].selectUpstream(exchange, &candidates) }
-            guard phase == .selecting(i), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { chain.filters[i].selectUpstream(exchange, &candidates) }), proceed(d, filter: i) else { return }
             i += 1
         }
         guard let chosen = route.group.pick(from: candidates, tried: exchange.triedEndpoints),
@@ -305,9 +305,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         phase = .waitingForHead
         var i = chain.filters.count - 1
         while i >= 0 {
-            hook(i) { chain.filters[i].onUpstreamConnected(exchange) }
-            // The hook may have failed the attempt (`exchange.fail`).
-            guard phase == .waitingForHead, connection === upstream else { return }
+            // The hook may have failed the attempt (`exchange.fail`): another one, or the end, follows.
+            if run(i, { chain.filters[i].onUpstreamConnected(exchange) }).interrupted { return }
             i -= 1
         }
         sendRequest(on: connection)
@@ -375,8 +374,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i >= 0 {
             phase = .upstreamError(i)
-            let d = hook(i) { chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!) }
-            guard phase == .upstreamError(i) else { return }
+            guard let d = ask(i, { chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!) }) else { return }
             switch d {
             case .next:
                 break
@@ -385,9 +383,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 return
             case .reject(let replacement):
                 pendingUpstreamError = replacement
-                decidedBy = chain.filterNames[i]
+                runner.decided(by: i)
             case .reply(let head, let body):
-                decidedBy = chain.filterNames[i]
+                runner.decided(by: i)
                 respondWithReply(head, body: body)
                 return
             case .suspend:
@@ -421,7 +419,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         heldBody = []
         tap = nil
         // What ended the last attempt did not decide the exchange: it goes on.
-        decidedBy = nil
+        runner.decidedBy = nil
         exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
         exchange.timings.responseHead = nil
         exchange.timings.firstToken = nil
@@ -453,9 +451,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         var i = start
         while i >= 0 {
             phase = .responseHead(i)
-            let d = hook(i) { chain.filters[i].onResponseHead(exchange) }
-            // The hook may have ended the exchange or started another attempt (`exchange.fail`).
-            guard phase == .responseHead(i) else { return }
+            guard let d = ask(i, { chain.filters[i].onResponseHead(exchange) }) else { return }
             switch d {
             case .next:
                 break
@@ -464,12 +460,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 retry(after: delay, filter: i)
                 return
             case .reject(let error):
-                decidedBy = chain.filterNames[i]
+                runner.decided(by: i)
                 if let upstream { self.upstream = nil; upstream.abort() }
                 respondWithError(error, outcome: .failed)
                 return
             case .reply(let head, let body):
-                decidedBy = chain.filterNames[i]
+                runner.decided(by: i)
                 if let upstream { self.upstream = nil; upstream.abort() }
                 respondWithReply(head, body: body)
                 return
@@ -519,12 +515,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             var i = chain.chunkFilters.count - 1
             while i >= 0 {
                 let f = chain.chunkFilters[i]
-                if case .reject(let error) = hook(f, { chain.filters[f].onResponseChunk(exchange, &chunk) }) {
-                    decidedBy = chain.filterNames[f]
-                    fail(error)
+                let (decision, interrupted) = run(f) { chain.filters[f].onResponseChunk(exchange, &chunk) }
+                // The hook failed the exchange or the attempt: these bytes belong to neither now.
+                if interrupted { return }
+                if case .reject(let error) = decision {
+                    runner.decided(by: f)
+                    failNow(error)
                     return
                 }
-                guard phase != .ended, connection === upstream else { return }
                 i -= 1
             }
             chunk.bytes.withUnsafeBytes { forwardBody($0) }
@@ -548,10 +546,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     /// Runs `bytes` through the tap (events parsed, classified, counted, timed) and each event through
     /// the event filters, then forwards either the raw bytes (observe mode) or the events as the
-    /// filters left them (rewrite mode). An `SSEEvent` is built only when some filter takes events.
+    /// filters left them (rewrite mode). An `SSEEvent` is built only when some filter reads events'
+    /// fields (`EventAccess`).
     private func processEvents(_ bytes: UnsafeRawBufferPointer) {
         let rewrite = chain.rewritesEvents
-        let buildsEvents = rewrite || !chain.eventFilters.isEmpty
+        let callsFilters = !chain.eventFilters.isEmpty
+        let buildsEvents = chain.readsEventFields
         var rewritten: [UInt8] = []
         var failure: ProxyError?
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
@@ -564,14 +564,20 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
             try tap.scan(bytes, exchange: exchange, metrics: metrics, onComment: { text in
                 if rewrite { rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8)) }
             }, onEvent: { view, info in
-                guard buildsEvents else { return true }
-                var event = view.makeEvent()
+                guard callsFilters else { return true }
+                var event = buildsEvents ? view.makeEvent() : SSEEvent(data: "")
                 var drop = false
                 var i = chain.eventFilters.count - 1
                 while i >= 0 {
                     let f = chain.eventFilters[i]
-                    let decision = hook(f) { chain.filters[f].onEvent(exchange, &event, info) }
-                    guard isCurrent else { return false }
+                    // `run`, written out: a closure capturing `event` to pass it on inout cost a
+                    // run-time exclusivity check per event.
+                    let outer = runner.enter(f)
+                    let decision = chain.filters[f].onEvent(exchange, &event, info)
+                    let interrupted = runner.leave(restoring: outer).map(apply) ?? runner.holdsFail
+                    // What the hook asked for was applied: a resume that commits a held head keeps
+                    // this attempt streaming; a fail or a retry leaves these bytes to nobody.
+                    if interrupted, !isCurrent { return false }
                     switch decision {
                     case .pass, .modified: break
                     case .prepend(let added):
@@ -579,7 +585,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                         if rewrite { for extra in added { extra.write(into: &rewritten) } }
                     case .drop: drop = true
                     case .fail(let error):
-                        decidedBy = chain.filterNames[f]
+                        runner.decided(by: f)
                         failure = error
                         return false
                     }
@@ -627,8 +633,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.counters.clientPauses += 1
         upstream.setReading(false)
         var i = chain.filters.count - 1
-        while i >= 0, phase != .ended {
-            hook(i) { chain.filters[i].onClientBlocked(exchange) }
+        while i >= 0 {
+            if run(i, { chain.filters[i].onClientBlocked(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -644,8 +650,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.counters.clientPausedTime += client.resume(at: exchange.clock.now())
         upstream?.setReading(true)
         var i = chain.filters.count - 1
-        while i >= 0, phase != .ended {
-            hook(i) { chain.filters[i].onClientDrained(exchange) }
+        while i >= 0 {
+            if run(i, { chain.filters[i].onClientDrained(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -823,18 +829,69 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if notifyDownstream { downstream.exchangeFinished(self, keepAlive: keepAlive) }
     }
 
-    /// Runs one filter's hook with that filter marked as running.
-    private func hook<T>(_ filter: Int, _ call: () -> T) -> T {
-        let outer = runningFilter
-        runningFilter = filter
-        defer { runningFilter = outer }
-        return call()
+    // MARK: - Running hooks
+
+    /// Runs a hook of a walk that answers a `Decision` (request, body, selection, upstream error,
+    /// response head), then applies what the hook asked of the exchange while it ran. Answers the
+    /// decision the walk acts on, or nil when a fail was applied (or is held for the hook around
+    /// this one): the walk stops there. A hook that suspended the exchange and resumed it before
+    /// returning answers what it resumed with.
+    private func ask(_ filter: Int, _ call: () -> Decision) -> Decision? {
+        let outer = runner.enter(filter)
+        let decision = call()
+        guard let request = runner.leave(restoring: outer) else { return runner.holdsFail ? nil : decision }
+        switch request {
+        case .fail(let error):
+            failNow(error)
+            return nil
+        case .resume(let resumed):
+            if case .suspend = decision { return resumed }
+            // The exchange was not suspended while its walk ran: there was nothing to resume.
+            return decision
+        }
+    }
+
+    /// Runs any other hook (or a filter's timer), then applies what it asked of the exchange while it
+    /// ran. `interrupted`: a request was applied and moved the exchange on (or a fail is held for the
+    /// hook around this one); what the caller was doing for the current attempt stops.
+    private func run<T>(_ filter: Int, _ call: () -> T) -> (answer: T, interrupted: Bool) {
+        let outer = runner.enter(filter)
+        let answer = call()
+        guard let request = runner.leave(restoring: outer) else { return (answer, runner.holdsFail) }
+        return (answer, apply(request))
+    }
+
+    /// Applies what a hook asked for while it ran. Answers true when that moved the exchange on.
+    /// Kept out of line: inlined into the per-event walk, its read of `exchange.headSent` (checked
+    /// for exclusivity at run time from this module) was hoisted to run before every event's hooks.
+    @inline(never)
+    private func apply(_ request: ChainRunner.Request) -> Bool {
+        switch request {
+        case .fail(let error):
+            failNow(error)
+            return true
+        case .resume(let decision):
+            return resumeNow(decision)
+        }
     }
 
     // MARK: - ExchangeDriver
 
+    /// A filter's answer for the hook that suspended this exchange. From inside one of this
+    /// exchange's hooks it is held until that hook returns (`ChainRunner`).
     func resume(_ decision: Decision) {
-        guard suspended, phase != .ended else { return }
+        if runner.inHook {
+            runner.hold(.resume(decision))
+        } else {
+            resumeNow(decision)
+        }
+    }
+
+    /// Applies a resume: the walk that suspended goes on with `decision`. Answers false when the
+    /// exchange was not suspended (nothing happens).
+    @discardableResult
+    private func resumeNow(_ decision: Decision) -> Bool {
+        guard suspended, phase != .ended else { return false }
         suspended = false
         switch phase {
         case .request(let i):
@@ -866,16 +923,22 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         default:
             break
         }
+        return true
     }
 
+    /// Ends the exchange (or, before anything reached the client, the attempt) with `error`. From
+    /// inside one of this exchange's hooks it is held until that hook returns (`ChainRunner`).
     func fail(_ error: ProxyError) {
-        if phase != .ended, decidedBy == nil {
-            if case .filter(let name) = error.source, chain.filterNames.contains(name) {
-                decidedBy = name
-            } else if let running = runningFilter {
-                decidedBy = chain.filterNames[running]
-            }
+        guard phase != .ended else { return }
+        runner.noteDecider(of: error)
+        if runner.inHook {
+            runner.hold(.fail(error))
+        } else {
+            failNow(error)
         }
+    }
+
+    private func failNow(_ error: ProxyError) {
         switch phase {
         case .ended:
             return
@@ -891,10 +954,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
         // The timer belongs to the filter that asked for it: what its body decides is that filter's.
-        let owner = runningFilter
+        let owner = runner.running
         let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] _ in
             guard let self, self.phase != .ended else { return }
-            if let owner { self.hook(owner, body) } else { body() }
+            if let owner { _ = self.run(owner, body) } else { body() }
         }
         if timers.isEmpty {
             timers.reserveCapacity(4)

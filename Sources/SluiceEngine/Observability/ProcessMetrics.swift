@@ -52,8 +52,12 @@ final class ProcessMetrics: Sendable {
         guard let dir = opendir("/proc/self/fd") else { return 0 }
         defer { closedir(dir) }
         var count = 0
+        // Only the name's first byte is read: a record holds just as much of `d_name` as its name
+        // needs, so copying the whole 256-byte field read past the end of readdir's buffer, and
+        // faulted when the record ended at the end of a page (seen with thousands of descriptors).
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
         while let entry = readdir(dir) {
-            let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first ?? 0 }
+            let first = UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self)
             if first != UInt8(ascii: ".") { count += 1 }
         }
         // The directory stream itself holds one descriptor while it is read.

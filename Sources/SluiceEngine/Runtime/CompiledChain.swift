@@ -14,6 +14,9 @@ final class CompiledChain: Sendable {
     let eventFilters: [Int]
     /// Some filter may change or drop events: forward whole events only.
     let rewritesEvents: Bool
+    /// Some filter reads or rewrites events' fields: an `SSEEvent` is built for each event. When
+    /// the event filters read only `LLMEventInfo`, they get an empty one.
+    let readsEventFields: Bool
     /// Indices (file order) of filters that receive `onResponseChunk`.
     let chunkFilters: [Int]
     /// Indexed by filter: at the first filter of each run of two or more consecutive
@@ -29,8 +32,10 @@ final class CompiledChain: Sendable {
         self.filterNames = filterNames
         self.requestBodyLimit = filters.compactMap(\.requestBodyLimit).max()
         self.replayLimit = filters.compactMap(\.requestReplayLimit).max() ?? 64 * 1024
-        self.eventFilters = filters.indices.filter { filters[$0].wantsEvents }
-        self.rewritesEvents = filters.contains { $0.rewritesEvents }
+        let access = filters.map(\.eventAccess)
+        self.eventFilters = filters.indices.filter { access[$0] != .none }
+        self.rewritesEvents = access.contains(.rewrite)
+        self.readsEventFields = access.contains(.read) || access.contains(.rewrite)
         self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }
         self.sharedLimitRuns = Self.sharedLimitRuns(filters)
     }

@@ -79,6 +79,10 @@ public protocol Filter: AnyObject, Sendable {
     var wantsChunks: Bool { get }
     /// True when `onEvent` may change or drop events; the chain then forwards whole events only.
     var rewritesEvents: Bool { get }
+    /// What `onEvent` does with each event; the engine reads this, not the two flags above. The
+    /// default follows them (`.rewrite`, `.read` or `.none`); a filter that reads only the
+    /// `LLMEventInfo` answers `.info` and spares the chain a `String` per event.
+    var eventAccess: EventAccess { get }
 }
 
 extension Filter {
@@ -114,6 +118,8 @@ extension Filter {
     public var wantsChunks: Bool { false }
     /// Default: false.
     public var rewritesEvents: Bool { false }
+    /// Default: from `rewritesEvents` and `wantsEvents`.
+    public var eventAccess: EventAccess { rewritesEvents ? .rewrite : wantsEvents ? .read : .none }
 }
 
 /// A piece of a response body on its way to the client.

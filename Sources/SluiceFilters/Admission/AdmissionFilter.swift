@@ -143,6 +143,8 @@ public final class AdmissionFilter: SharedLimitFilter {
     }
 
     public var wantsEvents: Bool { limits.budget != nil }
+    /// Reads only what the classifier made of each event.
+    public var eventAccess: EventAccess { wantsEvents ? .info : .none }
 
     /// Builds the filter from `setup.config`, reading the worker's loop lag from `exchange.workerLoopLag`.
     public convenience init(_ setup: FilterSetup) {

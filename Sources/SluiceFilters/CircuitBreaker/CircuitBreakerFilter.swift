@@ -107,6 +107,8 @@ public final class CircuitBreakerFilter: Filter {
 
     /// Events are watched for error events sent before any content.
     public var wantsEvents: Bool { true }
+    /// Reads only what the classifier made of each event.
+    public var eventAccess: EventAccess { wantsEvents ? .info : .none }
 
     public init(_ setup: FilterSetup) {
         let config = setup.config

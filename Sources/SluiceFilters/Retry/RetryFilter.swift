@@ -88,6 +88,8 @@ public final class RetryFilter: Filter {
 
     public var requestReplayLimit: Int? { replayLimit }
     public var wantsEvents: Bool { holdUntilFirstToken }
+    /// Reads only what the classifier made of each event.
+    public var eventAccess: EventAccess { wantsEvents ? .info : .none }
 
     public static let defaultStatuses: [Int] = [429, 502, 503, 504]
 

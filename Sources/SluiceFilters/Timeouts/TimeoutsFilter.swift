@@ -108,6 +108,8 @@ public final class TimeoutsFilter: Filter {
     public let name: String
     public let settings: TimeoutSettings
     public var wantsEvents: Bool { settings.watchesEvents }
+    /// Reads only what the classifier made of each event.
+    public var eventAccess: EventAccess { wantsEvents ? .info : .none }
 
     public init(_ setup: FilterSetup) {
         name = setup.name
