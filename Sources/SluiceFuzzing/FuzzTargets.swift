@@ -7,6 +7,7 @@ public enum FuzzTargets {
         ResponseParserTarget.target,
         SSEStreamTarget.target,
         JSONReaderTarget.target,
+        ClassifierTarget.target,
         FilterFileTarget.target,
         RESPStreamTarget.target,
     ]

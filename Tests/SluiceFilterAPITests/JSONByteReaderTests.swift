@@ -182,6 +182,107 @@ private func walk(_ r: inout JSONByteReader) {
         }
     }
 
+    @Test func keysOfEveryLengthCompareAtEveryDistanceFromTheEnd() {
+        // A key is read in one step when it fits two words and twenty bytes are left, else byte
+        // by byte; its comparison looks at one or two words, or more. Cover both sides of each edge.
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        for length in 0...20 {
+            let key = String(letters[0..<length])
+            for padding in [0, 1, 7, 8, 20] {
+                let json = "{\"" + key + "\":1" + String(repeating: " ", count: padding) + "}"
+                withReader(json) { r in
+                    var members = r.beginObject()
+                    let found = r.nextMember(&members)
+                    #expect(found?.decoded() == key, "\(json)")
+                    #expect(found.map { matchesLiteral($0, length) } == true, "\(json)")
+                    // Same length, last byte different; same length, first byte different.
+                    if length > 0, let found {
+                        #expect(!matchesLiteral(found, length, changingAt: length - 1), "\(json)")
+                        #expect(!matchesLiteral(found, length, changingAt: 0), "\(json)")
+                    }
+                    #expect(r.readInt() == 1)
+                    #expect(r.nextMember(&members) == nil)
+                    let atEnd = r.isAtEnd()
+                    #expect(atEnd, "\(json)")
+                }
+            }
+        }
+    }
+
+    @Test func anEscapeOrAControlByteInAKeyIsSeenAtEveryOffset() {
+        for length in 1...18 {
+            for offset in 0..<length {
+                var key = Array(repeating: "k", count: length)
+                key[offset] = #"\u006b"#
+                let escaped = "{\"" + key.joined() + "\":1,\"n\":2}"
+                withReader(escaped) { r in
+                    var keys: [String] = []
+                    r.readObject { key, r in keys.append(key.decoded() ?? "?"); _ = r.readInt() }
+                    #expect(keys == [String(repeating: "k", count: length), "n"], "\(escaped)")
+                    #expect(!r.failed)
+                }
+                key[offset] = "\u{1}"
+                #expect(!walks("{\"" + key.joined() + "\":1,\"n\":2}"))
+                key[offset] = "\""
+                #expect(!walks("{\"" + key.joined() + "\":1,\"n\":2}"))
+            }
+        }
+    }
+
+    @Test func membersWithWhitespaceOrMissingPartsAroundTheCompactShape() {
+        #expect(walks(#"{"a":1,"bb":2 ,"ccc" :3, "dddd": 4,"eeeee":"five","ffffff":[],"ggggggg":{}}"#))
+        #expect(walks("{\"a\":\n1,\"b\":\t2}"))
+        for json in [#"{"a":1,,"b":2}"#, #"{"a":1,"b"2}"#, #"{"a":1,"b":}"#, #"{"a":1 "b":2}"#,
+                     #"{"a":1,b":2}"#, #"{"a":1,"b":2,}"#, #"{,"a":1}"#, #"{"a":1,"b":2"#] {
+            #expect(!walks(json), "\(json)")
+        }
+    }
+
+    @Test func integersOfEveryLengthAndWhatFollowsThem() {
+        for digits in 1...20 {
+            let number = String(Array("12345678901234567890")[0..<digits])
+            for tail in ["", ".5", ".0", "e3", "E+2", ".", "e", "x", "-"] {
+                for padding in [0, 9] {
+                    let json = "[" + number + tail + ",1" + String(repeating: "1", count: padding) + "]"
+                    let valid = ![".", "e", "x", "-"].contains(tail)
+                    #expect(walks(json) == valid, "\(json)")
+                }
+            }
+            withReader("{\"n\":" + number + "}") { r in
+                var n: Int?
+                r.readObject { _, r in n = r.readInt() }
+                #expect(n == Int(number), "\(number)")
+            }
+        }
+        for json in ["[0]", "[-0]", "[0.5]", "[0e1]", "[-1]"] { #expect(walks(json), "\(json)") }
+        for json in ["[01]", "[00]", "[-01]", "[-]", "[--1]", "[0x1]"] { #expect(!walks(json), "\(json)") }
+    }
+
+    @Test func skippedContainersFindTheirEndAtEveryOffset() {
+        // Skipped containers are searched eight bytes at a time for quotes and brackets.
+        for offset in 0..<20 {
+            let pad = String(repeating: "1,", count: offset / 2) + (offset % 2 == 0 ? "" : " ")
+            let inner = "[" + pad + #""]}\"[{",{"a":[]},"x"]"#
+            let json = #"{"skip":"# + inner + #","n":7}"#
+            withReader(json) { r in
+                var n: Int?
+                r.readObject { key, r in if key == "n" { n = r.readInt() } }
+                #expect(n == 7, "\(json)")
+                let atEnd = r.isAtEnd()
+                #expect(atEnd, "\(json)")
+            }
+            #expect(!walks(#"{"skip":"# + "[" + pad + #""\q"]}"#), "offset \(offset)")
+            #expect(!walks(#"{"skip":"# + "[" + pad + "\"open]}"), "offset \(offset)")
+        }
+        // What a skip has always checked: bracket balance and strings, not which bracket closes.
+        withReader(#"{"skip":[1 2 : x},"n":1}"#) { r in
+            var n: Int?
+            r.readObject { key, r in if key == "n" { n = r.readInt() } }
+            #expect(n == 1)
+            #expect(!r.failed)
+        }
+    }
+
     @Test func failureIsSticky() {
         withReader("[1,}") { r in
             r.readArray { _ in }
@@ -192,5 +293,30 @@ private func walk(_ r: inout JSONByteReader) {
             let atEnd = r.isAtEnd()
             #expect(!atEnd)
         }
+    }
+}
+
+/// Whether `key` equals the first `length` letters of the alphabet, with the letter at `changingAt`
+/// (if any) replaced: through `==` with a literal, as the classifier compares keys.
+private func matchesLiteral(_ key: JSONByteReader.RawString, _ length: Int, changingAt changed: Int? = nil) -> Bool {
+    let literals: [StaticString] = [
+        "", "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij",
+        "abcdefghijk", "abcdefghijkl", "abcdefghijklm", "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
+        "abcdefghijklmnopq", "abcdefghijklmnopqr", "abcdefghijklmnopqrs", "abcdefghijklmnopqrst",
+    ]
+    let changedFirst: [StaticString] = [
+        "", "Z", "Zb", "Zbc", "Zbcd", "Zbcde", "Zbcdef", "Zbcdefg", "Zbcdefgh", "Zbcdefghi", "Zbcdefghij",
+        "Zbcdefghijk", "Zbcdefghijkl", "Zbcdefghijklm", "Zbcdefghijklmn", "Zbcdefghijklmno", "Zbcdefghijklmnop",
+        "Zbcdefghijklmnopq", "Zbcdefghijklmnopqr", "Zbcdefghijklmnopqrs", "Zbcdefghijklmnopqrst",
+    ]
+    let changedLast: [StaticString] = [
+        "", "Z", "aZ", "abZ", "abcZ", "abcdZ", "abcdeZ", "abcdefZ", "abcdefgZ", "abcdefghZ", "abcdefghiZ",
+        "abcdefghijZ", "abcdefghijkZ", "abcdefghijklZ", "abcdefghijklmZ", "abcdefghijklmnZ", "abcdefghijklmnoZ",
+        "abcdefghijklmnopZ", "abcdefghijklmnopqZ", "abcdefghijklmnopqrZ", "abcdefghijklmnopqrsZ",
+    ]
+    switch changed {
+    case nil: return key == literals[length]
+    case 0: return key == changedFirst[length]
+    default: return key == changedLast[length]
     }
 }

@@ -53,11 +53,20 @@ struct ChainRunner {
         return outer
     }
 
-    /// Marks the hook returned. Answers the request made during it, once the outermost hook
-    /// returned (an inner hook leaves its request to the hook around it).
-    mutating func leave(restoring outer: Int?) -> Request? {
+    /// Marks the hook returned. Answers true when the walk cannot simply go on: a request made
+    /// during the hook waits (`takeRequest`, once the outermost hook returned; an inner hook leaves
+    /// its request to the hook around it), or a fail is held for the hook around this one. A Bool:
+    /// the common answer costs no copy of an optional request, per hook.
+    @inline(__always)
+    mutating func leave(restoring outer: Int?) -> Bool {
         running = outer
         depth -= 1
+        return holding
+    }
+
+    /// The request a hook made, once the outermost hook returned; nil while a hook still runs
+    /// (the held fail then stops the inner walk, and the outer hook's return applies it).
+    mutating func takeRequest() -> Request? {
         guard depth == 0, holding, let request = held else { return nil }
         held = nil
         holding = false

@@ -109,6 +109,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// Runs the request hooks from `start` on. `answersFetched`: the shared calls of the run that
     /// starts at `start` were just made, so they are not made again.
     private func runRequestFilters(from start: Int, answersFetched: Bool = false) {
+        // Once per walk: each reach through `route` took and dropped a reference.
+        let filters = chain.filters
         var i = start
         while i < chain.filters.count {
             phase = .request(i)
@@ -116,7 +118,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                let store = version.sharedStore, fetchSharedAnswers(run, at: i, store) {
                 return
             }
-            guard let d = ask(i, { chain.filters[i].onRequest(exchange) }), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { filters[i].onRequest(exchange) }), proceed(d, filter: i) else { return }
             i += 1
         }
         afterRequestFilters()
@@ -164,10 +166,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func runBodyFilters(from start: Int) {
+        // Once per walk: each reach through `route` took and dropped a reference.
+        let filters = chain.filters
         var i = start
         while i < chain.filters.count {
             phase = .requestBody(i)
-            guard let d = ask(i, { chain.filters[i].onRequestBody(exchange) }), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { filters[i].onRequestBody(exchange) }), proceed(d, filter: i) else { return }
             i += 1
         }
         startAttempt()
@@ -245,10 +249,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func runSelectFilters(from start: Int) {
+        // Once per walk: each reach through `route` took and dropped a reference.
+        let filters = chain.filters
         var i = start
         while i < chain.filters.count {
             phase = .selecting(i)
-            guard let d = ask(i, { chain.filters[i].selectUpstream(exchange, &candidates) }), proceed(d, filter: i) else { return }
+            guard let d = ask(i, { filters[i].selectUpstream(exchange, &candidates) }), proceed(d, filter: i) else { return }
             i += 1
         }
         guard let chosen = route.group.pick(from: candidates, tried: exchange.triedEndpoints),
@@ -303,10 +309,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.timings.upstreamConnected = now
         if let started = exchange.timings.attemptStart { metrics.upstreamConnect.record(now.since(started)) }
         phase = .waitingForHead
-        var i = chain.filters.count - 1
+        let filters = chain.filters
+        var i = filters.count - 1
         while i >= 0 {
             // The hook may have failed the attempt (`exchange.fail`): another one, or the end, follows.
-            if run(i, { chain.filters[i].onUpstreamConnected(exchange) }).interrupted { return }
+            if run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
             i -= 1
         }
         sendRequest(on: connection)
@@ -371,10 +378,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func runUpstreamErrorFilters(from start: Int) {
+        // Once per walk: each reach through `route` took and dropped a reference.
+        let filters = chain.filters
         var i = start
         while i >= 0 {
             phase = .upstreamError(i)
-            guard let d = ask(i, { chain.filters[i].onUpstreamError(exchange, pendingUpstreamError!) }) else { return }
+            guard let d = ask(i, { filters[i].onUpstreamError(exchange, pendingUpstreamError!) }) else { return }
             switch d {
             case .next:
                 break
@@ -448,10 +457,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     private func runResponseHeadFilters(from start: Int) {
+        // Once per walk: each reach through `route` took and dropped a reference.
+        let filters = chain.filters
         var i = start
         while i >= 0 {
             phase = .responseHead(i)
-            guard let d = ask(i, { chain.filters[i].onResponseHead(exchange) }) else { return }
+            guard let d = ask(i, { filters[i].onResponseHead(exchange) }) else { return }
             switch d {
             case .next:
                 break
@@ -574,7 +585,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                     // run-time exclusivity check per event.
                     let outer = runner.enter(f)
                     let decision = chain.filters[f].onEvent(exchange, &event, info)
-                    let interrupted = runner.leave(restoring: outer).map(apply) ?? runner.holdsFail
+                    let interrupted = runner.leave(restoring: outer) && settle()
                     // What the hook asked for was applied: a resume that commits a held head keeps
                     // this attempt streaming; a fail or a retry leaves these bytes to nobody.
                     if interrupted, !isCurrent { return false }
@@ -818,9 +829,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         exchange.timings.end = exchange.clock.now()
         // A pause still under way when the exchange ends counts up to the end.
         if client.isPaused { exchange.counters.clientPausedTime += client.endPause(at: exchange.timings.end!) }
-        var i = chain.filters.count - 1
+        let filters = chain.filters
+        var i = filters.count - 1
         while i >= 0 {
-            chain.filters[i].onComplete(exchange, outcome)
+            filters[i].onComplete(exchange, outcome)
             i -= 1
         }
         // Counted with the exchange's other series, not whenever the tap happens to be freed.
@@ -836,10 +848,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// decision the walk acts on, or nil when a fail was applied (or is held for the hook around
     /// this one): the walk stops there. A hook that suspended the exchange and resumed it before
     /// returning answers what it resumed with.
+    @inline(__always)
     private func ask(_ filter: Int, _ call: () -> Decision) -> Decision? {
         let outer = runner.enter(filter)
         let decision = call()
-        guard let request = runner.leave(restoring: outer) else { return runner.holdsFail ? nil : decision }
+        guard runner.leave(restoring: outer) else { return decision }
+        guard let request = runner.takeRequest() else { return runner.holdsFail ? nil : decision }
         switch request {
         case .fail(let error):
             failNow(error)
@@ -857,8 +871,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func run<T>(_ filter: Int, _ call: () -> T) -> (answer: T, interrupted: Bool) {
         let outer = runner.enter(filter)
         let answer = call()
-        guard let request = runner.leave(restoring: outer) else { return (answer, runner.holdsFail) }
-        return (answer, apply(request))
+        return (answer, runner.leave(restoring: outer) && settle())
+    }
+
+    /// After a hook whose runner said a request waits: applies it, or (inside another hook) leaves
+    /// the held fail to the outer one. Answers true when the current walk must stop.
+    @inline(never)
+    private func settle() -> Bool {
+        guard let request = runner.takeRequest() else { return runner.holdsFail }
+        return apply(request)
     }
 
     /// Applies what a hook asked for while it ran. Answers true when that moved the exchange on.

@@ -3,10 +3,15 @@
 ///
 /// It is built for the classifier's hot path: no allocation unless a string is decoded, no
 /// recursion (deeply nested input cannot exhaust the stack), and values you do not ask about are
-/// skipped by scanning. The reader borrows `bytes`: use it only inside the scope that owns them
-/// (`withUTF8`, `withUnsafeBufferPointer`).
+/// skipped by scanning. Strings, digits and skipped containers are scanned eight bytes at a time.
+/// Walk objects and arrays with `beginObject()`/`nextMember(_:)` and `beginArray()`/`nextElement(_:)`:
+/// with no closure in the way, a caller's loop compiles to one function whose reader stays in
+/// registers. Those steps are `@inline(always)`, which is guaranteed, not `@inline(__always)`, which
+/// the optimizer drops in a caller as large as the classifier's walk; and they read words through
+/// `word(at:)`, not `loadUnaligned`, for the same reason. The reader borrows `bytes`: use it only
+/// inside the scope that owns them (`withUTF8`, `withUnsafeBufferPointer`).
 ///
-/// Strictness: every value the caller walks (`readObject`, `readArray`) is checked for
+/// Strictness: every value the caller walks (`nextMember`, `nextElement`) is checked for
 /// commas and colons, and every string and number met is checked against the JSON grammar. An
 /// object or array that is skipped is checked only for bracket balance (and its strings); that
 /// is enough to find where it ends, and it is why skipping is fast. Any error sets `failed`;
@@ -14,6 +19,8 @@
 /// check `failed` once.
 package struct JSONByteReader {
     package let bytes: UnsafeBufferPointer<UInt8>
+    /// Where the next byte to read is. A failure moves it to the end, and nothing moves it after
+    /// that: so `index < bytes.count` also tells that the reader has not failed.
     package private(set) var index: Int
     package private(set) var failed = false
 
@@ -29,7 +36,7 @@ package struct JSONByteReader {
 
     /// Skips whitespace and answers the kind of the next value without consuming it; nil at the
     /// end, at a byte no value starts with, or after a failure.
-    @inline(__always)
+    @inline(always)
     package mutating func peekKind() -> ValueKind? {
         guard let b = peekByte() else { return nil }
         switch b {
@@ -45,66 +52,166 @@ package struct JSONByteReader {
 
     /// True when only whitespace is left. Use after reading the top-level value to reject
     /// trailing garbage.
+    @inline(always)
     package mutating func isAtEnd() -> Bool {
-        skipWhitespace()
+        if index != bytes.count { skipWhitespace() }
         return !failed && index == bytes.count
+    }
+
+    // MARK: - Walking objects and arrays
+
+    /// Where a walk through an object's members stands. Made by `beginObject()`, advanced by
+    /// `nextMember(_:)`.
+    package struct Members {
+        /// Where the current member's value starts (to tell whether the caller read it); -1 before
+        /// the first member.
+        fileprivate var valueStart = -1
+    }
+
+    /// Where a walk through an array's elements stands. Made by `beginArray()`, advanced by
+    /// `nextElement(_:)`.
+    package struct Elements {
+        /// Where the current element starts; -1 before the first.
+        fileprivate var valueStart = -1
+    }
+
+    /// Consumes the `{` of an object and answers a walk for `nextMember(_:)`. When the next value
+    /// is not an object the reader fails, and the walk's first `nextMember` answers nil.
+    @inline(always)
+    package mutating func beginObject() -> Members {
+        _ = expect(JSONByte.openBrace)
+        return Members()
+    }
+
+    /// Moves to the object's next member: skips the previous member's value if the caller left it
+    /// unread, consumes the comma, the key and its colon, and answers the key with the reader at the
+    /// member's value. Answers nil after consuming the closing `}`, and nil (with `failed` set) when
+    /// the object is malformed.
+    @inline(always)
+    package mutating func nextMember(_ walk: inout Members) -> RawString? {
+        let isFirst = walk.valueStart < 0
+        if !isFirst, index <= walk.valueStart { skipValue() }
+        if let key = nextCompactMember(isFirst: isFirst) {
+            walk.valueStart = index
+            return key
+        }
+        if !isFirst {
+            let b = peekByte()
+            guard b == JSONByte.comma else {
+                if b == JSONByte.closeBrace { index &+= 1 } else { _ = fail() }
+                return nil
+            }
+            index &+= 1
+            guard peekByte() == JSONByte.quote else { _ = fail(); return nil }
+        } else {
+            let b = peekByte()
+            guard b == JSONByte.quote else {
+                if b == JSONByte.closeBrace { index &+= 1 } else { _ = fail() }
+                return nil
+            }
+        }
+        guard let key = scanString(), expect(JSONByte.colon) else { return nil }
+        _ = peekByte()
+        walk.valueStart = index
+        return key
+    }
+
+    /// The common case of `nextMember(_:)`, without whitespace or bounds checks: `,"key":` (no
+    /// comma before the first member) with a key of at most fifteen bytes and no escape, its value
+    /// right after the colon, and room to spare before the end. Answers nil, and consumes nothing,
+    /// for anything else; `nextMember` then takes the general path, which would answer the same.
+    @inline(always)
+    private mutating func nextCompactMember(isFirst: Bool) -> RawString? {
+        let i = index
+        guard bytes.count &- i >= 20 else { return nil }
+        let quote = isFirst ? i : i &+ 1
+        guard isFirst || bytes[i] == JSONByte.comma, bytes[quote] == JSONByte.quote else { return nil }
+        let head = word(at: quote &+ 1)
+        var special = Self.stringSpecialBytes(head)
+        var length = 0
+        if special == 0 {
+            special = Self.stringSpecialBytes(word(at: quote &+ 9))
+            guard special != 0 else { return nil }
+            length = 8
+        }
+        length &+= special.trailingZeroBitCount &>> 3
+        let close = quote &+ 1 &+ length
+        guard bytes[close] == JSONByte.quote, bytes[close &+ 1] == JSONByte.colon,
+              bytes[close &+ 2] > JSONByte.space else { return nil }
+        index = close &+ 2
+        return RawString(start: bytes.baseAddress.unsafelyUnwrapped + (quote &+ 1), count: length,
+                         hasEscapes: false, head: head)
+    }
+
+    /// Consumes the `[` of an array and answers a walk for `nextElement(_:)`. When the next value
+    /// is not an array the reader fails, and the walk's first `nextElement` answers false.
+    @inline(always)
+    package mutating func beginArray() -> Elements {
+        _ = expect(JSONByte.openBracket)
+        return Elements()
+    }
+
+    /// Moves to the array's next element: skips the previous element if the caller left it unread,
+    /// consumes the comma, and answers true with the reader at the element. Answers false after
+    /// consuming the closing `]`, and false (with `failed` set) when the array is malformed.
+    @inline(always)
+    package mutating func nextElement(_ walk: inout Elements) -> Bool {
+        if walk.valueStart >= 0 {
+            if index <= walk.valueStart { skipValue() }
+            let b = peekByte()
+            guard b == JSONByte.comma else {
+                if b == JSONByte.closeBracket { index &+= 1 } else { _ = fail() }
+                return false
+            }
+            index &+= 1
+        } else {
+            let b = peekByte()
+            if b == JSONByte.closeBracket {
+                index &+= 1
+                return false
+            }
+            if b == nil { return fail() }
+        }
+        _ = peekByte()
+        walk.valueStart = index
+        return true
     }
 
     /// Walks an object: calls `body` once per member with its key and the reader positioned at
     /// the member's value. `body` may read the value or leave it alone; a value left unread is
     /// skipped. Answers false (and the reader has failed) when the next value is not an object
-    /// or is malformed.
+    /// or is malformed. (A convenience over `nextMember(_:)` for code off the hot path.)
     @discardableResult
     package mutating func readObject(_ body: (RawString, inout JSONByteReader) -> Void) -> Bool {
-        guard expect(JSONByte.openBrace) else { return false }
-        if peekByte() == JSONByte.closeBrace {
-            index += 1
-            return true
-        }
-        while true {
-            guard peekByte() == JSONByte.quote, let key = scanString() else { return fail() }
-            guard expect(JSONByte.colon) else { return false }
-            skipWhitespace()
-            let before = index
+        var members = beginObject()
+        while let key = nextMember(&members) {
             body(key, &self)
-            if failed { return false }
-            if index <= before { skipValue() }
-            switch peekByte() {
-            case JSONByte.comma: index += 1
-            case JSONByte.closeBrace: index += 1; return true
-            default: return fail()
-            }
         }
+        return !failed
     }
 
     /// Walks an array: calls `body` once per element with the reader positioned at it. An
-    /// element left unread is skipped. Answers false when not an array or malformed.
+    /// element left unread is skipped. Answers false when not an array or malformed. (A
+    /// convenience over `nextElement(_:)` for code off the hot path.)
     @discardableResult
     package mutating func readArray(_ body: (inout JSONByteReader) -> Void) -> Bool {
-        guard expect(JSONByte.openBracket) else { return false }
-        if peekByte() == JSONByte.closeBracket {
-            index += 1
-            return true
-        }
-        while true {
-            skipWhitespace()
-            let before = index
+        var elements = beginArray()
+        while nextElement(&elements) {
             body(&self)
-            if failed { return false }
-            if index <= before { skipValue() }
-            switch peekByte() {
-            case JSONByte.comma: index += 1
-            case JSONByte.closeBracket: index += 1; return true
-            default: return fail()
-            }
         }
+        return !failed
     }
+
+    // MARK: - Reading values
 
     /// Reads a string value without decoding it. Answers nil and skips the value when it is not
     /// a string (that is not a failure: a field of an unexpected type is simply absent).
+    @inline(always)
     package mutating func readString() -> RawString? {
-        guard let kind = peekKind() else { _ = fail(); return nil }
-        guard kind == .string else { skipValue(); return nil }
+        guard peekByte() == JSONByte.quote else {
+            skipValue()
+            return nil
+        }
         return scanString()
     }
 
@@ -114,7 +221,9 @@ package struct JSONByteReader {
         guard let kind = peekKind() else { _ = fail(); return nil }
         guard kind == .number else { skipValue(); return nil }
         let start = index
-        guard scanNumber() else { return nil }
+        let end = endOfNumber(at: start)
+        guard end >= 0 else { _ = fail(); return nil }
+        index = end
         var i = start
         let negative = bytes[i] == JSONByte.minus
         if negative { i += 1 }
@@ -145,230 +254,375 @@ package struct JSONByteReader {
 
     /// Answers whether the next value carries something: a non-empty string, array or object,
     /// a number, or `true`. `null`, `false`, `""`, `[]` and `{}` carry nothing. Consumes the value.
+    @inline(always)
     package mutating func readHasContent() -> Bool {
-        guard let kind = peekKind() else { _ = fail(); return false }
-        switch kind {
-        case .string:
-            return !(scanString()?.isEmpty ?? true)
-        case .array, .object:
-            let close = kind == .array ? JSONByte.closeBracket : JSONByte.closeBrace
-            let start = index
-            index += 1
-            let empty = peekByte() == close
-            index = start
-            skipValue()
-            return !empty && !failed
-        case .number:
-            skipValue()
-            return !failed
-        case .bool:
-            let isTrue = bytes[index] == JSONByte.t
-            skipValue()
-            return isTrue && !failed
-        case .null:
-            skipValue()
-            return false
-        }
+        guard let b = peekByte() else { return fail() }
+        if b == JSONByte.quote { return !(scanString()?.isEmpty ?? true) }
+        let (end, content) = endOfValueOtherThanString(at: index)
+        guard end >= 0 else { return fail() }
+        index = end
+        return content
     }
 
     /// Skips the next value, whatever it is.
+    @inline(always)
     package mutating func skipValue() {
-        guard let kind = peekKind() else { _ = fail(); return }
-        switch kind {
-        case .string:
+        // Strings, plain integers and `null` inline: they are most of what a chunk skips.
+        let b = peekByte()
+        if b == JSONByte.quote {
             _ = scanString()
-        case .number:
-            _ = scanNumber()
-        case .bool:
-            _ = bytes[index] == JSONByte.t ? skipWord(Self.trueWord, 4) : skipWord(Self.falseWord, 5)
-        case .null:
-            _ = skipWord(Self.nullWord, 4)
-        case .object, .array:
-            skipContainer()
+            return
         }
+        let end: Int
+        if b == JSONByte.n {
+            end = endOfWord(Self.nullWord, 4, at: index)
+        } else if let b, isDigit(b) {
+            end = endOfInteger(at: index)
+        } else {
+            end = endOfValueOtherThanString(at: index).end
+        }
+        if end >= 0 { index = end } else { _ = fail() }
     }
 
     // MARK: - Scanning
+    //
+    // The mutating methods above move `index`; the scanners below only answer where something ends
+    // (-1 when it is malformed). They take the reader by value, so a caller's reader, inlined into
+    // its loop, stays in registers across the calls instead of being written back for each.
 
-    private mutating func skipContainer() {
+    /// Where the value at `i`, which is not a string, ends (-1 when malformed), and whether it
+    /// carries something (see `readHasContent()`).
+    @inline(never)
+    private func endOfValueOtherThanString(at i: Int) -> (end: Int, content: Bool) {
+        guard i < bytes.count else { return (-1, false) }
+        switch bytes[i] {
+        case JSONByte.quote:
+            let (end, _) = endOfString(from: i &+ 1, at: i &+ 1)
+            return end < 0 ? (-1, false) : (end &+ 1, end > i &+ 1)
+        case JSONByte.minus, JSONByte.zero...JSONByte.nine:
+            return (endOfNumber(at: i), true)
+        case JSONByte.n:
+            return (endOfWord(Self.nullWord, 4, at: i), false)
+        case JSONByte.t:
+            return (endOfWord(Self.trueWord, 4, at: i), true)
+        case JSONByte.f:
+            return (endOfWord(Self.falseWord, 5, at: i), false)
+        case JSONByte.openBrace, JSONByte.openBracket:
+            let close = bytes[i] == JSONByte.openBracket ? JSONByte.closeBracket : JSONByte.closeBrace
+            let inside = endOfWhitespace(at: i &+ 1)
+            let empty = inside < bytes.count && bytes[inside] == close
+            return (endOfContainer(at: i), !empty)
+        default:
+            return (-1, false)
+        }
+    }
+
+    /// Where the object or array opening at `i` closes (one past its bracket); -1 when it does not.
+    private func endOfContainer(at i: Int) -> Int {
         // Depth counting instead of recursion: a hostile document nested a million deep costs
-        // a scan, not the stack.
+        // a scan, not the stack. Only quotes and brackets matter here, so eight bytes at a time
+        // are searched for them and everything else is passed over unread.
         var depth = 0
-        while index < bytes.count {
-            let b = bytes[index]
-            switch b {
-            case JSONByte.quote:
-                guard scanString() != nil else { return }
-                continue
-            case JSONByte.openBrace, JSONByte.openBracket:
-                depth += 1
-            case JSONByte.closeBrace, JSONByte.closeBracket:
-                depth -= 1
-                if depth == 0 {
-                    index += 1
-                    return
+        var i = i
+        let count = bytes.count
+        while i < count {
+            if count &- i >= 8 {
+                let structural = Self.structuralBytes(word(at: i))
+                if structural == 0 {
+                    i &+= 8
+                    continue
                 }
+                i &+= structural.trailingZeroBitCount &>> 3
+            }
+            switch bytes[i] {
+            case JSONByte.quote:
+                let (end, _) = endOfString(from: i &+ 1, at: i &+ 1)
+                guard end >= 0 else { return -1 }
+                i = end
+            case JSONByte.openBrace, JSONByte.openBracket:
+                depth &+= 1
+            case JSONByte.closeBrace, JSONByte.closeBracket:
+                depth &-= 1
+                if depth == 0 { return i &+ 1 }
             default:
                 break
             }
-            index += 1
+            i &+= 1
         }
-        _ = fail()
+        return -1
     }
 
-    /// Consumes a number, checking it against the JSON grammar:
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    private mutating func scanNumber() -> Bool {
-        if index < bytes.count, bytes[index] == JSONByte.minus { index += 1 }
-        guard index < bytes.count, isDigit(bytes[index]) else { return fail() }
-        if bytes[index] == JSONByte.zero {
-            index += 1
+    /// Where the number at `i` ends, checking it against the JSON grammar:
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; -1 when it does not match.
+    @inline(never)
+    private func endOfNumber(at i: Int) -> Int {
+        let count = bytes.count
+        var i = i
+        if i < count, bytes[i] == JSONByte.minus { i &+= 1 }
+        guard i < count, isDigit(bytes[i]) else { return -1 }
+        if bytes[i] == JSONByte.zero {
+            i &+= 1
         } else {
-            skipDigits()
+            i = endOfDigits(at: i &+ 1)
         }
-        if index < bytes.count, bytes[index] == JSONByte.dot {
-            index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { return fail() }
-            skipDigits()
+        if i < count, bytes[i] == JSONByte.dot {
+            i &+= 1
+            guard i < count, isDigit(bytes[i]) else { return -1 }
+            i = endOfDigits(at: i &+ 1)
         }
-        if index < bytes.count, bytes[index] | 0x20 == JSONByte.e {
-            index += 1
-            if index < bytes.count, bytes[index] == JSONByte.plus || bytes[index] == JSONByte.minus { index += 1 }
-            guard index < bytes.count, isDigit(bytes[index]) else { return fail() }
-            skipDigits()
+        if i < count, bytes[i] | 0x20 == JSONByte.e {
+            i &+= 1
+            if i < count, bytes[i] == JSONByte.plus || bytes[i] == JSONByte.minus { i &+= 1 }
+            guard i < count, isDigit(bytes[i]) else { return -1 }
+            i = endOfDigits(at: i &+ 1)
         }
-        return true
+        return i
     }
 
-    private mutating func skipDigits() {
-        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+    /// Where the number at `i`, which starts with a digit, ends: its digits are skipped here (one
+    /// `0` and no more: JSON has no leading zeros), and a fraction or an exponent sends it to
+    /// `endOfNumber(at:)`.
+    @inline(always)
+    private func endOfInteger(at i: Int) -> Int {
+        let end = bytes[i] == JSONByte.zero ? i &+ 1 : endOfDigits(at: i &+ 1)
+        if end < bytes.count, case let b = bytes[end], b == JSONByte.dot || b | 0x20 == JSONByte.e {
+            return endOfNumber(at: i)
+        }
+        return end
     }
 
-    @inline(__always)
+    /// The index of the first byte at or after `i` that is not a digit (or the end).
+    @inline(always)
+    private func endOfDigits(at i: Int) -> Int {
+        var i = i
+        let count = bytes.count
+        while count &- i >= 8 {
+            let other = Self.nonDigitBytes(word(at: i))
+            if other != 0 { return i &+ other.trailingZeroBitCount &>> 3 }
+            i &+= 8
+        }
+        while i < count, isDigit(bytes[i]) { i &+= 1 }
+        return i
+    }
+
+    @inline(always)
     private func isDigit(_ b: UInt8) -> Bool {
-        b >= JSONByte.zero && b <= JSONByte.nine
+        b &- JSONByte.zero < 10
     }
 
-    /// "null", "true" and "fals" as little-endian words, and the "e" that ends "false".
+    /// "null", "true" and "fals" as words (first byte lowest), and the "e" that ends "false".
     private static let nullWord: UInt32 = 0x6C6C_756E
     private static let trueWord: UInt32 = 0x6575_7274
     private static let falseWord: UInt32 = 0x736C_6166
 
-    /// Consumes `null`, `true` or `false`: their first four bytes compared as one word
-    /// (`length` 5 also wants the `e` of `false`), not byte by byte through a `StaticString`.
-    @inline(__always)
-    private mutating func skipWord(_ word: UInt32, _ length: Int) -> Bool {
-        guard bytes.count - index >= length, let base = bytes.baseAddress else { return fail() }
-        guard UnsafeRawPointer(base + index).loadUnaligned(as: UInt32.self).littleEndian == word,
-              length == 4 || base[index + 4] == JSONByte.e else { return fail() }
-        index += length
-        return true
+    /// Where `null`, `true` or `false` at `i` ends, or -1: their first four bytes compared as one
+    /// word (`length` 5 also wants the `e` of `false`), not byte by byte through a `StaticString`.
+    @inline(always)
+    private func endOfWord(_ word: UInt32, _ length: Int, at i: Int) -> Int {
+        guard bytes.count &- i >= length else { return -1 }
+        let base = bytes.baseAddress.unsafelyUnwrapped
+        let bytes4 = UnsafeRawPointer(base + i).assumingMemoryBound(to: (UInt8, UInt8, UInt8, UInt8).self)
+        guard unsafeBitCast(bytes4.pointee, to: UInt32.self) == word,
+              length == 4 || base[i &+ 4] == JSONByte.e else { return -1 }
+        return i &+ length
     }
 
     /// At an opening quote: consumes the string and answers its raw (still escaped) content.
     /// Checks the string is well-formed: terminated, no raw control characters, only JSON's
     /// escapes (`\u` with four hex digits). Surrogate pairing is left to `decoded()`.
+    ///
+    /// Inlined for the common string: no escape, its end found a word at a time; the rest is
+    /// left to `endOfString(from:at:)`.
+    @inline(always)
     private mutating func scanString() -> RawString? {
-        index += 1
-        let start = index
-        var escaped = false
-        scan: while index < bytes.count {
-            skipPlainStringBytes()
-            guard index < bytes.count else { break scan }
-            let b = bytes[index]
-            if b == JSONByte.quote {
-                let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                index += 1
-                return RawString(raw: raw, hasEscapes: escaped)
+        let start = index &+ 1
+        let count = bytes.count
+        if count &- start >= 8 {
+            let first = word(at: start)
+            var special = Self.stringSpecialBytes(first)
+            var i = start
+            while special == 0, count &- (i &+ 8) >= 8 {
+                i &+= 8
+                special = Self.stringSpecialBytes(word(at: i))
             }
-            if b == JSONByte.backslash {
-                escaped = true
-                guard index + 1 < bytes.count else { break scan }
-                switch bytes[index + 1] {
-                case JSONByte.quote, JSONByte.backslash, JSONByte.slash, JSONByte.b, JSONByte.f,
-                     JSONByte.n, JSONByte.r, JSONByte.t:
-                    index += 2
-                case JSONByte.u:
-                    guard index + 6 <= bytes.count else { break scan }
-                    for k in 2..<6 where !isHexDigit(bytes[index + k]) {
-                        _ = fail()
-                        return nil
-                    }
-                    index += 6
-                default:
-                    _ = fail()
-                    return nil
+            if special != 0 {
+                i &+= special.trailingZeroBitCount &>> 3
+                if bytes[i] == JSONByte.quote {
+                    let length = i &- start
+                    index = i &+ 1
+                    return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: length,
+                                     hasEscapes: false, head: first)
                 }
-            } else if b < 0x20 {
-                break scan
-            } else {
-                index += 1
             }
+            return scanString(from: start, at: i)
         }
-        _ = fail()
-        return nil
+        return scanString(from: start, at: start)
     }
 
-    /// Advances over string bytes that need no attention (not `"`, `\`, or a control
-    /// character), eight at a time while it can: most of a chunk's bytes are inside strings.
-    @inline(__always)
-    private mutating func skipPlainStringBytes() {
-        guard let base = bytes.baseAddress else { return }
+    /// The rest of `scanString()`: the string started at `start`, and the bytes before `i` need
+    /// no attention.
+    @inline(never)
+    private mutating func scanString(from start: Int, at i: Int) -> RawString? {
+        let (end, escaped) = endOfString(from: start, at: i)
+        guard end >= 0 else { _ = fail(); return nil }
+        index = end &+ 1
+        return RawString(raw: UnsafeBufferPointer(rebasing: bytes[start..<end]), hasEscapes: escaped)
+    }
+
+    /// Where the string whose content starts at `start` ends (the index of its closing quote),
+    /// and whether it holds escapes; -1 when it is malformed. The bytes before `i` need no
+    /// attention.
+    private func endOfString(from start: Int, at i: Int) -> (end: Int, escaped: Bool) {
         let count = bytes.count
-        var i = index
-        defer { index = i }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while count - i >= 8 {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            // Each test sets a byte's high bit where that byte may match; it can report a false
-            // match after a true one, never miss one, and never report one in a clean word.
-            let quote = word ^ (ones &* UInt64(JSONByte.quote))
-            let backslash = word ^ (ones &* UInt64(JSONByte.backslash))
-            let special = (((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-                | ((word &- ones &* 0x20) & ~word)) & highs
-            if special != 0 {
-                // The lowest flagged byte (little-endian: the first in memory) is a true match.
-                i += special.littleEndian.trailingZeroBitCount >> 3
-                return
+        var i = i
+        var escaped = false
+        while true {
+            i = endOfPlainStringBytes(at: i)
+            guard i < count else { return (-1, false) }
+            let b = bytes[i]
+            if b == JSONByte.quote { return (i, escaped) }
+            // A raw control character.
+            guard b == JSONByte.backslash, i &+ 1 < count else { return (-1, false) }
+            escaped = true
+            switch bytes[i &+ 1] {
+            case JSONByte.quote, JSONByte.backslash, JSONByte.slash, JSONByte.b, JSONByte.f,
+                 JSONByte.n, JSONByte.r, JSONByte.t:
+                i &+= 2
+            case JSONByte.u:
+                guard i &+ 6 <= count else { return (-1, false) }
+                for k in 2..<6 where !isHexDigit(bytes[i &+ k]) { return (-1, false) }
+                i &+= 6
+            default:
+                return (-1, false)
             }
-            i += 8
+        }
+    }
+
+    /// The index of the first byte at or after `i` that a string scan must look at (`"`, `\`, or
+    /// a control character), or the end; eight bytes at a time while it can.
+    @inline(always)
+    private func endOfPlainStringBytes(at i: Int) -> Int {
+        let count = bytes.count
+        var i = i
+        while count &- i >= 8 {
+            let special = Self.stringSpecialBytes(word(at: i))
+            if special != 0 { return i &+ special.trailingZeroBitCount &>> 3 }
+            i &+= 8
         }
         while i < count {
-            let b = base[i]
-            if b == JSONByte.quote || b == JSONByte.backslash || b < 0x20 { return }
-            i += 1
+            let b = bytes[i]
+            if b == JSONByte.quote || b == JSONByte.backslash || b < 0x20 { return i }
+            i &+= 1
         }
+        return i
+    }
+
+    /// The eight bytes at `i` as a word, the first byte lowest (little-endian hosts only, see
+    /// below). `i + 8` must not pass the end.
+    @inline(always)
+    private func word(at i: Int) -> UInt64 {
+        Self.word(at: bytes.baseAddress.unsafelyUnwrapped + i)
+    }
+
+    /// The eight bytes at `p` as a word, the first byte lowest.
+    @inline(always)
+    fileprivate static func word(at p: UnsafePointer<UInt8>) -> UInt64 {
+        // Read as eight bytes (alignment 1, so any address will do) and reinterpreted: unlike
+        // `loadUnaligned`, every step of this is inlined even into a large caller.
+        let bytes8 = UnsafeRawPointer(p).assumingMemoryBound(to: Bytes8.self)
+        return unsafeBitCast(bytes8.pointee, to: UInt64.self)
+    }
+
+    private typealias Bytes8 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+
+    // MARK: - Eight bytes at a time
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Sets the high bit of each byte of `word` (read little-endian: the first byte in memory is
+    /// the lowest) that is zero. It can flag a byte falsely after a true match (a borrow runs
+    /// upward), never before one and never in a word without a zero byte, so the lowest flag
+    /// always marks the first zero byte.
+    @inline(always)
+    private static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- ones) & ~word & highs
+    }
+
+    /// Flags (as `zeroBytes` does) the bytes a string scan must stop at: `"`, `\` and the
+    /// control characters below 0x20.
+    @inline(always)
+    private static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
+        zeroBytes(word ^ (ones &* UInt64(JSONByte.quote))) | zeroBytes(word ^ (ones &* UInt64(JSONByte.backslash)))
+            | ((word &- ones &* 0x20) & ~word & highs)
+    }
+
+    /// Flags (as `zeroBytes` does) the bytes a container skip must look at: `"`, `[`, `]`, `{`
+    /// and `}`. Setting bit 0x20 turns `[` into `{` and `]` into `}`, and no other byte into either.
+    @inline(always)
+    private static func structuralBytes(_ word: UInt64) -> UInt64 {
+        let folded = word | (ones &* 0x20)
+        return zeroBytes(word ^ (ones &* UInt64(JSONByte.quote)))
+            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.openBrace)))
+            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.closeBrace)))
+    }
+
+    /// Sets the high bit of exactly the bytes of `word` that are not ASCII digits. With the
+    /// high bit masked off, a byte plus 0x76 reaches 0x80 when it is at least 10 above '0' and
+    /// never carries into the next byte.
+    @inline(always)
+    private static func nonDigitBytes(_ word: UInt64) -> UInt64 {
+        let offset = word ^ (ones &* UInt64(JSONByte.zero))
+        return (((offset & ~highs) &+ ones &* 0x76) | offset) & highs
     }
 
     private func isHexDigit(_ b: UInt8) -> Bool {
         isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x66)
     }
 
-    @inline(__always)
+    /// Skips whitespace and answers the next byte; nil at the end or after a failure.
+    @inline(always)
     private mutating func peekByte() -> UInt8? {
-        skipWhitespace()
-        guard !failed, index < bytes.count else { return nil }
+        if index < bytes.count {
+            let b = bytes[index]
+            if b > JSONByte.space { return b }
+        }
+        return peekByteAfterWhitespace()
+    }
+
+    @inline(always)
+    private mutating func peekByteAfterWhitespace() -> UInt8? {
+        index = endOfWhitespace(at: index)
+        guard index < bytes.count else { return nil }
         return bytes[index]
     }
 
-    @inline(__always)
+    @inline(always)
     private mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case JSONByte.space, JSONByte.tab, JSONByte.lf, JSONByte.cr: index += 1
-            default: return
-            }
-        }
+        index = endOfWhitespace(at: index)
     }
 
-    @inline(__always)
+    /// The index of the first byte at or after `i` that is not JSON whitespace (or the end).
+    @inline(never)
+    private func endOfWhitespace(at i: Int) -> Int {
+        var i = i
+        while i < bytes.count {
+            switch bytes[i] {
+            case JSONByte.space, JSONByte.tab, JSONByte.lf, JSONByte.cr: i &+= 1
+            default: return i
+            }
+        }
+        return i
+    }
+
+    @inline(always)
     private mutating func expect(_ byte: UInt8) -> Bool {
         guard peekByte() == byte else { return fail() }
-        index += 1
+        index &+= 1
         return true
     }
 
+    @inline(always)
     private mutating func fail() -> Bool {
         failed = true
         index = bytes.count
@@ -380,23 +634,71 @@ extension JSONByteReader {
     /// A JSON string as it appears in the source: the bytes between the quotes, escapes not yet
     /// decoded. Valid only while the reader's bytes are.
     package struct RawString {
-        package let raw: UnsafeBufferPointer<UInt8>
+        /// Where the bytes start: nil only for an empty string of an empty buffer.
+        private let start: UnsafePointer<UInt8>?
+        private let count: Int
         package let hasEscapes: Bool
+        /// The eight bytes from the start, the first byte lowest: `==` compares a literal's start
+        /// in one instruction. Past the end of a shorter string they are whatever follows it (or
+        /// zero), so only the string's own bytes may be compared.
+        private let head: UInt64
 
-        package var isEmpty: Bool { raw.isEmpty }
+        /// A raw string over `raw`, which holds escapes when `hasEscapes`.
+        package init(raw: UnsafeBufferPointer<UInt8>, hasEscapes: Bool) {
+            var head: UInt64 = 0
+            if raw.count >= 8 {
+                head = JSONByteReader.word(at: raw.baseAddress.unsafelyUnwrapped)
+            } else {
+                for k in 0..<raw.count { head |= UInt64(raw[k]) &<< UInt64(truncatingIfNeeded: 8 &* k) }
+            }
+            self.init(start: raw.baseAddress, count: raw.count, hasEscapes: hasEscapes, head: head)
+        }
+
+        @inline(always)
+        fileprivate init(start: UnsafePointer<UInt8>?, count: Int, hasEscapes: Bool, head: UInt64) {
+            self.start = start
+            self.count = count
+            self.hasEscapes = hasEscapes
+            self.head = head
+        }
+
+        /// The bytes between the quotes.
+        package var raw: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: start, count: count) }
+
+        package var isEmpty: Bool {
+            @inline(always) get { count == 0 }
+        }
 
         /// Compares the decoded string with an ASCII or UTF-8 literal without allocating (unless the
         /// source used escapes, which is rare for the keys and enum values this is meant for).
-        @inline(__always)
+        /// Inlined, a literal's length and first eight bytes fold into constants: a key that does
+        /// not match costs a compare or two.
+        @inline(always)
         package static func == (lhs: RawString, rhs: StaticString) -> Bool {
             let n = rhs.utf8CodeUnitCount
             let p = rhs.utf8Start
-            if !lhs.hasEscapes {
-                guard lhs.raw.count == n else { return false }
-                for k in 0..<n where lhs.raw[k] != p[k] { return false }
-                return true
+            guard !lhs.hasEscapes else { return lhs.decodedEquals(rhs) }
+            guard lhs.count == n else { return false }
+            var literalHead: UInt64 = 0
+            for k in 0..<(n < 8 ? n : 8) { literalHead |= UInt64(p[k]) &<< UInt64(truncatingIfNeeded: k &* 8) }
+            let mask: UInt64 = n >= 8 ? ~0 : (1 &<< UInt64(truncatingIfNeeded: n &* 8)) &- 1
+            guard lhs.head & mask == literalHead else { return false }
+            if n <= 8 { return true }
+            let start = lhs.start.unsafelyUnwrapped
+            // Then word by word; the last word ends at the last byte (overlapping the one before).
+            var k = 8
+            while k &+ 8 < n {
+                if JSONByteReader.word(at: start + k) != JSONByteReader.word(at: p + k) { return false }
+                k &+= 8
             }
-            guard let decoded = lhs.decodedBytes() else { return false }
+            return JSONByteReader.word(at: start + (n &- 8)) == JSONByteReader.word(at: p + (n &- 8))
+        }
+
+        @inline(never)
+        private func decodedEquals(_ literal: StaticString) -> Bool {
+            let n = literal.utf8CodeUnitCount
+            let p = literal.utf8Start
+            guard let decoded = decodedBytes() else { return false }
             guard decoded.count == n else { return false }
             for k in 0..<n where decoded[k] != p[k] { return false }
             return true
@@ -500,6 +802,11 @@ extension JSONByteReader {
         }
     }
 }
+
+// The scanners read eight bytes as one word and take its lowest byte as the first in memory.
+#if _endian(big)
+#error("JSONByteReader reads words little-endian")
+#endif
 
 /// Byte values the scanners compare against, named so the switch statements read as grammar.
 private enum JSONByte {

@@ -11,7 +11,10 @@ extension LLMEventClassifier {
         var reader = JSONByteReader(bytes)
         var fields = AnthropicEventFields()
         if reader.peekKind() == .object {
-            reader.readObject { key, r in fields.read(key, &r) }
+            var members = reader.beginObject()
+            while let key = reader.nextMember(&members) {
+                fields.read(key, &reader)
+            }
         } else {
             reader.skipValue()
         }
@@ -66,41 +69,59 @@ private struct AnthropicEventFields {
         case unknown
     }
 
+    @inline(always)
     mutating func read(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
         isObject = true
         if key == "type" {
             if let s = r.readString() { type = AnthropicEventType(s) }
         } else if key == "delta" {
             guard r.peekKind() == .object else { return }
-            r.readObject { key, r in readDelta(key, &r) }
+            var members = r.beginObject()
+            while let key = r.nextMember(&members) {
+                readDelta(key, &r)
+            }
         } else if key == "usage" {
             usage = Self.readUsage(&r, includeOutput: true)
         } else if key == "message" {
-            guard r.peekKind() == .object else { return }
-            r.readObject { key, r in
-                // message_start's output_tokens is a placeholder (often 1) that message_delta
-                // replaces; taking it would make a cut stream look like it produced one token.
-                if key == "usage" { usage = Self.readUsage(&r, includeOutput: false) }
-            }
+            readMessage(&r)
         } else if key == "error" {
-            guard r.peekKind() == .object else {
-                errorMessage = r.readString()?.decoded()
-                return
-            }
-            var message: String?
-            var type: String?
-            r.readObject { key, r in
-                if key == "message" {
-                    message = r.readString()?.decoded()
-                } else if key == "type" {
-                    type = r.readString()?.decoded()
-                }
-            }
-            errorMessage = message ?? type
-            errorType = type
+            readError(&r)
         }
     }
 
+    /// `message_start`'s `message`: only its usage matters.
+    @inline(never)
+    private mutating func readMessage(_ r: inout JSONByteReader) {
+        guard r.peekKind() == .object else { return }
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
+            // message_start's output_tokens is a placeholder (often 1) that message_delta
+            // replaces; taking it would make a cut stream look like it produced one token.
+            if key == "usage" { usage = Self.readUsage(&r, includeOutput: false) }
+        }
+    }
+
+    @inline(never)
+    private mutating func readError(_ r: inout JSONByteReader) {
+        guard r.peekKind() == .object else {
+            errorMessage = r.readString()?.decoded()
+            return
+        }
+        var message: String?
+        var type: String?
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
+            if key == "message" {
+                message = r.readString()?.decoded()
+            } else if key == "type" {
+                type = r.readString()?.decoded()
+            }
+        }
+        errorMessage = message ?? type
+        errorType = type
+    }
+
+    @inline(always)
     private mutating func readDelta(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
         if key == "type" {
             guard let s = r.readString() else { return }
@@ -148,11 +169,13 @@ private struct AnthropicEventFields {
     /// Anthropic usage: prompt tokens are `input_tokens` plus both cache counts (each absent
     /// one counts 0; nil only when none is present), completion tokens `output_tokens`. nil
     /// when neither side is present.
+    @inline(never)
     private static func readUsage(_ r: inout JSONByteReader, includeOutput: Bool) -> TokenUsage? {
         guard r.peekKind() == .object else { return nil }
         var prompt: Int?
         var output: Int?
-        r.readObject { key, r in
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
             if key == "input_tokens" || key == "cache_creation_input_tokens" || key == "cache_read_input_tokens" {
                 if let n = r.readInt() {
                     let (sum, overflow) = (prompt ?? 0).addingReportingOverflow(n)

@@ -6,7 +6,7 @@ extension LLMEventClassifier {
         var reader = JSONByteReader(bytes)
         guard reader.peekKind() == .object else { return LLMEventInfo(kind: .other) }
         var chunk = OpenAIChunk()
-        reader.readObject { key, r in chunk.read(key, &r) }
+        chunk.read(&reader)
         guard !reader.failed, reader.isAtEnd() else { return LLMEventInfo(kind: .other) }
         return chunk.info()
     }
@@ -15,7 +15,9 @@ extension LLMEventClassifier {
 /// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON. Strings
 /// are kept as views of the event's bytes and decoded by `info()` for the answer: the struct holds
 /// nothing to release, and an event pays for a `String` only when its answer carries one. (A string
-/// the reader scanned always decodes: it checked every escape.)
+/// the reader scanned always decodes: it checked every escape.) The walk of a chat chunk, top level,
+/// `choices` and `delta`, is inlined into one function with no closure, so the reader and these
+/// fields stay in registers; the rarer members (`usage`, `error`, `response`) are read out of line.
 private struct OpenAIChunk {
     var hasChoicesArray = false
     var hasContent = false
@@ -39,15 +41,33 @@ private struct OpenAIChunk {
         case error, failed, finished, delta, started, other
     }
 
-    mutating func read(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
+    /// Walks the event's top-level object.
+    @inline(never)
+    mutating func read(_ reader: inout JSONByteReader) {
+        // A local copy, which only the rare members' readers see through a copy of their own:
+        // the common path then keeps it in registers.
+        var r = reader
+        defer { reader = r }
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
+            read(key, &r)
+        }
+    }
+
+    @inline(always)
+    private mutating func read(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
         if key == "choices" {
             guard r.peekKind() == .array else { return }
             hasChoicesArray = true
-            r.readArray { r in readChoice(&r) }
+            readChoices(&r)
         } else if key == "usage" {
-            usage = Self.readUsage(&r)
+            var copy = r
+            usage = Self.readUsage(&copy)
+            r = copy
         } else if key == "error" {
-            let error = Self.readError(&r)
+            var copy = r
+            let error = Self.readError(&copy)
+            r = copy
             hasError = hasError || error.present
             if error.present { (errorMessage, errorType) = (error.message, error.type) }
         } else if key == "object" {
@@ -62,8 +82,9 @@ private struct OpenAIChunk {
         } else if key == "delta" {
             deltaHasContent = r.readHasContent()
         } else if key == "response" {
-            guard r.peekKind() == .object else { return }
-            r.readObject { key, r in readResponse(key, &r) }
+            var copy = r
+            readResponse(&copy)
+            r = copy
         } else if responsesEvent == .error, key == "code" {
             // Only once `type` said this is an error event (it comes first in those): the other
             // events' unmatched keys pay one enum test, not a string comparison.
@@ -71,12 +92,24 @@ private struct OpenAIChunk {
         }
     }
 
+    /// The `choices` array.
+    @inline(always)
+    private mutating func readChoices(_ r: inout JSONByteReader) {
+        var choices = r.beginArray()
+        while r.nextElement(&choices) {
+            readChoice(&r)
+        }
+    }
+
+    @inline(always)
     private mutating func readChoice(_ r: inout JSONByteReader) {
         guard r.peekKind() == .object else { return }
-        r.readObject { key, r in
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
             if key == "delta" {
-                guard r.peekKind() == .object else { return }
-                r.readObject { key, r in
+                guard r.peekKind() == .object else { continue }
+                var delta = r.beginObject()
+                while let key = r.nextMember(&delta) {
                     if key == "content" || key == "tool_calls" || key == "reasoning_content"
                         || key == "reasoning" || key == "refusal" || key == "function_call" {
                         if r.readHasContent() { hasContent = true }
@@ -91,6 +124,15 @@ private struct OpenAIChunk {
     }
 
     /// The `response` object of a Responses API event.
+    @inline(never)
+    private mutating func readResponse(_ r: inout JSONByteReader) {
+        guard r.peekKind() == .object else { return }
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
+            readResponse(key, &r)
+        }
+    }
+
     private mutating func readResponse(_ key: JSONByteReader.RawString, _ r: inout JSONByteReader) {
         if key == "usage" {
             usage = Self.readUsage(&r)
@@ -101,13 +143,27 @@ private struct OpenAIChunk {
             if error.present { (errorMessage, errorType) = (error.message, error.type) }
         } else if key == "incomplete_details" {
             guard r.peekKind() == .object else { return }
-            r.readObject { key, r in
+            var members = r.beginObject()
+            while let key = r.nextMember(&members) {
                 if key == "reason" { incompleteReason = r.readString() }
             }
         }
     }
 
-    func info() -> LLMEventInfo {
+    /// The answer. Mutating only so that the chunk (some 300 bytes) is passed by reference rather
+    /// than copied; it changes nothing.
+    @inline(always)
+    mutating func info() -> LLMEventInfo {
+        // Most events: a chat or completions chunk with no usage, finish reason or error.
+        // `fullInfo()` answers the same for them, after building what they do not need.
+        if !hasError, !objectIsError, responsesEvent == nil, usage == nil, finishReason == nil {
+            return LLMEventInfo(kind: hasContent ? .content : hasChoicesArray ? .preamble : .other)
+        }
+        return fullInfo()
+    }
+
+    @inline(never)
+    private mutating func fullInfo() -> LLMEventInfo {
         if hasError || objectIsError {
             // vLLM's `{"object": "error", "type": "BadRequestError", ...}` names its type at the top.
             return LLMEventInfo(kind: .error, usage: usage, errorMessage: (errorMessage ?? topMessage)?.decoded(),
@@ -160,10 +216,12 @@ private struct OpenAIChunk {
 
     /// `usage` of a chunk (`prompt_tokens`/`completion_tokens`) or of a Responses API response
     /// (`input_tokens`/`output_tokens`). nil for `null` or a non-object.
+    @inline(never)
     private static func readUsage(_ r: inout JSONByteReader) -> TokenUsage? {
         guard r.peekKind() == .object else { return nil }
         var usage = TokenUsage()
-        r.readObject { key, r in
+        var members = r.beginObject()
+        while let key = r.nextMember(&members) {
             if key == "prompt_tokens" || key == "input_tokens" {
                 usage.promptTokens = r.readInt()
             } else if key == "completion_tokens" || key == "output_tokens" {
@@ -175,6 +233,7 @@ private struct OpenAIChunk {
 
     /// An `error` member: `null` is no error; an object gives its `message` (else its type) and
     /// its `type` (else its `code`, as the Responses API names it); a bare string is the message.
+    @inline(never)
     private static func readError(_ r: inout JSONByteReader)
         -> (present: Bool, message: JSONByteReader.RawString?, type: JSONByteReader.RawString?) {
         switch r.peekKind() {
@@ -186,7 +245,8 @@ private struct OpenAIChunk {
             var message: JSONByteReader.RawString?
             var type: JSONByteReader.RawString?
             var code: JSONByteReader.RawString?
-            r.readObject { key, r in
+            var members = r.beginObject()
+            while let key = r.nextMember(&members) {
                 if key == "message" {
                     message = r.readString()
                 } else if key == "type" {

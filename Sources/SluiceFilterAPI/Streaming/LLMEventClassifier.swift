@@ -23,7 +23,9 @@ public enum LLMEventClassifier {
         return classify(data: data, name: name, dialect: dialect)
     }
 
-    static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect) -> LLMEventInfo {
+    /// Classifies one event from its `data` bytes and `event:` name (nil when absent): what both public
+    /// `classify` functions answer. Pure and thread-safe.
+    package static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect) -> LLMEventInfo {
         switch dialect {
         case .openai: return classifyOpenAI(data)
         case .anthropic: return classifyAnthropic(data, name: name)
@@ -47,7 +49,15 @@ public enum LLMEventClassifier {
     }
 
     /// True for `[DONE]`, the OpenAI end-of-stream sentinel, allowing surrounding whitespace.
+    @inline(always)
     static func isDoneSentinel(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Nearly every event is a JSON object: one byte tells.
+        if bytes.first == 0x7B { return false }
+        return isDoneSentinelTrimmed(bytes)
+    }
+
+    @inline(never)
+    private static func isDoneSentinelTrimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var start = 0
         var end = bytes.count
         while start < end, isSpace(bytes[start]) { start += 1 }

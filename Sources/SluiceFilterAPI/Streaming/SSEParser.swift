@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An incremental parser for `text/event-stream`, following the WHATWG event-stream
 /// interpretation rules.
 ///
@@ -287,30 +293,19 @@ public struct SSEParser: Sendable {
         return i
     }
 
-    /// The offset of the first CR or LF at or after `start`, or `bytes.count`. Looks at eight
-    /// bytes at a time: lines of LLM streams are long JSON documents.
+    /// The offset of the first CR or LF at or after `start`, or `bytes.count`. The C library's
+    /// `memchr` finds the LF (lines of LLM streams are long JSON documents, and it looks at a
+    /// vector of bytes at a time), then the CR before it, which is rare: about a third of the
+    /// instructions of a word-at-a-time scan for both.
     @inline(__always)
     private static func lineEnd(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        guard let base = bytes.baseAddress else { return start }
         let count = bytes.count
-        var i = start
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while count - i >= 8 {
-            let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            // High bit set in a byte that may be LF or CR; never misses one, never fires on a
-            // word without one.
-            let lf = word ^ (ones &* UInt64(SSEByte.lf))
-            let cr = word ^ (ones &* UInt64(SSEByte.cr))
-            if (((lf &- ones) & ~lf) | ((cr &- ones) & ~cr)) & highs != 0 { break }
-            i += 8
-        }
-        while i < count {
-            let b = bytes[i]
-            if b == SSEByte.lf || b == SSEByte.cr { return i }
-            i += 1
-        }
-        return count
+        guard let base = bytes.baseAddress, start < count else { return count }
+        let from = base + start
+        var limit = count &- start
+        if let lf = memchr(from, Int32(SSEByte.lf), limit) { limit = UnsafeRawPointer(lf) - from }
+        if limit > 0, let cr = memchr(from, Int32(SSEByte.cr), limit) { return start &+ (UnsafeRawPointer(cr) - from) }
+        return start &+ limit
     }
 
     // MARK: - Field helpers
