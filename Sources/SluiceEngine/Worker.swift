@@ -15,10 +15,12 @@ final class Worker: @unchecked Sendable {
     /// Listeners by their identity (see `Engine.listenerIdentity`).
     private var listeners: [String: Listener] = [:]
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
+    // The three below are touched on every request, on the loop thread only and never across a
+    // call that could reach them again: not checked for exclusivity at run time.
     /// Connections without an exchange, oldest first: the first to close at max_connections.
-    private var idle = IdleConnections()
-    private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
-    private(set) var isDraining = false
+    @exclusivity(unchecked) private var idle = IdleConnections()
+    @exclusivity(unchecked) private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
+    @exclusivity(unchecked) private(set) var isDraining = false
     /// How late the loop is: how late it ran its last lag probe, or, when the next probe is overdue
     /// by more than that, by how much (a loop stuck in one callback never runs its probe, and this
     /// keeps growing). Any thread: `/metrics` and `/healthz` read it from the control thread.

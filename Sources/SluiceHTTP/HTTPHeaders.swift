@@ -74,6 +74,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         return value(of: fields[index])
     }
 
+    /// Calls `body` with the bytes of the first field called `name` as sent (nil when there is
+    /// none): a value read without making a String of it.
+    public func withFirstValue<Result>(of name: String, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
+        guard let index = firstIndex(of: name) else { return body(nil) }
+        let field = fields[index]
+        return storage.withUnsafeBytes { body(Self.slice($0, field.valueStart, field.valueLength)) }
+    }
+
     /// The field at `position` in wire order (0 ..< count).
     public subscript(position position: Int) -> Element {
         let field = fields[position]
@@ -92,13 +100,63 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
 
+    /// The value of the first field called `name` read as a decimal integer, as `Int(value)` reads
+    /// it (an optional sign, then ASCII digits only), with no String made; nil when there is no
+    /// such field or its value is not such a number.
+    public func integerValue(_ name: String) -> Int? {
+        guard let index = firstIndex(of: name) else { return nil }
+        let field = fields[index]
+        return storage.withUnsafeBytes { bytes in Self.decimal(Self.slice(bytes, field.valueStart, field.valueLength)) }
+    }
+
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        var value = 0
+        for byte in digits {
+            guard ASCII.isDigit(byte) else { return nil }
+            let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflowAdding) = negative ? scaled.subtractingReportingOverflow(Int(byte &- ASCII.zero))
+                                                  : scaled.addingReportingOverflow(Int(byte &- ASCII.zero))
+            guard !overflow, !overflowAdding else { return nil }
+            value = next
+        }
+        return value
+    }
+
     /// Appends a field after all existing ones, keeping any others with the same name.
     public mutating func add(_ name: String, _ value: String) {
-        let nameStart = append(name)
-        let valueStart = append(value)
+        var name = name, value = value
+        name.withUTF8 { nameBytes in
+            value.withUTF8 { valueBytes in
+                append(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes))
+            }
+        }
+    }
+
+    /// Stores a field as the line `write(into:)` would make of it, `name: value` and CRLF, so that a
+    /// head is written in a few bulk copies. A field whose name is not a token, or whose value holds
+    /// CR, LF or NUL, is stored as it is and checked again when it is written.
+    private mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameStart = storage.count
+        let valueStart = nameStart + name.count + 2
+        HeaderFieldWriter.appendLine(name: name, value: value, into: &storage)
+        precondition(storage.count <= Int(UInt32.max), "header storage beyond 4 GiB")
+        let clean = !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) && !HeaderFieldWriter.breaksLine(value)
         fields.append(Field(
-            nameStart: nameStart, nameLength: UInt32(name.utf8.count),
-            valueStart: valueStart, valueLength: UInt32(value.utf8.count), isValidated: false))
+            nameStart: UInt32(truncatingIfNeeded: nameStart), nameLength: UInt32(truncatingIfNeeded: name.count),
+            valueStart: UInt32(truncatingIfNeeded: valueStart), valueLength: UInt32(truncatingIfNeeded: value.count),
+            isValidated: clean))
+    }
+
+    /// Makes room for `count` more fields holding about `bytes` bytes in all, before a series of
+    /// `add`s: one allocation each for the fields and their bytes (a copy of a head shares both with
+    /// the original until the first edit) instead of a copy and then growth.
+    public mutating func reserveCapacity(addingFields count: Int, bytes: Int) {
+        storage.reserveCapacity(storage.count + bytes + 4 * count)
+        fields.reserveCapacity(fields.count + count)
     }
 
     /// Replaces every field called `name` with a single one, appended at the end.
@@ -123,41 +181,48 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                 fields.removeAll { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
             }
         }
+        droppedFields()
+    }
+
+    /// After fields were removed: no bytes kept for an empty list, and the storage rebuilt once
+    /// removed bytes make up most of it.
+    private mutating func droppedFields() {
         if fields.isEmpty {
-            self.storage.removeAll(keepingCapacity: true)
-        } else if self.storage.count > 4096 {
+            storage.removeAll(keepingCapacity: true)
+        } else if storage.count > 4096 {
             compactIfMostlyGarbage()
         }
     }
 
-    /// Removes every field called one of `names` (each compared as `remove(_:)` compares). One pass
-    /// over the fields answers the usual case, none of them present, where a `remove` per name
-    /// scanned the fields once per name.
+    /// Removes every field called one of `names` (each compared as `remove(_:)` compares).
     public mutating func remove(anyOf names: [String]) {
-        var present: [String] = []
-        storage.withUnsafeBytes { bytes in
-            for name in names {
-                let length = name.utf8.count
-                var found = false
-                for field in fields where Int(field.nameLength) == length {
-                    found = Self.nameEquals(Self.slice(bytes, field.nameStart, field.nameLength), name)
-                    if found { break }
-                }
-                if found { present.append(name) }
-            }
-        }
-        if present.isEmpty {
-            // As `remove` leaves an empty list: no bytes kept.
-            if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
-            return
-        }
-        for name in present { remove(name) }
+        remove(anyOf: HTTPFieldNameSet(names))
     }
 
-    /// `bytes` equals `name` ASCII case-insensitively (the same length already checked or not).
-    private static func nameEquals(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { ASCIICaseInsensitive.equals(bytes, UnsafeRawBufferPointer($0)) }
+    /// Removes every field called one of `names`, in one pass over the fields; the usual case, none
+    /// of them present, changes nothing.
+    public mutating func remove(anyOf names: HTTPFieldNameSet) {
+        // A local reference to the bytes lets `fields` be edited while they are read.
+        let storage = self.storage
+        let removed = storage.withUnsafeBytes { bytes in
+            guard let first = fields.firstIndex(where: { names.contains(Self.slice(bytes, $0.nameStart, $0.nameLength)) }) else {
+                return false
+            }
+            var kept = Array(fields[..<first])
+            // Fields removed are often replaced (`set`, a proxy's own fields): room for a few.
+            kept.reserveCapacity(fields.count + 8)
+            for field in fields[(first + 1)...] where !names.contains(Self.slice(bytes, field.nameStart, field.nameLength)) {
+                kept.append(field)
+            }
+            fields = kept
+            return true
+        }
+        guard removed else {
+            // As `remove` leaves an empty list: no bytes kept.
+            if fields.isEmpty && !storage.isEmpty { self.storage.removeAll(keepingCapacity: true) }
+            return
+        }
+        droppedFields()
     }
 
     /// Removes every field whose name contains `byte` (an ASCII byte such as `_`); returns how many went.
@@ -204,18 +269,69 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` for every field, in order. A name that is not an RFC 9110 token is skipped, and CR,
     /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
     public func write(into buffer: inout [UInt8]) {
+        writeFields(into: &buffer) { _ in false }
+    }
+
+    /// `write(into:)` leaving out every field whose name (its bytes as sent) `skip` answers true
+    /// for: the head as it would be written after removing those fields, without editing a copy.
+    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
+        writeFields(into: &buffer, skipping: skip)
+    }
+
+    @inline(__always)
+    private func writeFields(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
         storage.withUnsafeBytes { bytes in
+            // Checked fields already stored as their own line (parsed ones that arrived as `name: value`,
+            // added ones) are copied as they lie, consecutive ones in one copy: a parsed head that was
+            // not edited is one copy.
+            var run = 0..<0
             for field in fields {
                 let name = Self.slice(bytes, field.nameStart, field.nameLength)
+                if skip(name) { continue }
+                if field.isValidated, let line = Self.line(of: field, in: bytes) {
+                    if line.lowerBound == run.upperBound, !run.isEmpty {
+                        run = run.lowerBound..<line.upperBound
+                    } else {
+                        if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+                        run = line
+                    }
+                    continue
+                }
+                if !run.isEmpty {
+                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run]))
+                    run = 0..<0
+                }
                 let value = Self.slice(bytes, field.valueStart, field.valueLength)
                 if field.isValidated {
-                    buffer.append(contentsOf: name)
-                    buffer.append(contentsOf: ASCII.colonSpace)
-                    buffer.append(contentsOf: value)
-                    buffer.append(contentsOf: ASCII.crlf)
+                    HeaderFieldWriter.appendLine(name: name, value: value, into: &buffer)
                 } else {
                     HeaderFieldWriter.write(name: name, value: value, into: &buffer)
                 }
+            }
+            if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+        }
+    }
+
+    /// The bytes `name: value\r\n` of `field` when its storage holds exactly that line, else nil (a
+    /// parsed field written `name:value` or with spaces around its value, a value replaced by `collapse`).
+    @inline(__always)
+    private static func line(of field: Field, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        let nameEnd = Int(field.nameStart) &+ Int(field.nameLength)
+        let valueEnd = Int(field.valueStart) &+ Int(field.valueLength)
+        guard Int(field.valueStart) == nameEnd &+ 2, valueEnd &+ 2 <= bytes.count,
+              bytes[nameEnd] == ASCII.colon, bytes[nameEnd &+ 1] == ASCII.space,
+              bytes[valueEnd] == ASCII.cr, bytes[valueEnd &+ 1] == ASCII.lf else { return nil }
+        return Int(field.nameStart)..<(valueEnd &+ 2)
+    }
+
+    /// Appends `name: value\r\n` as `write(into:)` writes a field added with `add`: skipped when `name`
+    /// is not a token, with CR, LF and NUL in `value` written as SP.
+    public static func writeField(_ name: String, _ value: String, into buffer: inout [UInt8]) {
+        var name = name, value = value
+        name.withUTF8 { nameBytes in
+            value.withUTF8 { valueBytes in
+                HeaderFieldWriter.write(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes),
+                                        into: &buffer)
             }
         }
     }
@@ -250,9 +366,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
-    /// Rebuilds the storage with only the live names and values when removed ones make up most of it.
+    /// Rebuilds the storage with only the live fields, each as its line (`name: value\r\n`), when removed
+    /// ones make up most of it.
     private mutating func compactIfMostlyGarbage() {
-        let live = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) }
+        let live = fields.reduce(0) { $0 + Int($1.nameLength) + Int($1.valueLength) + 4 }
         guard storage.count > 2 * live else { return }
         var compacted: [UInt8] = []
         compacted.reserveCapacity(live)
@@ -261,8 +378,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                 let field = fields[index]
                 fields[index].nameStart = UInt32(truncatingIfNeeded: compacted.count)
                 compacted.append(contentsOf: Self.slice(bytes, field.nameStart, field.nameLength))
+                compacted.append(ASCII.colon)
+                compacted.append(ASCII.space)
                 fields[index].valueStart = UInt32(truncatingIfNeeded: compacted.count)
                 compacted.append(contentsOf: Self.slice(bytes, field.valueStart, field.valueLength))
+                compacted.append(ASCII.cr)
+                compacted.append(ASCII.lf)
             }
         }
         storage = compacted

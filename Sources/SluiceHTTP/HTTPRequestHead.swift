@@ -30,13 +30,28 @@ public struct HTTPRequestHead: Sendable {
     /// percent-encoded: non-token bytes of the method, SP and controls in the target. Fields are written by
     /// `HTTPHeaders.write(into:)`.
     public func write(into buffer: inout [UInt8]) {
+        writeStartLine(into: &buffer)
+        headers.write(into: &buffer)
+        buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    /// The bytes `write(into:)` would write after removing the fields whose name `skip` answers
+    /// true for and then adding, at the end, the fields `addFields` writes (with
+    /// `HTTPHeaders.writeField`): a head rewritten for the next hop without editing a copy of it.
+    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool,
+                      adding addFields: (inout [UInt8]) -> Void) {
+        writeStartLine(into: &buffer)
+        headers.write(into: &buffer, skipping: skip)
+        addFields(&buffer)
+        buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    private func writeStartLine(into buffer: inout [UInt8]) {
         StartLineWriter.writeMethod(method, into: &buffer)
         buffer.append(ASCII.space)
         StartLineWriter.writeTarget(target, into: &buffer)
         buffer.append(ASCII.space)
         version.write(into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
-        headers.write(into: &buffer)
         buffer.append(contentsOf: ASCII.crlf)
     }
 }

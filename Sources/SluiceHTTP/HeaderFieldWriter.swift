@@ -4,10 +4,30 @@ enum HeaderFieldWriter {
     /// Appends `name: value\r\n`. Skips the field when `name` is not a token; writes CR, LF and NUL in `value` as SP.
     static func write(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
         guard !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) else { return }
+        if !breaksLine(value) {
+            appendLine(name: name, value: value, into: &buffer)
+            return
+        }
         buffer.append(contentsOf: name)
         buffer.append(contentsOf: ASCII.colonSpace)
         appendSanitized(value, into: &buffer)
         buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    /// Appends `name: value\r\n` as it is (the caller checked both), put together on the stack and
+    /// appended in one copy: an append per piece cost more than the rest of writing a field.
+    @inline(__always)
+    static func appendLine(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
+        let length = name.count + value.count + 4
+        withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { line in
+            line.copyMemory(from: name)
+            line[name.count] = ASCII.colon
+            line[name.count + 1] = ASCII.space
+            UnsafeMutableRawBufferPointer(rebasing: line[(name.count + 2)...]).copyMemory(from: value)
+            line[length - 2] = ASCII.cr
+            line[length - 1] = ASCII.lf
+            buffer.append(contentsOf: UnsafeRawBufferPointer(line))
+        }
     }
 
     /// Appends `text`, replacing the bytes that could end a line or a head early (CR, LF, NUL) with SP.
@@ -16,9 +36,14 @@ enum HeaderFieldWriter {
         text.withUTF8 { appendSanitized(UnsafeRawBufferPointer($0), into: &buffer) }
     }
 
+    /// Whether `bytes` holds CR, LF or NUL, the bytes `appendSanitized` replaces.
+    static func breaksLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.contains(where: isLineBreaking)
+    }
+
     static func appendSanitized(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
         // The common case is clean text: one bulk copy after a tight scan.
-        if !bytes.contains(where: isLineBreaking) {
+        if !breaksLine(bytes) {
             buffer.append(contentsOf: bytes)
             return
         }

@@ -30,11 +30,23 @@ public final class Timer {
 
     /// Arms (or re-arms) the timer to fire once after `delay`.
     public func arm(after delay: Duration) {
-        let (seconds, attos) = delay.components
-        var tv = timeval(tv_sec: Int(max(0, seconds)), tv_usec: Int(max(0, attos) / 1_000_000_000_000))
+        var tv = Self.timeval(delay)
         loop.assertMayTouch("a timer")
         event_add(event, &tv)
         isArmed = true
+    }
+
+    /// `delay` as a `timeval` (a negative one as zero). `Duration.components` divides a 128-bit count
+    /// of attoseconds in software, most of an arming's cost; a non-negative duration's count splits
+    /// into two 64-bit halves that two hardware divisions handle.
+    static func timeval(_ delay: Duration) -> timeval {
+        let attosPerSecond: UInt64 = 1_000_000_000_000_000_000
+        guard delay._high >= 0 else { return CLibevent.timeval(tv_sec: 0, tv_usec: 0) }
+        let high = UInt64(delay._high)
+        let (wholeHigh, carried) = high.quotientAndRemainder(dividingBy: attosPerSecond)
+        let (seconds, attos) = attosPerSecond.dividingFullWidth((high: carried, low: delay._low))
+        guard wholeHigh == 0, seconds <= UInt64(Int.max) else { return CLibevent.timeval(tv_sec: Int.max, tv_usec: 0) }
+        return CLibevent.timeval(tv_sec: Int(seconds), tv_usec: Int(attos / 1_000_000_000_000))
     }
 
     /// Disarms the timer; its handler will not run unless armed again.

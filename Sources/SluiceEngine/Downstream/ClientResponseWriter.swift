@@ -25,7 +25,7 @@ struct ClientResponseWriter {
                             clientKeepAlive: Bool, passContentLength: Bool, to socket: BufferEvent) {
         var head = head
         HeaderRewriter.removeHopByHop(&head.headers)
-        let declared = head.headers["content-length"].flatMap { Int($0) }
+        let declared = head.headers.integerValue("content-length")
         let bodyless = requestMethod == "HEAD" || head.status == 204 || head.status == 304 || (100..<200).contains(head.status)
         var keep = clientKeepAlive
         if bodyless {

@@ -31,12 +31,13 @@ final class DownstreamConnection {
     @exclusivity(unchecked) private var requestVersion: HTTPVersion = .http1_1
     /// True when this connection counts against `limits.max_connections_per_ip`.
     let countedPerAddress: Bool
-    /// Links of the worker's `IdleConnections` list; only that list touches them.
-    var isIdleListed = false
+    /// Links of the worker's `IdleConnections` list; only that list touches them, on the loop
+    /// thread, twice per request: not checked for exclusivity at run time.
+    @exclusivity(unchecked) var isIdleListed = false
     /// When the connection last became idle (accepted, or its exchange ended), on the worker's clock.
-    var idleSince = MonotonicInstant(nanoseconds: 0)
-    unowned(unsafe) var idlePrevious: DownstreamConnection?
-    unowned(unsafe) var idleNext: DownstreamConnection?
+    @exclusivity(unchecked) var idleSince = MonotonicInstant(nanoseconds: 0)
+    @exclusivity(unchecked) unowned(unsafe) var idlePrevious: DownstreamConnection?
+    @exclusivity(unchecked) unowned(unsafe) var idleNext: DownstreamConnection?
     /// False once the process is draining, or once the client finished sending: responses then
     /// carry `Connection: close`.
     var keepAliveAllowed: Bool { !worker.isDraining && !clientFinishedSending }
@@ -179,9 +180,9 @@ final class DownstreamConnection {
     /// Read from the head because the parser is busy while it reports the head.
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
         if head.headers.contains("transfer-encoding") { return .chunked }
+        // The usual single value needs no splitting, and no String.
+        if let n = head.headers.integerValue("content-length") { return .contentLength(n) }
         if let length = head.headers["content-length"] {
-            // The usual single value needs no splitting.
-            if let n = Int(length) { return .contentLength(n) }
             let first = length.split(separator: ",").first.map { $0.trimmingSpaces } ?? ""
             return .contentLength(Int(first) ?? 0)
         }

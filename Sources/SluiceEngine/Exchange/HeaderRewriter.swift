@@ -10,8 +10,25 @@ enum HeaderRewriter {
                                      "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate",
                                      "proxy-authentication-info"]
 
+    /// The fields the upstream request gets from the proxy, each replacing any the client sent: with
+    /// the hop-by-hop ones, one pass removes them all. `x-forwarded-host` is replaced only when the
+    /// client sent a Host (`upstreamReplacedWithHost`).
+    static let upstreamReplaced = HTTPFieldNameSet(hopByHop + ["content-length", "host", "x-forwarded-for",
+                                                               "x-forwarded-proto", "x-request-id"])
+    static let upstreamReplacedWithHost = HTTPFieldNameSet(hopByHop + ["content-length", "host", "x-forwarded-for",
+                                                                       "x-forwarded-proto", "x-request-id", "x-forwarded-host"])
+    private static let hopByHopSet = HTTPFieldNameSet(hopByHop)
+
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // Headers the sender named in Connection are hop-by-hop too.
+        let named = connectionNamed(headers)
+        headers.remove(anyOf: hopByHopSet)
+        for name in named { headers.remove(name) }
+    }
+
+    /// The fields the sender named in Connection, which are hop-by-hop too (lowercased).
+    private static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+        // Most heads have no Connection field: one lookup answers.
+        guard headers.contains("connection") else { return [] }
         var named: [String] = []
         for value in headers.values("connection") {
             for token in value.split(separator: ",") {
@@ -19,8 +36,7 @@ enum HeaderRewriter {
                 if !t.isEmpty { named.append(t) }
             }
         }
-        headers.remove(anyOf: hopByHop)
-        for name in named { headers.remove(name) }
+        return named
     }
 
     /// The request head as the upstream gets it.
@@ -31,25 +47,71 @@ enum HeaderRewriter {
                                 bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool) -> HTTPRequestHead {
         var headers = request.headers
         let clientHost = headers["host"]
-        removeHopByHop(&headers)
+        let named = connectionNamed(headers)
+        // An X-Forwarded-For the client named in Connection is hop-by-hop: it is not extended.
+        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        // What follows equals removing the hop-by-hop fields and then setting each field below in
+        // turn (`set` removes a name's fields and appends one at the end), with one pass over the fields.
+        headers.remove(anyOf: clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost)
+        for name in named { headers.remove(name) }
         if !allowUnderscores { headers.removeFields(whoseNameContains: UInt8(ascii: "_")) }
-        headers.remove("content-length")
-        headers.set("host", endpoint.authority)
-        if let clientHost { headers.set("x-forwarded-host", clientHost) }
-        if let prior = headers["x-forwarded-for"], !prior.isEmpty {
-            headers.set("x-forwarded-for", prior + ", " + exchange.client.address)
+        // The six fields below, with room for the usual values, in one allocation.
+        headers.reserveCapacity(addingFields: 6, bytes: 192 + endpoint.authority.utf8.count + (clientHost?.utf8.count ?? 0)
+                                    + (prior?.utf8.count ?? 0) + exchange.id.utf8.count)
+        headers.add("host", endpoint.authority)
+        if let clientHost { headers.add("x-forwarded-host", clientHost) }
+        if let prior, !prior.isEmpty {
+            headers.add("x-forwarded-for", prior + ", " + exchange.client.address)
         } else {
-            headers.set("x-forwarded-for", exchange.client.address)
+            headers.add("x-forwarded-for", exchange.client.address)
         }
-        headers.set("x-forwarded-proto", exchange.client.secure ? "https" : "http")
-        headers.set("x-request-id", exchange.id)
+        headers.add("x-forwarded-proto", exchange.client.secure ? "https" : "http")
+        headers.add("x-request-id", exchange.id)
         switch bodyFraming {
         case .none: break
-        case .contentLength(let n): headers.set("content-length", String(n))
-        case .chunked: headers.set("transfer-encoding", "chunked")
+        case .contentLength(let n): headers.add("content-length", String(n))
+        case .chunked: headers.add("transfer-encoding", "chunked")
         }
         let target = endpoint.basePath.isEmpty ? request.target : endpoint.basePath + request.target
         return HTTPRequestHead(method: request.method, target: target, version: .http1_1, headers: headers)
+    }
+}
+
+extension HeaderRewriter {
+    /// Writes the request head the upstream gets, the same bytes as
+    /// `upstreamRequest(from:...).write(into:)`, without making it: the client's fields are written
+    /// as they lie, leaving out the ones `upstreamRequest` removes, and the proxy's own follow. No
+    /// copy of the client's head is edited, so neither its fields nor their bytes are copied.
+    static func writeUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
+                                     bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, into buffer: inout [UInt8]) {
+        let headers = request.headers
+        let clientHost = headers["host"]
+        let named = connectionNamed(headers)
+        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
+        let namedSet = named.isEmpty ? nil : HTTPFieldNameSet(named)
+        var head = request
+        head.version = .http1_1
+        if !endpoint.basePath.isEmpty { head.target = endpoint.basePath + request.target }
+        head.write(into: &buffer, skipping: { name in
+            replaced.contains(name) || namedSet?.contains(name) == true
+                || (!allowUnderscores && name.contains(UInt8(ascii: "_")))
+        }, adding: { out in
+            HTTPHeaders.writeField("host", endpoint.authority, into: &out)
+            if let clientHost { HTTPHeaders.writeField("x-forwarded-host", clientHost, into: &out) }
+            if let prior, !prior.isEmpty {
+                HTTPHeaders.writeField("x-forwarded-for", prior + ", " + exchange.client.address, into: &out)
+            } else {
+                HTTPHeaders.writeField("x-forwarded-for", exchange.client.address, into: &out)
+            }
+            HTTPHeaders.writeField("x-forwarded-proto", exchange.client.secure ? "https" : "http", into: &out)
+            HTTPHeaders.writeField("x-request-id", exchange.id, into: &out)
+            switch bodyFraming {
+            case .none: break
+            case .contentLength(let n): HTTPHeaders.writeField("content-length", String(n), into: &out)
+            case .chunked: HTTPHeaders.writeField("transfer-encoding", "chunked", into: &out)
+            }
+        })
     }
 }
 

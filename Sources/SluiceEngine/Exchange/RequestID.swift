@@ -6,15 +6,17 @@ enum RequestID {
             return given
         }
         var rng = SystemRandomNumberGenerator()
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 32)
-        for i in stride(from: 0, to: 32, by: 16) {
-            var v = rng.next() as UInt64
-            for j in 0..<16 {
-                out[i + j] = hex[Int(v & 0xf)]
-                v >>= 4
+        // Written straight into the string's storage: no array for the digits, none for the table.
+        return String(unsafeUninitializedCapacity: 32) { out in
+            let hex: StaticString = "0123456789abcdef"
+            for half in 0..<2 {
+                var v = rng.next() as UInt64
+                for j in 0..<16 {
+                    out[half &* 16 &+ j] = hex.utf8Start[Int(v & 0xf)]
+                    v >>= 4
+                }
             }
+            return 32
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

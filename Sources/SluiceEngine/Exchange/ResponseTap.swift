@@ -34,39 +34,44 @@ final class ResponseTap {
 
     /// The tap for a response with this head.
     init(head: HTTPResponseHead) {
-        var contentType = head.headers["content-type"] ?? ""
-        if contentType.withUTF8({ bytes in bytes.reduce(0, |) < 0x80 }) {
-            // ASCII, as content types are: folded byte by byte, with no lowercased copy.
-            readsEvents = Self.startsWithEventStream(contentType.utf8)
-            if !readsEvents && (200..<300).contains(head.status) && Self.mentionsJSON(contentType.utf8) { jsonBody = [] }
+        let success = (200..<300).contains(head.status)
+        // ASCII, as content types are: read in place and folded byte by byte, with no String made.
+        let ascii: (events: Bool, json: Bool)? = head.headers.withFirstValue(of: "content-type") { value in
+            guard let bytes = value else { return (false, false) }
+            guard bytes.reduce(0, |) < 0x80 else { return nil }
+            let events = Self.startsWithEventStream(bytes)
+            return (events, !events && success && Self.mentionsJSON(bytes))
+        }
+        if let ascii {
+            readsEvents = ascii.events
+            if ascii.json { jsonBody = [] }
         } else {
-            let lowercased = contentType.lowercased()
+            var lowercased = (head.headers["content-type"] ?? "").lowercased()
             readsEvents = lowercased.hasPrefix("text/event-stream")
-            if !readsEvents && (200..<300).contains(head.status) && Self.mentionsJSON(lowercased.utf8) { jsonBody = [] }
+            if !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) }) { jsonBody = [] }
         }
         if readsEvents { parser = SSEParser() }
     }
 
-    /// The ASCII `utf8` starts with "text/event-stream", ignoring case.
-    private static func startsWithEventStream(_ utf8: String.UTF8View) -> Bool {
+    /// The ASCII `bytes` start with "text/event-stream", ignoring case.
+    private static func startsWithEventStream(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let wanted: StaticString = "text/event-stream"
-        var k = 0
-        for byte in utf8 {
-            if k == wanted.utf8CodeUnitCount { return true }
-            let lower = byte &- 0x41 < 26 ? byte | 0x20 : byte
-            if lower != wanted.utf8Start[k] { return false }
-            k += 1
-        }
-        return k == wanted.utf8CodeUnitCount
+        guard bytes.count >= wanted.utf8CodeUnitCount else { return false }
+        for k in 0..<wanted.utf8CodeUnitCount where folded(bytes[k]) != wanted.utf8Start[k] { return false }
+        return true
     }
 
-    /// "json" appears in the content type, ignoring ASCII case. On the bytes: `String.contains`
-    /// resolves to Foundation's, and the standard library's generic search costs more still, a few
-    /// thousand instructions for a short header value.
-    private static func mentionsJSON(_ utf8: String.UTF8View) -> Bool {
+    /// `byte` with A–Z folded to a–z.
+    @inline(__always)
+    private static func folded(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
+
+    /// "json" appears in `bytes`, ignoring ASCII case. On the bytes: `String.contains` resolves to
+    /// Foundation's, and the standard library's generic search costs more still, a few thousand
+    /// instructions for a short header value.
+    private static func mentionsJSON(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var matched = 0
-        for raw in utf8 {
-            let byte = raw &- 0x41 < 26 ? raw | 0x20 : raw
+        for raw in bytes {
+            let byte = folded(raw)
             let wanted: UInt8 = matched == 0 ? 0x6A : matched == 1 ? 0x73 : matched == 2 ? 0x6F : 0x6E  // j s o n
             if byte == wanted {
                 matched += 1

@@ -59,11 +59,26 @@ final class RouteMetrics: Sendable {
 
     /// Counts one ended exchange in `sluice_requests_total`.
     func countRequest(status: Int, outcome: String) {
-        counter("r|\(status)|\(outcome)") {
+        // A route ends its exchanges with a handful of (status, outcome) pairs: found by comparing
+        // them, with no key string to make and hash; past `recentLimit` pairs, by key.
+        let known = recentRequests.withLock { recent in
+            recent.first { $0.status == status && $0.outcome == outcome }?.counter
+        }
+        if let known { return known.increment() }
+        let counter = counter("r|\(status)|\(outcome)") {
             registry.makeCounter(descriptor: ProxyMetrics.descriptor("sluice_requests_total"),
                                  labels: [("route", route), ("status", String(status)), ("outcome", outcome)])
-        }.increment()
+        }
+        recentRequests.withLock { recent in
+            if recent.count < Self.recentLimit { recent.append((status, outcome, counter)) }
+        }
+        counter.increment()
     }
+
+    /// How many (status, outcome) pairs `countRequest` finds without a key.
+    private static let recentLimit = 32
+    /// The `sluice_requests_total` series of the pairs seen first, up to `recentLimit`.
+    private let recentRequests = Mutex<[(status: Int, outcome: String, counter: Prometheus.Counter)]>([])
 
     /// Counts one outcome decided by `filter` in `sluice_filter_decisions_total`.
     func countDecision(filter: String, outcome: String) {

@@ -41,7 +41,10 @@ final class ChainVersion: Sendable {
 
     /// The first route, in file order, whose host (when set) and path prefix match.
     func route(for request: HTTPRequestHead) -> CompiledRoute? {
-        let path = request.path
+        // An ASCII target (nearly every one) is matched on its bytes; any other by `String.hasPrefix`,
+        // whose Unicode equivalence a byte compare would not reproduce.
+        var target = request.target
+        let asciiTarget = target.withUTF8 { bytes in bytes.allSatisfy { $0 < 0x80 } }
         // Read only when a route names a host: most files have none, and this runs per request.
         var host: String??
         for route in routes {
@@ -49,9 +52,22 @@ final class ChainVersion: Sendable {
                 if host == nil { host = .some(request.headers["host"].map { Self.hostWithoutPort($0).lowercased() }) }
                 if host! != wanted { continue }
             }
-            if path.hasPrefix(route.pathPrefix) { return route }
+            let matches = asciiTarget && route.prefixIsPlainASCII
+                ? Self.target(&target, startsWith: route.pathPrefix)
+                : request.path.hasPrefix(route.pathPrefix)
+            if matches { return route }
         }
         return nil
+    }
+
+    /// Whether an ASCII `target` starts with `prefix`, an ASCII prefix without `?`: then its path (the
+    /// target up to its first `?`) does too, as `path.hasPrefix(prefix)` answers, since ASCII characters
+    /// are each their own grapheme (a target holds no CR LF) and their own normal form.
+    private static func target(_ target: inout String, startsWith prefix: String) -> Bool {
+        var prefix = prefix
+        return target.withUTF8 { t in
+            prefix.withUTF8 { p in p.count <= t.count && t.prefix(p.count).elementsEqual(p) }
+        }
     }
 
     private static func hostWithoutPort(_ host: String) -> String {
@@ -63,6 +79,8 @@ final class ChainVersion: Sendable {
 struct CompiledRoute: Sendable {
     let info: RouteInfo
     let pathPrefix: String
+    /// `pathPrefix` is ASCII and holds no `?`: it is matched on the bytes of an ASCII target.
+    let prefixIsPlainASCII: Bool
     let host: String?
     let chain: CompiledChain
     let group: UpstreamGroup
@@ -148,7 +166,9 @@ enum ChainVersionBuilder {
                 throw BuildError(description: "\(r.mark): route '\(r.name)' refers to a missing chain or upstream")
             }
             routes.append(CompiledRoute(info: RouteInfo(name: r.name, chain: r.chain, upstreamGroup: r.upstream),
-                                        pathPrefix: r.pathPrefix, host: r.host?.lowercased(), chain: chain, group: group,
+                                        pathPrefix: r.pathPrefix,
+                                        prefixIsPlainASCII: r.pathPrefix.utf8.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: "?") },
+                                        host: r.host?.lowercased(), chain: chain, group: group,
                                         dialect: r.dialect, metrics: metrics.route(r.name)))
         }
         return ChainVersion(number: number, file: file, routes: routes, chains: chains, groups: groups, sharedStore: sharedStore)

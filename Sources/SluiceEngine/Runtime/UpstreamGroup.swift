@@ -3,8 +3,10 @@ import SluiceFilterAPI
 import SluiceIO
 import Synchronization
 
-/// One endpoint of a group, resolved: where to connect and how.
-struct UpstreamEndpoint: Sendable {
+/// One endpoint of a group, resolved: where to connect and how. Immutable; a class so that an
+/// exchange and its connections share one instance (a struct of six strings was copied field by
+/// field several times per request).
+final class UpstreamEndpoint: Sendable {
     let id: String
     let group: String
     let url: String
@@ -17,6 +19,20 @@ struct UpstreamEndpoint: Sendable {
     /// The Host header the upstream gets.
     let authority: String
     let index: Int
+
+    init(id: String, group: String, url: String, host: String, port: Int, basePath: String, tls: TLSContext?,
+         serverName: String?, authority: String, index: Int) {
+        self.id = id
+        self.group = group
+        self.url = url
+        self.host = host
+        self.port = port
+        self.basePath = basePath
+        self.tls = tls
+        self.serverName = serverName
+        self.authority = authority
+        self.index = index
+    }
 
     /// How a client may hear of this endpoint: its group and its place in the group's list
     /// (`fake[0]`), never its address, which goes to the log only.
@@ -48,7 +64,8 @@ final class UpstreamGroup: Sendable {
     /// not yet tried by this exchange.
     func pick(from candidates: [EndpointCandidate], tried: [String]) -> EndpointCandidate? {
         guard !candidates.isEmpty else { return nil }
-        let fresh = candidates.filter { !tried.contains($0.id) }
+        // A first attempt has tried nothing: no list to filter.
+        let fresh = tried.isEmpty ? candidates : candidates.filter { !tried.contains($0.id) }
         let pool = fresh.isEmpty ? candidates : fresh
         switch balance {
         case .roundRobin:

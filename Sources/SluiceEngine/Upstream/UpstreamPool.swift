@@ -2,18 +2,59 @@ import SluiceIO
 
 /// Idle keep-alive connections, per endpoint, for one worker. Loop thread only.
 final class UpstreamPool {
+    /// One endpoint's idle connections and streams in flight on this worker.
+    private struct Slot {
+        let id: String
+        var idle: [UpstreamConnection] = []
+        var active = 0
+    }
+
+    /// Slots past which an index by id is kept; below it an id is found by comparing it with each
+    /// slot's. The ids asked for come from the chain's endpoints, whose storage the slots' ids share,
+    /// so a comparison is a word compare, where hashing an id of 30 bytes cost about 400
+    /// instructions, and a request looked up its endpoint five times.
+    private static let linearLimit = 16
+
     private let loop: EventLoop
-    // Loop thread only, touched twice per request: not checked for exclusivity at run time.
-    @exclusivity(unchecked) private var idle: [String: [UpstreamConnection]] = [:]
-    /// Streams in flight per endpoint id on this worker (for least-active balancing).
-    @exclusivity(unchecked) private(set) var active: [String: Int] = [:]
+    // Loop thread only, touched several times per request: not checked for exclusivity at run time.
+    @exclusivity(unchecked) private var slots: [Slot] = []
+    /// Positions in `slots` by id, kept once there are more than `linearLimit` slots.
+    @exclusivity(unchecked) private var index: [String: Int] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
 
+    /// Streams in flight per endpoint id on this worker (for least-active balancing): nil for an
+    /// endpoint this worker never used.
+    struct ActiveStreams {
+        fileprivate let pool: UpstreamPool
+        subscript(endpointID: String) -> Int? { pool.position(of: endpointID).map { pool.slots[$0].active } }
+    }
+
+    var active: ActiveStreams { ActiveStreams(pool: self) }
+
+    private func position(of id: String) -> Int? {
+        if slots.count > Self.linearLimit { return index[id] }
+        return slots.firstIndex { $0.id == id }
+    }
+
+    private func position(adding id: String) -> Int {
+        if let existing = position(of: id) { return existing }
+        slots.append(Slot(id: id))
+        if slots.count > Self.linearLimit {
+            if index.isEmpty {
+                for (position, slot) in slots.enumerated() { index[slot.id] = position }
+            } else {
+                index[id] = slots.count - 1
+            }
+        }
+        return slots.count - 1
+    }
+
     /// A reusable idle connection to `endpoint`, most recently used first.
     func takeIdle(_ endpoint: UpstreamEndpoint) -> UpstreamConnection? {
+        guard let position = position(of: endpoint.id) else { return nil }
         // Popped in place: one lookup, and no copy of the list to write back.
-        while let connection = idle[endpoint.id]?.popLast() {
+        while let connection = slots[position].idle.popLast() {
             connection.idleTimer?.cancel()
             connection.onIdleClose = nil
             if connection.socket.isOpen { return connection }
@@ -23,14 +64,14 @@ final class UpstreamPool {
 
     /// Keeps `connection` for reuse, or closes it when the pool for its endpoint is full.
     func putIdle(_ connection: UpstreamConnection, maxIdle: Int, idleTimeout: Duration) {
-        let id = connection.endpoint.id
-        guard connection.isReusable, (idle[id]?.count ?? 0) < maxIdle else {
+        let position = position(adding: connection.endpoint.id)
+        guard connection.isReusable, slots[position].idle.count < maxIdle else {
             connection.close()
             return
         }
         connection.delegate = nil
         connection.markReused()
-        idle[id, default: []].append(connection)
+        slots[position].idle.append(connection)
         connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
         // One timer per connection, armed each time it comes back: not a new one (an event, a
         // closure) per request.
@@ -40,27 +81,39 @@ final class UpstreamPool {
     }
 
     private func evict(_ connection: UpstreamConnection) {
-        let id = connection.endpoint.id
-        idle[id]?.removeAll { $0 === connection }
+        if let position = position(of: connection.endpoint.id) {
+            slots[position].idle.removeAll { $0 === connection }
+        }
         connection.onIdleClose = nil
         connection.close()
     }
 
-    func streamStarted(_ endpointID: String) { active[endpointID, default: 0] += 1 }
-    func streamEnded(_ endpointID: String) { active[endpointID, default: 1] -= 1 }
+    func streamStarted(_ endpointID: String) { slots[position(adding: endpointID)].active += 1 }
+    func streamEnded(_ endpointID: String) {
+        // An endpoint never started here counts from 1, as the dictionary's default did.
+        if let position = position(of: endpointID) {
+            slots[position].active -= 1
+        } else {
+            _ = position(adding: endpointID)
+        }
+    }
 
-    func idleCount(_ endpointID: String) -> Int { idle[endpointID]?.count ?? 0 }
+    func idleCount(_ endpointID: String) -> Int { position(of: endpointID).map { slots[$0].idle.count } ?? 0 }
 
     /// Closes idle connections to endpoints not in `kept` (removed by a reload). Loop thread.
     func closeIdle(except kept: Set<String>) {
-        for (id, list) in idle where !kept.contains(id) {
+        for position in slots.indices where !kept.contains(slots[position].id) {
+            let list = slots[position].idle
+            slots[position].idle = []
             for c in list { c.close() }
-            idle[id] = nil
         }
     }
 
     func closeAll() {
-        for list in idle.values { for c in list { c.close() } }
-        idle.removeAll()
+        for position in slots.indices {
+            let list = slots[position].idle
+            slots[position].idle = []
+            for c in list { c.close() }
+        }
     }
 }

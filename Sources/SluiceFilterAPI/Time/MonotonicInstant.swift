@@ -26,6 +26,15 @@ public struct MonotonicInstant: Sendable, Hashable, Comparable, CustomStringConv
 extension Duration {
     /// The duration in whole nanoseconds, clamped to Int64.
     public var nanosecondsClamped: Int64 {
+        // A non-negative duration (every timer and timing here) is divided as two 64-bit halves of its
+        // attoseconds, in hardware; `components` divides the 128-bit count in software.
+        if _high >= 0 {
+            let attosPerNanosecond: UInt64 = 1_000_000_000
+            let (wholeHigh, carried) = UInt64(_high).quotientAndRemainder(dividingBy: attosPerNanosecond)
+            let (nanoseconds, _) = attosPerNanosecond.dividingFullWidth((high: carried, low: _low))
+            guard wholeHigh == 0, nanoseconds <= UInt64(Int64.max) else { return .max }
+            return Int64(nanoseconds)
+        }
         let (s, a) = components
         let (scaled, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return s < 0 ? .min : .max }

@@ -329,11 +329,12 @@ public final class AdmissionFilter: SharedLimitFilter {
     /// This instance's own admission: at once, queued, or refused.
     private func admitLocally(_ exchange: Exchange) -> Decision {
         let clientKey = key.key(for: exchange)
-        let priority = AdmissionPriority(headerValue: exchange.request.headers[priorityHeader])
-        let waiter = Waiter(exchange: exchange, timeout: timeoutError)
+        // The priority and the waiter matter only to a request that queues: made then, not for
+        // every request that passes at once.
         let (ticket, arrival, wakeups) = state.withCore { core in
             core.adopt(limits, generation: generation)
-            return core.arrive(key: clientKey, priority: priority, waiter: waiter, now: clock.now())
+            return core.arrive(key: clientKey, priority: AdmissionPriority(headerValue: exchange.request.headers[priorityHeader]),
+                               waiter: Waiter(exchange: exchange, timeout: timeoutError), now: clock.now())
         }
         wakeups.deliver(state.metrics)
         switch arrival {
@@ -403,7 +404,8 @@ public final class AdmissionFilter: SharedLimitFilter {
             // Queued: the client left (or a timeout is being answered) — it only leaves the queue.
             if core.queue.remove(local.ticket) != nil { return Wakeups() }
             guard core.release(local.ticket, now: clock.now()) else { return Wakeups() }
-            return core.dispatch(now: clock.now())
+            // An empty queue has nobody to admit or expire.
+            return core.queue.isEmpty ? Wakeups() : core.dispatch(now: clock.now())
         }
         wakeups.deliver(state.metrics)
     }
@@ -535,7 +537,8 @@ final class AdmissionState: Sendable {
 
         /// A request arrives: admitted at once when nobody waits and there is room, else queued
         /// (and possibly admitted right away by the dispatch that follows), else refused.
-        mutating func arrive(key: String, priority: AdmissionPriority, waiter: AdmissionFilter.Waiter,
+        mutating func arrive(key: String, priority: @autoclosure () -> AdmissionPriority,
+                             waiter makeWaiter: @autoclosure () -> AdmissionFilter.Waiter,
                              now: MonotonicInstant) -> (UInt64, Arrival, Wakeups) {
             let ticket = nextTicket
             nextTicket += 1
@@ -543,7 +546,8 @@ final class AdmissionState: Sendable {
                 admit(ticket, now: now)
                 return (ticket, .admitted, Wakeups())
             }
-            if let refusal = queue.enqueue(ticket, key: key, priority: priority, payload: waiter, now: now) {
+            let waiter = makeWaiter()
+            if let refusal = queue.enqueue(ticket, key: key, priority: priority(), payload: waiter, now: now) {
                 return (ticket, .refused(refusal), Wakeups())
             }
             var wakeups = dispatch(now: now)

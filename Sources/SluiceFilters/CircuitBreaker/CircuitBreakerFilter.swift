@@ -70,24 +70,23 @@ public final class CircuitBreakerFilter: Filter {
 
     /// The breakers, shared by an instance and the instances that replace it on reloads.
     final class BreakerTable: Sendable {
-        let breakers = Mutex<[String: CircuitBreaker]>([:])
+        let breakers = Mutex(BreakerList())
     }
 
     /// One attempt between its selection and its result.
-    private final class PendingAttempt {
+    private struct PendingAttempt {
         /// Endpoints tried before this attempt; the attempt's own endpoint is the next one the engine records.
-        let triedBefore: Int
-        /// The tickets of the endpoints the attempt may use (a probe's included).
-        let tickets: [String: CircuitBreaker.Ticket]
+        var triedBefore: Int
+        /// The tickets of the endpoints the attempt may use (a probe's included). A list: an attempt
+        /// has a few candidates, and settling looks up one or two of them.
+        var tickets: [(endpoint: String, ticket: CircuitBreaker.Ticket)]
         /// The endpoint whose probe place this attempt holds.
-        let probe: String?
+        var probe: String?
         /// Content events before the first error event the upstream sent, once one came.
         var errorAfterContentEvents: Int?
 
-        init(triedBefore: Int, tickets: [String: CircuitBreaker.Ticket], probe: String?) {
-            self.triedBefore = triedBefore
-            self.tickets = tickets
-            self.probe = probe
+        func ticket(of endpoint: String) -> CircuitBreaker.Ticket? {
+            tickets.first { $0.endpoint == endpoint }?.ticket
         }
     }
 
@@ -152,7 +151,7 @@ public final class CircuitBreakerFilter: Filter {
     /// The state of `endpointID`'s breaker now (closed when it has none yet). Any thread.
     public func state(of endpointID: String) -> CircuitBreaker.State {
         let now = clock.now()
-        return table.breakers.withLock { $0[endpointID]?.state(at: now) } ?? .closed
+        return table.breakers.withLock { list in list.position(of: endpointID).map { list[$0].state(at: now) } } ?? .closed
     }
 
     // MARK: - Hooks
@@ -168,12 +167,14 @@ public final class CircuitBreakerFilter: Filter {
             case .success(let open):
                 guard !open.isEmpty else { return exchange.resume(.next) }
                 let now = clock.now()
-                let opened = table.breakers.withLock { breakers in
-                    open.compactMap { id, left in
-                        breakers[id, default: CircuitBreaker()].openShared(until: now + left, at: now) ? id : nil
+                table.breakers.withLock { list in
+                    for (id, left) in open {
+                        let position = list.position(adding: id)
+                        if list[position].openShared(until: now + left, at: now) {
+                            publish(.open(until: now), at: position, in: &list)
+                        }
                     }
                 }
-                for id in opened { metrics.publish(.open(until: now), of: id) }
                 exchange.resume(.next)
             case .failure(let failure):
                 sharedState.store.policyApplied(sharedState.store.failurePolicy)
@@ -196,34 +197,45 @@ public final class CircuitBreakerFilter: Filter {
         let now = clock.now()
         let tried = exchange.triedEndpoints
         let settings = settings
-        var tickets: [String: CircuitBreaker.Ticket] = [:]
-        var kept: [EndpointCandidate] = []
+        var tickets: [(endpoint: String, ticket: CircuitBreaker.Ticket)] = []
+        tickets.reserveCapacity(candidates.count)
+        // The candidates kept, made only once one is left out (usually every breaker is closed).
+        var kept: [EndpointCandidate]?
         var probe: EndpointCandidate?
         var soonest: Duration?
-        var states: [(String, CircuitBreaker.State)] = []
-        table.breakers.withLock { breakers in
-            defer { states = candidates.map { ($0.id, breakers[$0.id]?.state(at: now) ?? .closed) } }
-            for candidate in candidates {
-                switch breakers[candidate.id, default: CircuitBreaker()].check(at: now, settings) {
+        table.breakers.withLock { list in
+            // By index: a candidate is copied only when it is kept apart from the list.
+            for offset in candidates.indices {
+                let id = candidates[offset].id
+                let position = list.position(adding: id)
+                var keep = false
+                switch list[position].check(at: now, settings) {
                 case .closed(let ticket):
-                    tickets[candidate.id] = ticket
-                    kept.append(candidate)
-                case .probeAvailable where probe == nil && !tried.contains(candidate.id):
-                    if case .admitted(let ticket) = breakers[candidate.id, default: CircuitBreaker()].admit(at: now, settings) {
-                        tickets[candidate.id] = ticket
-                        probe = candidate
+                    tickets.append((id, ticket))
+                    keep = true
+                case .probeAvailable where probe == nil && !tried.contains(id):
+                    if case .admitted(let ticket) = list[position].admit(at: now, settings) {
+                        tickets.append((id, ticket))
+                        probe = candidates[offset]
                     }
                 case .probeAvailable:
                     soonest = min(soonest ?? .seconds(1), .seconds(1))
                 case .refused(let retryAfter):
                     soonest = min(soonest ?? retryAfter, retryAfter)
                 }
+                if keep {
+                    kept?.append(candidates[offset])
+                } else if kept == nil {
+                    kept = Array(candidates[..<offset])
+                }
+                // Published under the lock, and only when it changed: two workers publishing what
+                // they saw after the lock could leave the older state on show.
+                publish(list[position].state(at: now), at: position, in: &list)
             }
         }
-        for (endpoint, state) in states { metrics.publish(state, of: endpoint) }
         if let probe {
             candidates = [probe]
-        } else {
+        } else if let kept {
             candidates = kept
         }
         guard !candidates.isEmpty else {
@@ -251,9 +263,9 @@ public final class CircuitBreakerFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        if info.kind == .error, let pending = exchange.existingLocal(for: self, as: Attempts.self)?.pending,
-           pending.errorAfterContentEvents == nil {
-            pending.errorAfterContentEvents = exchange.tokens.contentEvents
+        if info.kind == .error, let attempts = exchange.existingLocal(for: self, as: Attempts.self),
+           attempts.pending != nil, attempts.pending?.errorAfterContentEvents == nil {
+            attempts.pending?.errorAfterContentEvents = exchange.tokens.contentEvents
         }
         return .pass
     }
@@ -297,27 +309,35 @@ public final class CircuitBreakerFilter: Filter {
         // later filter refused, or left no candidate) the attempt never went out.
         let tried = exchange.triedEndpoints
         let used = tried.count > pending.triedBefore ? tried[pending.triedBefore] : nil
+        let usedTicket = used.flatMap(pending.ticket(of:))
+        let probeTicket = pending.probe.flatMap { $0 == used ? nil : pending.ticket(of: $0) }
+        guard usedTicket != nil || probeTicket != nil else { return }
         let now = clock.now()
         let settings = settings
-        let changed = table.breakers.withLock { breakers -> [(String, CircuitBreaker.State, opened: Bool)] in
-            var changed: [(String, CircuitBreaker.State, opened: Bool)] = []
-            if let used, let ticket = pending.tickets[used], var breaker = breakers[used] {
-                let before = breaker.state(at: now)
-                breaker.record(result, for: ticket, at: now, settings)
-                let after = breaker.state(at: now)
-                breakers[used] = breaker
-                changed.append((used, after, opened: !before.isOpen && after.isOpen))
+        let opened = table.breakers.withLock { list -> CircuitBreaker.State? in
+            var opened: CircuitBreaker.State?
+            if let used, let ticket = usedTicket, let position = list.position(of: used) {
+                let before = list[position].state(at: now)
+                list[position].record(result, for: ticket, at: now, settings)
+                let after = list[position].state(at: now)
+                publish(after, at: position, in: &list)
+                if !before.isOpen && after.isOpen { opened = after }
             }
-            if let probe = pending.probe, probe != used, let ticket = pending.tickets[probe] {
-                breakers[probe]?.record(nil, for: ticket, at: now, settings)
+            if let probe = pending.probe, let ticket = probeTicket, let position = list.position(of: probe) {
+                list[position].record(nil, for: ticket, at: now, settings)
             }
-            return changed
+            return opened
         }
-        for (endpoint, state, opened) in changed {
-            metrics.publish(state, of: endpoint)
-            if opened { metrics.opened(endpoint) }
-            if opened, case .open(let until) = state { sharedState?.open(endpoint, for: until.since(now), worker: exchange.worker) }
+        if let used, let opened {
+            metrics.opened(used)
+            if case .open(let until) = opened { sharedState?.open(used, for: until.since(now), worker: exchange.worker) }
         }
+    }
+
+    /// Shows `state` as the endpoint's on `/metrics` unless it shows already. Under the table's lock.
+    private func publish(_ state: CircuitBreaker.State, at position: Int, in list: inout BreakerList) {
+        let value = BreakerMetrics.value(of: state)
+        if list.publish(value, at: position) { metrics.publish(value, of: list.entries[position].id) }
     }
 
     /// How a stream that ended early counts, after `count` content events.
@@ -365,13 +385,16 @@ final class BreakerMetrics: Sendable {
         rejected = Counter(label: "sluice_circuit_breaker_rejected_total", dimensions: labels, factory: factory)
     }
 
-    func publish(_ state: CircuitBreaker.State, of endpoint: String) {
-        let value: Int
+    /// The gauge's value for `state`: 0 closed, 1 half-open, 2 open.
+    static func value(of state: CircuitBreaker.State) -> Int {
         switch state {
-        case .closed: value = 0
-        case .halfOpen: value = 1
-        case .open: value = 2
+        case .closed: return 0
+        case .halfOpen: return 1
+        case .open: return 2
         }
+    }
+
+    func publish(_ value: Int, of endpoint: String) {
         series(endpoint).state.record(value)
     }
 

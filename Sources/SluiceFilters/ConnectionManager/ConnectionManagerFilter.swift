@@ -79,6 +79,8 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     public let maxAge: Duration?
     public let retryAfterSeconds: Int
     private let table: SlotTable
+    /// The start of a client's key in the table: the key kind and a space (`ip 10.0.0.1`).
+    private let keyPrefix: String
     /// Non-nil with `shared: true`.
     private let leases: StreamLeases?
 
@@ -89,6 +91,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         let maxPerClient = config.int("max_streams_per_client", in: 1...10_000_000)
         limits = ConnectionSlots.Limits(global: maxStreams, perClient: maxPerClient)
         clientKey = ClientKey.decode(config, default: .clientIP)
+        keyPrefix = clientKey.description + " "
         maxAge = config.duration("max_age", in: .milliseconds(1)...(.seconds(366 * 86_400)))
         retryAfterSeconds = config.int("retry_after", default: 1, in: 0...86_400)
         // `has` rather than the values: a limit that is present but malformed already has its own error.
@@ -210,7 +213,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// Takes a slot in this instance's own table (unshared, or `on_failure: local`).
     private func admitLocally(_ exchange: Exchange, remaining: Duration?) -> Decision {
-        let key = clientKey.description + " " + clientKey.key(for: exchange)
+        let key = keyPrefix + clientKey.key(for: exchange)
         let (answer, held) = table.slots.withLock { slots in (slots.acquire(key, within: limits), slots.active) }
         streamsHeld.record(held)
         guard answer == .admitted else { return decision(answer) }
@@ -244,9 +247,11 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     /// Ends the exchange at `max_age`, `remaining` from now.
     private func armMaxAge(_ exchange: Exchange, remaining: Duration?) {
         guard let remaining, let maxAge else { return }
-        // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).
-        exchange.schedule(after: remaining) { [weak self, weak exchange] in
-            guard let self, let exchange,
+        // The timer must not keep an ended exchange alive (the engine cancels it at the end anyway),
+        // and its body runs only while the exchange has not ended (`Exchange.schedule`): unowned,
+        // which unlike weak gives the exchange no side table to make and free on every request.
+        exchange.schedule(after: remaining) { [weak self, unowned exchange] in
+            guard let self,
                   let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
             let error = self.maxAgeError(maxAge)
             hold.expired = error

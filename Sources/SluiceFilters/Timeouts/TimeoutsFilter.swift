@@ -60,8 +60,10 @@ import SluiceFilterAPI
 /// chosen. The engine bounds it with the file's `limits.client_header_timeout` (a slowloris
 /// defence, 408); writing `client_header` in this filter's config is an error that says so.
 ///
-/// **Cost.** At most three timers per exchange, each created once and re-armed: one for the
-/// current stage, one for `total`, one for `heartbeat`. Needs no state across exchanges.
+/// **Cost.** At most two timers per exchange, each created once: one for the current stage and
+/// `total` together, armed for whichever is due first, and one for `heartbeat`. A deadline that moves
+/// later re-arms nothing: the timer fires at the earlier time, finds nothing due, and is armed for
+/// what is left. Needs no state across exchanges.
 public final class TimeoutsFilter: Filter {
     /// The per-attempt stages, in the order they follow each other.
     enum Stage: Equatable {
@@ -83,10 +85,15 @@ public final class TimeoutsFilter: Filter {
         @exclusivity(unchecked) var attempt = 0
         /// When the current stage's wait started: its deadline is this plus the stage's limit.
         @exclusivity(unchecked) var stageStart = MonotonicInstant(nanoseconds: 0)
-        var stageTimer: ExchangeTimer?
-        /// The stage timer is pending: it will look at `stageStart` when it fires.
-        @exclusivity(unchecked) var stageTimerPending = false
-        var totalTimer: ExchangeTimer?
+        /// The stage's deadline while the stage is timed: the timer looks at the stage once it is
+        /// past (and then at `stageStart`, which may have moved since).
+        @exclusivity(unchecked) var stageDue: MonotonicInstant?
+        /// When `total` runs out; nil without `total`, and once it fired.
+        @exclusivity(unchecked) var totalDue: MonotonicInstant?
+        /// The timer of the stage and `total`, made on first use.
+        var timer: ExchangeTimer?
+        /// When `timer` fires; nil while it is not pending. Never later than `stageDue` or `totalDue`.
+        @exclusivity(unchecked) var timerDue: MonotonicInstant?
         var heartbeatTimer: ExchangeTimer?
         @exclusivity(unchecked) var heartbeatArmed = false
         /// The heartbeat timer is pending: it will look at `lastActivity` when it fires.
@@ -134,14 +141,8 @@ public final class TimeoutsFilter: Filter {
             countTimeout("total")
             return .reject(error)
         }
-        // Weak captures: an ended exchange must not be kept alive by its own timer's closure.
-        watch.totalTimer = exchange.schedule(after: total - elapsed) { [weak self, weak exchange] in
-            guard let self, let exchange, let watch = self.watch(exchange) else { return }
-            let error = self.totalError(total)
-            watch.totalExpired = error
-            self.countTimeout("total")
-            exchange.fail(error)
-        }
+        watch.totalDue = exchange.timings.start + total
+        arm(watch, exchange)
         return .next
     }
 
@@ -187,7 +188,7 @@ public final class TimeoutsFilter: Filter {
             // when it fires and waits on for what is left, so moving the start is enough: no timer is
             // re-armed (a system call) on every token.
             let start = exchange.timings.lastToken ?? exchange.clock.now()
-            if watch.stage == .betweenTokens, watch.stageTimerPending {
+            if watch.stage == .betweenTokens, watch.stageDue != nil {
                 watch.stageStart = start
             } else {
                 enter(.betweenTokens, at: start, watch, exchange)
@@ -222,9 +223,10 @@ public final class TimeoutsFilter: Filter {
         // The engine cancels an ended exchange's timers; this only keeps the state honest.
         guard let watch = watch(exchange) else { return }
         watch.stage = .idle
-        watch.stageTimer?.cancel()
-        watch.stageTimerPending = false
-        watch.totalTimer?.cancel()
+        watch.stageDue = nil
+        watch.totalDue = nil
+        watch.timer?.cancel()
+        watch.timerDue = nil
         stopHeartbeat(watch)
     }
 
@@ -244,26 +246,63 @@ public final class TimeoutsFilter: Filter {
         }
     }
 
-    /// Moves to `stage`, whose wait started at `start`, and arms the stage timer for what is left of
-    /// its limit (cancels it when the stage is not watched).
+    /// Moves to `stage`, whose wait started at `start`, with its deadline a limit after that (none
+    /// when the stage is not watched).
     private func enter(_ stage: Stage, at start: MonotonicInstant, _ watch: Watch, _ exchange: Exchange) {
         watch.stage = stage
         watch.stageStart = start
         guard let limit = limit(of: stage) else {
-            watch.stageTimer?.cancel()
-            watch.stageTimerPending = false
+            watch.stageDue = nil
             return
         }
-        let left = max(.zero, limit - exchange.clock.now().since(start))
-        watch.stageTimerPending = true
-        if let timer = watch.stageTimer {
+        watch.stageDue = start + limit
+        arm(watch, exchange)
+    }
+
+    /// Makes sure the timer fires by the earlier of the stage's and `total`'s deadlines. A timer due
+    /// by then already stays as it is.
+    private func arm(_ watch: Watch, _ exchange: Exchange) {
+        let due: MonotonicInstant
+        switch (watch.stageDue, watch.totalDue) {
+        case (let stage?, let total?): due = min(stage, total)
+        case (let stage?, nil): due = stage
+        case (nil, let total?): due = total
+        case (nil, nil): return
+        }
+        if let armed = watch.timerDue, armed <= due { return }
+        watch.timerDue = due
+        let left = due.since(exchange.clock.now())
+        if let timer = watch.timer {
             timer.reschedule(after: left)
         } else {
-            watch.stageTimer = exchange.schedule(after: left) { [weak self, weak exchange] in
-                guard let self, let exchange else { return }
-                self.stageTimerFired(exchange)
+            // The exchange must not be kept alive by its own timer's closure, and a body runs only
+            // while its exchange has not ended (`Exchange.schedule`): unowned, which unlike weak
+            // gives the exchange no side table to make and free on every request.
+            watch.timer = exchange.schedule(after: left) { [weak self, unowned exchange] in
+                guard let self else { return }
+                self.timerFired(exchange)
             }
         }
+    }
+
+    /// The timer fired: `total` when it is due, else the stage when its deadline passed; then the
+    /// timer is armed for what is still to come.
+    private func timerFired(_ exchange: Exchange) {
+        guard let watch = watch(exchange) else { return }
+        watch.timerDue = nil
+        let now = exchange.clock.now()
+        if let totalDue = watch.totalDue, now >= totalDue, let total = settings.total {
+            watch.totalDue = nil
+            let error = totalError(total)
+            watch.totalExpired = error
+            countTimeout("total")
+            exchange.fail(error)
+            return
+        }
+        if let stageDue = watch.stageDue, now >= stageDue {
+            stageTimerFired(exchange)
+        }
+        arm(watch, exchange)
     }
 
     /// The head arrived (and may already have been followed by events): the stage that follows it.
@@ -279,11 +318,11 @@ public final class TimeoutsFilter: Filter {
         }
     }
 
-    /// The stage timer fired. It fails the exchange only when its stage is really overdue for the
-    /// attempt it was armed for; the checks below cover hooks this filter did not get to see.
+    /// The stage's deadline passed. It fails the exchange only when its stage is really overdue for
+    /// the attempt it was armed for; the checks below cover hooks this filter did not get to see.
     private func stageTimerFired(_ exchange: Exchange) {
         guard let watch = watch(exchange) else { return }
-        watch.stageTimerPending = false
+        watch.stageDue = nil
         guard watch.stage != .idle else { return }
         // A later attempt re-arms the timer in its own selectUpstream.
         guard watch.attempt == exchange.attempt else { return }
@@ -385,8 +424,9 @@ public final class TimeoutsFilter: Filter {
         if let timer = watch.heartbeatTimer {
             timer.reschedule(after: delay)
         } else {
-            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, weak exchange] in
-                guard let self, let exchange else { return }
+            // Unowned exchange: as for the stage timer.
+            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, unowned exchange] in
+                guard let self else { return }
                 self.heartbeatFired(exchange)
             }
         }
