@@ -28,7 +28,8 @@ public final class EventLoop: @unchecked Sendable {
     private var pendingTimers: [ObjectIdentifier: Timer] = [:]
     /// Where plain TCP sockets on this loop read into (`BufferEvent.readRaw`); one read at a time,
     /// offered to its owner in place, so no socket keeps read memory of its own between reads.
-    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    /// 16 KiB, libevent's own most per read: what one read may take past a watermark stays as it was.
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
     private let finished = Latch()
     private let runner = Mutex<pthread_t?>(nil)
 

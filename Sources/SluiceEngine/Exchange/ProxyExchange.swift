@@ -324,12 +324,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         request.headers.remove("expect")
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
         upstreamBodyFraming = framing
-        let head = HeaderRewriter.upstreamRequest(from: request, exchange: exchange, endpoint: connection.endpoint,
-                                                  bodyFraming: upstreamBodyFraming,
-                                                  allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512 + bodyBytes.count)
-        head.write(into: &bytes)
+        // Written straight from the client's head: the same bytes as `upstreamRequest(...)` written
+        // out (HeaderRewriterTests), without editing a copy of the head first.
+        HeaderRewriter.writeUpstreamRequest(request, exchange: exchange, endpoint: connection.endpoint,
+                                            bodyFraming: upstreamBodyFraming,
+                                            allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames, into: &bytes)
         connection.write(bytes)
         requestSentToUpstream = true
         if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
