@@ -21,6 +21,13 @@ public struct HTTPResponseHead: Sendable, Equatable {
     /// Appends "HTTP/x.y status reason\r\n", the fields and the empty line. CR, LF and NUL in the reason become SP.
     /// A status outside 100...999 is written as given; callers must not produce one.
     public func write(into buffer: inout [UInt8]) {
+        writeStatusLine(into: &buffer)
+        headers.write(into: &buffer)
+        buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    /// Appends "HTTP/x.y status reason\r\n" alone (as `write(into:)` writes it).
+    public func writeStatusLine(into buffer: inout [UInt8]) {
         version.write(into: &buffer)
         buffer.append(ASCII.space)
         if (100...999).contains(status) {
@@ -32,8 +39,6 @@ public struct HTTPResponseHead: Sendable, Equatable {
         }
         buffer.append(ASCII.space)
         StartLineWriter.writeReason(reason, into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
-        headers.write(into: &buffer)
         buffer.append(contentsOf: ASCII.crlf)
     }
 

@@ -23,26 +23,38 @@ struct ClientResponseWriter {
     /// Content-Length when no filter may change the body's size.
     mutating func writeHead(_ head: HTTPResponseHead, requestMethod: String, clientVersion: HTTPVersion,
                             clientKeepAlive: Bool, passContentLength: Bool, to socket: BufferEvent) {
+        let bytes = headBytes(head, requestMethod: requestMethod, clientVersion: clientVersion,
+                              clientKeepAlive: clientKeepAlive, passContentLength: passContentLength)
+        sent(bytes, to: socket)
+    }
+
+    /// An upstream's head passed on with the filters' `added` fields (each name replacing the
+    /// upstream's fields of that name, in their order) and `x-request-id` last: byte for byte what
+    /// applying them to a copy of the head and `writeHead` write, without the copy or its edits
+    /// (per response, they cost about a thousand instructions per added field). Answers false,
+    /// having written nothing, when an added name is one the framing or hop-by-hop rules decide
+    /// (or one the upstream's Connection names): the caller takes the general path then.
+    mutating func writePassedOnHead(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
+                                    requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
+                                    passContentLength: Bool, to socket: BufferEvent) -> Bool {
+        guard let bytes = passedOnHeadBytes(head, added: added, requestID: requestID, requestMethod: requestMethod,
+                                            clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                            passContentLength: passContentLength) else { return false }
+        sent(bytes, to: socket)
+        return true
+    }
+
+    /// The bytes of `writeHead`; sets the framing and whether the connection stays.
+    mutating func headBytes(_ head: HTTPResponseHead, requestMethod: String, clientVersion: HTTPVersion,
+                            clientKeepAlive: Bool, passContentLength: Bool) -> [UInt8] {
         var head = head
         HeaderRewriter.removeHopByHop(&head.headers)
         let declared = head.headers.integerValue("content-length")
-        let bodyless = requestMethod == "HEAD" || head.status == 204 || head.status == 304 || (100..<200).contains(head.status)
-        var keep = clientKeepAlive
-        if bodyless {
-            framing = .none
-            if requestMethod == "HEAD" { /* keep the upstream's Content-Length as information */ } else { head.headers.remove("content-length") }
-        } else if let declared, passContentLength {
-            framing = .contentLength(remaining: declared)
-        } else if clientVersion == .http1_1 {
-            head.headers.remove("content-length")
-            head.headers.set("transfer-encoding", "chunked")
-            framing = .chunked
-        } else {
-            head.headers.remove("content-length")
-            framing = .closeDelimited
-            keep = false
-        }
-        keepAlive = keep
+        let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
+                                               clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                               passContentLength: passContentLength)
+        if !keepLength { head.headers.remove("content-length") }
+        if framing == .chunked { head.headers.set("transfer-encoding", "chunked") }
         head.version = .http1_1
         if !keep {
             head.headers.set("connection", "close")
@@ -52,6 +64,85 @@ struct ClientResponseWriter {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         head.write(into: &bytes)
+        return bytes
+    }
+
+    /// The bytes of `writePassedOnHead`, or nil for the heads it leaves to the general path.
+    mutating func passedOnHeadBytes(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
+                                    requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
+                                    passContentLength: Bool) -> [UInt8]? {
+        for (name, _) in added where Self.ruled(name) { return nil }
+        // Fields the upstream's Connection names are hop-by-hop too: left out, unless the name is
+        // one the framing decides or a filter adds (the general path then settles it).
+        var named: HTTPFieldNameSet?
+        if head.headers.contains("connection") {
+            let names = HeaderRewriter.connectionNamed(head.headers)
+            for name in names where name == "content-length" || name == "x-request-id" { return nil }
+            for (name, _) in added where names.contains(where: { HTTPHeaders.sameName($0, name) }) { return nil }
+            if !names.isEmpty { named = HTTPFieldNameSet(names) }
+        }
+        let declared = head.headers.integerValue("content-length")
+        let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
+                                               clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                               passContentLength: passContentLength)
+        let dropped = keepLength ? Self.droppedKeepingLength : Self.droppedWithLength
+        let replaced = added.isEmpty ? nil : HTTPFieldNameSet(added.map(\.0))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1).writeStatusLine(into: &bytes)
+        head.headers.write(into: &bytes, skipping: { name in
+            dropped.contains(name) || replaced?.contains(name) == true || named?.contains(name) == true
+        })
+        for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
+        HTTPHeaders.writeField("x-request-id", requestID, into: &bytes)
+        if framing == .chunked { HTTPHeaders.writeField("transfer-encoding", "chunked", into: &bytes) }
+        if !keep {
+            HTTPHeaders.writeField("connection", "close", into: &bytes)
+        } else if clientVersion == .http1_0 {
+            HTTPHeaders.writeField("connection", "keep-alive", into: &bytes)
+        }
+        bytes.append(contentsOf: [0x0D, 0x0A])
+        return bytes
+    }
+
+    /// The upstream's fields a passed-on head leaves out: the hop-by-hop ones and the request id
+    /// (the proxy writes its own), and Content-Length when the framing drops it.
+    private static let droppedKeepingLength = HTTPFieldNameSet(HeaderRewriter.hopByHop + ["x-request-id"])
+    private static let droppedWithLength = HTTPFieldNameSet(HeaderRewriter.hopByHop + ["x-request-id", "content-length"])
+
+    /// A name whose field the general path treats by rule, not as a plain replacement.
+    private static func ruled(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { droppedWithLength.contains(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Chooses the body's framing for a response with `declared` Content-Length; answers whether
+    /// that Content-Length is written and whether the connection stays.
+    private mutating func chooseFraming(declared: Int?, status: Int, requestMethod: String, clientVersion: HTTPVersion,
+                                        clientKeepAlive: Bool, passContentLength: Bool) -> (keepLength: Bool, keep: Bool) {
+        let bodyless = requestMethod == "HEAD" || status == 204 || status == 304 || (100..<200).contains(status)
+        var keep = clientKeepAlive
+        let keepLength: Bool
+        if bodyless {
+            framing = .none
+            // A HEAD answer keeps the upstream's Content-Length, as information.
+            keepLength = requestMethod == "HEAD"
+        } else if let declared, passContentLength {
+            framing = .contentLength(remaining: declared)
+            keepLength = true
+        } else if clientVersion == .http1_1 {
+            framing = .chunked
+            keepLength = false
+        } else {
+            framing = .closeDelimited
+            keepLength = false
+            keep = false
+        }
+        keepAlive = keep
+        return (keepLength, keep)
+    }
+
+    private mutating func sent(_ bytes: [UInt8], to socket: BufferEvent) {
         socket.write(bytes)
         bytesWritten += bytes.count
         headWritten = true

@@ -38,6 +38,17 @@ struct ClientSide {
         if forComment { sentCommentHead = true }
     }
 
+    /// Writes an upstream's head with the filters' `added` fields and the request id, without
+    /// editing a copy of it (see `ClientResponseWriter.writePassedOnHead`). False: nothing was
+    /// written; the caller edits a copy and calls `sendHead`.
+    mutating func sendPassedOnHead(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
+                                   requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
+                                   passContentLength: Bool) -> Bool {
+        writer.writePassedOnHead(head, added: added, requestID: requestID, requestMethod: requestMethod,
+                                 clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                 passContentLength: passContentLength, to: socket)
+    }
+
     /// Writes body bytes in the response's framing. Answers true when reads are flowing and the
     /// backlog is now above `highWatermark`: the caller pauses the upstream (`pause`).
     mutating func send(_ bytes: UnsafeRawBufferPointer, highWatermark: Int) -> Bool {

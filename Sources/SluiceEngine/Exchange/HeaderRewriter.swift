@@ -26,7 +26,19 @@ enum HeaderRewriter {
     }
 
     /// The fields the sender named in Connection, which are hop-by-hop too (lowercased).
-    private static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+    /// Adds the filters' response fields (`exchange.responseHeaders`), in order; the first of each
+    /// name replaces the head's fields of that name (a filter's RateLimit-* wins over an upstream's
+    /// or an error's own).
+    static func addResponseFields(_ added: [(String, String)], to headers: inout HTTPHeaders) {
+        guard !added.isEmpty else { return }
+        // A filter adds a handful: looking back over them costs less than a set of lowercased copies.
+        for (i, (name, value)) in added.enumerated() {
+            if !added[..<i].contains(where: { HTTPHeaders.sameName($0.0, name) }) { headers.remove(name) }
+            headers.add(name, value)
+        }
+    }
+
+    static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
         // Most heads have no Connection field: one lookup answers.
         guard headers.contains("connection") else { return [] }
         var named: [String] = []

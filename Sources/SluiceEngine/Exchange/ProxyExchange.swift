@@ -500,11 +500,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 return
             }
         } else {
-            applyResponseHeaders(to: &head)
-            head.headers.set("x-request-id", exchange.id)
-            client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
-                            clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed,
-                            passContentLength: !chain.rewritesBody)
+            let keepAlive = clientKeepAlive && downstream.keepAliveAllowed
+            if !client.sendPassedOnHead(head, added: exchange.responseHeaders, requestID: exchange.id,
+                                        requestMethod: exchange.request.method, clientVersion: clientVersion,
+                                        clientKeepAlive: keepAlive, passContentLength: !chain.rewritesBody) {
+                applyResponseHeaders(to: &head)
+                head.headers.set("x-request-id", exchange.id)
+                client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                                clientKeepAlive: keepAlive, passContentLength: !chain.rewritesBody)
+            }
             exchange.headSent = true
             exchange.timings.firstByteToClient = exchange.clock.now()
         }
@@ -792,14 +796,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// Adds the filters' `exchange.responseHeaders`, replacing headers of the same name (a filter's
     /// RateLimit-* wins over an upstream's or an error's own).
     private func applyResponseHeaders(to head: inout HTTPResponseHead) {
-        let added = exchange.responseHeaders
-        guard !added.isEmpty else { return }
-        // The first of each name replaces the head's fields of that name. A filter adds a handful:
-        // looking back over them costs less than a set of lowercased copies.
-        for (i, (name, value)) in added.enumerated() {
-            if !added[..<i].contains(where: { HTTPHeaders.sameName($0.0, name) }) { head.headers.remove(name) }
-            head.headers.add(name, value)
-        }
+        HeaderRewriter.addResponseFields(exchange.responseHeaders, to: &head.headers)
     }
 
     /// The client went away: cancel everything at once.
