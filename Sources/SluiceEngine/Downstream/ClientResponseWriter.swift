@@ -86,12 +86,11 @@ struct ClientResponseWriter {
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
         let dropped = keepLength ? Self.droppedKeepingLength : Self.droppedWithLength
-        let replaced = added.isEmpty ? nil : HTTPFieldNameSet(added.map(\.0))
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1).writeStatusLine(into: &bytes)
         head.headers.write(into: &bytes, skipping: { name in
-            dropped.contains(name) || replaced?.contains(name) == true || named?.contains(name) == true
+            dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name)
         })
         for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
         HTTPHeaders.writeField("x-request-id", requestID, into: &bytes)
@@ -109,6 +108,25 @@ struct ClientResponseWriter {
     /// (the proxy writes its own), and Content-Length when the framing drops it.
     private static let droppedKeepingLength = HTTPFieldNameSet(HeaderRewriter.hopByHop + ["x-request-id"])
     private static let droppedWithLength = HTTPFieldNameSet(HeaderRewriter.hopByHop + ["x-request-id", "content-length"])
+
+    /// `name` (a field's bytes) is one of the `added` fields' names, ignoring ASCII case. A filter
+    /// adds a handful: compared in place, where a name set cost an allocation and a lowercased copy
+    /// of each name per response.
+    private static func isOne(of added: [(String, String)], _ name: UnsafeRawBufferPointer) -> Bool {
+        for (candidate, _) in added {
+            var candidate = candidate
+            let same = candidate.withUTF8 { bytes -> Bool in
+                guard bytes.count == name.count else { return false }
+                for i in 0..<bytes.count {
+                    let a = bytes[i], b = name[i]
+                    if a != b, (a | 0x20) != (b | 0x20) || (a | 0x20) &- 0x61 >= 26 { return false }
+                }
+                return true
+            }
+            if same { return true }
+        }
+        return false
+    }
 
     /// A name whose field the general path treats by rule, not as a plain replacement.
     private static func ruled(_ name: String) -> Bool {
