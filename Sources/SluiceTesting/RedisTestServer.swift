@@ -100,7 +100,7 @@ public final class RedisTestServer {
                              "--enable-debug-command", "local", "--loglevel", "warning"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunchGate.run(process)
         self.process = process
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {

@@ -126,7 +126,7 @@ public struct TestCertificates: Sendable {
         let errors = Pipe()
         process.standardError = errors
         do {
-            try process.run()
+            try ProcessLaunchGate.run(process)
         } catch {
             throw GenerationError(description: "cannot run openssl: \(error)")
         }

@@ -23,7 +23,7 @@ struct CommandLineTests {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try ProcessLaunchGate.run(process)
         if let timeout {
             // A command expected to exit that keeps running (a server that started after all) is stopped, so
             // the test fails on its status instead of hanging.
@@ -65,7 +65,7 @@ struct CommandLineTests {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try ProcessLaunchGate.run(process)
         var text = ""
         let deadline = Date().addingTimeInterval(10)
         while !text.contains("admin on"), Date() < deadline {
@@ -199,7 +199,7 @@ extension CommandLineTests {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = Pipe()
-        try process.run()
+        try ProcessLaunchGate.run(process)
         defer { process.terminate(); process.waitUntilExit() }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(line)")
@@ -216,7 +216,7 @@ extension CommandLineTests {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = Pipe()
-        try process.run()
+        try ProcessLaunchGate.run(process)
         defer { process.terminate(); process.waitUntilExit() }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(line)")

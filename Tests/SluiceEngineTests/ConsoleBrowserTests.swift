@@ -195,7 +195,7 @@ struct ConsoleBrowserTests {
         process.standardError = err
         let done = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in done.signal() }
-        try process.run()
+        try ProcessLaunchGate.run(process)
         // Read while it runs, so a full pipe cannot stall it.
         let stdout = Mutex<Data>(Data()), stderr = Mutex<Data>(Data())
         let readers = DispatchGroup()

@@ -65,6 +65,9 @@ struct SlowlorisLoadTests {
         let handover = Handover()
         let crowdDone = DispatchSemaphore(value: 0)
         let port = sluice.port
+        // With 10,000 descriptors open here, Foundation's `Process.run` may crash: other tests
+        // launch nothing until the crowd is closed.
+        ProcessLaunchGate.beginManyDescriptors()
         Thread.detachNewThread {
             handover.crowd = IdleConnectionCrowd(count: Self.crowdSize, from: "127.0.0.2", port: port, deadline: .now + .seconds(30))
             crowdDone.signal()
@@ -72,6 +75,7 @@ struct SlowlorisLoadTests {
         defer {
             if !crowdOpen { crowdDone.wait() }
             handover.crowd?.close()
+            ProcessLaunchGate.endManyDescriptors()
         }
         var contentTimes: [ContinuousClock.Instant] = []
         var newcomer: TestResponse?

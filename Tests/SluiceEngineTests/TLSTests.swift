@@ -260,7 +260,7 @@ final class TLSTests {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try ProcessLaunchGate.run(process)
         process.waitUntilExit()
         try output.close()
         try errors.close()
