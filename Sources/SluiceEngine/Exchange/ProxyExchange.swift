@@ -570,9 +570,6 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         let buildsEvents = chain.readsEventFields
         var rewritten: [UInt8] = []
         var failure: ProxyError?
-        // The event the filters get; made once per read for filters that read only the info
-        // (`EventAccess.info`): a new one per event cost a copy and two destroys of its fields.
-        var event = SSEEvent(data: "")
         // An `onEvent` hook may call `exchange.fail` or `exchange.resume(.retry…)`, which ends the
         // exchange or (head not sent yet) starts another attempt, at once or after a delay
         // (`.retryWait`, where the attempt number has not moved yet); the rest of these bytes then
@@ -584,12 +581,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 if rewrite { rewritten.append(contentsOf: Array(": \(String(decoding: text, as: UTF8.self))\n\n".utf8)) }
             }, onEvent: { view, info in
                 guard callsFilters else { return true }
-                if buildsEvents {
-                    event = view.makeEvent()
-                } else if !event.data.isEmpty || event.event != nil || event.id != nil || event.retry != nil {
-                    // A filter changed the blank one: the next gets an empty event again.
-                    event = SSEEvent(data: "")
-                }
+                var event = buildsEvents ? view.makeEvent() : SSEEvent(data: "")
                 var drop = false
                 var i = chain.eventFilters.count - 1
                 while i >= 0 {
