@@ -576,7 +576,8 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
     w(f"Machine: {info['cores']} cores ({info['cpu']}), {info['memory']}, Linux {info['kernel']}, "
       f"open files limit {info['nofile']}. Versions: Sluice `{info['sluice']}`, {info['swift']}, nginx {info['nginx']}, "
       f"{info['haproxy']}, LiteLLM {info['litellm']} (Python {info['python']}). Load generator, mock, and target "
-      f"share the {info['cores']} cores; every proxy runs {info['cores']} workers.")
+      + (f"share the {info['cores']} cores; every proxy runs {info['cores']} workers." if not plan.get("pinned") else
+         "are pinned: every proxy runs one worker on CPU 0; the mock, the load generator (and Redis) run on CPU 1."))
     w("")
     names = [n for n in TARGETS if n in d]
 
