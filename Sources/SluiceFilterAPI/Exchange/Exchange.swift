@@ -82,7 +82,7 @@ public final class Exchange: @unchecked Sendable {
     public func local<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
         let key = ObjectIdentifier(filter)
         let index = locals.firstIndex { $0.filter == key }
-        if let index, let existing = locals[index].state as? State { return existing }
+        if let index, let existing = Self.cast(locals[index].state, to: State.self) { return existing }
         let made = create()
         if let index {
             locals[index].state = made
@@ -96,7 +96,17 @@ public final class Exchange: @unchecked Sendable {
     /// The state `local(for:_:)` made, if any.
     public func existingLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
         let key = ObjectIdentifier(filter)
-        return locals.first { $0.filter == key }?.state as? State
+        for entry in locals where entry.filter == key { return Self.cast(entry.state, to: State.self) }
+        return nil
+    }
+
+    /// `state as? State`, answered without the run-time's dynamic cast when `state` is exactly a
+    /// `State`, as a filter's own state almost always is (the cast cost about 60 instructions per
+    /// call, several per forwarded event).
+    @inline(__always)
+    private static func cast<State: AnyObject>(_ state: AnyObject, to: State.Type) -> State? {
+        if ObjectIdentifier(type(of: state)) == ObjectIdentifier(State.self) { return unsafeDowncast(state, to: State.self) }
+        return state as? State
     }
 
     /// Continues an exchange that a filter suspended, as if that filter had answered `decision` now.
