@@ -12,6 +12,13 @@ extension HTTPHeaders {
         return ascii ?? (a.lowercased() == b.lowercased())
     }
 
+    /// Whether the field name `bytes` (as it lies in a head) and `name` are the same, folding A–Z
+    /// only: for comparing a head's fields with names a filter gave, with no copy of either.
+    public static func sameName(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { ASCIICaseInsensitive.equals(bytes, UnsafeRawBufferPointer($0)) }
+    }
+
     private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var high: UInt8 = 0
         for byte in bytes { high |= byte }

@@ -113,19 +113,7 @@ struct ClientResponseWriter {
     /// adds a handful: compared in place, where a name set cost an allocation and a lowercased copy
     /// of each name per response.
     private static func isOne(of added: [(String, String)], _ name: UnsafeRawBufferPointer) -> Bool {
-        for (candidate, _) in added {
-            var candidate = candidate
-            let same = candidate.withUTF8 { bytes -> Bool in
-                guard bytes.count == name.count else { return false }
-                for i in 0..<bytes.count {
-                    let a = bytes[i], b = name[i]
-                    if a != b, (a | 0x20) != (b | 0x20) || (a | 0x20) &- 0x61 >= 26 { return false }
-                }
-                return true
-            }
-            if same { return true }
-        }
-        return false
+        added.contains { HTTPHeaders.sameName(name, $0.0) }
     }
 
     /// A name whose field the general path treats by rule, not as a plain replacement.

@@ -1,25 +1,19 @@
 import SluiceIO
+import SluiceFilterAPI
 
 /// Idle keep-alive connections, per endpoint, for one worker. Loop thread only.
 final class UpstreamPool {
     /// One endpoint's idle connections and streams in flight on this worker.
     private struct Slot {
-        let id: String
         var idle: [UpstreamConnection] = []
         var active = 0
     }
 
-    /// Slots past which an index by id is kept; below it an id is found by comparing it with each
-    /// slot's. The ids asked for come from the chain's endpoints, whose storage the slots' ids share,
-    /// so a comparison is a word compare, where hashing an id of 30 bytes cost about 400
-    /// instructions, and a request looked up its endpoint five times.
-    private static let linearLimit = 16
-
     private let loop: EventLoop
     // Loop thread only, touched several times per request: not checked for exclusivity at run time.
+    /// Where each endpoint's slot is, by endpoint id (a request looked up its endpoint five times).
+    @exclusivity(unchecked) private var positions = PositionsByID()
     @exclusivity(unchecked) private var slots: [Slot] = []
-    /// Positions in `slots` by id, kept once there are more than `linearLimit` slots.
-    @exclusivity(unchecked) private var index: [String: Int] = [:]
 
     init(loop: EventLoop) { self.loop = loop }
 
@@ -32,22 +26,12 @@ final class UpstreamPool {
 
     var active: ActiveStreams { ActiveStreams(pool: self) }
 
-    private func position(of id: String) -> Int? {
-        if slots.count > Self.linearLimit { return index[id] }
-        return slots.firstIndex { $0.id == id }
-    }
+    private func position(of id: String) -> Int? { positions.position(of: id) }
 
     private func position(adding id: String) -> Int {
-        if let existing = position(of: id) { return existing }
-        slots.append(Slot(id: id))
-        if slots.count > Self.linearLimit {
-            if index.isEmpty {
-                for (position, slot) in slots.enumerated() { index[slot.id] = position }
-            } else {
-                index[id] = slots.count - 1
-            }
-        }
-        return slots.count - 1
+        let (position, added) = positions.position(adding: id)
+        if added { slots.append(Slot()) }
+        return position
     }
 
     /// A reusable idle connection to `endpoint`, most recently used first.
@@ -102,7 +86,7 @@ final class UpstreamPool {
 
     /// Closes idle connections to endpoints not in `kept` (removed by a reload). Loop thread.
     func closeIdle(except kept: Set<String>) {
-        for position in slots.indices where !kept.contains(slots[position].id) {
+        for position in slots.indices where !kept.contains(positions.ids[position]) {
             let list = slots[position].idle
             slots[position].idle = []
             for c in list { c.close() }

@@ -337,7 +337,7 @@ public final class CircuitBreakerFilter: Filter {
     /// Shows `state` as the endpoint's on `/metrics` unless it shows already. Under the table's lock.
     private func publish(_ state: CircuitBreaker.State, at position: Int, in list: inout BreakerList) {
         let value = BreakerMetrics.value(of: state)
-        if list.publish(value, at: position) { metrics.publish(value, of: list.entries[position].id) }
+        if list.publish(value, at: position) { metrics.publish(value, of: list.id(at: position)) }
     }
 
     /// How a stream that ended early counts, after `count` content events.
