@@ -113,7 +113,8 @@ struct ClientResponseWriter {
     /// adds a handful: compared in place, where a name set cost an allocation and a lowercased copy
     /// of each name per response.
     private static func isOne(of added: [(String, String)], _ name: UnsafeRawBufferPointer) -> Bool {
-        added.contains { HTTPHeaders.sameName(name, $0.0) }
+        // Lengths first: most of a head's fields differ from every added name in length.
+        added.contains { $0.0.utf8.count == name.count && HTTPHeaders.sameName(name, $0.0) }
     }
 
     /// A name whose field the general path treats by rule, not as a plain replacement.
