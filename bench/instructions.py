@@ -163,7 +163,7 @@ def top_entries(directory, tag, count):
 
 
 def command(target, binary, directory, port, admin, upstream):
-    callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/cg.out.%p", "--dump-instr=no"]
+    callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={directory}/cg.out.%p", os.environ.get("CALLGRIND_DUMP_INSTR", "--dump-instr=no")]
     if target.startswith("sluice"):
         text = open(os.path.join(CONFIGS, target + ".yaml")).read()
         text = text.replace("@PORT@", str(port)).replace("@ADMIN@", str(admin)).replace("@UPSTREAM@", str(upstream))

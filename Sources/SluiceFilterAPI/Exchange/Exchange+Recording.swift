@@ -27,11 +27,14 @@ extension Exchange {
     /// `clientHighWatermark`, read here: the engine reads it per forwarded event.
     package var currentHighWatermark: Int { clientHighWatermark }
 
-    /// Classifies one event of the response stream in the exchange's `dialect`, records it
+    /// Classifies one event of the response stream in the exchange's `dialect` (through
+    /// `eventShape`: an event shaped like the one before costs a comparison, not a read), records it
     /// (`recordEvent`, whose answer goes to `moved`) and answers the classification: the dialect is
     /// read here, per event. Loop thread.
     package func classifyAndRecord(_ event: SSEEventView, moved: inout ContentEventTiming?) -> LLMEventInfo {
-        let info = LLMEventClassifier.classify(event, dialect: dialect)
+        let data = UnsafeBufferPointer(start: event.data.baseAddress?.assumingMemoryBound(to: UInt8.self), count: event.data.count)
+        let name = event.name.map { UnsafeBufferPointer(start: $0.baseAddress?.assumingMemoryBound(to: UInt8.self), count: $0.count) }
+        let info = LLMEventClassifier.classify(data: data, name: name, dialect: dialect, shape: &eventShape)
         moved = recordEvent(info)
         return info
     }

@@ -54,6 +54,8 @@ public final class Exchange: @unchecked Sendable {
     @exclusivity(unchecked) public package(set) var counters = ExchangeCounters()
     /// Token accounting for the response stream: content events, `usage`, `[DONE]`.
     @exclusivity(unchecked) public package(set) var tokens: StreamTokenAccount
+    /// The last response event read in full, for classifying the next ones (`classifyAndRecord`).
+    @exclusivity(unchecked) var eventShape = LLMEventShape()
     /// The clock filters must use for time logic.
     public let clock: any SluiceClock
     /// The worker that owns this exchange (0-based).

@@ -23,6 +23,9 @@ package struct JSONByteReader {
     /// that: so `index < bytes.count` also tells that the reader has not failed.
     package private(set) var index: Int
     package private(set) var failed = false
+    /// Where to note the strings whose content the walk does not look at (see `JSONStringHoles`);
+    /// nil, the default, notes nothing.
+    package var holes: UnsafeMutablePointer<JSONStringHoles>?
 
     package init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -258,6 +261,25 @@ package struct JSONByteReader {
     package mutating func readHasContent() -> Bool {
         guard let b = peekByte() else { return fail() }
         if b == JSONByte.quote { return !(scanString()?.isEmpty ?? true) }
+        return readHasContentOtherThanString()
+    }
+
+    /// `readHasContent()`, noting a string value as a `.presence` hole in `holes`: for a caller
+    /// whose answer depends on that string only through whether it is empty.
+    @inline(always)
+    package mutating func readHasContentNotingPresence() -> Bool {
+        guard let b = peekByte() else { return fail() }
+        if b == JSONByte.quote {
+            let start = index &+ 1
+            guard let string = scanString() else { return false }
+            holes?.pointee.note(start: start, end: index &- 1, use: .presence)
+            return !string.isEmpty
+        }
+        return readHasContentOtherThanString()
+    }
+
+    @inline(always)
+    private mutating func readHasContentOtherThanString() -> Bool {
         let (end, content) = endOfValueOtherThanString(at: index)
         guard end >= 0 else { return fail() }
         index = end
@@ -270,7 +292,8 @@ package struct JSONByteReader {
         // Strings, plain integers and `null` inline: they are most of what a chunk skips.
         let b = peekByte()
         if b == JSONByte.quote {
-            _ = scanString()
+            let start = index &+ 1
+            if scanString() != nil { holes?.pointee.note(start: start, end: index &- 1, use: .skipped) }
             return
         }
         let end: Int
@@ -467,6 +490,24 @@ package struct JSONByteReader {
         guard end >= 0 else { _ = fail(); return nil }
         index = end &+ 1
         return RawString(raw: UnsafeBufferPointer(rebasing: bytes[start..<end]), hasEscapes: escaped)
+    }
+
+    /// Where the string whose content starts at `i` ends: the index of its closing quote, or -1
+    /// when it is malformed or unterminated (the checks of `scanString()`). Moves nothing.
+    /// Inlined for the common string, with no escape and its end found a word at a time.
+    @inline(always)
+    package func endOfStringContent(at i: Int) -> Int {
+        let count = bytes.count
+        var j = i
+        while count &- j >= 8 {
+            let special = Self.stringSpecialBytes(word(at: j))
+            if special != 0 {
+                let end = j &+ special.trailingZeroBitCount &>> 3
+                return bytes[end] == JSONByte.quote ? end : endOfString(from: i, at: end).end
+            }
+            j &+= 8
+        }
+        return endOfString(from: i, at: j).end
     }
 
     /// Where the string whose content starts at `start` ends (the index of its closing quote),

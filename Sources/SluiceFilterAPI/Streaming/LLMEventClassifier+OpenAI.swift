@@ -10,6 +10,33 @@ extension LLMEventClassifier {
         guard !reader.failed, reader.isAtEnd() else { return LLMEventInfo(kind: .other) }
         return chunk.info()
     }
+
+    /// `classifyOpenAI(_:)` for one event of a stream whose previous events went through `shape`:
+    /// the same answer, without reading the JSON when the event has the shape of the last one
+    /// read in full.
+    static func classifyOpenAI(_ bytes: UnsafeBufferPointer<UInt8>, shape: inout LLMEventShape) -> LLMEventInfo {
+        if let kind = shape.kind(of: bytes) { return LLMEventInfo(kind: kind) }
+        return classifyOpenAIKeepingShape(bytes, &shape)
+    }
+
+    @inline(never)
+    private static func classifyOpenAIKeepingShape(_ bytes: UnsafeBufferPointer<UInt8>, _ shape: inout LLMEventShape) -> LLMEventInfo {
+        if isDoneSentinel(bytes) { return LLMEventInfo(kind: .done) }
+        var reader = JSONByteReader(bytes)
+        guard reader.peekKind() == .object else { return LLMEventInfo(kind: .other) }
+        var chunk = OpenAIChunk()
+        shape.recordingHoles(of: &reader) { chunk.read(&$0) }
+        guard !reader.failed, reader.isAtEnd() else {
+            shape.forget()
+            return LLMEventInfo(kind: .other)
+        }
+        if let kindWithoutContent = chunk.kindWithoutContent {
+            shape.keep(bytes, kindWithoutContent: kindWithoutContent)
+        } else {
+            shape.forget()
+        }
+        return chunk.info()
+    }
 }
 
 /// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON. Strings
@@ -21,6 +48,9 @@ extension LLMEventClassifier {
 private struct OpenAIChunk {
     var hasChoicesArray = false
     var hasContent = false
+    /// Content that came from something other than a string (a non-empty `tool_calls` array):
+    /// what `LLMEventShape` cannot read again from a match's strings.
+    var hasContentOutsideStrings = false
     var finishReason: JSONByteReader.RawString?
     var usage: TokenUsage?
     var hasError = false
@@ -112,14 +142,25 @@ private struct OpenAIChunk {
                 while let key = r.nextMember(&delta) {
                     if key == "content" || key == "tool_calls" || key == "reasoning_content"
                         || key == "reasoning" || key == "refusal" || key == "function_call" {
-                        if r.readHasContent() { hasContent = true }
+                        readContent(&r)
                     }
                 }
             } else if key == "text" {
-                if r.readHasContent() { hasContent = true }
+                readContent(&r)
             } else if key == "finish_reason" {
                 if finishReason == nil, let s = r.readString() { finishReason = s }
             }
+        }
+    }
+
+    /// A value that is content when it is not empty. A string is noted as a `.presence` hole: the
+    /// answer depends on it only through being empty.
+    @inline(always)
+    private mutating func readContent(_ r: inout JSONByteReader) {
+        let isString = r.peekKind() == .string
+        if r.readHasContentNotingPresence() {
+            hasContent = true
+            if !isString { hasContentOutsideStrings = true }
         }
     }
 
@@ -160,6 +201,13 @@ private struct OpenAIChunk {
             return LLMEventInfo(kind: hasContent ? .content : hasChoicesArray ? .preamble : .other)
         }
         return fullInfo()
+    }
+
+    /// For an event of the common kind (no usage, finish reason, error or Responses API type), its
+    /// kind were its content strings empty; nil for any other event. What `LLMEventShape` keeps.
+    var kindWithoutContent: LLMEventInfo.Kind? {
+        guard !hasError, !objectIsError, responsesEvent == nil, usage == nil, finishReason == nil else { return nil }
+        return hasContentOutsideStrings ? .content : hasChoicesArray ? .preamble : .other
     }
 
     @inline(never)

@@ -32,6 +32,18 @@ public enum LLMEventClassifier {
         }
     }
 
+    /// Classifies one event of a stream from its bytes: the answer of
+    /// `classify(data:name:dialect:)`, cheaper for an event shaped like the one before it (see
+    /// `LLMEventShape`). `shape` belongs to the stream and sees every event of it, in order. Loop
+    /// thread of the stream's exchange.
+    package static func classify(data: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>?, dialect: StreamDialect,
+                                 shape: inout LLMEventShape) -> LLMEventInfo {
+        switch dialect {
+        case .openai: return classifyOpenAI(data, shape: &shape)
+        case .anthropic: return classifyAnthropic(data, name: name)
+        }
+    }
+
     /// The token usage of a whole, non-streamed JSON response body: OpenAI's `usage`
     /// (`prompt_tokens`/`completion_tokens`, or the Responses API's `input_tokens`/`output_tokens`),
     /// Anthropic's `usage` of a `message`. nil when the body has none or is not JSON. Pure and

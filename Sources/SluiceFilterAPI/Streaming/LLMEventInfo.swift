@@ -41,13 +41,43 @@ public struct LLMEventInfo: Sendable, Equatable {
     /// OpenAI: the first non-null `choices[].finish_reason` (with one choice per chunk, as
     /// servers send them, that is `choices[0]`); Responses API: `incomplete_details.reason` or
     /// else `status`; Anthropic: `message_delta.delta.stop_reason`.
-    public var finishReason: String?
+    public var finishReason: String? {
+        get { texts?.finishReason }
+        set { setTexts(finishReason: newValue, errorMessage: errorMessage, errorType: errorType) }
+    }
     /// For `.error`: the upstream's `message`, or its error type when it gave no message.
-    public var errorMessage: String?
+    public var errorMessage: String? {
+        get { texts?.errorMessage }
+        set { setTexts(finishReason: finishReason, errorMessage: newValue, errorType: errorType) }
+    }
     /// For `.error`: the upstream's error type, when it named one: OpenAI's `error.type` (else
     /// `error.code`), vLLM's top-level `type`, the Responses API's `code` (`error` events) or
     /// `response.error.code` (`response.failed`); Anthropic's `error.type` (`overloaded_error`, ...).
-    public var errorType: String?
+    public var errorType: String? {
+        get { texts?.errorType }
+        set { setTexts(finishReason: finishReason, errorMessage: errorMessage, errorType: newValue) }
+    }
+
+    /// The strings a few events carry, in one box that is nil for the rest: the engine copies an
+    /// event's info a few times on its way, and a copy then costs one reference, not three strings.
+    private var texts: Texts?
+
+    private final class Texts: Sendable {
+        let finishReason: String?
+        let errorMessage: String?
+        let errorType: String?
+
+        init(finishReason: String?, errorMessage: String?, errorType: String?) {
+            self.finishReason = finishReason
+            self.errorMessage = errorMessage
+            self.errorType = errorType
+        }
+    }
+
+    private mutating func setTexts(finishReason: String?, errorMessage: String?, errorType: String?) {
+        texts = finishReason == nil && errorMessage == nil && errorType == nil
+            ? nil : Texts(finishReason: finishReason, errorMessage: errorMessage, errorType: errorType)
+    }
 
     /// True for the events that end a first-token wait: the ones carrying content.
     public var isFirstTokenCandidate: Bool { kind == .content }
@@ -57,8 +87,19 @@ public struct LLMEventInfo: Sendable, Equatable {
                 errorType: String? = nil) {
         self.kind = kind
         self.usage = usage
-        self.finishReason = finishReason
-        self.errorMessage = errorMessage
-        self.errorType = errorType
+        setTexts(finishReason: finishReason, errorMessage: errorMessage, errorType: errorType)
+    }
+
+    public static func == (lhs: LLMEventInfo, rhs: LLMEventInfo) -> Bool {
+        lhs.kind == rhs.kind && lhs.usage == rhs.usage && lhs.finishReason == rhs.finishReason
+            && lhs.errorMessage == rhs.errorMessage && lhs.errorType == rhs.errorType
+    }
+}
+
+extension LLMEventInfo: CustomStringConvertible {
+    /// Every field, as the memberwise form would show them (the strings are stored boxed).
+    public var description: String {
+        "LLMEventInfo(kind: .\(kind), usage: \(usage.map { "\($0)" } ?? "nil"), finishReason: \(finishReason.debugDescription), "
+            + "errorMessage: \(errorMessage.debugDescription), errorType: \(errorType.debugDescription))"
     }
 }
