@@ -5,8 +5,8 @@ import Testing
 /// The slice of a shared bucket an instance holds in batch mode, without Redis or sleeping: every
 /// call takes an instant, moved by hand.
 struct TokenSliceTests {
-    private let t0 = MonotonicInstant(nanoseconds: 1_000_000_000)
-    private let hold: Duration = .seconds(1)
+    let t0 = MonotonicInstant(nanoseconds: 1_000_000_000)
+    let hold: Duration = .seconds(1)
 
     @Test func anEmptySliceAnswersNothingAndAsksForABatch() {
         var slice = TokenSlice()
@@ -125,5 +125,21 @@ struct TokenSliceTests {
         #expect(r24 == 5)
         let r25 = slice.charge(5, now: t0 + hold)
         #expect(r25 == 5)
+    }
+}
+
+extension TokenSliceTests {
+    @Test func aTakeThatMissesAsksForWhatBringsItAndTheSliceToTheBatch() {
+        var slice = TokenSlice()
+        let extra = slice.extra(batch: 10, besides: 3)
+        #expect(extra == 7)
+        slice.receive(7, askedFor: 7, prefetch: false, now: t0, hold: hold)
+        // The take's refund then fits within the batch.
+        let rest = slice.refund(3, batch: 10, now: t0)
+        #expect(rest == 0 && slice.held == 10)
+        // A take larger than the batch asks for nothing more.
+        var big = TokenSlice()
+        let none = big.extra(batch: 10, besides: 50)
+        #expect(none == 0)
     }
 }

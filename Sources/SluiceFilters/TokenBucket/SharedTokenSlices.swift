@@ -60,10 +60,10 @@ final class SharedTokenSlices: Sendable {
 
     /// A take of `tokens` that missed the slice: the extra it asks for along (recorded as asked;
     /// its answer must reach `received`).
-    func extra(client: String) -> Int {
+    func extra(besides tokens: Int, client: String) -> Int {
         slices.withLock { slices in
             var entry = slices[client] ?? Entry()
-            let extra = entry.slice.extra(batch: batch.size)
+            let extra = entry.slice.extra(batch: batch.size, besides: tokens)
             slices[client] = entry
             return extra
         }

@@ -180,7 +180,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
                 shared.store.decided(locally: true)
                 return answer(sliceAdmission(remaining), exchange) { "" }
             }
-            let extra = slices.extra(client: client)
+            let extra = slices.extra(besides: cost, client: client)
             shared.store.run(shared.sliceCall(cost, extra: extra, client: client), worker: exchange.worker) { [self] answer in
                 slices.received(answer, extra: extra, prefetch: false, taking: cost, client: client, worker: exchange.worker)
                 shared.store.decided(locally: false)
@@ -211,7 +211,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
         guard let slices else { return shared.takeCall(cost, client: client) }
         if slices.canTake(cost, client: client) { return nil }
         let take = exchange.local(for: self) { SharedTake() }
-        take.extra = slices.extra(client: client)
+        take.extra = slices.extra(besides: cost, client: client)
         take.client = client
         return shared.sliceCall(cost, extra: take.extra, client: client)
     }
@@ -278,7 +278,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
         }
         let state = exchange.local(for: self) { Reservation() }
         state.awaiting = true
-        let extra = slices?.extra(client: client) ?? 0
+        let extra = slices?.extra(besides: reservation, client: client) ?? 0
         let call = slices == nil ? shared.takeCall(reservation, client: client)
             : shared.sliceCall(reservation, extra: extra, client: client)
         shared.store.run(call, worker: exchange.worker) { [self] answer in

@@ -6,7 +6,8 @@ import SluiceFilterAPI
 ///
 /// The rules, with `batch` = N:
 /// - a request spends from the slice when it holds enough (`take`); otherwise it waits for a take
-///   script that also asks for `extra(batch:)` more, so the slice holds at most N afterwards;
+///   script that also asks for `extra(batch:besides:)` more, so the slice and the take hold at most
+///   N together;
 /// - when a quarter of N or less is left, `prefetch(batch:)` asks for the rest ahead, so requests
 ///   rarely find the slice empty; one prefetch at a time;
 /// - unspent tokens age out `hold` after the last grant (`ageOut`) and go back to the bucket;
@@ -40,10 +41,11 @@ struct TokenSlice: Sendable, Equatable {
         return true
     }
 
-    /// What a take that misses the slice asks for beyond its own need: what brings the slice to N.
+    /// What a take of `want` tokens that misses the slice asks for beyond them: what brings the
+    /// slice and the take together to N, so that what the take gives back later (`refund`) fits.
     /// Recorded as asked until `receive`.
-    mutating func extra(batch: Int) -> Int {
-        let extra = max(0, batch - held - asked)
+    mutating func extra(batch: Int, besides want: Int = 0) -> Int {
+        let extra = max(0, batch - held - asked - max(0, want))
         asked += extra
         return extra
     }
