@@ -83,4 +83,55 @@ struct SharedBatchProcessTests {
         #expect(admitted == 2)
         #expect(try redis.command("ZCARD", "sluice:adm:{c}:admission:all").integerValue ?? 0 <= 4)
     }
+
+    @Test func sluiceCheckPositionsEveryProblemOfABatchSetting() throws {
+        let path = try CommandLineTests.writeTemp("""
+            listeners:
+              - address: 127.0.0.1:0
+            shared_state: { url: "redis://127.0.0.1:6379/0" }
+            upstreams:
+              m: { endpoints: ["mock://local"] }
+            routes:
+              - { path_prefix: /, chain: c, upstream: m }
+            chains:
+              c:
+                - filter: connection_manager
+                  config: { max_streams_per_client: 5, shared: { batch: 6 } }
+                - filter: token_bucket
+                  config: { capacity: 10, refill_per_second: 0, shared: { batch: 0, hold: 1h, extra: 1 } }
+                - filter: admission
+                  config: { max_active_streams: 10, shared: { hold: 1s } }
+                - filter: circuit_breaker
+                  config: { shared: { batch: 3 } }
+            """, name: "batch.yaml")
+        let r = try CommandLineTests.run(["check", path])
+        #expect(r.status == 1)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines == [
+            "\(path):11:61: 'batch' (6) must not be larger than 'max_streams_per_client' (5)",
+            "\(path):13:70: 'batch' must be between 1 and 1000000000000, got 0",
+            "\(path):13:79: 'hold' must be between 10ms and 1m, got 1h",
+            "\(path):13:83: unknown key 'extra' (known keys: batch, hold)",
+            "\(path):15:49: missing required key 'batch'",
+            "\(path):17:25: 'shared' takes true or false here: batch mode ({ batch: N }) applies to token_bucket, "
+                + "connection_manager and admission",
+        ], "\(r.stdout)")
+        // Without a shared_state section, the batch form is refused like `shared: true`.
+        let bare = try CommandLineTests.writeTemp("""
+            listeners:
+              - address: 127.0.0.1:0
+            upstreams:
+              m: { endpoints: ["mock://local"] }
+            routes:
+              - { path_prefix: /, chain: c, upstream: m }
+            chains:
+              c:
+                - filter: token_bucket
+                  config: { capacity: 10, refill_per_second: 0, shared: { batch: 5 } }
+            """, name: "bare.yaml")
+        let refused = try CommandLineTests.run(["check", bare])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("\(bare):10:61: 'shared: { batch: ... }' needs a top-level 'shared_state:' section"),
+                "\(refused.stdout)")
+    }
 }
