@@ -153,4 +153,31 @@ struct SharedBatchTests {
         #expect(SharedFixture.status(proxy.port) == 503)
         #expect(try proxy.metrics().value("sluice_shared_state_policy_applied_total", ["policy": "local"]) >= 3)
     }
+
+    @Test func aReloadKeepsWhatTheInstanceHoldsAndStoppingGivesItBack() throws {
+        let redis = try RedisTestServer()
+        let text = SharedFixture.filterFile(chain: """
+            - filter: connection_manager
+              config: { max_streams: 100, shared: { batch: 10, hold: 10s } }
+            - filter: token_bucket
+              config: { capacity: 100, refill_per_second: 0, shared: { batch: 10, hold: 10s } }
+            """, redis: redis)
+        let proxy = try ProxyHarness(filterFile: text)
+        var stopped = false
+        defer { if !stopped { proxy.stop() } }
+        let level = { try redis.command("HGET", "sluice:tb:{main}:token_bucket:127.0.0.1", "level").text.flatMap(Double.init) }
+        let slots = { try redis.command("ZCARD", "sluice:cm:{main}:connection_manager:all").integerValue }
+        #expect(SharedFixture.status(proxy.port) == 200)
+        #expect(try level() == 90 && slots() == 1)
+        // A reload that changes nothing of the limits keeps the slice and the block: no script.
+        let before = try Self.scriptCalls(redis)
+        #expect(try proxy.reload(filterFile: text + "# touched\n").get() == 2)
+        #expect(SharedFixture.status(proxy.port) == 200)
+        #expect(try Self.scriptCalls(redis) == before)
+        // Stopping gives back the 8 unspent tokens and the block's slot at once, not after `hold`.
+        proxy.stop()
+        stopped = true
+        #expect(try level() == 98)
+        #expect(try slots() == 0)
+    }
 }

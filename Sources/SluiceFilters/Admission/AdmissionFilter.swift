@@ -195,8 +195,9 @@ public final class AdmissionFilter: SharedLimitFilter {
         }
         if let store, let batch, let maxActive {
             globalSlots = nil
-            globalBlocks = StreamBlocks(store: store, base: SharedLimit.keyBase(store, kind: "adm", setup: setup), batch: batch,
-                                        limits: .init(global: maxActive), clock: setup.clock)
+            globalBlocks = StreamBlocks.adopting((setup.previous as? AdmissionFilter)?.globalBlocks, store: store,
+                                                 base: SharedLimit.keyBase(store, kind: "adm", setup: setup), batch: batch,
+                                                 limits: .init(global: maxActive), clock: setup.clock)
         } else {
             globalSlots = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "adm", setup: setup)) }
             globalBlocks = nil
@@ -738,6 +739,14 @@ struct AdmissionMetrics: Sendable {
 
     func shed(_ reason: ShedReason) {
         shedCounters[reason.rawValue]?.increment()
+    }
+}
+
+extension AdmissionFilter: SharedHoldings {
+    /// Batch mode: the block's slots go back to Redis when the process stops. Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let globalBlocks else { return done() }
+        globalBlocks.giveBackAll(worker: worker, done)
     }
 }
 

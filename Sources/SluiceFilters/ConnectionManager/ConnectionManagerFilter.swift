@@ -112,8 +112,9 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         let limits = self.limits
         if let store, let batch {
             leases = nil
-            blocks = StreamBlocks(store: store, base: SharedLimit.keyBase(store, kind: "cm", setup: setup), batch: batch,
-                                  limits: limits, clock: setup.clock)
+            blocks = StreamBlocks.adopting((setup.previous as? ConnectionManagerFilter)?.blocks, store: store,
+                                           base: SharedLimit.keyBase(store, kind: "cm", setup: setup), batch: batch,
+                                           limits: limits, clock: setup.clock)
         } else {
             leases = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "cm", setup: setup)) }
             blocks = nil
@@ -375,5 +376,13 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     private func maxAgeError(_ maxAge: Duration) -> ProxyError {
         ProxyError(.maxAge, "the stream was open longer than max_age (\(ConfigParse.durationText(maxAge)))",
                    source: .filter(name), retryable: false)
+    }
+}
+
+extension ConnectionManagerFilter: SharedHoldings {
+    /// Batch mode: the blocks' slots go back to Redis when the process stops. Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let blocks else { return done() }
+        blocks.giveBackAll(worker: worker, done)
     }
 }

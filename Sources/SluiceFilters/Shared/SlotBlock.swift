@@ -122,6 +122,15 @@ struct SlotBlock: Sendable, Equatable {
         return removals
     }
 
+    /// Every slot of the block, to give back when the process stops; the block is empty afterwards
+    /// (streams still counted in `used` hold nothing any more).
+    mutating func surrender() -> [Removal] {
+        let removals = segments.map { Removal(id: $0.id, from: 1, to: $0.count) }
+        segments = []
+        size = 0
+        return removals
+    }
+
     /// A renewal was answered: segment `id` keeps its first `kept` slots (fewer than it had when
     /// Redis lost members and the limit had no room to take them again).
     mutating func renewed(_ id: String, kept: Int) {

@@ -47,6 +47,18 @@ final class StreamBlocks: Sendable {
         self.clock = clock
     }
 
+    /// `previous`'s blocks when they are the same limit in the same keys (a reload that changed
+    /// nothing of them keeps them), else new ones. The exchanges of the old chain give their slots back
+    /// into the same blocks either way.
+    static func adopting(_ previous: StreamBlocks?, store: any SharedStore, base: String, batch: SharedBatch,
+                         limits: ConnectionSlots.Limits, clock: any SluiceClock) -> StreamBlocks {
+        if let previous, previous.base == base, previous.batch == batch, previous.limits == limits,
+           previous.store.leaseTTL == store.leaseTTL {
+            return previous
+        }
+        return StreamBlocks(store: store, base: base, batch: batch, limits: limits, clock: clock)
+    }
+
     /// How often each block's timer runs.
     private var tick: Duration { min(batch.hold, store.leaseTTL / 3) }
 
@@ -266,6 +278,23 @@ final class StreamBlocks: Sendable {
             }
         }
         if again { schedule(client, worker: worker) }
+    }
+
+    /// Gives every block's slots back (the process stops); `done` runs once all were answered.
+    /// Loop thread of `worker`.
+    func giveBackAll(worker: Int, _ done: @escaping () -> Void) {
+        let back = blocks.withLock { blocks -> [(String, [SlotBlock.Removal])] in
+            var back: [(String, [SlotBlock.Removal])] = []
+            for key in Array(blocks.keys) {
+                let removals = blocks[key]!.block.surrender()
+                if !removals.isEmpty { back.append((key, removals)) }
+            }
+            return back
+        }
+        SharedReturns.all(back, done) { item, answered in
+            store.run(Self.shrinkScript, keys: keys(item.0), arguments: item.1.flatMap { [$0.id, String($0.from), String($0.to)] },
+                      worker: worker) { _ in answered() }
+        }
     }
 
     // MARK: - Reading

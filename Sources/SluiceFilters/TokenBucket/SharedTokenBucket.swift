@@ -82,8 +82,8 @@ struct SharedTokenBucket: Sendable {
     /// Charges `tokens` to `client`'s bucket (a negative number refunds), the level kept between
     /// `-capacity` and `capacity`. Fire and forget: a settlement Redis misses is lost, and the bucket
     /// is off by it until it refills.
-    func adjust(by tokens: Int, client: String, worker: Int) {
-        store.run(call(tokens, client: client, mode: "adjust"), worker: worker) { _ in }
+    func adjust(by tokens: Int, client: String, worker: Int, _ completion: @escaping () -> Void = {}) {
+        store.run(call(tokens, client: client, mode: "adjust"), worker: worker) { _ in completion() }
     }
 
     /// Batch mode: the call that takes `tokens` from `client`'s bucket plus up to `extra` more for

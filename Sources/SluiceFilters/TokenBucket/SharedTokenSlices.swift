@@ -8,9 +8,10 @@ import Synchronization
 /// go in the background.
 ///
 /// Each slice that holds tokens has a timer on the worker that last filled it, at its expiry: the
-/// tokens it still holds then go back to the Redis bucket (a refund, capped at the capacity). Tokens
-/// held when the process ends are not given back: the bucket is short of them until it refills
-/// (under-admission, at most N per instance and bucket).
+/// tokens it still holds then go back to the Redis bucket (a refund, capped at the capacity). An
+/// orderly stop gives every slice back at once (`giveBackAll`); tokens held by a process that died
+/// are not given back: the bucket is short of them until it refills (under-admission, at most N per
+/// instance and bucket).
 ///
 /// Threads: one object serves every worker (and a reload's successor with the same bucket); the
 /// slices sit behind one `Mutex`. Every call that names a worker runs on that worker's loop thread.
@@ -107,6 +108,22 @@ final class SharedTokenSlices: Sendable {
             return rest
         }
         if rest != 0 { bucket.adjust(by: -rest, client: client, worker: worker) }
+    }
+
+    /// Gives every slice's tokens back to its bucket (the process stops); `done` runs once all were
+    /// answered. Loop thread of `worker`.
+    func giveBackAll(worker: Int, _ done: @escaping () -> Void) {
+        let back = slices.withLock { slices -> [(String, Int)] in
+            var back: [(String, Int)] = []
+            for key in Array(slices.keys) {
+                let tokens = slices[key]!.slice.surrender()
+                if tokens > 0 { back.append((key, tokens)) }
+            }
+            return back
+        }
+        SharedReturns.all(back, done) { item, answered in
+            bucket.adjust(by: -item.1, client: item.0, worker: worker, answered)
+        }
     }
 
     /// Tokens this instance holds for `client`, for tests and diagnostics. Any thread.

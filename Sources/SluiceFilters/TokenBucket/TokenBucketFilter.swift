@@ -135,6 +135,10 @@ public final class TokenBucketFilter: SharedLimitFilter {
         configuration = TokenBucketStore.Configuration(settings: settings, maxBuckets: maxBuckets, idleAfter: idleEviction)
         let settings = self.settings, expiry = idleEviction
         let (store, batch) = SharedLimit.setting(config, setup, limit: readCapacity.map { ("capacity", $0) })
+        if let batch, mode == .requests, let askedCost, batch.size < askedCost {
+            config.map("shared")?.error("'batch' (\(batch.size)) must be at least 'cost' (\(askedCost)): a smaller slice "
+                                        + "never pays for a request", atValueOf: "batch")
+        }
         let shared = store.map {
             SharedTokenBucket(store: $0, base: SharedLimit.keyBase($0, kind: "tb", setup: setup), settings: settings, expiry: expiry)
         }
@@ -573,6 +577,15 @@ final class SharedTokenBuckets: Sendable {
             }
             return body(&store)
         }
+    }
+}
+
+extension TokenBucketFilter: SharedHoldings {
+    /// Batch mode: the slices' unspent tokens go back to their buckets when the process stops.
+    /// Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let slices else { return done() }
+        slices.giveBackAll(worker: worker, done)
     }
 }
 

@@ -100,6 +100,14 @@ struct TokenSlice: Sendable, Equatable {
         return tokens - taken
     }
 
+    /// Takes out everything held, whether aged out or not: what goes back when the process stops.
+    mutating func surrender() -> Int {
+        let back = held
+        held = 0
+        expires = nil
+        return back
+    }
+
     /// True when nothing is held, asked or on its way: the slice can be forgotten.
     var isIdle: Bool { held == 0 && asked == 0 && !prefetching }
 
