@@ -180,4 +180,41 @@ struct SharedBatchTests {
         #expect(try level() == 98)
         #expect(try slots() == 0)
     }
+
+    @Test func batchedStreamBlocksNeverAdmitMoreThanTheLimitUnderConcurrentLoad() throws {
+        let (redis, proxies) = try SharedFixture.start(3, chain: """
+            - filter: connection_manager
+              config: { max_streams: 20, shared: { batch: 4, hold: 5s } }
+            """)
+        defer { proxies.forEach { $0.stop() }; redis.stop() }
+        let ports = proxies.map(\.port)
+        // 45 long streams opened at once, 15 on each proxy.
+        /// The streams as they were opened, from many threads.
+        final class Opened: @unchecked Sendable {
+            private let lock = NSLock()
+            private var items: [(TestClient?, Int)] = []
+            func add(_ item: (TestClient?, Int)) { lock.withLock { items.append(item) } }
+            var all: [(TestClient?, Int)] { lock.withLock { items } }
+        }
+        let opened = Opened()
+        DispatchQueue.concurrentPerform(iterations: 45) { i in
+            let result: (TestClient?, Int)
+            do {
+                let client = try TestClient.startLongStream(port: ports[i % 3])
+                let status = try client.readHead(timeout: .seconds(10)).status
+                if status != 200 { client.close() }
+                result = (status == 200 ? client : nil, status)
+            } catch {
+                result = (nil, -1)
+            }
+            opened.add(result)
+        }
+        let results = opened.all
+        defer { results.forEach { $0.0?.close() } }
+        let admitted = results.filter { $0.1 == 200 }.count
+        #expect(results.allSatisfy { $0.1 == 200 || $0.1 == 503 }, "\(results.map(\.1))")
+        // Zero over-admission; at most 3 instances × 4 free slots held where no stream needs them.
+        #expect(admitted <= 20 && admitted >= 20 - 3 * 4, "\(admitted) admitted")
+        #expect(try redis.command("ZCARD", "sluice:cm:{main}:connection_manager:all").integerValue ?? 99 <= 20)
+    }
 }

@@ -249,11 +249,14 @@ final class StreamBlocks: Sendable {
     private func tick(_ client: String, worker: Int) {
         let now = clock.now()
         let renewDue = store.leaseTTL / 3
+        let tick = self.tick
         let (removals, renewal, again) = blocks.withLock { blocks -> ([SlotBlock.Removal], [SlotBlock.Segment]?, Bool) in
             guard var entry = blocks[client] else { return ([], nil, false) }
             let removals = entry.block.shrink(batch: batch.size, hold: batch.hold, now: now)
             var renewal: [SlotBlock.Segment]?
-            if now.since(entry.lastRenewal) >= renewDue, !entry.block.segments.isEmpty {
+            // Half a tick of slack: a timer that fires a little early must not put the renewal off
+            // by a whole tick.
+            if now.since(entry.lastRenewal) + tick / 2 >= renewDue, !entry.block.segments.isEmpty {
                 entry.lastRenewal = now
                 renewal = entry.block.segments
             }
