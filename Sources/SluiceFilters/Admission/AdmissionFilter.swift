@@ -65,6 +65,11 @@ import Synchronization
 /// global slot. The budget and `max_loop_lag` stay per instance. When Redis gives no answer within
 /// `shared_state.timeout`, `on_failure` decides: `local` goes on with this instance's own count,
 /// `open` admits, `closed` answers 503.
+///
+/// **Batch mode** (`shared: { batch: N, hold: D }`, see `SharedBatch`): the global slots come from a
+/// block this instance leases (`StreamBlocks`), so a request that finds a free slot in it takes it
+/// with no round trip; only a full block waits for a grow script (and, while all slots are taken,
+/// polls as above, first looking for a slot freed locally).
 public final class AdmissionFilter: SharedLimitFilter {
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {

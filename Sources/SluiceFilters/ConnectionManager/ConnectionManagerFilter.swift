@@ -47,6 +47,12 @@ import Synchronization
 /// admits nothing until enough old streams end. Slots are counted per `key` kind and value, so
 /// after a reload that changes `key`, the per-client limit sees only streams admitted under the new
 /// kind (the global count still sees all of them).
+///
+/// **Batch mode** (`shared: { batch: N, hold: D }`, see `SharedBatch`): per client key the instance
+/// leases a block of slots (`StreamBlocks`) and hands them out locally; a stream waits for a script
+/// only when the block is full and must grow. The block is renewed as a whole and its idle slots go
+/// back after `hold`; over-admission stays zero, and up to instances × N slots per key may be held
+/// free elsewhere.
 public final class ConnectionManagerFilter: SharedLimitFilter {
     /// One slot table, shared by an instance and the instances that replace it on reloads.
     final class SlotTable: Sendable {

@@ -57,6 +57,14 @@ import Synchronization
 /// script run at the end of the exchange; an exchange that ends while its reservation is still
 /// on its way gives it back as soon as it is granted.
 ///
+/// `shared: { batch: N, hold: D }` (batch mode, see `SharedBatch`): the instance holds a slice of up
+/// to N tokens of each bucket it uses (`SharedTokenSlices`) and answers from it with no round trip;
+/// a take the slice cannot pay for runs the script as above and refills the slice in the same step.
+/// In `mode: tokens` reservations and settlements go against the slice while it can absorb them.
+/// Overshoot stays zero; up to instances × N tokens may be held unused elsewhere for up to `hold`.
+/// On a locally answered request `RateLimit-Remaining` is the bucket's level at the last round trip
+/// plus the slice, and `RateLimit-Reset` is left out.
+///
 /// Threads: one instance serves every worker; the buckets live in one `Mutex`-guarded
 /// `TokenBucketStore`, and each admission is a single check-and-take under the lock, so parallel
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
