@@ -217,4 +217,27 @@ struct SharedBatchTests {
         #expect(admitted <= 20 && admitted >= 20 - 3 * 4, "\(admitted) admitted")
         #expect(try redis.command("ZCARD", "sluice:cm:{main}:connection_manager:all").integerValue ?? 99 <= 20)
     }
+
+    @Test func tokensModeOverThreeProxiesNeverLosesOrDoubleSpendsTokens() throws {
+        let (redis, proxies) = try SharedFixture.start(3, chain: """
+            - filter: token_bucket
+              config: { mode: tokens, capacity: 600, refill_per_second: 0, shared: { batch: 100, hold: 300ms } }
+            """)
+        defer { proxies.forEach { $0.stop() }; redis.stop() }
+        // Each request reserves its estimate (prompt + max_tokens 20) and is charged, at the end, what
+        // the stream reported: 6 prompt + 10 completion tokens.
+        let json = TestClient.chatRequest(includeUsage: true, maxTokens: 20)
+        let statuses = TestClient.statusesAtOnce(60, ports: proxies.map(\.port), json: json)
+        let admitted = statuses.filter { $0 == 200 }.count
+        #expect(statuses.count == 60 && statuses.allSatisfy { $0 == 200 || $0 == 429 } && admitted >= 10, "\(admitted) admitted")
+        // Once every slice aged out and went back, the bucket holds exactly the capacity less what was used.
+        let key = "sluice:tb:{main}:token_bucket:127.0.0.1"
+        var level: Double?
+        let deadline = ContinuousClock.now + .seconds(3)
+        repeat {
+            level = try redis.command("HGET", key, "level").text.flatMap(Double.init)
+            if level != Double(600 - 16 * admitted) { Thread.sleep(forTimeInterval: 0.02) }
+        } while level != Double(600 - 16 * admitted) && ContinuousClock.now < deadline
+        #expect(level == Double(600 - 16 * admitted), "level \(String(describing: level)), \(admitted) admitted")
+    }
 }
