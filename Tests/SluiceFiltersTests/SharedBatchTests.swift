@@ -162,7 +162,8 @@ struct SharedBatchTests {
             - filter: token_bucket
               config: { capacity: 100, refill_per_second: 0, shared: { batch: 10, hold: 10s } }
             """, redis: redis)
-        let proxy = try ProxyHarness(filterFile: text)
+        // A reload writes the file: a path of its own, not the working directory.
+        let proxy = try ProxyHarness(filterFile: text, path: ProxyHarness.temporaryFilterFilePath())
         var stopped = false
         defer { if !stopped { proxy.stop() } }
         let level = { try redis.command("HGET", "sluice:tb:{main}:token_bucket:127.0.0.1", "level").text.flatMap(Double.init) }
