@@ -58,6 +58,19 @@ struct SlotBlockTests {
         #expect(block.size == 8 && block.used == 4)
         let halfFree = block.prefetchGrow(batch: 100)
         #expect(halfFree == nil)
+        // A block far larger than the batch prefetches only when a quarter of the batch is left,
+        // and never to more than the batch free.
+        var large = SlotBlock(now: t0)
+        open(40, on: &large, batch: 8, at: t0)
+        for _ in 0..<3 { large.release() }
+        let notYet = large.prefetchGrow(batch: 8)
+        #expect(notYet == nil)  // 3 free: more than a quarter of 8
+        let took = large.acquire(now: t0)
+        #expect(took)
+        let upToTheBatch = large.prefetchGrow(batch: 8)
+        #expect(upToTheBatch == 6)  // 2 free: 6 more makes 8
+        large.grown("p", granted: 6, forStream: false, now: t0)
+        #expect(large.free == 8)
     }
 
     @Test func freeSlotsAboveTheBatchGoBackAtOnceAndAllOnceIdleForHold() {

@@ -15,8 +15,8 @@ import SluiceFilterAPI
 /// - when none is free it waits for a grow script (`grow`), atomic against the limit, that adds up
 ///   to `max(1, min(N, used))` slots (the block roughly doubles, by N at most) and gives the first to
 ///   the stream; a grow that gets no slot refuses the stream;
-/// - when a quarter of a block of 4 or more is left free, one grow goes ahead in the background
-///   (`prefetchGrow`), so streams rarely wait;
+/// - when a quarter of a block of 4 or more (and of N) is left free, one grow goes ahead in the
+///   background (`prefetchGrow`) up to N free slots, so streams rarely wait;
 /// - free slots above N are given back down to N/2, and all free slots once no stream took one for
 ///   `hold` (`shrink`);
 /// - the block's members are renewed every third of `lease_ttl`; a member Redis lost (it expired, or
@@ -74,12 +74,14 @@ struct SlotBlock: Sendable, Equatable {
         return max(1, min(batch, used))
     }
 
-    /// A grow ahead of need, or nil: when a quarter of a block of 4 or more is left free and no
-    /// grow is on its way. Small blocks never prefetch: a held slot matters more there.
+    /// A grow ahead of need, or nil: when a quarter or less of the block (and of the batch) is left
+    /// free in a block of 4 or more, and no grow is on its way. It asks for what brings the free
+    /// slots up to the batch, by the block's size in use at most. Small blocks never prefetch: a held
+    /// slot matters more there.
     mutating func prefetchGrow(batch: Int) -> Int? {
-        guard growing == 0, size >= 4, free * 4 <= size else { return nil }
+        guard growing == 0, size >= 4, free * 4 <= min(size, batch), free < batch else { return nil }
         growing += 1
-        return max(1, min(batch, used))
+        return max(1, min(batch - free, used))
     }
 
     /// A grow was answered: `granted` slots as segment `id` (0 when refused or failed). For a
