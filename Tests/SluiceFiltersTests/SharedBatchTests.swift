@@ -241,4 +241,25 @@ struct SharedBatchTests {
         } while level != Double(600 - 16 * admitted) && ContinuousClock.now < deadline
         #expect(level == Double(600 - 16 * admitted), "level \(String(describing: level)), \(admitted) admitted")
     }
+
+    @Test func aBatchedAdmissionBlockAnswersWhileRedisIsDownAndClosedRefusesOnceItIsFull() throws {
+        let (redis, proxies) = try SharedFixture.start(1, chain: """
+            - filter: admission
+              config: { max_active_streams: 5, queue: { max_wait: 2s }, shared: { batch: 2, hold: 10s } }
+            """, settings: "on_failure: closed")
+        let proxy = proxies[0]
+        defer { proxy.stop() }
+        // One slot leased, free again once the request ended.
+        #expect(SharedFixture.status(proxy.port) == 200)
+        redis.stop()
+        #expect(SharedFixture.status(proxy.port) == 200)
+        // A stream holds that slot: the next request needs a grow, which Redis cannot answer.
+        let stream = try TestClient.startLongStream(port: proxy.port)
+        defer { stream.close() }
+        #expect(try stream.readHead(timeout: .seconds(5)).status == 200)
+        let started = ContinuousClock.now
+        #expect(SharedFixture.status(proxy.port) == 503)
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(try proxy.metrics().value("sluice_shared_state_policy_applied_total", ["policy": "closed"]) >= 1)
+    }
 }
