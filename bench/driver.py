@@ -43,12 +43,16 @@ def pinned(args, cpu):
 
 MOCK_PORT = 18000
 PORTS = {"direct": MOCK_PORT, "sluice-empty": 18101, "sluice-full": 18102, "nginx": 18103,
-         "haproxy": 18104, "litellm": 18105, "sluice-shared": 18106}
-TARGETS = ["direct", "sluice-empty", "sluice-full", "sluice-shared", "nginx", "haproxy", "litellm"]
-# The Redis that sluice-shared's limits live in (redis-server, started and stopped with the target).
+         "haproxy": 18104, "litellm": 18105, "sluice-shared": 18106, "sluice-shared-batch": 18107}
+TARGETS = ["direct", "sluice-empty", "sluice-full", "sluice-shared", "sluice-shared-batch", "nginx", "haproxy", "litellm"]
+# The targets whose limits are shared through Redis: exact (`shared: true`, one script per request) and
+# in batch mode (`shared: { batch: N }`, most requests answered from what the instance holds).
+SHARED = ("sluice-shared", "sluice-shared-batch")
+# The Redis that the shared targets' limits live in (redis-server, started and stopped with the target).
 REDIS_PORT = 18110
 LABELS = {"direct": "direct (mock)", "sluice-empty": "Sluice, empty chain", "sluice-full": "Sluice, 8 filters",
-          "sluice-shared": "Sluice, 8 filters, 3 shared", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+          "sluice-shared": "Sluice, 8 filters, 3 shared",
+          "sluice-shared-batch": "Sluice, 8 filters, 3 shared in batch mode", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
 
 # LiteLLM refuses to start without a master key; every target gets the same bearer token.
 AUTH = "sk-bench-" + os.urandom(16).hex()
@@ -197,7 +201,7 @@ class Target:
         if n.startswith("sluice"):
             if not os.path.exists(SLUICE):
                 raise NotSetUp("release build of sluice missing")
-            if n == "sluice-shared":
+            if n in SHARED:
                 exe = shutil.which("redis-server") or "/usr/bin/redis-server"
                 if not os.path.exists(exe):
                     raise NotSetUp("redis-server is not installed (apt-get install redis-server failed)")
@@ -519,7 +523,7 @@ def derive(results, status, plan):
             f["d_cpu"] = r["target_cpu_s"]
         elif r:
             f["d_err"] = r["error"]
-        if name == "sluice-shared":
+        if name in SHARED:
             # Paired rounds: round r of the shared chain ran right after round r of the in-memory one, so
             # their difference cancels most of what the machine's load did to both in that round.
             full = results.get("sluice-full", {})
@@ -556,12 +560,15 @@ def targets_check(d):
     v, lim = s.get("d_rps"), n.get("d_rps")
     line("d. short requests/s, full chain", "≥ 0.8× nginx's", v, None if lim is None else 0.8 * lim,
          None if v is None or lim is None else v >= 0.8 * lim)
-    sh = d.get("sluice-shared", {})
-    if sh:
+    for name in SHARED:
+        sh = d.get(name, {})
+        if not sh:
+            continue
         # Issue 14: sharing three limits through Redis adds at most 1 ms to the TTFT p99 at 1,000 streams,
         # judged by the median of the paired rounds' differences.
         v = sh.get("a1000_paired99")
-        line("f. TTFT p99 @1,000, 3 limits shared through Redis, over the in-memory full chain "
+        mode = " in batch mode" if name == "sluice-shared-batch" else ""
+        line(f"f. TTFT p99 @1,000, 3 limits shared through Redis{mode}, over the in-memory full chain "
              "(median of paired rounds)", "≤ +1 ms", v, 1.0, None if v is None else v <= 1.0)
     return checks
 
@@ -705,12 +712,16 @@ def markdown(info, plan, d, status, checks, started, seconds, quick):
                       ("d_rps", "short requests/s")):
         w(f"| {what} | {fmt(e.get(key), 3)} | {fmt(s.get(key), 3)} | {ratio(s.get(key), e.get(key))} |")
     w("")
-    sh = d.get("sluice-shared")
-    if sh:
-        w("## f. Limits shared through Redis")
+    for shared_name in SHARED:
+        sh = d.get(shared_name)
+        if not sh:
+            continue
+        batched = shared_name == "sluice-shared-batch"
+        w("## f. Limits shared through Redis" + (", batch mode" if batched else ""))
         w("")
-        w("The full chain with `connection_manager`, `token_bucket` and `admission` marked `shared: true`, through a "
-          "local `redis-server` (`bench/configs/sluice-shared.yaml`), against the same chain in memory.")
+        w("The full chain with `connection_manager`, `token_bucket` and `admission` marked "
+          + ("`shared: { batch: N }`" if batched else "`shared: true`") + ", through a "
+          f"local `redis-server` (`bench/configs/{shared_name}.yaml`), against the same chain in memory.")
         w("")
         w("| measure | 8 filters, in memory | 3 of them shared | shared − in memory |")
         w("|---|---|---|---|")
@@ -782,8 +793,8 @@ def chart(d, plan, path):
         return False
     names = [n for n in TARGETS if n in d]
     labels = {"direct": "direct", "sluice-empty": "Sluice\nempty", "sluice-full": "Sluice\n8 filters",
-              "sluice-shared": "Sluice\n3 shared", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
-    colors = {"direct": "#999999", "sluice-empty": "#1f77b4", "sluice-full": "#0b3d91", "sluice-shared": "#6a3d9a",
+              "sluice-shared": "Sluice\n3 shared", "sluice-shared-batch": "Sluice\n3 batched", "nginx": "nginx", "haproxy": "HAProxy", "litellm": "LiteLLM"}
+    colors = {"direct": "#999999", "sluice-empty": "#1f77b4", "sluice-full": "#0b3d91", "sluice-shared": "#6a3d9a", "sluice-shared-batch": "#9467bd",
               "nginx": "#2ca02c",
               "haproxy": "#ff7f0e", "litellm": "#d62728"}
     panels = [

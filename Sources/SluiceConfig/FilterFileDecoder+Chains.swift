@@ -51,8 +51,9 @@ extension FilterFileDecoder {
                 "duplicate filter name '\(spec.name)' in chain '\(chain)' (first used at line \(first.line)); "
                     + "give one of them a different 'name'"
             }
-            if !sharedStateDeclared, let shared = config["shared"], shared.scalar == "true" {
-                diagnostics.error("'shared: true' needs a top-level 'shared_state:' section naming the Redis server to share through",
+            if !sharedStateDeclared, let shared = config["shared"], shared.scalar == "true" || shared.mapping != nil {
+                let written = shared.mapping == nil ? "'shared: true'" : "'shared: { batch: ... }'"
+                diagnostics.error("\(written) needs a top-level 'shared_state:' section naming the Redis server to share through",
                                   at: shared.mark)
             }
             if knownFilterTypes.contains(type) {

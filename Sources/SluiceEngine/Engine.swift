@@ -591,6 +591,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         closed.wait(timeout: .seconds(5))
+        giveBackSharedHoldings()
         for w in workers { w.loop.stop() }
         control.execute { [self] in
             console?.stop()
@@ -605,6 +606,22 @@ public final class Engine: @unchecked Sendable {
         for w in workers { w.loop.waitUntilFinished(timeout: .seconds(5)) }
         control.waitUntilFinished(timeout: .seconds(5))
         stopped.countDown()
+    }
+
+    /// Batch mode: what the current chains' filters hold of shared limits (slices, blocks) goes back
+    /// to Redis before the loops stop, through the first worker's connection. Waits for the answers
+    /// at most the store's timeout and a little more; what is left expires on its own.
+    private func giveBackSharedHoldings() {
+        let version = currentVersion
+        guard let store = version.sharedStore, let worker = workers.first else { return }
+        let holders = version.chains.values.flatMap { $0.filters.compactMap { $0 as? any SharedHoldings } }
+        guard !holders.isEmpty else { return }
+        let given = Latch(count: holders.count)
+        let box = UncheckedBox(holders)
+        worker.loop.execute {
+            for holder in box.value { holder.giveBack(worker: 0) { given.countDown() } }
+        }
+        given.wait(timeout: store.connections.spec.timeout + .milliseconds(200))
     }
 
     /// Blocks until `stop()` ran.

@@ -83,7 +83,10 @@ struct ExampleFilterFileTests {
         #expect(spec.displayURL == "redis://127.0.0.1:6379/0" && spec.onFailure == .local && spec.password == nil)
         let filters = try #require(file.chain(named: "shared")).filters
         let shared = filters.filter { $0.config["shared"]?.scalar == "true" }.map(\.type)
-        #expect(shared == ["connection_manager", "token_bucket", "token_bucket", "admission", "circuit_breaker"])
+        #expect(shared == ["connection_manager", "token_bucket", "circuit_breaker"])
+        // Batch mode for the tokens bucket and the admission budget.
+        let batched = filters.filter { $0.config["shared"]?.mapping != nil }.map(\.type)
+        #expect(batched == ["token_bucket", "admission"])
     }
 
     @Test func openAICompatibleFileReachesTheAPIOverVerifiedTLS() throws {

@@ -116,6 +116,9 @@ public enum MetricCatalog {
         e("sluice_shared_state_policy_applied_total", .counter, ["policy"],
           "Times a shared limit applied shared_state.on_failure (local, open, closed) because Redis did not answer in time.",
           owner: .sharedState),
+        e("sluice_shared_state_decisions_total", .counter, ["answered"],
+          "Requests a shared limit decided, by how: locally (from a slice or block the instance held, with shared: { batch: N }; no round trip) or round_trip (after a script in Redis).",
+          owner: .sharedState),
         e("sluice_shared_state_connected", .gauge, ["worker"], "1 while the worker's Redis connection is up and authenticated, else 0.",
           owner: .sharedState),
         // Built-in filters (through FilterSetup.metrics).

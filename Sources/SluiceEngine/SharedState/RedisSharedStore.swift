@@ -95,6 +95,14 @@ final class RedisSharedStore: SharedStore {
         metrics.policyApplied(policy)
     }
 
+    func decided(locally: Bool) {
+        metrics.decided(locally: locally)
+    }
+
+    func schedule(after delay: Duration, worker: Int, _ body: @escaping () -> Void) {
+        connections.loop(worker).schedule(after: delay, body)
+    }
+
     /// A script's outcome as filters see it: its integers, or why there are none.
     static func answer(_ outcome: RedisOutcome) -> SharedStoreAnswer {
         switch outcome {

@@ -14,6 +14,8 @@ final class SharedStateMetrics: Sendable {
     private let unavailable: Prometheus.Counter
     private let policies: [SharedFailurePolicy: Prometheus.Counter]
     private let connected: [Prometheus.Gauge]
+    private let answeredLocally: Prometheus.Counter
+    private let answeredByRoundTrip: Prometheus.Counter
 
     init(registry: PrometheusCollectorRegistry, workers: Int) {
         roundTrip = registry.makeDurationHistogram(descriptor: ProxyMetrics.descriptor("sluice_shared_state_command_seconds"),
@@ -29,6 +31,9 @@ final class SharedStateMetrics: Sendable {
             policies[policy] = registry.makeCounter(descriptor: applied, labels: [("policy", policy.rawValue)])
         }
         self.policies = policies
+        let decisions = ProxyMetrics.descriptor("sluice_shared_state_decisions_total")
+        answeredLocally = registry.makeCounter(descriptor: decisions, labels: [("answered", "locally")])
+        answeredByRoundTrip = registry.makeCounter(descriptor: decisions, labels: [("answered", "round_trip")])
         connected = (0..<max(1, workers)).map {
             registry.makeGauge(descriptor: ProxyMetrics.descriptor("sluice_shared_state_connected"), labels: [("worker", String($0))])
         }
@@ -48,6 +53,11 @@ final class SharedStateMetrics: Sendable {
     /// A shared limit answered by its failure policy.
     func policyApplied(_ policy: SharedFailurePolicy) {
         policies[policy]?.increment()
+    }
+
+    /// A shared limit decided a request: from what the instance held (batch mode), or after a round trip.
+    func decided(locally: Bool) {
+        (locally ? answeredLocally : answeredByRoundTrip).increment()
     }
 
     /// `worker`'s connection went up or down.

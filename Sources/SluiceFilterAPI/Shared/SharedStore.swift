@@ -22,6 +22,14 @@ public protocol SharedStore: AnyObject, Sendable {
              _ completion: @escaping (SharedStoreAnswer) -> Void)
     /// Counts one application of the failure policy (a metric). Any thread.
     func policyApplied(_ policy: SharedFailurePolicy)
+    /// Counts one decision of a shared limit (a metric, `sluice_shared_state_decisions_total`):
+    /// `locally` when it came from what this instance already held (a batch mode's slice or block),
+    /// without a round trip; otherwise it waited for a script. Any thread.
+    func decided(locally: Bool)
+    /// Runs `body` on `worker`'s loop thread after `delay`, with no exchange to outlive: what a batch
+    /// mode gives back, renews or lets age out after the request that took it has ended. The timer
+    /// lives until it fires (or the process ends). Loop thread of `worker`.
+    func schedule(after delay: Duration, worker: Int, _ body: @escaping () -> Void)
 }
 
 /// `shared_state.on_failure`: what a shared limit does while Redis cannot answer in time.

@@ -65,6 +65,11 @@ import Synchronization
 /// global slot. The budget and `max_loop_lag` stay per instance. When Redis gives no answer within
 /// `shared_state.timeout`, `on_failure` decides: `local` goes on with this instance's own count,
 /// `open` admits, `closed` answers 503.
+///
+/// **Batch mode** (`shared: { batch: N, hold: D }`, see `SharedBatch`): the global slots come from a
+/// block this instance leases (`StreamBlocks`), so a request that finds a free slot in it takes it
+/// with no round trip; only a full block waits for a grow script (and, while all slots are taken,
+/// polls as above, first looking for a slot freed locally).
 public final class AdmissionFilter: SharedLimitFilter {
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {
@@ -124,6 +129,8 @@ public final class AdmissionFilter: SharedLimitFilter {
     private let loopLag: @Sendable (Exchange) -> Duration
     /// With `shared: true`: the global slots of `max_active_streams`.
     private let globalSlots: StreamLeases?
+    /// With `shared: { batch: N }`: the block of global slots this instance holds.
+    private let globalBlocks: StreamBlocks?
     /// How often a request waiting for a global slot asks Redis again.
     static let globalPollInterval: Duration = .milliseconds(100)
 
@@ -137,6 +144,8 @@ public final class AdmissionFilter: SharedLimitFilter {
         var abandoned = false
         /// The answer to the last ask, kept for `onRequest` when the engine fetched it ahead.
         var answer: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>?
+        /// Batch mode: the grow asked for, until its answer is taken in.
+        var grow: StreamBlocks.Grow?
         var renewal: ExchangeTimer?
         var poll: ExchangeTimer?
         init(id: String) { self.id = id }
@@ -185,11 +194,19 @@ public final class AdmissionFilter: SharedLimitFilter {
                          + "max_tokens_per_second or max_loop_lag", atValueOf: "max_active_streams")
         }
 
-        let store = SharedLimit.store(config, setup)
+        let (store, batch) = SharedLimit.setting(config, setup, limit: maxActive.map { ("max_active_streams", $0) })
         if store != nil, maxActive == nil {
             config.error("'shared: true' shares max_active_streams, which is not set", atValueOf: "shared")
         }
-        globalSlots = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "adm", setup: setup)) }
+        if let store, let batch, let maxActive {
+            globalSlots = nil
+            globalBlocks = StreamBlocks.adopting((setup.previous as? AdmissionFilter)?.globalBlocks, store: store,
+                                                 base: SharedLimit.keyBase(store, kind: "adm", setup: setup), batch: batch,
+                                                 limits: .init(global: maxActive), clock: setup.clock)
+        } else {
+            globalSlots = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "adm", setup: setup)) }
+            globalBlocks = nil
+        }
         limits = Limits(maxActiveStreams: maxActive, budget: events ?? tokens, unit: tokens != nil ? .tokens : .events,
                         queue: .init(maxLength: maxLength, maxPerKey: maxPerKey, maxWait: maxWait))
         timeoutError = ProxyError(.queueTimeout, "the request waited \(ConfigParse.durationText(maxWait)) in the admission queue",
@@ -227,14 +244,62 @@ public final class AdmissionFilter: SharedLimitFilter {
             if let answer = slot.answer {
                 // Fetched ahead by the engine (`SharedLimitFilter`).
                 slot.answer = nil
-                return settleGlobalSlot(answer, exchange, slot, globalSlots, max: maxActive, until: deadline)
+                return settleGlobalSlot(answer, exchange, slot, globalSlots.store, until: deadline) { [self] in
+                    takeGlobalSlot(exchange, slot, globalSlots, max: maxActive, until: deadline)
+                }
             }
             if !slot.settled {
                 takeGlobalSlot(exchange, slot, globalSlots, max: maxActive, until: deadline)
                 return .suspend
             }
         }
+        if let globalBlocks {
+            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            let deadline = clock.now() + limits.queue.maxWait
+            if let answer = slot.answer {
+                slot.answer = nil
+                return settleGlobalSlot(answer, exchange, slot, globalBlocks.store, until: deadline) { [self] in
+                    takeBlockSlot(exchange, slot, globalBlocks, until: deadline)
+                }
+            }
+            if !slot.settled {
+                if takeBlockSlotLocally(exchange, slot, globalBlocks) { return admitLocally(exchange) }
+                takeBlockSlot(exchange, slot, globalBlocks, until: deadline, tryingLocally: false)
+                return .suspend
+            }
+        }
         return admitLocally(exchange)
+    }
+
+    /// Batch mode: takes a free slot of this instance's block, without a round trip.
+    private func takeBlockSlotLocally(_ exchange: Exchange, _ slot: GlobalSlot, _ blocks: StreamBlocks) -> Bool {
+        guard blocks.acquire("all", worker: exchange.worker) else { return false }
+        blocks.store.decided(locally: true)
+        slot.settled = true
+        slot.held = true
+        return true
+    }
+
+    /// Batch mode: a free slot of the block if one came free meanwhile (`tryingLocally`: only
+    /// while the exchange is suspended, since it resumes it), else a grow of the block; then as
+    /// `takeGlobalSlot`.
+    private func takeBlockSlot(_ exchange: Exchange, _ slot: GlobalSlot, _ blocks: StreamBlocks, until deadline: MonotonicInstant,
+                               tryingLocally: Bool = true) {
+        if tryingLocally, takeBlockSlotLocally(exchange, slot, blocks) {
+            exchange.resume(admitLocally(exchange))
+            return
+        }
+        let grow = blocks.streamGrow("all")
+        slot.awaiting = true
+        slot.grow = grow
+        blocks.store.run(blocks.growCall(grow), worker: exchange.worker) { [self] answer in
+            sharedCallAnswered(exchange, answer)
+            guard let result = slot.answer else { return }
+            slot.answer = nil
+            exchange.resume(settleGlobalSlot(result, exchange, slot, blocks.store, until: deadline) { [self] in
+                takeBlockSlot(exchange, slot, blocks, until: deadline)
+            })
+        }
     }
 
     /// The 503 of `max_loop_lag` while the exchange's loop runs later than it; nil otherwise.
@@ -250,6 +315,15 @@ public final class AdmissionFilter: SharedLimitFilter {
     /// With `shared: true` and `max_active_streams`, the global slot this exchange asks for. Loop
     /// thread (see `SharedLimitFilter`).
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
+        if let globalBlocks {
+            if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
+            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            guard !slot.settled, !slot.awaiting, !globalBlocks.canAcquire("all") else { return nil }
+            let grow = globalBlocks.streamGrow("all")
+            slot.awaiting = true
+            slot.grow = grow
+            return globalBlocks.growCall(grow)
+        }
         guard let globalSlots, let maxActive = limits.maxActiveStreams else { return nil }
         if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
         let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
@@ -261,6 +335,19 @@ public final class AdmissionFilter: SharedLimitFilter {
     /// Keeps the answer for `onRequest`; a granted slot is held from here, so `onComplete` gives it
     /// back however the exchange ends, or is given back at once when it already ended.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
+        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self), let grow = slot.grow {
+            slot.awaiting = false
+            slot.grow = nil
+            guard let result = globalBlocks.grown(grow, answer, worker: exchange.worker) else { return }
+            let granted = if case .success((.admitted, _)) = result { true } else { false }
+            if slot.abandoned {
+                if granted { globalBlocks.release("all") }
+                return
+            }
+            if granted { slot.held = true }
+            slot.answer = result
+            return
+        }
         guard let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) else { return }
         slot.awaiting = false
         guard let answer else { return }
@@ -284,32 +371,36 @@ public final class AdmissionFilter: SharedLimitFilter {
             sharedCallAnswered(exchange, answer)
             guard let result = slot.answer else { return }
             slot.answer = nil
-            exchange.resume(settleGlobalSlot(result, exchange, slot, leases, max: max, until: deadline))
+            exchange.resume(settleGlobalSlot(result, exchange, slot, leases.store, until: deadline) { [self] in
+                takeGlobalSlot(exchange, slot, leases, max: max, until: deadline)
+            })
         }
     }
 
     /// What an answer about the global slot means for the request: go on to this instance's own
     /// admission, wait and ask again (`.suspend`), or the refusal.
+    /// `askAgain` asks again (after `globalPollInterval`, while all are taken).
     private func settleGlobalSlot(_ result: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>, _ exchange: Exchange,
-                                  _ slot: GlobalSlot, _ leases: StreamLeases, max: Int, until deadline: MonotonicInstant) -> Decision {
+                                  _ slot: GlobalSlot, _ store: any SharedStore, until deadline: MonotonicInstant,
+                                  askAgain: @escaping () -> Void) -> Decision {
+        store.decided(locally: false)
         switch result {
         case .success((.admitted, _)):
             slot.settled = true
-            renewGlobalSlot(exchange, slot, leases)
+            // A block's slot is renewed with its block.
+            if let globalSlots { renewGlobalSlot(exchange, slot, globalSlots) }
             return admitLocally(exchange)
         case .success:
             guard clock.now() < deadline else {
                 state.metrics.shed(.queueTimeout)
                 return .reject(timeoutError)
             }
-            slot.poll = exchange.schedule(after: Self.globalPollInterval) { [self] in
-                takeGlobalSlot(exchange, slot, leases, max: max, until: deadline)
-            }
+            slot.poll = exchange.schedule(after: Self.globalPollInterval, askAgain)
             return .suspend
         case .failure(let failure):
-            leases.store.policyApplied(leases.store.failurePolicy)
+            store.policyApplied(store.failurePolicy)
             slot.settled = true
-            switch leases.store.failurePolicy {
+            switch store.failurePolicy {
             case .local: return admitLocally(exchange)
             case .open: return .next
             case .closed: return .reject(SharedLimit.unavailable(filter: name, failure))
@@ -388,6 +479,14 @@ public final class AdmissionFilter: SharedLimitFilter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
+        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self) {
+            if slot.awaiting { slot.abandoned = true }
+            slot.poll?.cancel()
+            if slot.held {
+                slot.held = false
+                globalBlocks.release("all")
+            }
+        }
         if let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) {
             if slot.awaiting { slot.abandoned = true }
             slot.poll?.cancel()
@@ -645,6 +744,14 @@ struct AdmissionMetrics: Sendable {
 
     func shed(_ reason: ShedReason) {
         shedCounters[reason.rawValue]?.increment()
+    }
+}
+
+extension AdmissionFilter: SharedHoldings {
+    /// Batch mode: the block's slots go back to Redis when the process stops. Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let globalBlocks else { return done() }
+        globalBlocks.giveBackAll(worker: worker, done)
     }
 }
 

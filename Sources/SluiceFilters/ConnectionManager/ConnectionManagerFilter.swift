@@ -47,6 +47,12 @@ import Synchronization
 /// admits nothing until enough old streams end. Slots are counted per `key` kind and value, so
 /// after a reload that changes `key`, the per-client limit sees only streams admitted under the new
 /// kind (the global count still sees all of them).
+///
+/// **Batch mode** (`shared: { batch: N, hold: D }`, see `SharedBatch`): per client key the instance
+/// leases a block of slots (`StreamBlocks`) and hands them out locally; a stream waits for a script
+/// only when the block is full and must grow. The block is renewed as a whole and its idle slots go
+/// back after `hold`; over-admission stays zero, and up to instances × N slots per key may be held
+/// free elsewhere.
 public final class ConnectionManagerFilter: SharedLimitFilter {
     /// One slot table, shared by an instance and the instances that replace it on reloads.
     final class SlotTable: Sendable {
@@ -63,6 +69,10 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         var lease: (id: String, client: String)?
         /// With `shared: true`: the lease asked for, from the call until its answer is settled.
         var asked: (id: String, client: String)?
+        /// Batch mode: the client key of the block whose slot the exchange holds.
+        var block: String?
+        /// Batch mode: the grow asked for, from the call until its answer is settled.
+        var grow: StreamBlocks.Grow?
         /// The answer to `asked`, kept for `onRequest`.
         var answer: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>?
         /// A lease request is on its way to Redis.
@@ -81,8 +91,12 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     private let table: SlotTable
     /// The start of a client's key in the table: the key kind and a space (`ip 10.0.0.1`).
     private let keyPrefix: String
-    /// Non-nil with `shared: true`.
+    /// Non-nil with `shared: true` (exact mode).
     private let leases: StreamLeases?
+    /// Non-nil with `shared: { batch: N }`.
+    private let blocks: StreamBlocks?
+    /// The shared store, in either mode.
+    private var store: (any SharedStore)? { leases?.store ?? blocks?.store }
 
     public init(_ setup: FilterSetup) {
         let config = setup.config
@@ -99,7 +113,18 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
             config.error("connection_manager needs max_streams, max_streams_per_client or both", atValueOf: "max_streams")
         }
         table = (setup.previous as? ConnectionManagerFilter)?.table ?? SlotTable()
-        leases = SharedLimit.store(config, setup).map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "cm", setup: setup)) }
+        let limit = maxStreams.map { ("max_streams", $0) } ?? maxPerClient.map { ("max_streams_per_client", $0) }
+        let (store, batch) = SharedLimit.setting(config, setup, limit: limit)
+        let limits = self.limits
+        if let store, let batch {
+            leases = nil
+            blocks = StreamBlocks.adopting((setup.previous as? ConnectionManagerFilter)?.blocks, store: store,
+                                           base: SharedLimit.keyBase(store, kind: "cm", setup: setup), batch: batch,
+                                           limits: limits, clock: setup.clock)
+        } else {
+            leases = store.map { StreamLeases(store: $0, base: SharedLimit.keyBase($0, kind: "cm", setup: setup)) }
+            blocks = nil
+        }
         let labels = setup.metricDimensions
         refusedPerClient = Counter(label: "sluice_connection_manager_refused_total", dimensions: labels + [("reason", "per_client")],
                                    factory: setup.metrics)
@@ -124,28 +149,65 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         let hold = exchange.existingLocal(for: self, as: Hold.self)
         // An answer the engine fetched ahead (`SharedLimitFilter`) is settled first: it may hold a lease.
-        if let hold, let answer = hold.answer, let leases {
+        if let hold, let answer = hold.answer, let store {
             hold.answer = nil
-            return settle(answer, exchange, hold, leases)
+            return settle(answer, exchange, hold, store)
         }
         // The engine runs onRequest once per exchange; should it run again, the exchange keeps one slot.
         if hold?.holding == true { return .next }
         if let expired = expiredError(exchange) { return .reject(expired) }
-        guard let leases, let call = sharedCall(for: exchange) else { return admitLocally(exchange, remaining: remaining(exchange)) }
-        leases.store.run(call, worker: exchange.worker) { [self] answer in
+        guard let store else { return admitLocally(exchange, remaining: remaining(exchange)) }
+        if let blocks {
+            // Batch mode: a free slot of the block answers without a round trip.
+            let client = sharedClient(exchange, store)
+            if blocks.acquire(client, worker: exchange.worker) {
+                store.decided(locally: true)
+                let hold = exchange.local(for: self) { Hold(key: client) }
+                hold.key = client
+                hold.block = client
+                hold.holding = true
+                armMaxAge(exchange, remaining: remaining(exchange))
+                return .next
+            }
+        }
+        guard let call = sharedCall(for: exchange, orLocal: false) else { return admitLocally(exchange, remaining: remaining(exchange)) }
+        store.run(call, worker: exchange.worker) { [self] answer in
             sharedCallAnswered(exchange, answer)
             guard let hold = exchange.existingLocal(for: self, as: Hold.self), let result = hold.answer else { return }
             hold.answer = nil
-            exchange.resume(settle(result, exchange, hold, leases))
+            exchange.resume(settle(result, exchange, hold, store))
         }
         return .suspend
     }
 
+    /// The client's key in Redis: the key kind and the store's keyed hash of its value.
+    private func sharedClient(_ exchange: Exchange, _ store: any SharedStore) -> String {
+        clientKey.description + ":" + clientKey.sharedKey(for: exchange, store: store)
+    }
+
     /// With `shared: true`, the lease this exchange asks for. Loop thread (see `SharedLimitFilter`).
+    /// In batch mode, nil while the client's block has a free slot (`onRequest` then takes it
+    /// locally), else the grow that gets the exchange its slot.
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
-        guard let leases, exchange.existingLocal(for: self, as: Hold.self)?.holding != true,
+        sharedCall(for: exchange, orLocal: true)
+    }
+
+    /// `orLocal`: answer nil when a free slot of the block can answer instead.
+    private func sharedCall(for exchange: Exchange, orLocal: Bool) -> SharedCall? {
+        guard let store, exchange.existingLocal(for: self, as: Hold.self)?.holding != true,
               expiredError(exchange) == nil else { return nil }
-        let client = clientKey.description + ":" + clientKey.sharedKey(for: exchange, store: leases.store)
+        let client = sharedClient(exchange, store)
+        if let blocks {
+            if orLocal, blocks.canAcquire(client) { return nil }
+            let grow = blocks.streamGrow(client)
+            let hold = exchange.local(for: self) { Hold(key: client) }
+            hold.key = client
+            hold.holding = false
+            hold.awaiting = true
+            hold.grow = grow
+            return blocks.growCall(grow)
+        }
+        guard let leases else { return nil }
         let id = leases.newID()
         let hold = exchange.local(for: self) { Hold(key: client) }
         hold.key = client
@@ -158,6 +220,22 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     /// Keeps the answer for `onRequest`; a granted lease is held from here, so `onComplete` gives it
     /// back however the exchange ends, or is given back at once when it already ended.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
+        if let blocks, let hold = exchange.existingLocal(for: self, as: Hold.self), let grow = hold.grow {
+            hold.awaiting = false
+            hold.grow = nil
+            guard let result = blocks.grown(grow, answer, worker: exchange.worker) else { return }
+            let granted = if case .success((.admitted, _)) = result { true } else { false }
+            if hold.abandoned {
+                if granted { blocks.release(grow.client) }
+                return
+            }
+            if granted {
+                hold.block = grow.client
+                hold.holding = true
+            }
+            hold.answer = result
+            return
+        }
         guard let leases, let hold = exchange.existingLocal(for: self, as: Hold.self), let asked = hold.asked else { return }
         hold.awaiting = false
         hold.asked = nil
@@ -177,18 +255,20 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// `onRequest`'s decision from the lease script's answer, or from `on_failure` without one.
     private func settle(_ result: Result<(ConnectionSlots.Admission, Int), SharedStoreFailure>, _ exchange: Exchange,
-                        _ hold: Hold, _ leases: StreamLeases) -> Decision {
+                        _ hold: Hold, _ store: any SharedStore) -> Decision {
+        store.decided(locally: false)
         switch result {
         case .success((let answer, let held)):
             streamsHeld.record(held)
             if answer == .admitted {
-                renewLease(exchange, hold, leases)
+                // A block's slot is renewed with its block; a lease on its own.
+                if let leases, hold.block == nil { renewLease(exchange, hold, leases) }
                 armMaxAge(exchange, remaining: remaining(exchange))
             }
             return decision(answer)
         case .failure(let failure):
-            leases.store.policyApplied(leases.store.failurePolicy)
-            switch leases.store.failurePolicy {
+            store.policyApplied(store.failurePolicy)
+            switch store.failurePolicy {
             case .local: return admitLocally(exchange, remaining: remaining(exchange))
             case .open:
                 // Admitted without a lease: nothing to give back, but max_age still applies.
@@ -281,6 +361,11 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         guard hold.holding else { return }
         hold.holding = false
         hold.renewal?.cancel()
+        if let client = hold.block, let blocks {
+            hold.block = nil
+            blocks.release(client)
+            return
+        }
         if let lease = hold.lease, let leases {
             leases.release(lease.id, client: lease.client, worker: exchange.worker) { [streamsHeld] held in
                 if let held { streamsHeld.record(held) }
@@ -297,5 +382,13 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     private func maxAgeError(_ maxAge: Duration) -> ProxyError {
         ProxyError(.maxAge, "the stream was open longer than max_age (\(ConfigParse.durationText(maxAge)))",
                    source: .filter(name), retryable: false)
+    }
+}
+
+extension ConnectionManagerFilter: SharedHoldings {
+    /// Batch mode: the blocks' slots go back to Redis when the process stops. Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let blocks else { return done() }
+        blocks.giveBackAll(worker: worker, done)
     }
 }

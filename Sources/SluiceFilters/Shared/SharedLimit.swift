@@ -6,8 +6,36 @@ enum SharedLimit {
     /// Reads `shared` from `config`: the store when it is true and the file has a `shared_state`
     /// section, else nil. (The file check reports `shared: true` without the section, with its
     /// position; `sluice check` builds filters without a store, so nothing more is said here.)
+    /// For filters without a batch mode: a mapping is a positioned error.
     static func store(_ config: ConfigMap, _ setup: FilterSetup) -> (any SharedStore)? {
-        config.bool("shared", default: false) ? setup.sharedStore : nil
+        if let node = config.node("shared"), node.mapping != nil {
+            config.error("'shared' takes true or false here: batch mode ({ batch: N }) applies to token_bucket, "
+                         + "connection_manager and admission", atValueOf: "shared")
+            return nil
+        }
+        return config.bool("shared", default: false) ? setup.sharedStore : nil
+    }
+
+    /// Reads `shared`: `true` (exact mode) or a mapping `{ batch: N, hold: D }` (batch mode, see
+    /// `SharedBatch`). Answers the store when the filter is shared and the file has a `shared_state`
+    /// section, and the batch settings in batch mode. `limit` (a name and a value) is what `batch`
+    /// must not exceed: a batch larger than the limit would let one instance hold all of it.
+    /// Problems are recorded with their positions (`sluice check` reports them without a store).
+    static func setting(_ config: ConfigMap, _ setup: FilterSetup,
+                        limit: (name: String, value: Int)?) -> (store: (any SharedStore)?, batch: SharedBatch?) {
+        guard let node = config.node("shared"), !node.isNull else { return (nil, nil) }
+        guard node.mapping != nil else {
+            return (config.bool("shared", default: false) ? setup.sharedStore : nil, nil)
+        }
+        let map = ConfigMap(node, diagnostics: config.diagnostics, context: "shared")
+        map.require("batch")
+        let size = map.int("batch", in: 1...1_000_000_000_000)
+        let hold = map.duration("hold", default: SharedBatch.defaultHold, in: .milliseconds(10)...Duration.seconds(60))
+        map.finish()
+        if let size, let limit, size > limit.value {
+            map.error("'batch' (\(size)) must not be larger than '\(limit.name)' (\(limit.value))", atValueOf: "batch")
+        }
+        return (setup.sharedStore, size.map { SharedBatch(size: $0, hold: hold) })
     }
 
     /// `PREFIX:KIND:{CHAIN}:NAME`: the start of every key of one filter instance. The braces are a

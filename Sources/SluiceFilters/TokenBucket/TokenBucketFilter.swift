@@ -57,6 +57,14 @@ import Synchronization
 /// script run at the end of the exchange; an exchange that ends while its reservation is still
 /// on its way gives it back as soon as it is granted.
 ///
+/// `shared: { batch: N, hold: D }` (batch mode, see `SharedBatch`): the instance holds a slice of up
+/// to N tokens of each bucket it uses (`SharedTokenSlices`) and answers from it with no round trip;
+/// a take the slice cannot pay for runs the script as above and refills the slice in the same step.
+/// In `mode: tokens` reservations and settlements go against the slice while it can absorb them.
+/// Overshoot stays zero; up to instances × N tokens may be held unused elsewhere for up to `hold`.
+/// On a locally answered request `RateLimit-Remaining` is the bucket's level at the last round trip
+/// plus the slice, and `RateLimit-Reset` is left out.
+///
 /// Threads: one instance serves every worker; the buckets live in one `Mutex`-guarded
 /// `TokenBucketStore`, and each admission is a single check-and-take under the lock, so parallel
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
@@ -90,6 +98,8 @@ public final class TokenBucketFilter: SharedLimitFilter {
     private let rateLimited: Counter
     /// Non-nil with `shared: true`: the buckets in Redis.
     let shared: SharedTokenBucket?
+    /// Non-nil with `shared: { batch: N }`: the slices of the Redis buckets this instance holds.
+    let slices: SharedTokenSlices?
 
     public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
     public var wantsEvents: Bool { mode == .tokens }
@@ -132,8 +142,25 @@ public final class TokenBucketFilter: SharedLimitFilter {
         idleEviction = max(idle, settings.timeToRefillFromLowest ?? .zero)
         configuration = TokenBucketStore.Configuration(settings: settings, maxBuckets: maxBuckets, idleAfter: idleEviction)
         let settings = self.settings, expiry = idleEviction
-        shared = SharedLimit.store(config, setup).map {
+        let (store, batch) = SharedLimit.setting(config, setup, limit: readCapacity.map { ("capacity", $0) })
+        if let batch, mode == .requests, let askedCost, batch.size < askedCost {
+            config.map("shared")?.error("'batch' (\(batch.size)) must be at least 'cost' (\(askedCost)): a smaller slice "
+                                        + "never pays for a request", atValueOf: "batch")
+        }
+        let shared = store.map {
             SharedTokenBucket(store: $0, base: SharedLimit.keyBase($0, kind: "tb", setup: setup), settings: settings, expiry: expiry)
+        }
+        self.shared = shared
+        if let shared, let batch {
+            // A reload that keeps the bucket (same keys, shape and batch) keeps the tokens held for it.
+            if let kept = (setup.previous as? TokenBucketFilter)?.slices, kept.batch == batch, kept.bucket.base == shared.base,
+               kept.bucket.settings == settings {
+                slices = kept
+            } else {
+                slices = SharedTokenSlices(bucket: shared, batch: batch, clock: setup.clock)
+            }
+        } else {
+            slices = nil
         }
 
         if let previous = setup.previous as? TokenBucketFilter, previous.keying == keying {
@@ -155,27 +182,63 @@ public final class TokenBucketFilter: SharedLimitFilter {
             take.answer = nil
             return settle(answer, exchange)
         }
-        guard let shared, let call = sharedCall(for: exchange) else {
+        guard let shared else {
             let admission = admit(key: keying.key(for: exchange), tokens: cost)
             return answer(admission, exchange) { refusal(admission) }
         }
-        shared.store.run(call, worker: exchange.worker) { [self] answer in
+        let client = keying.sharedKey(for: exchange, store: shared.store)
+        if let slices {
+            if let remaining = slices.take(cost, client: client, worker: exchange.worker) {
+                shared.store.decided(locally: true)
+                return answer(sliceAdmission(remaining), exchange) { "" }
+            }
+            let extra = slices.extra(besides: cost, client: client)
+            shared.store.run(shared.sliceCall(cost, extra: extra, client: client), worker: exchange.worker) { [self] answer in
+                slices.received(answer, extra: extra, prefetch: false, taking: cost, client: client, worker: exchange.worker)
+                shared.store.decided(locally: false)
+                exchange.resume(settle(shared.admission(answer), exchange))
+            }
+            return .suspend
+        }
+        shared.store.run(shared.takeCall(cost, client: client), worker: exchange.worker) { [self] answer in
+            shared.store.decided(locally: false)
             exchange.resume(settle(shared.admission(answer), exchange))
         }
         return .suspend
     }
 
-    /// With `shared: true` in `mode: requests`, the take this exchange asks for. Loop thread (see
-    /// `SharedLimitFilter`).
-    public func sharedCall(for exchange: Exchange) -> SharedCall? {
-        guard mode == .requests, let shared else { return nil }
-        return shared.takeCall(cost, client: keying.sharedKey(for: exchange, store: shared.store))
+    /// What a take from the slice tells the client: admitted, with `remaining` as the bucket had it
+    /// at the last round trip plus what this instance holds. No reset: only Redis knows it.
+    private func sliceAdmission(_ remaining: Int) -> Admission {
+        Admission(admitted: true, limit: settings.capacityTokens, remaining: remaining, retryAfter: nil, reset: nil)
     }
 
-    /// Keeps the answer for `onRequest`. A take has nothing to give back: like a request refused by
-    /// a later filter, an exchange that ended meanwhile keeps what it took.
+    /// With `shared: true` in `mode: requests`, the take this exchange asks for. Loop thread (see
+    /// `SharedLimitFilter`).
+    /// In batch mode, nil while the client's slice holds the cost (`onRequest` then takes it
+    /// locally), else the take that also refills the slice.
+    public func sharedCall(for exchange: Exchange) -> SharedCall? {
+        guard mode == .requests, let shared else { return nil }
+        let client = keying.sharedKey(for: exchange, store: shared.store)
+        guard let slices else { return shared.takeCall(cost, client: client) }
+        if slices.canTake(cost, client: client) { return nil }
+        let take = exchange.local(for: self) { SharedTake() }
+        take.extra = slices.extra(besides: cost, client: client)
+        take.client = client
+        return shared.sliceCall(cost, extra: take.extra, client: client)
+    }
+
+    /// Keeps the answer for `onRequest`; in batch mode the extra tokens granted go to the slice at
+    /// once. A take has nothing to give back: like a request refused by a later filter, an exchange
+    /// that ended meanwhile keeps what it took.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
-        guard let shared, let answer else { return }
+        guard let shared else { return }
+        if let slices, let take = exchange.existingLocal(for: self, as: SharedTake.self), let client = take.client {
+            take.client = nil
+            slices.received(answer, extra: take.extra, prefetch: false, taking: cost, client: client, worker: exchange.worker)
+        }
+        guard let answer else { return }
+        shared.store.decided(locally: false)
         exchange.local(for: self) { SharedTake() }.answer = shared.admission(answer)
     }
 
@@ -220,15 +283,29 @@ public final class TokenBucketFilter: SharedLimitFilter {
             return reserve(admit(key: key, tokens: reservation), key: key, inRedis: false, estimate, exchange)
         }
         guard let shared else { return local() }
+        let client = keying.sharedKey(for: exchange, store: shared.store)
+        if let slices, let remaining = slices.take(reservation, client: client, worker: exchange.worker) {
+            shared.store.decided(locally: true)
+            return reserve(sliceAdmission(remaining), key: client, inRedis: true, estimate, exchange)
+        }
         let state = exchange.local(for: self) { Reservation() }
         state.awaiting = true
-        let client = keying.sharedKey(for: exchange, store: shared.store)
-        shared.take(reservation, client: client, worker: exchange.worker) { [self] result in
+        let extra = slices?.extra(besides: reservation, client: client) ?? 0
+        let call = slices == nil ? shared.takeCall(reservation, client: client)
+            : shared.sliceCall(reservation, extra: extra, client: client)
+        shared.store.run(call, worker: exchange.worker) { [self] answer in
+            slices?.received(answer, extra: extra, prefetch: false, taking: reservation, client: client, worker: exchange.worker)
+            shared.store.decided(locally: false)
+            let result = shared.admission(answer)
             state.awaiting = false
             if state.abandoned {
                 // The exchange ended while the reservation was on its way: give it straight back.
                 if case .success(let admission) = result, admission.admitted {
-                    shared.adjust(by: -reservation, client: client, worker: exchange.worker)
+                    if let slices {
+                        slices.settle(reservation, client: client, worker: exchange.worker)
+                    } else {
+                        shared.adjust(by: -reservation, client: client, worker: exchange.worker)
+                    }
                 }
                 return
             }
@@ -288,7 +365,11 @@ public final class TokenBucketFilter: SharedLimitFilter {
         let difference = state.reserved - used
         guard difference != 0 else { return }
         if state.inRedis, let shared {
-            shared.adjust(by: -difference, client: key, worker: exchange.worker)
+            if let slices {
+                slices.settle(difference, client: key, worker: exchange.worker)
+            } else {
+                shared.adjust(by: -difference, client: key, worker: exchange.worker)
+            }
             return
         }
         let now = clock.now()
@@ -422,6 +503,10 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// `mode: requests` with `shared: true`: the answer of a take fetched ahead, until `onRequest`.
     final class SharedTake {
         var answer: Result<Admission, SharedStoreFailure>?
+        /// Batch mode: the extra tokens the take asked for the slice, and the client key until the
+        /// answer came.
+        var extra = 0
+        var client: String?
     }
 
     final class Reservation {
@@ -500,6 +585,15 @@ final class SharedTokenBuckets: Sendable {
             }
             return body(&store)
         }
+    }
+}
+
+extension TokenBucketFilter: SharedHoldings {
+    /// Batch mode: the slices' unspent tokens go back to their buckets when the process stops.
+    /// Loop thread of `worker`.
+    public func giveBack(worker: Int, _ done: @escaping () -> Void) {
+        guard let slices else { return done() }
+        slices.giveBackAll(worker: worker, done)
     }
 }
 
