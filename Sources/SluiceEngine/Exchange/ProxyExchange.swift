@@ -822,11 +822,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     private func finish(_ outcome: Outcome, keepAlive: Bool, notifyDownstream: Bool = true) {
         guard phase != .ended else { return }
-        // Without a client (it left, a filter kept the upstream): how the upstream ended goes in
-        // the outcome, and nothing is told to the connection, which is gone.
-        let outcome = detachment?.outcome(after: outcome) ?? outcome
-        let notifyDownstream = notifyDownstream && detachment == nil
-        if let detachment { exchange.setBytesToClient(detachment.bytesToClient) }
+        if let detachment { return finishWithoutClient(detachment, reached: outcome) }
         phase = .ended
         suspended = false
         connectTimer?.cancel()
@@ -1087,6 +1083,15 @@ extension ProxyExchange {
         }
         downstream.drainWanted = false
         return true
+    }
+
+    /// The ending of an exchange whose client left while a filter kept its upstream: the outcome
+    /// says how the upstream ended (`ClientDetachment`), the bytes the client got are those it had
+    /// when it left, and the connection, which is gone, is not told.
+    fileprivate func finishWithoutClient(_ detachment: ClientDetachment, reached: Outcome) {
+        self.detachment = nil
+        exchange.setBytesToClient(detachment.bytesToClient)
+        finish(detachment.outcome(after: reached), keepAlive: false, notifyDownstream: false)
     }
 
     func beginOwnStream(_ head: HTTPResponseHead) -> Bool {

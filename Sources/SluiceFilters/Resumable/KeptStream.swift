@@ -50,9 +50,13 @@ struct KeptStream: Sendable {
         lastSeq = event.seq
     }
 
+    /// The id of the newest dropped event: a resume after it starts at the oldest kept one.
+    private(set) var lastDroppedID: String?
+
     /// Drops the oldest kept event; answers its size.
     mutating func dropOldest() -> Int {
         let size = events[head].bytes.count
+        lastDroppedID = events[head].id
         bytes -= size
         head += 1
         if head >= 64 && head * 2 >= events.count {
@@ -62,15 +66,15 @@ struct KeptStream: Sendable {
         return size
     }
 
-    /// The sequence number right after the newest kept event whose id is `id`; nil when no kept
-    /// event has it.
+    /// The sequence number right after the newest kept event whose id is `id` (or the oldest kept
+    /// one, when `id` is the newest dropped event's); nil when no kept event has it.
     func cursor(after id: String) -> Int? {
         var i = events.count - 1
         while i >= head {
             if events[i].id == id { return events[i].seq + 1 }
             i -= 1
         }
-        return nil
+        return id == lastDroppedID ? firstSeq : nil
     }
 
     /// The wire bytes of the kept events from sequence number `cursor` on; nil when `cursor` is
