@@ -76,6 +76,10 @@ public final class ResumableFilter: Filter {
     /// A resume an exchange answers.
     final class ServedResume {
         var reader: StreamReader?
+        /// The response head went out: events may be written. A wake that comes before (a
+        /// producer on another worker appended between the open and this exchange's turn) reads
+        /// nothing, so nothing is read that could not be written; the first delivery reads it all.
+        var began = false
     }
 
     // MARK: - Hooks
@@ -245,7 +249,8 @@ public final class ResumableFilter: Filter {
             head.headers.set("cache-control", "no-cache")
             head.headers.set("x-sluice-stream-id", id)
             // False when the exchange ended meanwhile (its client left): `onComplete` closed the reader.
-            guard exchange.beginOwnStream(head) else { return }
+            guard exchange.beginOwnStream(head), let served = exchange.existingLocal(for: self, as: ServedResume.self) else { return }
+            served.began = true
             deliver(to: exchange)
         }
     }
@@ -253,7 +258,7 @@ public final class ResumableFilter: Filter {
     /// Writes what the exchange's reader has not had yet, and the end once the stream ended.
     /// Loop thread; runs when the resume opened and on every wake.
     private func deliver(to exchange: Exchange) {
-        guard let reader = exchange.existingLocal(for: self, as: ServedResume.self)?.reader else { return }
+        guard let served = exchange.existingLocal(for: self, as: ServedResume.self), served.began, let reader = served.reader else { return }
         switch store.read(reader) {
         case .events(let bytes, _, let ending):
             exchange.writeOwnStream(bytes)
