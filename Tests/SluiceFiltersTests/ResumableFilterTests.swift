@@ -179,6 +179,9 @@ struct ResumableFilterTests {
         }
         let bad = try Self.resume(proxy, "/sluice/streams/0123456789abcdef0123456789abcdef?last_event_id=%zz")
         #expect(bad.status == 400)
+        let post = try TestClient.post(port: proxy.port, path: "/sluice/streams/0123456789abcdef0123456789abcdef", json: "{}")
+        #expect(post.status == 405)
+        #expect(post.head.headers["allow"] == "GET")
         #expect(proxy.upstream.journal.entries.isEmpty, "a resume reached the upstream")
     }
 
