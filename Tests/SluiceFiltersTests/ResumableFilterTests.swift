@@ -22,14 +22,12 @@ struct ResumableFilterTests {
     }
 
     /// Starts a streamed chat completion as `credential` and reads its head.
-    private static func startStream(_ proxy: ProxyHarness, credential: String? = "Bearer alice",
-                                    extra: [(String, String)] = []) throws -> (TestClient, HTTPResponseHead) {
+    private static func startStream(_ proxy: ProxyHarness, credential: String? = "Bearer alice", path: String = "/v1/chat/completions",
+                                    json: String = TestClient.chatRequest()) throws -> (TestClient, HTTPResponseHead) {
         let client = try TestClient(port: proxy.port)
         var headers = HTTPHeaders([("host", "127.0.0.1:\(proxy.port)"), ("content-type", "application/json")])
         if let credential { headers.add("authorization", credential) }
-        for (name, value) in extra { headers.add(name, value) }
-        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: headers),
-                        body: Array(TestClient.chatRequest().utf8))
+        try client.send(HTTPRequestHead(method: "POST", target: path, headers: headers), body: Array(json.utf8))
         return (client, try client.readHead())
     }
 
@@ -213,7 +211,64 @@ struct ResumableFilterTests {
         #expect(tail.body == Self.wire(Array(lastTwo.dropFirst())))
     }
 
+    @Test func anAnthropicStreamResumesTheSameWay() throws {
+        let proxy = try ProxyHarness(chain: Self.chain(), upstreamSettings: Self.mock(tokens: 20, tps: 20))
+        defer { proxy.stop() }
+        let json = #"{"model":"claude-mock","max_tokens":20,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        let whole = try TestClient.post(port: proxy.port, path: "/v1/messages", json: json,
+                                        headers: [("authorization", "Bearer alice")], timeout: .seconds(20))
+        #expect(whole.sseEvents.first?.event == "message_start")
+        let (client, head) = try Self.startStream(proxy, path: "/v1/messages", json: json)
+        let id = try #require(head.headers["x-sluice-stream-id"])
+        let firstPart = try Self.readEvents(client, 4)
+        client.close()
+        let rest = try Self.resume(proxy, "/sluice/streams/\(id)", lastEventID: firstPart.last?.id)
+        #expect(rest.status == 200)
+        #expect(rest.ending == .complete)
+        #expect(Self.wire(firstPart) + rest.body == whole.body)
+        #expect(rest.sseEvents.last?.event == "message_stop")
+    }
+
+    @Test func keptStreamsSurviveAReload() throws {
+        let path = ProxyHarness.temporaryFilterFilePath()
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: Self.chain("{ window: 60s }")), path: path,
+                                     upstreamSettings: Self.mock(tokens: 5, tps: 200))
+        defer { proxy.stop() }
+        let whole = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
+                                        headers: [("authorization", "Bearer alice")])
+        let id = try #require(whole.head.headers["x-sluice-stream-id"])
+        let reloaded = try proxy.reload(filterFile: ProxyHarness.filterFile(chain: Self.chain("{ window: 120s }")))
+        guard case .success = reloaded else {
+            Issue.record("the reload failed: \(reloaded)")
+            return
+        }
+        let after = try Self.resume(proxy, "/sluice/streams/\(id)")
+        #expect(after.status == 200)
+        #expect(after.body == whole.body)
+    }
+
     // MARK: - Budgets
+
+    @Test func aDetachedUpstreamIsCancelledAWindowAfterItsClientLeft() throws {
+        let proxy = try ProxyHarness(chain: Self.chain("{ window: 1s }"), upstreamSettings: Self.mock(tokens: 400, tps: 20))
+        defer { proxy.stop() }
+        let (client, head) = try Self.startStream(proxy)
+        let id = try #require(head.headers["x-sluice-stream-id"])
+        _ = try Self.readEvents(client, 2)
+        client.close()
+        // Nobody comes back: a second later the upstream is cancelled, long before its 20 s end.
+        #expect(proxy.upstream.journal.wait(timeout: .seconds(10)) { $0.first?.ending != nil })
+        let entry = try #require(proxy.upstream.journal.entries.first)
+        #expect(entry.ending == .cancelledByPeer)
+        #expect(entry.bodyStepsSent < entry.bodyStepsPlanned / 2)
+        let gone = try Self.resume(proxy, "/sluice/streams/\(id)", lastEventID: "2")
+        #expect(gone.status == 410)
+        #expect(gone.bodyText.contains("expired"))
+        let scrape = try proxy.metrics()
+        #expect(scrape.value("sluice_resumable_upstreams_cancelled_total", ["reason": "window"]) == 1)
+        #expect(scrape.value("sluice_resumable_streams_lost_total", ["reason": "expired"]) == 1)
+        #expect(scrape.value("sluice_resumable_kept_streams") == 0)
+    }
 
     @Test func aDetachedUpstreamIsCancelledWhenTheByteBudgetRunsOut() throws {
         let proxy = try ProxyHarness(chain: Self.chain("{ max_bytes: 4KiB }"), upstreamSettings: Self.mock(tokens: 400, tps: 100))

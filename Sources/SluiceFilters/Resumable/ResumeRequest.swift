@@ -6,7 +6,7 @@ import SluiceFilterAPI
 struct ResumeRequest: Equatable {
     /// The stream id as written in the path (not checked here).
     var streamID: Substring
-    /// The last event the client has; nil: from the start.
+    /// The last event the client has; nil (no id, or an empty one): from the start.
     var lastEventID: String?
 
     /// What a request to the resume path can be.
@@ -34,6 +34,8 @@ struct ResumeRequest: Equatable {
                 request.lastEventID = value
             }
         }
+        // An empty id is what an SSE client has before its first event: from the start.
+        if request.lastEventID?.isEmpty == true { request.lastEventID = nil }
         return .resume(request)
     }
 
