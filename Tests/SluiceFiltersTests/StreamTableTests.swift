@@ -1,12 +1,8 @@
 import SluiceFilterAPI
-@testable import SluiceFilters
-import SluiceHTTP
-import SluiceTesting
-import Synchronization
+import SluiceFilters
 import Testing
 
-/// The rules of keeping resumable streams, on `StreamTable` and `MemoryStreamStore` directly, with
-/// time as a parameter (or a `ManualClock`).
+/// The rules of keeping resumable streams, on `StreamTable` directly, with time as a parameter.
 struct StreamTableTests {
     private static let alice = CredentialDigest(of: "Bearer alice")
     private static let mallory = CredentialDigest(of: "Bearer mallory")
@@ -147,95 +143,5 @@ struct StreamTableTests {
         }
         #expect(table.open("s", credential: Self.alice, lastEventID: "msg-b", now: Self.t0) == .opened(cursor: 3, dialect: .openai, live: true))
         #expect(table.open("s", credential: Self.alice, lastEventID: "2", now: Self.t0) == .unknownEventID)
-    }
-
-    // MARK: - The store around the table
-
-    @Test func theStoreWakesEachReaderOnceUntilItReadsAndNeverHandsAnEventOutTwice() {
-        let clock = ManualClock()
-        let store = MemoryStreamStore(limits: StreamLimits(window: .seconds(60), maxBytes: 10_000, maxTotalBytes: 10_000), clock: clock)
-        store.begin("s", credential: Self.alice, dialect: .openai)
-        #expect(store.append("s", seq: 1, eventID: "1", bytes: Self.event(1)) == .kept)
-        let wakes = Mutex(0)
-        let reader = StreamReader(streamID: "s") { wakes.withLock { $0 += 1 } }
-        let opened = Mutex<StreamTable.OpenAnswer?>(nil)
-        store.open(reader, credential: Self.alice, lastEventID: nil) { answer in opened.withLock { $0 = answer } }
-        #expect(opened.withLock { $0 } == .opened(cursor: 1, dialect: .openai, live: true))
-        #expect(store.read(reader) == .events(Self.event(1), next: 2, ending: nil))
-        _ = store.append("s", seq: 2, eventID: "2", bytes: Self.event(2))
-        _ = store.append("s", seq: 3, eventID: "3", bytes: Self.event(3))
-        #expect(wakes.withLock { $0 } == 1)
-        #expect(store.read(reader) == .events(Self.event(2) + Self.event(3), next: 4, ending: nil))
-        store.end("s", .complete)
-        #expect(wakes.withLock { $0 } == 2)
-        #expect(store.read(reader) == .events([], next: 4, ending: .complete))
-        store.close(reader)
-        #expect(store.keptBytes == 300)
-        #expect(store.keptStreams == 1)
-        clock.advance(by: .seconds(61))
-        let late = StreamReader(streamID: "s") {}
-        store.open(late, credential: Self.alice, lastEventID: "1") { answer in opened.withLock { $0 = answer } }
-        #expect(opened.withLock { $0 } == .gone(.expired))
-        #expect(store.keptBytes == 0)
-    }
-
-    // MARK: - Ids, credentials, requests
-
-    @Test func streamIDsAre128RandomBitsInHex() {
-        let ids = (0..<1_000).map { _ in StreamID.make() }
-        #expect(Set(ids).count == ids.count)
-        #expect(ids.allSatisfy(StreamID.isWellFormed))
-        #expect(!StreamID.isWellFormed("0123456789ABCDEF0123456789ABCDEF"))
-        #expect(!StreamID.isWellFormed("0123456789abcdef"))
-    }
-
-    @Test func aResumeRequestTakesTheHeaderThenTheQueryParameter() {
-        func parse(_ target: String, _ headers: [(String, String)] = []) -> String {
-            switch ResumeRequest.parse(HTTPRequestHead(method: "GET", target: target, headers: HTTPHeaders(headers)), prefix: "/s/") {
-            case .notResume: return "not a resume"
-            case .malformed: return "malformed"
-            case .resume(let request): return "\(request.streamID) after \(request.lastEventID ?? "-")"
-            }
-        }
-        #expect(parse("/v1/chat/completions") == "not a resume")
-        #expect(parse("/s/abc") == "abc after -")
-        #expect(parse("/s/abc", [("last-event-id", "7")]) == "abc after 7")
-        #expect(parse("/s/abc?last_event_id=7", [("last-event-id", "8")]) == "abc after 8")
-        #expect(parse("/s/abc?x=1&last_event_id=msg%2D7+b") == "abc after msg-7 b")
-        #expect(parse("/s/abc?last_event_id=") == "abc after -")
-        #expect(parse("/s/abc?last_event_id=%e2%82") == "malformed")
-        #expect(parse("/s/abc?last_event_id=%4") == "malformed")
-    }
-
-    @Test func credentialDigestsTellCredentialsApart() {
-        #expect(CredentialDigest(of: "Bearer alice") == CredentialDigest(of: "Bearer alice"))
-        #expect(CredentialDigest(of: "Bearer alice") != CredentialDigest(of: "Bearer alicf"))
-        #expect(CredentialDigest(of: "") != CredentialDigest(of: "Bearer alice"))
-    }
-
-    @Test func theSettingsDefaultAsDocumented() throws {
-        let filter = try FilterTestBench.makeFilter("resumable", registry: BuiltinFilters.registry()) as? ResumableFilter
-        let settings = try #require(filter?.settings)
-        #expect(settings.window == .seconds(60))
-        #expect(settings.maxBytes == 4 * 1024 * 1024)
-        #expect(settings.maxTotalBytes == 256 * 1024 * 1024)
-        #expect(settings.resumePath == "/sluice/streams")
-        #expect(settings.key == nil)
-        let trimmed = try FilterTestBench.makeFilter("resumable", config: "{ resume_path: /r/, key: { header: x-api-key } }",
-                                                     registry: BuiltinFilters.registry()) as? ResumableFilter
-        #expect(trimmed?.settings.resumePath == "/r")
-        #expect(trimmed?.settings.key == .header("x-api-key"))
-    }
-
-    @Test func unknownKeysAndBadPathsAreReportedWithPositions() {
-        do {
-            _ = try FilterTestBench.makeFilter("resumable", config: "window: 60s\nresume_path: /\nwindoww: 1s",
-                                               registry: BuiltinFilters.registry(), path: "r.yaml")
-            Issue.record("bad settings were accepted")
-        } catch {
-            let text = "\(error)"
-            #expect(text.contains("r.yaml:2:14: 'resume_path' must not be '/' alone"), "\(text)")
-            #expect(text.contains("r.yaml:3:1:"), "\(text)")
-        }
     }
 }
