@@ -67,7 +67,11 @@ let package = Package(
             ],
             swiftSettings: dataPath
         ),
-        .target(name: "SluiceFilters", dependencies: ["SluiceFilterAPI"], swiftSettings: dataPath),
+        .target(
+            name: "SluiceFilters",
+            dependencies: ["SluiceFilterAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: dataPath
+        ),
         .target(
             name: "SluiceCLI",
             dependencies: [

@@ -193,6 +193,8 @@ final class Worker: @unchecked Sendable {
         lagProbe?.cancel()
         lagProbeDue = nil
         for c in Array(connections.values) { c.close() }
+        // What is left has no connection: upstreams a filter kept running after their client left.
+        for x in Array(exchanges.values) { x.fail(ProxyError(.serverShutdown, "the server is shutting down")) }
         pool.closeAll()
     }
 

@@ -79,6 +79,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// grows. A list, not a dictionary of armed ones: a timer is made per hook, a few per exchange,
     /// and each insert and removal hashed.
     @exclusivity(unchecked) private var timers: [SluiceIO.Timer] = []
+    /// Set when the client left and a filter kept the upstream running (`ClientDetachment`).
+    @exclusivity(unchecked) private var detachment: ClientDetachment?
+    /// The response is a filter's own stream (`Exchange.beginOwnStream`), not an upstream's.
+    @exclusivity(unchecked) private var servesOwnStream = false
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
          clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
@@ -802,6 +806,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// The client went away: cancel everything at once.
     func clientGone() {
         guard phase != .ended else { return }
+        if !chain.clientLeftFilters.isEmpty, keepUpstreamWithoutClient() { return }
         if let upstream { self.upstream = nil; upstream.abort() }
         finish(Outcome(kind: .clientGone, status: exchange.headSent ? exchange.response?.status : nil,
                        error: ProxyError(.clientClosed, "the client closed the connection", source: .client),
@@ -817,6 +822,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
 
     private func finish(_ outcome: Outcome, keepAlive: Bool, notifyDownstream: Bool = true) {
         guard phase != .ended else { return }
+        if let detachment { return finishWithoutClient(detachment, reached: outcome) }
         phase = .ended
         suspended = false
         connectTimer?.cancel()
@@ -1042,10 +1048,88 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case .upstreamError: return suspended ? "retry_wait" : "upstream_error"
         case .responseHead: return "response_head"
         case .retryWait: return "retry_wait"
-        case .streaming: return client.isPaused ? "paused" : "streaming"
+        case .streaming: return detachment != nil ? "detached" : client.isPaused ? "paused" : "streaming"
         case .ended: return "ended"
         }
     }
 
     var loopLag: Duration { worker.loopLag }
+}
+
+// MARK: - Without the upstream's client, or without an upstream
+
+extension ProxyExchange {
+    /// The client left mid-stream: asks the filters that may keep the upstream
+    /// (`Filter.onClientLeft`, reverse order). When one answers `.keepUpstream`, the exchange goes
+    /// on without a client and answers true: the caller then leaves it running. Writes to the
+    /// client's socket do nothing once the connection closed it, so the per-event path is the same
+    /// as with a client; the connection is never called again (`finish`).
+    fileprivate func keepUpstreamWithoutClient() -> Bool {
+        guard headCommitted, !servesOwnStream, let upstream else { return false }
+        var keep = false
+        let filters = chain.filters
+        for i in chain.clientLeftFilters.reversed() {
+            let (answer, interrupted) = run(i) { filters[i].onClientLeft(exchange) }
+            // A hook failed the exchange: it ended (or is ending) as the fail said.
+            if interrupted || phase == .ended { return phase == .ended }
+            if answer == .keepUpstream { keep = true }
+        }
+        guard keep else { return false }
+        let now = exchange.clock.now()
+        detachment = ClientDetachment(bytesToClient: client.bytesWritten, at: now)
+        if client.isPaused {
+            exchange.counters.clientPausedTime += client.endPause(at: now)
+            upstream.setReading(true)
+        }
+        downstream.drainWanted = false
+        return true
+    }
+
+    /// The ending of an exchange whose client left while a filter kept its upstream: the outcome
+    /// says how the upstream ended (`ClientDetachment`), the bytes the client got are those it had
+    /// when it left, and the connection, which is gone, is not told.
+    fileprivate func finishWithoutClient(_ detachment: ClientDetachment, reached: Outcome) {
+        self.detachment = nil
+        exchange.setBytesToClient(detachment.bytesToClient)
+        finish(detachment.outcome(after: reached), keepAlive: false, notifyDownstream: false)
+    }
+
+    func beginOwnStream(_ head: HTTPResponseHead) -> Bool {
+        guard suspended, !exchange.headSent, upstream == nil else { return false }
+        let filter: Int
+        switch phase {
+        case .request(let i), .requestBody(let i): filter = i
+        default: return false
+        }
+        suspended = false
+        servesOwnStream = true
+        runner.decided(by: filter)
+        var head = head
+        head.headers.remove("content-length")
+        applyResponseHeaders(to: &head)
+        head.headers.set("x-request-id", exchange.id)
+        client.sendHead(head, requestMethod: exchange.request.method, clientVersion: clientVersion,
+                        clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false)
+        exchange.response = head
+        exchange.headSent = true
+        exchange.isEventStream = head.headers["content-type"]?.lowercased().hasPrefix("text/event-stream") == true
+        exchange.timings.firstByteToClient = exchange.clock.now()
+        phase = .streaming
+        return true
+    }
+
+    func writeOwnStream(_ bytes: [UInt8]) {
+        guard servesOwnStream, phase == .streaming, !bytes.isEmpty else { return }
+        send(bytes)
+    }
+
+    func endOwnStream() {
+        guard servesOwnStream, phase == .streaming else { return }
+        if client.finish() {
+            if !incomingBody.complete { client.forceClose() }
+            finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
+        } else {
+            truncate(ProxyError(.internalError, "the stream could not be ended properly"))
+        }
+    }
 }

@@ -148,6 +148,20 @@ public enum MetricCatalog {
           "Streams a backpressure filter ended because the client read nothing for slow_client_timeout.", owner: .filter),
         e("sluice_timeouts_total", .counter, ["chain", "filter", "timer"],
           "Exchanges a timeouts filter ended, by timer: connect, response_head, first_token, between_tokens, total.", owner: .filter),
+        e("sluice_resumable_kept_bytes", .gauge, ["chain", "filter"],
+          "Bytes of SSE events a resumable filter keeps now, every stream together (bounded by max_total_bytes).", owner: .filter),
+        e("sluice_resumable_kept_streams", .gauge, ["chain", "filter"], "Streams a resumable filter keeps now, live and ended.",
+          owner: .filter),
+        e("sluice_resumable_resumes_total", .counter, ["chain", "filter", "result"],
+          "Resume requests, by answer: replayed (200), not_found (404), gone (410), bad_request (400, 405).", owner: .filter),
+        e("sluice_resumable_streams_lost_total", .counter, ["chain", "filter", "reason"],
+          "Streams a resumable filter stopped keeping, by reason: expired, evicted (an ended stream dropped under max_total_bytes), memory_cap (a live stream that did not fit), too_large.",
+          owner: .filter),
+        e("sluice_resumable_upstreams_kept_total", .counter, ["chain", "filter"],
+          "Upstreams a resumable filter kept running after their client left.", owner: .filter),
+        e("sluice_resumable_upstreams_cancelled_total", .counter, ["chain", "filter", "reason"],
+          "Detached upstreams a resumable filter cancelled, by reason: window, max_bytes, lost (the stream stopped being kept).",
+          owner: .filter),
     ]
 
     /// The entry for `name`, or nil when the proxy does not export it.

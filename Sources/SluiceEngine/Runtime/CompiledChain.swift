@@ -23,6 +23,9 @@ final class CompiledChain: Sendable {
     /// `SharedLimitFilter`s, the run, whose shared calls the engine makes in one round trip before
     /// the run's first `onRequest`; nil elsewhere. Empty when the chain has no such run.
     let sharedLimitRuns: [[any SharedLimitFilter]?]
+    /// Indices (file order) of filters asked `onClientLeft` when the client leaves mid-stream;
+    /// empty for most chains, which then cancel the upstream without asking anyone.
+    let clientLeftFilters: [Int]
     /// The body may change size on the way: Content-Length cannot be passed through.
     var rewritesBody: Bool { rewritesEvents || !chunkFilters.isEmpty }
 
@@ -38,6 +41,7 @@ final class CompiledChain: Sendable {
         self.readsEventFields = access.contains(.read) || access.contains(.rewrite)
         self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }
         self.sharedLimitRuns = Self.sharedLimitRuns(filters)
+        self.clientLeftFilters = filters.indices.filter { filters[$0].keepsUpstreamWhenClientLeaves }
     }
 
     private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {

@@ -191,6 +191,9 @@ package protocol ExchangeDriver: AnyObject {
     var attemptInFlight: Bool { get }
     var clientBacklog: Int { get }
     var loopLag: Duration { get }
+    func beginOwnStream(_ head: HTTPResponseHead) -> Bool
+    func writeOwnStream(_ bytes: [UInt8])
+    func endOwnStream()
 }
 
 /// Who sent the request.

@@ -62,6 +62,14 @@ public protocol Filter: AnyObject, Sendable {
     /// The client's backlog fell to `exchange.clientLowWatermark`; upstream reads resumed. In reverse order.
     func onClientDrained(_ exchange: Exchange)
 
+    /// The client went away while the response streamed: its head was sent and the upstream is still
+    /// sending. Called only for filters whose `keepsUpstreamWhenClientLeaves` is true, in reverse
+    /// order, before anything is cancelled. `.keepUpstream` from any of them keeps the upstream
+    /// running without a client (see `ClientLeftDecision`); otherwise the upstream is cancelled and
+    /// the exchange ends as `client_gone`, as it does for every other chain. A hook may schedule
+    /// timers (a deadline for the detached upstream) and may call `exchange.fail`, which cancels it.
+    func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision
+
     /// The exchange ended. Called exactly once for every filter of the chain, in reverse order, however
     /// the exchange ended — including for filters whose `onRequest` never ran (check your own local state).
     func onComplete(_ exchange: Exchange, _ outcome: Outcome)
@@ -83,6 +91,9 @@ public protocol Filter: AnyObject, Sendable {
     /// default follows them (`.rewrite`, `.read` or `.none`); a filter that reads only the
     /// `LLMEventInfo` answers `.info` and spares the chain a `String` per event.
     var eventAccess: EventAccess { get }
+    /// True to be asked `onClientLeft` when the client leaves mid-stream. The engine lists such
+    /// filters once per chain version, so chains without one do no work for it.
+    var keepsUpstreamWhenClientLeaves: Bool { get }
 }
 
 extension Filter {
@@ -106,6 +117,8 @@ extension Filter {
     public func onClientBlocked(_ exchange: Exchange) {}
     /// Default: nothing.
     public func onClientDrained(_ exchange: Exchange) {}
+    /// Default: `.cancel`.
+    public func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision { .cancel }
     /// Default: nothing.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
     /// Default: nil, the body is not buffered for this filter.
@@ -120,6 +133,8 @@ extension Filter {
     public var rewritesEvents: Bool { false }
     /// Default: from `rewritesEvents` and `wantsEvents`.
     public var eventAccess: EventAccess { rewritesEvents ? .rewrite : wantsEvents ? .read : .none }
+    /// Default: false, `onClientLeft` is not called.
+    public var keepsUpstreamWhenClientLeaves: Bool { false }
 }
 
 /// A piece of a response body on its way to the client.

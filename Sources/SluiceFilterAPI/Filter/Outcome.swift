@@ -30,19 +30,27 @@ public struct Outcome: Sendable, CustomStringConvertible {
     /// scheduled (or with a `ProxyError` whose source is that filter). nil when the upstream or the
     /// client decided, and after a retry that went on to another attempt.
     public var decidedBy: String?
+    /// nil unless the client left mid-stream and a filter kept the upstream running
+    /// (`ClientLeftDecision.keepUpstream`). `kind` is then `client_gone`, and this says how the
+    /// kept upstream's stream ended: `completed` (properly, by its framing and final event),
+    /// `upstream_error` (with an error event in it), or `truncated` (cut, or cancelled by a filter).
+    public var keptUpstreamEnding: Kind?
 
     /// An outcome built by hand (tests of an `onComplete` hook).
-    public init(kind: Kind, status: Int? = nil, error: ProxyError? = nil, decidedBy: String? = nil) {
+    public init(kind: Kind, status: Int? = nil, error: ProxyError? = nil, decidedBy: String? = nil,
+                keptUpstreamEnding: Kind? = nil) {
         self.kind = kind
         self.status = status
         self.error = error
         self.decidedBy = decidedBy
+        self.keptUpstreamEnding = keptUpstreamEnding
     }
 
     /// `kind status (error kind: message)`, for logs.
     public var description: String {
         var s = kind.rawValue
         if let status { s += " \(status)" }
+        if let keptUpstreamEnding { s += " (upstream kept: \(keptUpstreamEnding.rawValue))" }
         if let error { s += " (\(error.kind.rawValue): \(error.message)\(error.logDetail.map { " [\($0)]" } ?? ""))" }
         return s
     }
