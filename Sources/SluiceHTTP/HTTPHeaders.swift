@@ -336,6 +336,22 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         }
     }
 
+    /// `writeField(_:_:into:)` for a name the caller wrote as a literal token (`"x-request-id"`): its
+    /// bytes are not checked again on every request, only the value's (CR, LF and NUL written as SP).
+    public static func writeField(known name: StaticString, _ value: String, into buffer: inout [UInt8]) {
+        let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        assert(!nameBytes.isEmpty && nameBytes.allSatisfy(ASCII.isTokenChar), "\(name) is not a field name")
+        var value = value
+        value.withUTF8 { valueBytes in
+            let value = UnsafeRawBufferPointer(valueBytes)
+            if HeaderFieldWriter.breaksLine(value) {
+                HeaderFieldWriter.write(name: nameBytes, value: value, into: &buffer)
+            } else {
+                HeaderFieldWriter.appendLine(name: nameBytes, value: value, into: &buffer)
+            }
+        }
+    }
+
     /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`.
     mutating func appendValidated(name: Range<Int>, value: Range<Int>) {
         fields.append(Field(

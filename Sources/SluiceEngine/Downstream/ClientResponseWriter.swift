@@ -93,12 +93,12 @@ struct ClientResponseWriter {
             dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name)
         })
         for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
-        HTTPHeaders.writeField("x-request-id", requestID, into: &bytes)
-        if framing == .chunked { HTTPHeaders.writeField("transfer-encoding", "chunked", into: &bytes) }
+        HTTPHeaders.writeField(known: "x-request-id", requestID, into: &bytes)
+        if framing == .chunked { HTTPHeaders.writeField(known: "transfer-encoding", "chunked", into: &bytes) }
         if !keep {
-            HTTPHeaders.writeField("connection", "close", into: &bytes)
+            HTTPHeaders.writeField(known: "connection", "close", into: &bytes)
         } else if clientVersion == .http1_0 {
-            HTTPHeaders.writeField("connection", "keep-alive", into: &bytes)
+            HTTPHeaders.writeField(known: "connection", "keep-alive", into: &bytes)
         }
         bytes.append(contentsOf: [0x0D, 0x0A])
         return bytes

@@ -109,19 +109,19 @@ extension HeaderRewriter {
             replaced.contains(name) || namedSet?.contains(name) == true
                 || (!allowUnderscores && name.contains(UInt8(ascii: "_")))
         }, adding: { out in
-            HTTPHeaders.writeField("host", endpoint.authority, into: &out)
-            if let clientHost { HTTPHeaders.writeField("x-forwarded-host", clientHost, into: &out) }
+            HTTPHeaders.writeField(known: "host", endpoint.authority, into: &out)
+            if let clientHost { HTTPHeaders.writeField(known: "x-forwarded-host", clientHost, into: &out) }
             if let prior, !prior.isEmpty {
-                HTTPHeaders.writeField("x-forwarded-for", prior + ", " + exchange.client.address, into: &out)
+                HTTPHeaders.writeField(known: "x-forwarded-for", prior + ", " + exchange.client.address, into: &out)
             } else {
-                HTTPHeaders.writeField("x-forwarded-for", exchange.client.address, into: &out)
+                HTTPHeaders.writeField(known: "x-forwarded-for", exchange.client.address, into: &out)
             }
-            HTTPHeaders.writeField("x-forwarded-proto", exchange.client.secure ? "https" : "http", into: &out)
-            HTTPHeaders.writeField("x-request-id", exchange.id, into: &out)
+            HTTPHeaders.writeField(known: "x-forwarded-proto", exchange.client.secure ? "https" : "http", into: &out)
+            HTTPHeaders.writeField(known: "x-request-id", exchange.id, into: &out)
             switch bodyFraming {
             case .none: break
-            case .contentLength(let n): HTTPHeaders.writeField("content-length", String(n), into: &out)
-            case .chunked: HTTPHeaders.writeField("transfer-encoding", "chunked", into: &out)
+            case .contentLength(let n): HTTPHeaders.writeField(known: "content-length", String(n), into: &out)
+            case .chunked: HTTPHeaders.writeField(known: "transfer-encoding", "chunked", into: &out)
             }
         })
     }
