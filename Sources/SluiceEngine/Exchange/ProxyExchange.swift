@@ -74,11 +74,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var decidedBy: String? { runner.decidedBy }
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
-    /// The timers the filters scheduled on this exchange, cancelled when it ends (cancelling one
-    /// that fired or was cancelled does nothing); the ones no longer armed are dropped when the list
-    /// grows. A list, not a dictionary of armed ones: a timer is made per hook, a few per exchange,
-    /// and each insert and removal hashed.
-    @exclusivity(unchecked) private var timers: [SluiceIO.Timer] = []
+    /// The timers the filters scheduled on this exchange, on one libevent timer; closed (every one
+    /// cancelled) when the exchange ends. Made at the first `schedule`.
+    @exclusivity(unchecked) private var deadlines: ExchangeDeadlines?
     /// Set when the client left and a filter kept the upstream running (`ClientDetachment`).
     @exclusivity(unchecked) private var detachment: ClientDetachment?
     /// The response is a filter's own stream (`Exchange.beginOwnStream`), not an upstream's.
@@ -97,6 +95,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         self.client = ClientSide(socket: downstream.socket)
         self.runner = ChainRunner(names: route.chain.filterNames)
         exchange.driver = self
+    }
+
+    deinit {
+        // A filter may hold a timer's handle, and with it the deadlines, past this exchange.
+        deadlines?.close()
     }
 
     var isEnded: Bool { phase == .ended }
@@ -826,8 +829,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         phase = .ended
         suspended = false
         connectTimer?.cancel()
-        for t in timers { t.cancel() }
-        timers = []
+        deadlines?.close()
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
@@ -978,28 +980,20 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
+        guard phase != .ended else { return ExchangeTimer(cancel: {}) }
         // The timer belongs to the filter that asked for it: what its body decides is that filter's.
-        let owner = runner.running
-        let timer = SluiceIO.Timer(loop: worker.loop) { [weak self] _ in
-            guard let self, self.phase != .ended else { return }
-            if let owner { _ = self.run(owner, body) } else { body() }
+        let entry = (deadlines ?? makeDeadlines()).schedule(after: delay, owner: runner.running, body)
+        return ExchangeTimer(backend: entry)
+    }
+
+    private func makeDeadlines() -> ExchangeDeadlines {
+        // Unowned: the deadlines close when this exchange ends or is freed, and a closed one runs nothing.
+        let made = ExchangeDeadlines(loop: worker.loop, clock: exchange.clock) { [unowned self] owner, body in
+            guard phase != .ended else { return }
+            if let owner { _ = run(owner, body) } else { body() }
         }
-        if timers.isEmpty {
-            timers.reserveCapacity(4)
-        } else if timers.count >= 16 {
-            // A filter that schedules per event instead of rescheduling: keep only the armed ones.
-            timers.removeAll { !$0.isArmed }
-        }
-        timers.append(timer)
-        timer.arm(after: delay)
-        // The handle holds the timer, so a cancelled or fired timer can be armed again (not once the
-        // exchange ended).
-        return ExchangeTimer(
-            cancel: { timer.cancel() },
-            reschedule: { [weak self] delay in
-                guard let self, self.phase != .ended else { return }
-                timer.arm(after: delay)
-            })
+        deadlines = made
+        return made
     }
 
     func runOnLoop(_ body: @escaping @Sendable () -> Void) {
