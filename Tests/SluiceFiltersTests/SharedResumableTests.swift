@@ -188,6 +188,27 @@ struct SharedResumableTests {
         #expect(try Self.resume(b, id).status == 200)
     }
 
+    @Test func aCopyThatMissedAnEventIsGoneElsewhereNeverServedWithAHole() throws {
+        let redis = try RedisTestServer()
+        let (a, b) = try Self.instances(redis, tokens: 40, tps: 20)
+        defer { a.stop(); b.stop() }
+        let (client, id) = try Self.startStream(a)
+        defer { client.close() }
+        _ = try Self.readEvents(client, 2)
+        // As if an append had been lost on the way: Redis now expects a later event than comes next.
+        try redis.command("HINCRBY", "sluice:resumable:main:resumable:{\(id)}", "n", "3")
+        #expect(Self.waitUntil { Self.state(redis, id) == "lost" })
+        let elsewhere = try Self.resume(b, id, lastEventID: "1")
+        #expect(elsewhere.status == 410)
+        #expect(elsewhere.bodyText.contains("could not be kept whole"))
+        // The instance that holds the stream still serves it whole, and its client never noticed.
+        let rest = try client.readResponse(timeout: .seconds(10))
+        #expect(rest.ending == .complete)
+        let here = try Self.resume(a, id)
+        #expect(here.status == 200 && here.body == rest.body)
+        #expect(try a.metrics().value("sluice_resumable_shared_incomplete_total") == 1)
+    }
+
     // MARK: - Redis down
 
     @Test func withRedisDownAResumeOnAnotherInstanceAnswers503AndTheProducingStreamIsUnharmed() throws {
