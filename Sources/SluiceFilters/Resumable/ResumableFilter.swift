@@ -22,6 +22,9 @@ import SluiceFilterAPI
 /// - **Memory.** Per stream, the newest `max_bytes` while its client reads; in all,
 ///   `max_total_bytes`, past which the oldest finished streams go first, and a live stream that
 ///   still does not fit loses resumability (the log says so).
+/// - **Several instances.** `shared: true` (with a `shared_state` section) also copies every stream
+///   to Redis (`RedisStreamStore`): a resume of a stream this instance does not hold is served from
+///   there, and one Redis cannot answer gets 503. The producing stream never waits for Redis.
 ///
 /// List it first in its chain: its `onRequest` then reads the credential before other filters
 /// change the request, and its `onEvent` runs last, so it keeps each event as the client gets it.
