@@ -99,9 +99,15 @@ public final class RedisClient {
     /// `ASKING` right before (a cluster node importing the slot then answers it).
     public func evaluate(_ script: RedisScript, keys: [String], arguments: [String], asking: Bool = false,
                          deadline given: ContinuousClock.Instant? = nil, _ completion: @escaping (RedisOutcome) -> Void) {
+        evaluate(script, keys: keys, byteArguments: arguments.map { Array($0.utf8) }, asking: asking, deadline: given, completion)
+    }
+
+    /// `evaluate` with binary-safe arguments (bytes that need not be UTF-8 text).
+    public func evaluate(_ script: RedisScript, keys: [String], byteArguments arguments: [[UInt8]], asking: Bool = false,
+                         deadline given: ContinuousClock.Instant? = nil, _ completion: @escaping (RedisOutcome) -> Void) {
         let now = clock.now
         let deadline = given ?? now + endpoint.commandTimeout
-        let tail = [String(keys.count)] + keys + arguments
+        let tail = [Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments
         let send = { [unowned self] (command: RESPCommand, completion: @escaping (RedisOutcome) -> Void) in
             // Enqueued back to back, so nothing comes between ASKING and its command on the connection.
             if asking {
@@ -112,15 +118,15 @@ public final class RedisClient {
         if scriptsSent.insert(script.sha1).inserted {
             // The first use on a connection sends the source, which the server keeps: a script it
             // has never seen then costs no NOSCRIPT round trip.
-            send(RESPCommand(strings: ["EVAL", script.source] + tail), completion)
+            send(RESPCommand([Array("EVAL".utf8), Array(script.source.utf8)] + tail), completion)
             return
         }
-        send(RESPCommand(strings: ["EVALSHA", script.sha1] + tail)) { outcome in
+        send(RESPCommand([Array("EVALSHA".utf8), Array(script.sha1.utf8)] + tail)) { outcome in
             guard case .reply(.error(let message)) = outcome, message.hasPrefix("NOSCRIPT") else {
                 completion(outcome)
                 return
             }
-            send(RESPCommand(strings: ["EVAL", script.source] + tail), completion)
+            send(RESPCommand([Array("EVAL".utf8), Array(script.source.utf8)] + tail), completion)
         }
     }
 

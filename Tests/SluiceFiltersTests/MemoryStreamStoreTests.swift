@@ -5,7 +5,7 @@ import Testing
 
 /// `MemoryStreamStore`: the table behind a lock, the readers it wakes, and the clock it reads.
 struct MemoryStreamStoreTests {
-    private static let alice = CredentialDigest(of: "Bearer alice")
+    private static let alice = "Bearer alice"
 
     private static func event(_ seq: Int) -> [UInt8] {
         Array("id: \(seq)\ndata: \(String(repeating: "x", count: 90))\n\n".utf8)

@@ -108,6 +108,31 @@ struct StreamTableTests {
         #expect(table.open("s", credential: Self.alice, lastEventID: "2", now: Self.t0 + .seconds(80)) == .gone(.expired))
     }
 
+    @Test func aReaderOnAnotherInstanceKeepsADetachedStreamForAWindowFromWhenItWasHeard() {
+        var table = Self.table(window: .seconds(10))
+        table.begin("s", credential: Self.alice, dialect: .openai, now: Self.t0)
+        let lefts = table.originLeft("s", now: Self.t0)
+        #expect(lefts)
+        // Heard at 8 s: kept until 18 s, not 10 s.
+        table.readElsewhere("s", now: Self.t0 + .seconds(8))
+        let check1 = table.detachedCheck("s", now: Self.t0 + .seconds(12))
+        #expect(check1 == .runOn(after: .seconds(6)))
+        let check2 = table.detachedCheck("s", now: Self.t0 + .seconds(18))
+        #expect(check2 == .cancel)
+        // A deadline that passed stands: hearing of a reader later does not bring the stream back.
+        table.begin("t", credential: Self.alice, dialect: .openai, now: Self.t0)
+        let leftt = table.originLeft("t", now: Self.t0)
+        #expect(leftt)
+        table.readElsewhere("t", now: Self.t0 + .seconds(11))
+        let check3 = table.detachedCheck("t", now: Self.t0 + .seconds(11))
+        #expect(check3 == .cancel)
+        // A stream read here keeps no deadline; an ended one keeps its own.
+        table.begin("u", credential: Self.alice, dialect: .openai, now: Self.t0)
+        table.readElsewhere("u", now: Self.t0)
+        let check4 = table.detachedCheck("u", now: Self.t0 + .seconds(30))
+        #expect(check4 == .runOn(after: .seconds(10)))
+    }
+
     @Test func pastTheGlobalCapTheOldestEndedStreamsGoFirstThenTheLiveOneLosesResumability() {
         var table = Self.table(maxBytes: 300, maxTotal: 500)
         for (i, (id, count)) in [("a", 3), ("b", 2)].enumerated() {

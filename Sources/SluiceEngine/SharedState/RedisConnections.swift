@@ -92,6 +92,12 @@ final class RedisConnections: Sendable {
     /// command's first deadline, at most `redirectLimit` times. Loop thread of `worker`.
     func evaluate(_ script: SharedScript, keys: [String], arguments: [String], worker: Int,
                   _ completion: @escaping (RedisOutcome) -> Void) {
+        evaluate(script, keys: keys, byteArguments: arguments.map { Array($0.utf8) }, worker: worker, completion)
+    }
+
+    /// `evaluate` with binary-safe arguments. Loop thread of `worker`.
+    func evaluate(_ script: SharedScript, keys: [String], byteArguments arguments: [[UInt8]], worker: Int,
+                  _ completion: @escaping (RedisOutcome) -> Void) {
         let slot = slots[worker]
         var node: String?
         if !slot.owners.isEmpty, let first = keys.first { node = slot.owners[RedisKeySlot.of(first)] }
@@ -99,11 +105,11 @@ final class RedisConnections: Sendable {
              deadline: nil, redirectsLeft: Self.redirectLimit, completion)
     }
 
-    private func send(_ script: RedisScript, keys: [String], arguments: [String], worker: Int, to node: String?, asking: Bool,
+    private func send(_ script: RedisScript, keys: [String], arguments: [[UInt8]], worker: Int, to node: String?, asking: Bool,
                       deadline: ContinuousClock.Instant?, redirectsLeft: Int, _ completion: @escaping (RedisOutcome) -> Void) {
         let client = node.map { self.client(worker, node: $0) } ?? self.client(worker)
         let deadline = deadline ?? ContinuousClock.now + endpoint.commandTimeout
-        client.evaluate(script, keys: keys, arguments: arguments, asking: asking, deadline: deadline) { [self] outcome in
+        client.evaluate(script, keys: keys, byteArguments: arguments, asking: asking, deadline: deadline) { [self] outcome in
             if case .unavailable = outcome, let node {
                 // The node is gone (a failover moves its slots elsewhere): ask `url`'s server again,
                 // whose MOVED names the new owner.

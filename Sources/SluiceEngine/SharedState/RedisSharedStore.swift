@@ -91,6 +91,30 @@ final class RedisSharedStore: SharedStore {
         }
     }
 
+    func evaluate(_ script: SharedScript, keys: [String], arguments: [[UInt8]], worker: Int,
+                  _ completion: @escaping (Result<SharedReply, SharedStoreFailure>) -> Void) {
+        connections.evaluate(script, keys: keys, byteArguments: arguments, worker: worker) { outcome in
+            switch outcome {
+            case .timeout: completion(.failure(.timeout))
+            case .unavailable(let why): completion(.failure(.unavailable(why)))
+            case .reply(.error(let message)): completion(.failure(.badAnswer(message)))
+            case .reply(let value): completion(.success(Self.reply(value)))
+            }
+        }
+    }
+
+    /// A RESP value as filters see it (an error nested in an array becomes nil: scripts that
+    /// catch errors answer them as values of their own).
+    static func reply(_ value: RESPValue) -> SharedReply {
+        switch value {
+        case .simple(let text): return .bytes(Array(text.utf8))
+        case .bulk(let bytes): return .bytes(bytes)
+        case .integer(let n): return .integer(n)
+        case .array(let items): return .array(items.map(reply))
+        case .null, .error: return .null
+        }
+    }
+
     func policyApplied(_ policy: SharedFailurePolicy) {
         metrics.policyApplied(policy)
     }

@@ -20,6 +20,15 @@ public protocol SharedStore: AnyObject, Sendable {
     /// (after at most the configured timeout).
     func run(_ script: SharedScript, keys: [String], arguments: [String], worker: Int,
              _ completion: @escaping (SharedStoreAnswer) -> Void)
+    /// Runs `script` atomically on the server like `run`, with binary-safe `arguments`, and hands
+    /// back its whole reply (strings, arrays, integers), for state that is more than counters (the
+    /// events of a resumable stream). Sent at once on `worker`'s connection rather than gathered
+    /// into the loop turn's batch, so the `evaluate` calls of one worker reach the server in the
+    /// order they were made. The completion runs later on `worker`'s loop thread, never before
+    /// `evaluate` returned, with the reply or why there is none (after at most the configured
+    /// timeout). Loop thread of `worker`.
+    func evaluate(_ script: SharedScript, keys: [String], arguments: [[UInt8]], worker: Int,
+                  _ completion: @escaping (Result<SharedReply, SharedStoreFailure>) -> Void)
     /// Counts one application of the failure policy (a metric). Any thread.
     func policyApplied(_ policy: SharedFailurePolicy)
     /// Counts one decision of a shared limit (a metric, `sluice_shared_state_decisions_total`):

@@ -36,16 +36,17 @@ public final class MemoryStreamStore: ResumableStreamStore {
         state.withLock { $0.table.limits = limits }
     }
 
-    public func begin(_ id: String, credential: CredentialDigest, dialect: StreamDialect) {
+    public func begin(_ id: String, credential: String, dialect: StreamDialect, worker: Int = 0) {
         let now = clock.now()
-        changing { $0.table.begin(id, credential: credential, dialect: dialect, now: now); return [] }
+        let digest = CredentialDigest(of: credential)
+        changing { $0.table.begin(id, credential: digest, dialect: dialect, now: now); return [] }
     }
 
-    public func discard(_ id: String) {
+    public func discard(_ id: String, worker: Int = 0) {
         changing { $0.table.discard(id); return [] }
     }
 
-    public func append(_ id: String, seq: Int, eventID: String, bytes: [UInt8]) -> StreamTable.AppendAnswer {
+    public func append(_ id: String, seq: Int, eventID: String, bytes: [UInt8], worker: Int = 0) -> StreamTable.AppendAnswer {
         let now = clock.now()
         var answer = StreamTable.AppendAnswer.kept
         changing { s in
@@ -75,7 +76,7 @@ public final class MemoryStreamStore: ResumableStreamStore {
         return answer
     }
 
-    public func end(_ id: String, _ ending: StreamEnding) {
+    public func end(_ id: String, _ ending: StreamEnding, worker: Int = 0) {
         let now = clock.now()
         changing { s in
             s.table.end(id, ending, now: now)
@@ -83,12 +84,13 @@ public final class MemoryStreamStore: ResumableStreamStore {
         }
     }
 
-    public func open(_ reader: StreamReader, credential: CredentialDigest, lastEventID: String?,
+    public func open(_ reader: StreamReader, credential: String, lastEventID: String?, worker: Int = 0,
                      _ answer: @escaping @Sendable (StreamTable.OpenAnswer) -> Void) {
         let now = clock.now()
+        let digest = CredentialDigest(of: credential)
         var opened = StreamTable.OpenAnswer.notFound
         changing { s in
-            opened = s.table.open(reader.streamID, credential: credential, lastEventID: lastEventID, now: now)
+            opened = s.table.open(reader.streamID, credential: digest, lastEventID: lastEventID, now: now)
             if case .opened(let cursor, _, let live) = opened {
                 reader.cursor = cursor
                 reader.counted = live
@@ -97,6 +99,13 @@ public final class MemoryStreamStore: ResumableStreamStore {
             return []
         }
         answer(opened)
+    }
+
+    /// A reader on another instance follows `id` (a shared store heard of it): see
+    /// `StreamTable.readElsewhere`.
+    public func readElsewhere(_ id: String) {
+        let now = clock.now()
+        changing { $0.table.readElsewhere(id, now: now); return [] }
     }
 
     public func read(_ reader: StreamReader) -> StreamTable.ReadAnswer {

@@ -22,6 +22,9 @@ import SluiceFilterAPI
 /// - **Memory.** Per stream, the newest `max_bytes` while its client reads; in all,
 ///   `max_total_bytes`, past which the oldest finished streams go first, and a live stream that
 ///   still does not fit loses resumability (the log says so).
+/// - **Several instances.** `shared: true` (with a `shared_state` section) also copies every stream
+///   to Redis (`RedisStreamStore`): a resume of a stream this instance does not hold is served from
+///   there, and one Redis cannot answer gets 503. The producing stream never waits for Redis.
 ///
 /// List it first in its chain: its `onRequest` then reads the credential before other filters
 /// change the request, and its `onEvent` runs last, so it keeps each event as the client gets it.
@@ -32,8 +35,10 @@ import SluiceFilterAPI
 /// resume on one worker follows a stream produced on another through the store's wakes.
 public final class ResumableFilter: Filter {
     public let settings: ResumableSettings
-    /// Where the streams are kept; carried over reloads.
+    /// Where the streams are kept: `memory`, or with `shared: true` a `RedisStreamStore` around it.
     public let store: any ResumableStreamStore
+    /// What this process keeps; carried over reloads (with or without sharing).
+    public let memory: MemoryStreamStore
     private let name: String
     private let clock: any SluiceClock
     private let metrics: ResumableMetrics
@@ -45,13 +50,23 @@ public final class ResumableFilter: Filter {
         name = setup.name
         clock = setup.clock
         resumePrefix = settings.resumePath + "/"
-        let metrics = ResumableMetrics(setup)
+        let shared = SharedLimit.store(setup.config, setup)
+        let metrics = ResumableMetrics(setup, shared: shared != nil)
         self.metrics = metrics
         if let previous = setup.previous as? ResumableFilter {
-            store = previous.store
-            store.apply(settings.limits)
+            memory = previous.memory
+            memory.apply(settings.limits)
         } else {
-            store = MemoryStreamStore(limits: settings.limits, clock: setup.clock, metrics: metrics)
+            memory = MemoryStreamStore(limits: settings.limits, clock: setup.clock, metrics: metrics)
+        }
+        if let shared {
+            // A new Redis store per instance (the shared store is this chain version's); the
+            // streams it keeps are the carried-over memory's, and its keys are the same across
+            // reloads and instances of one chain and name.
+            store = RedisStreamStore(local: memory, shared: shared, keyBase: "\(shared.keyPrefix):resumable:\(setup.chain):\(setup.name)",
+                                     limits: settings.limits, metrics: metrics.shared)
+        } else {
+            store = memory
         }
     }
 
@@ -101,14 +116,14 @@ public final class ResumableFilter: Filter {
         guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self) else { return .next }
         if let earlier = produced.id {
             // An earlier attempt's stream, retried before its head reached the client.
-            store.discard(earlier)
+            store.discard(earlier, worker: exchange.worker)
             produced.id = nil
             produced.kept = false
             produced.nextSeq = 1
         }
         guard exchange.isEventStream, exchange.response?.status == 200 else { return .next }
         let id = StreamID.make()
-        store.begin(id, credential: CredentialDigest(of: produced.credential), dialect: exchange.dialect)
+        store.begin(id, credential: produced.credential, dialect: exchange.dialect, worker: exchange.worker)
         produced.id = id
         produced.kept = true
         exchange.response?.headers.set("x-sluice-stream-id", id)
@@ -124,7 +139,7 @@ public final class ResumableFilter: Filter {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(event.data.utf8.count + 32)
         event.write(into: &bytes)
-        switch store.append(id, seq: seq, eventID: event.id ?? String(seq), bytes: bytes) {
+        switch store.append(id, seq: seq, eventID: event.id ?? String(seq), bytes: bytes, worker: exchange.worker) {
         case .kept:
             return .modified
         case .overBudget:
@@ -136,7 +151,7 @@ public final class ResumableFilter: Filter {
             produced.kept = false
             Self.logger.warning("a stream lost resumability", metadata: [
                 "request_id": "\(exchange.id)", "stream_id": "\(id)", "reason": "\(loss.rawValue)",
-                "kept_bytes": "\((store as? MemoryStreamStore)?.keptBytes ?? 0)", "max_total_bytes": "\(settings.maxTotalBytes)",
+                "kept_bytes": "\(memory.keptBytes)", "max_total_bytes": "\(settings.maxTotalBytes)",
             ])
             guard produced.detached else { return .modified }
             metrics.upstreamsCancelled[.lost]?.increment()
@@ -166,14 +181,14 @@ public final class ResumableFilter: Filter {
         guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return }
         switch outcome.keptUpstreamEnding ?? outcome.kind {
         case .completed, .upstreamError:
-            store.end(id, .complete)
+            store.end(id, .complete, worker: exchange.worker)
         case .rejected, .failed:
             // The client got an error instead of the stream and never saw its id.
-            store.discard(id)
+            store.discard(id, worker: exchange.worker)
         case .clientGone:
-            store.end(id, .cut("the stream was cancelled when its client left"))
+            store.end(id, .cut("the stream was cancelled when its client left"), worker: exchange.worker)
         case .truncated:
-            store.end(id, .cut(outcome.error?.message ?? "the stream was cut"))
+            store.end(id, .cut(outcome.error?.message ?? "the stream was cut"), worker: exchange.worker)
         }
     }
 
@@ -216,7 +231,7 @@ public final class ResumableFilter: Filter {
             }
         }
         served.reader = reader
-        store.open(reader, credential: CredentialDigest(of: credential(of: exchange)), lastEventID: request.lastEventID) {
+        store.open(reader, credential: credential(of: exchange), lastEventID: request.lastEventID, worker: exchange.worker) {
             [weak self, weak exchange] answer in
             // A store may answer at once, inside this hook: the exchange goes on from its loop
             // once the hook has answered `.suspend`.
@@ -241,6 +256,11 @@ public final class ResumableFilter: Filter {
             metrics.resumes[.badRequest]?.increment()
             exchange.resume(.reject(ProxyError(.badRequest, "stream \(id) has no event with the Last-Event-ID given",
                                                source: .filter(name), code: "unknown_event_id")))
+        case .unavailable(let why):
+            metrics.resumes[.unavailable]?.increment()
+            exchange.resume(.reject(ProxyError(.overloaded, "stream \(id) cannot be looked up now: the store shared by the instances "
+                                               + "does not answer; try again shortly", source: .filter(name), retryAfterSeconds: 1,
+                                               code: "stream_store_unavailable", logDetail: why)))
         case .opened(_, let dialect, _):
             metrics.resumes[.replayed]?.increment()
             exchange.dialect = dialect

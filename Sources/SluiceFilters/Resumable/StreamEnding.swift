@@ -20,6 +20,11 @@ public enum StreamLoss: String, Sendable, Equatable {
     case tooLarge = "too_large"
     /// The stream is kept, but no longer from the event asked for: it keeps its newest `max_bytes`.
     case outOfWindow = "out_of_window"
+    /// Only in a shared store: the copy of the stream in Redis missed an event (a write failed or
+    /// the server lost its data), so it can no longer be read whole there.
+    case incomplete
+    /// Only in a shared store: the server stopped answering while a reader followed the stream.
+    case unavailable
 
     /// What a client is told, after "stream ID".
     public var explanation: String {
@@ -29,6 +34,8 @@ public enum StreamLoss: String, Sendable, Equatable {
         case .memoryCap: return "could not be kept: the proxy's memory cap for kept streams was reached"
         case .tooLarge: return "could not be kept: one of its events was larger than max_bytes"
         case .outOfWindow: return "no longer keeps the events after the one asked for (it keeps its newest max_bytes)"
+        case .incomplete: return "could not be kept whole in the store shared by the instances"
+        case .unavailable: return "could not be read further: the store shared by the instances does not answer"
         }
     }
 }

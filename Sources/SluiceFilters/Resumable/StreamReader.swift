@@ -1,5 +1,6 @@
 /// One resume of a stream: where its reader is in the stream, and how to tell it that more is
-/// there. Made by a store's `open`; its state is the store's, changed under the store's lock only.
+/// there. Made by a store's `open`; its state is the store's, changed under the store's lock only
+/// (for a reader that follows the stream in Redis, `follow` set, on the reader's loop thread only).
 public final class StreamReader: @unchecked Sendable {
     /// The stream read.
     public let streamID: String
@@ -15,6 +16,9 @@ public final class StreamReader: @unchecked Sendable {
     var wakePending = false
     /// Closed: no more wakes, nothing more to read.
     var closed = false
+    /// Set by `RedisStreamStore` when the stream is read from Redis (another instance produced it,
+    /// or this one no longer keeps it); nil for a reader of this process's memory.
+    var follow: SharedStreamFollow?
 
     /// A reader of `streamID`; `wake` as above.
     public init(streamID: String, wake: @escaping @Sendable () -> Void) {

@@ -40,6 +40,9 @@ public struct StreamTable: Sendable {
         let at: MonotonicInstant
     }
 
+    /// How a stream ends when its detached upstream outgrew `max_bytes` (`AppendAnswer.overBudget`).
+    public static let overBudgetEnding = StreamEnding.cut("the stream was cancelled: it reached max_bytes while its client was away")
+
     /// What `append` did with an event.
     public enum AppendAnswer: Sendable, Equatable {
         /// Kept (older events of the stream may have been dropped to make room).
@@ -61,6 +64,9 @@ public struct StreamTable: Sendable {
         case unknownEventID
         /// Read from sequence number `cursor` on. A live stream counts the reader until `readerLeft`.
         case opened(cursor: Int, dialect: StreamDialect, live: Bool)
+        /// Never answered by the table: a shared store could not ask its server (why, for the
+        /// log). Nothing is known of the stream: 503.
+        case unavailable(String)
     }
 
     /// What `read` found.
@@ -120,7 +126,7 @@ public struct StreamTable: Sendable {
         }
         if stream.bytes + size > limits.maxBytes {
             if !stream.originAttached {
-                end(id, .cut("the stream was cancelled: it reached max_bytes while its client was away"), now: now)
+                end(id, Self.overBudgetEnding, now: now)
                 return .overBudget
             }
             while stream.bytes + size > limits.maxBytes { totalBytes -= stream.dropOldest() }
@@ -221,6 +227,16 @@ public struct StreamTable: Sendable {
             stream.readers = 0
             stream.expiresAt = now + limits.window
         }
+        streams[id] = stream
+    }
+
+    /// A reader on another instance follows the stream (through a shared store): a live stream
+    /// nobody reads here is kept, and its detached upstream runs on, for `window` from now.
+    public mutating func readElsewhere(_ id: String, now: MonotonicInstant) {
+        guard var stream = streams[id], stream.isLive, stream.readers == 0 else { return }
+        // A deadline that passed stands: the stream is lost at the next look, as without the reader.
+        if let deadline = stream.expiresAt, deadline <= now { return }
+        stream.expiresAt = now + limits.window
         streams[id] = stream
     }
 
