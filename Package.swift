@@ -92,7 +92,9 @@ let package = Package(
         .testTarget(name: "SluiceFilterAPITests", dependencies: ["SluiceFilterAPI"]),
         .testTarget(name: "SluiceConfigTests", dependencies: ["SluiceConfig", "SluiceFilters"]),
         .testTarget(name: "SluiceMockTests", dependencies: ["SluiceMock", "SluiceTesting"]),
-        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceTesting", "SluiceEngine"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: [
+            "SluiceTesting", "SluiceEngine", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "SluiceFuzzingTests", dependencies: ["SluiceFuzzing"]),
         .testTarget(name: "SluiceFiltersTests", dependencies: [
             "SluiceFilters", "SluiceTesting", "SluiceFilterAPI", "SluiceMock", "SluiceHTTP",

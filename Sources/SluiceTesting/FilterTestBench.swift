@@ -12,10 +12,13 @@ import SluiceHTTP
 /// #expect(exchange.responseHeaders.contains { $0 == ("x-tokens", "9") })
 /// ```
 ///
-/// An exchange made here belongs to no engine: `resume`, `resumeFromAnyThread`, `fail` and
-/// `sendComment` do nothing, and `schedule` answers a timer that never fires. A filter whose
-/// behaviour depends on those is tested through `ProxyHarness` instead. Hooks called here run on the
-/// test's thread; call them from one thread at a time per exchange, as the engine does.
+/// An exchange made by `makeExchange` belongs to no engine: `resume`, `resumeFromAnyThread`, `fail`
+/// and `sendComment` do nothing, and `schedule` answers a timer that never fires. For a filter whose
+/// behaviour depends on those (it suspends, fails, comments, or keeps time with timers), drive an
+/// `EmbeddedExchange` instead: it records what the filter asks for and fires its timers on a
+/// `ManualClock` as the test advances it. `ProxyHarness` is for what only sockets show. Hooks
+/// called here run on the test's thread; call them from one thread at a time per exchange, as the
+/// engine does.
 public enum FilterTestBench {
     /// Builds a filter as the engine does from a filter file: `config` is the YAML of the filter's
     /// `config:` value (a flow mapping such as `{ capacity: 10 }`, or a block mapping), read with

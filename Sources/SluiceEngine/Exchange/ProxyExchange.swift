@@ -187,7 +187,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     /// Applies a request-phase answer. Returns true to go on to the next filter.
     private func proceed(_ decision: Decision, filter index: Int) -> Bool {
         switch decision {
-        case .next, .retry:
+        case .next:
+            return true
+        case .retry:
+            warnUnhonoured(.retry, filter: index)
             return true
         case .reject(let error):
             runner.decided(by: index)
@@ -541,10 +544,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                 let (decision, interrupted) = run(f) { chain.filters[f].onResponseChunk(exchange, &chunk) }
                 // The hook failed the exchange or the attempt: these bytes belong to neither now.
                 if interrupted { return }
-                if case .reject(let error) = decision {
+                switch decision {
+                case .next:
+                    break
+                case .reject(let error):
                     runner.decided(by: f)
                     failNow(error)
                     return
+                case .retry, .reply, .suspend:
+                    if let answer = UnhonouredAnswers.Answer(decision) { warnUnhonoured(answer, from: .onResponseChunk, filter: f) }
                 }
                 i -= 1
             }
@@ -602,11 +610,16 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                     // this attempt streaming; a fail or a retry leaves these bytes to nobody.
                     if interrupted, !isCurrent { return false }
                     switch decision {
-                    case .pass, .modified: break
+                    case .pass: break
+                    case .modified:
+                        if !rewrite { warnUnhonoured(.modified, from: .onEvent, filter: f) }
                     case .prepend(let added):
                         // Written ahead of this event; the filters after this one see only this event.
-                        if rewrite { for extra in added { extra.write(into: &rewritten) } }
-                    case .drop: drop = true
+                        if rewrite { for extra in added { extra.write(into: &rewritten) } } else { warnUnhonoured(.prepend, from: .onEvent, filter: f) }
+                    case .drop:
+                        // Bytes already went on as they arrived: the event is not dropped, so the
+                        // filters after this one see it too (it counts as `.pass`).
+                        if rewrite { drop = true } else { warnUnhonoured(.drop, from: .onEvent, filter: f) }
                     case .fail(let error):
                         runner.decided(by: f)
                         failure = error
@@ -900,6 +913,23 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         case .resume(let decision):
             return resumeNow(decision)
         }
+    }
+
+    /// A hook of `filter` answered what its phase cannot honour; the walk goes on as if it had
+    /// answered `.next` (`.pass`). Logged once per filter and answer (`UnhonouredAnswers`). `hook`
+    /// nil: the request phase the exchange is in (a resume answers for the hook that suspended).
+    @inline(never)
+    private func warnUnhonoured(_ answer: UnhonouredAnswers.Answer, from hook: UnhonouredAnswers.Hook? = nil, filter: Int) {
+        let phaseHook: UnhonouredAnswers.Hook
+        switch phase {
+        case .requestBody: phaseHook = .onRequestBody
+        case .selecting: phaseHook = .selectUpstream
+        default: phaseHook = .onRequest
+        }
+        let hook = hook ?? phaseHook
+        guard chain.unhonoured.isFirst(filter: filter, hook: hook, answer: answer) else { return }
+        logger.warning("\(UnhonouredAnswers.message(filter: chain.filterNames[filter], chain: chain.name, hook: hook, answer: answer))",
+                       metadata: ["request_id": "\(exchange.id)"])
     }
 
     // MARK: - ExchangeDriver

@@ -26,6 +26,8 @@ final class CompiledChain: Sendable {
     /// Indices (file order) of filters asked `onClientLeft` when the client leaves mid-stream;
     /// empty for most chains, which then cancel the upstream without asking anyone.
     let clientLeftFilters: [Int]
+    /// Which filters answered what their hook cannot honour, so each is warned about once.
+    let unhonoured: UnhonouredAnswers
     /// The body may change size on the way: Content-Length cannot be passed through.
     var rewritesBody: Bool { rewritesEvents || !chunkFilters.isEmpty }
 
@@ -42,6 +44,7 @@ final class CompiledChain: Sendable {
         self.chunkFilters = filters.indices.filter { filters[$0].wantsChunks }
         self.sharedLimitRuns = Self.sharedLimitRuns(filters)
         self.clientLeftFilters = filters.indices.filter { filters[$0].keepsUpstreamWhenClientLeaves }
+        self.unhonoured = UnhonouredAnswers(filters: filters.count)
     }
 
     private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {

@@ -1,7 +1,13 @@
 import SluiceHTTP
 
 /// What a phase hook answers. Which answers a phase accepts is stated on each hook of `Filter`;
-/// an answer a phase does not accept is treated as `.next` and logged.
+/// an answer a phase does not accept (`.retry` from `onRequest`, `.suspend` from `onResponseChunk`)
+/// counts as `.next`, and the log gets a warning naming the filter, the hook and the answer, once
+/// per filter instance and answer (not once per request).
+///
+/// Equatable, so a unit test reads `#expect(filter.onRequest(exchange) == .next)`: two decisions
+/// are equal when they are the same case with equal payloads (`ProxyError` compares every field,
+/// a `.reply` its head and body, a `.retry` its delay, nil equal only to nil).
 ///
 /// Hooks run on the exchange's event-loop thread and return at once; a decision never blocks.
 /// The first filter that answers anything but `.next` stops the phase: the filters after it in the
@@ -31,7 +37,10 @@ public enum Decision: Sendable, Equatable {
 ///
 /// Runs on the exchange's event-loop thread. Changing, dropping or adding events takes effect only
 /// in chains where some filter's `rewritesEvents` is true; in other chains the bytes have already
-/// been forwarded as they arrived, and those answers count as `.pass`.
+/// been forwarded as they arrived, and those answers count as `.pass` (with a warning in the log,
+/// once per filter instance and answer).
+///
+/// Equatable like `Decision`: the same case with equal payloads (`SSEEvent`s field by field).
 public enum EventDecision: Sendable, Equatable {
     /// Forward the event as received (or as an earlier filter left it); the next filter sees it.
     case pass

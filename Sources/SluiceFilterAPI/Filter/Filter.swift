@@ -10,7 +10,8 @@ import SluiceHTTP
 /// default that does nothing and answers `.next`, so a filter implements only what it needs.
 public protocol Filter: AnyObject, Sendable {
     /// The request head arrived; the request body may still be unread. Accepts `.next`, `.reject`,
-    /// `.reply`, `.suspend`. Filters may edit `exchange.request` (it is what the upstream gets).
+    /// `.reply`, `.suspend`; `.retry` counts as `.next` (nothing was tried yet), with a warning in
+    /// the log once per filter. Filters may edit `exchange.request` (it is what the upstream gets).
     func onRequest(_ exchange: Exchange) -> Decision
 
     /// When any filter of the chain sets `requestBodyLimit`, the engine reads the whole body (up to
@@ -45,7 +46,8 @@ public protocol Filter: AnyObject, Sendable {
     /// A piece of the response body arrived from the upstream, before SSE parsing and before it goes to
     /// the client. In reverse order; only for filters whose `wantsChunks` is true. The filter may change
     /// `chunk.bytes` (the response then loses its Content-Length and is sent chunked). `.reject` ends the
-    /// stream with an error; other answers go on.
+    /// stream with an error; `.retry`, `.reply` and `.suspend` cannot be honoured here and count as
+    /// `.next` (logged once per filter and answer).
     func onResponseChunk(_ exchange: Exchange, _ chunk: inout ResponseChunk) -> Decision
 
     /// Each complete SSE event of the response, in reverse order, with what the LLM classifier made

@@ -1,0 +1,28 @@
+import SluiceFilters
+import SluiceTesting
+import Testing
+
+/// `token_bucket` on a manual clock: refusals carry their headers, and the bucket refills with time.
+@Suite struct TokenBucketVirtualTimeTests {
+    @Test func aRefusedRequestIsA429AndTheBucketRefillsWithTheClock() throws {
+        let clock = ManualClock()
+        let filter = try FilterTestBench.makeFilter("token_bucket", config: "{ capacity: 2, refill_per_second: 1 }",
+                                                    registry: BuiltinFilters.registry(), clock: clock)
+        func request() -> EmbeddedExchange {
+            let embedded = EmbeddedExchange(filter, name: "token_bucket", clock: clock)
+            embedded.request()
+            return embedded
+        }
+        #expect(request().outcome == nil)
+        #expect(request().outcome == nil)
+        let refused = request()
+        #expect(refused.outcome?.kind == .rejected)
+        #expect(refused.outcome?.status == 429)
+        #expect(refused.outcome?.decidedBy == "token_bucket")
+        clock.advance(by: .milliseconds(999))
+        #expect(request().outcome?.status == 429)
+        clock.advance(by: .milliseconds(1))
+        #expect(request().outcome == nil)
+        #expect(request().outcome?.status == 429)
+    }
+}
