@@ -18,8 +18,21 @@ final class BacklogProbe: Filter {
         }
         return .pass
     }
-    func onClientBlocked(_ exchange: Exchange) { samples.withLock { $0.blocked += 1 } }
+    /// The exchange the client was blocked on, held weakly: nil once the exchange was freed.
+    let blockedExchange = WeakExchange()
+    func onClientBlocked(_ exchange: Exchange) {
+        samples.withLock { $0.blocked += 1 }
+        blockedExchange.set(exchange)
+    }
     func onClientDrained(_ exchange: Exchange) { samples.withLock { $0.drained += 1 } }
+}
+
+/// A weak reference to an exchange, readable from the test's thread.
+final class WeakExchange: @unchecked Sendable {
+    private let lock = Mutex(())
+    private weak var exchange: Exchange?
+    func set(_ exchange: Exchange) { lock.withLock { _ in self.exchange = exchange } }
+    var isFreed: Bool { lock.withLock { _ in exchange == nil } }
 }
 
 @Suite(.serialized)
@@ -98,6 +111,13 @@ struct BackpressureFilterTests {
         #expect(m.value("sluice_errors_total", ["kind": "slow_client"]) == 1)
         #expect(m.value("sluice_requests_total", ["status": "200", "outcome": "truncated"]) == 1)
         #expect(m.value("sluice_filter_decisions_total", ["filter": "backpressure", "outcome": "truncated"]) == 1)
+        // The filter's timer, kept in the exchange's state and capturing the exchange, must not keep
+        // the ended exchange alive.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !probe.blockedExchange.isFreed, ContinuousClock.now < deadline {
+            _ = proxy.upstream.journal.wait(timeout: .milliseconds(20)) { _ in false }
+        }
+        #expect(probe.blockedExchange.isFreed, "the exchange outlived its end")
     }
 
     @Test func aClientThatKeepsReadingIsNeverCut() throws {

@@ -19,7 +19,9 @@ final class ExchangeDeadlines {
         /// The order of scheduling, for entries due at one instant.
         fileprivate var order = 0
         fileprivate let owner: Int?
-        fileprivate let body: () -> Void
+        /// Dropped when the deadlines close: a body often captures its exchange, and the handle that
+        /// holds this entry often sits in that exchange's own state.
+        fileprivate var body: (() -> Void)?
         /// Strong: a filter may keep the handle after the exchange ended (its calls then do nothing).
         fileprivate let deadlines: ExchangeDeadlines
 
@@ -38,6 +40,9 @@ final class ExchangeDeadlines {
     /// Runs a due entry's body for the filter that scheduled it (the exchange's `run`).
     private let runBody: (Int?, () -> Void) -> Void
     @exclusivity(unchecked) private var pending: [Entry] = []
+    /// Every entry that a handle may still reschedule: their bodies are dropped at `close`. Entries
+    /// neither pending nor held by a handle are let go once the list grows.
+    @exclusivity(unchecked) private var made: [Entry] = []
     @exclusivity(unchecked) private var timer: SluiceIO.Timer?
     /// The instant the libevent timer is armed for; nil while it is not armed.
     @exclusivity(unchecked) private var armedFor: MonotonicInstant?
@@ -54,6 +59,8 @@ final class ExchangeDeadlines {
     /// A new entry that runs `body` for filter `owner` after `delay`.
     func schedule(after delay: Duration, owner: Int?, _ body: @escaping () -> Void) -> Entry {
         let entry = Entry(owner: owner, body: body, deadlines: self)
+        if made.count >= 16 { letGoOfUnheld() } else if made.isEmpty { made.reserveCapacity(4) }
+        made.append(entry)
         arm(entry, after: delay)
         return entry
     }
@@ -62,7 +69,11 @@ final class ExchangeDeadlines {
     func close() {
         guard !closed else { return }
         closed = true
-        for entry in pending { entry.due = nil }
+        for entry in made {
+            entry.due = nil
+            entry.body = nil
+        }
+        made = []
         pending = []
         timer?.cancel()
         armedFor = nil
@@ -90,6 +101,17 @@ final class ExchangeDeadlines {
             timer?.cancel()
             armedFor = nil
         }
+    }
+
+    /// Keeps only the entries that are pending or that a handle still holds (a filter that schedules
+    /// per event instead of rescheduling would otherwise grow the list for the exchange's life).
+    private func letGoOfUnheld() {
+        var kept: [Entry] = []
+        kept.reserveCapacity(made.count)
+        for i in made.indices where made[i].due != nil || !isKnownUniquelyReferenced(&made[i]) {
+            kept.append(made[i])
+        }
+        made = kept
     }
 
     private func remove(_ entry: Entry) {
@@ -123,7 +145,7 @@ final class ExchangeDeadlines {
             guard let when = entry.due, when <= firedFor else { continue }
             entry.due = nil
             remove(entry)
-            runBody(entry.owner, entry.body)
+            if let body = entry.body { runBody(entry.owner, body) }
         }
         guard !closed, armedFor == nil, let next = pending.min(by: { $0.due! < $1.due! })?.due else { return }
         armTimer(for: next, after: next.since(clock.now()))
