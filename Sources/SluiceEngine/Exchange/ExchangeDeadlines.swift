@@ -39,9 +39,9 @@ final class ExchangeDeadlines {
     private let clock: any SluiceClock
     /// Runs a due entry's body for the filter that scheduled it (the exchange's `run`).
     private let runBody: (Int?, () -> Void) -> Void
-    @exclusivity(unchecked) private var pending: [Entry] = []
-    /// Every entry that a handle may still reschedule: their bodies are dropped at `close`. Entries
-    /// neither pending nor held by a handle are let go once the list grows.
+    /// Every entry pending or that a handle may still reschedule (pending: `due` set); their bodies
+    /// are dropped at `close`. Entries neither pending nor held by a handle are let go once the list
+    /// grows. One short list: a request schedules two or three.
     @exclusivity(unchecked) private var made: [Entry] = []
     @exclusivity(unchecked) private var timer: SluiceIO.Timer?
     /// The instant the libevent timer is armed for; nil while it is not armed.
@@ -74,7 +74,6 @@ final class ExchangeDeadlines {
             entry.body = nil
         }
         made = []
-        pending = []
         timer?.cancel()
         armedFor = nil
     }
@@ -82,10 +81,6 @@ final class ExchangeDeadlines {
     fileprivate func arm(_ entry: Entry, after delay: Duration) {
         guard !closed else { return }
         let due = clock.now() + delay
-        if entry.due == nil {
-            if pending.isEmpty { pending.reserveCapacity(4) }
-            pending.append(entry)
-        }
         entry.due = due
         scheduled += 1
         entry.order = scheduled
@@ -96,8 +91,7 @@ final class ExchangeDeadlines {
     fileprivate func cancel(_ entry: Entry) {
         guard entry.due != nil else { return }
         entry.due = nil
-        remove(entry)
-        if pending.isEmpty {
+        if !made.contains(where: { $0.due != nil }) {
             timer?.cancel()
             armedFor = nil
         }
@@ -112,10 +106,6 @@ final class ExchangeDeadlines {
             kept.append(made[i])
         }
         made = kept
-    }
-
-    private func remove(_ entry: Entry) {
-        if let i = pending.firstIndex(where: { $0 === entry }) { pending.remove(at: i) }
     }
 
     private func armTimer(for due: MonotonicInstant, after delay: Duration) {
@@ -137,17 +127,16 @@ final class ExchangeDeadlines {
     private func fire() {
         guard let firedFor = armedFor, !closed else { return }
         armedFor = nil
-        var due = pending.filter { $0.due! <= firedFor }
+        var due = made.filter { $0.due.map { $0 <= firedFor } ?? false }
         if due.count > 1 { due.sort { ($0.due!, $0.order) < ($1.due!, $1.order) } }
         for entry in due {
             // A body that ran before may have cancelled, moved or ended this one.
             guard !closed else { return }
             guard let when = entry.due, when <= firedFor else { continue }
             entry.due = nil
-            remove(entry)
             if let body = entry.body { runBody(entry.owner, body) }
         }
-        guard !closed, armedFor == nil, let next = pending.min(by: { $0.due! < $1.due! })?.due else { return }
+        guard !closed, armedFor == nil, let next = made.lazy.compactMap(\.due).min() else { return }
         armTimer(for: next, after: next.since(clock.now()))
     }
 }
