@@ -5,9 +5,10 @@ import SluiceIO
 /// timer armed for the earliest of them. Loop thread only.
 ///
 /// Why not a libevent timer per `schedule`: a request with the eight built-in filters schedules two
-/// (`timeouts`' deadline and `connection_manager`'s `max_age`), and making and freeing each timer,
-/// its event and its closures cost about 3,000 instructions per short request. Here a schedule is one
-/// entry, and the libevent timer is armed again only when an entry becomes the earliest.
+/// (`timeouts`' deadline and `connection_manager`'s `max_age`), each of which made and freed a libevent
+/// event, a timer object and three closures. Here a schedule is one entry, and the libevent timer is
+/// armed again only when an entry becomes the earliest (about 400 instructions less per short request,
+/// measured with the bodies' release at the end included).
 ///
 /// An entry that was cancelled or moved later may leave the libevent timer armed early: it then fires,
 /// finds nothing due, and is armed for the earliest entry left. Entries due at the same instant run
