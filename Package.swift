@@ -83,7 +83,10 @@ let package = Package(
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
         .target(
             name: "SluiceTesting",
-            dependencies: ["SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceRedis"]
+            dependencies: [
+                "SluiceEngine", "SluiceFilters", "SluiceConfig", "SluiceMock", "SluiceIO", "SluiceHTTP", "SluiceFilterAPI", "SluiceRedis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // In this package, not in fuzz/, because it checks package-internal parsers (JSONByteReader).
         .target(name: "SluiceFuzzing", dependencies: ["SluiceHTTP", "SluiceFilterAPI", "SluiceConfig", "SluiceFilters", "SluiceRedis"]),

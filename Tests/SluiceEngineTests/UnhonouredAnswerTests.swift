@@ -30,28 +30,8 @@ struct UnhonouredAnswerTests {
         }
     }
 
-    final class Lines: @unchecked Sendable {
-        let lines = Mutex<[String]>([])
-        var warnings: [String] { lines.withLock { $0 } }
-        var logger: Logger { Logger(label: "test") { _ in Handler(lines: self) } }
-
-        struct Handler: LogHandler {
-            let lines: Lines
-            var logLevel: Logger.Level = .info
-            var metadata: Logger.Metadata = [:]
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(event: LogEvent) {
-                guard event.level == .warning else { return }
-                lines.lines.withLock { $0.append("\(event.message)") }
-            }
-        }
-    }
-
     @Test func aRetryFromARequestHookCountsAsNextAndIsWarnedAboutOnce() throws {
-        let log = Lines()
+        let log = CapturedLog()
         let registry = FilterRegistry()
         registry.register("retry_too_early") { _ in RetryTooEarly() }
         let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile(chain: "- filter: retry_too_early\n  name: early"),
@@ -63,13 +43,13 @@ struct UnhonouredAnswerTests {
             #expect(response.ending == .complete)
         }
         #expect(proxy.upstream.journal.entries.count == 3)
-        let warnings = log.warnings.filter { $0.contains("filter 'early'") }
+        let warnings = log.messages(at: .warning).filter { $0.contains("filter 'early'") }
         #expect(warnings == ["filter 'early' of chain 'main' answered .retry from onRequest, which cannot honour it: "
                                 + "it counts as .next (reported once per filter and answer)"])
     }
 
     @Test func chunkAndEventAnswersTheirHookCannotHonourAreWarnedAboutOnceEach() throws {
-        let log = Lines()
+        let log = CapturedLog()
         let registry = FilterRegistry()
         let dropper = DropWithoutRewriting()
         let behind = DropWithoutRewriting()
@@ -93,7 +73,7 @@ struct UnhonouredAnswerTests {
         }
         #expect(dropper.seen.withLock { $0 } == eventsReceived)
         #expect(behind.seen.withLock { $0 } == eventsReceived)
-        let warnings = log.warnings.filter { $0.hasPrefix("filter '") }
+        let warnings = log.messages(at: .warning).filter { $0.hasPrefix("filter '") }
         #expect(warnings.count == 3, "\(warnings)")
         #expect(warnings.contains { $0.hasPrefix("filter 'suspend_chunks' of chain 'main' answered .suspend from onResponseChunk") })
         #expect(warnings.contains { $0.hasPrefix("filter 'drop_events' of chain 'main' answered .drop from onEvent, which cannot honour it: it counts as .pass") })

@@ -9,47 +9,19 @@ import Testing
 /// and comes back gets, and what the upstream saw meanwhile.
 @Suite(.serialized)
 struct ResumableFilterTests {
-    /// A mock that streams `tokens` words at `tps` per second.
-    private static func mock(tokens: Int, tps: Double) -> MockSettings {
-        var settings = ProxyHarness.fastMock
-        settings.tokens = tokens
-        settings.tokensPerSecond = tps
-        return settings
-    }
-
     private static func chain(_ config: String = "") -> String {
         config.isEmpty ? "- filter: resumable" : "- filter: resumable\n  config: \(config)"
     }
 
-    /// Starts a streamed chat completion as `credential` and reads its head.
+    private static func mock(tokens: Int, tps: Double) -> MockSettings { ResumableTestClient.mock(tokens: tokens, tps: tps) }
     private static func startStream(_ proxy: ProxyHarness, credential: String? = "Bearer alice", path: String = "/v1/chat/completions",
                                     json: String = TestClient.chatRequest()) throws -> (TestClient, HTTPResponseHead) {
-        let client = try TestClient(port: proxy.port)
-        var headers = HTTPHeaders([("host", "127.0.0.1:\(proxy.port)"), ("content-type", "application/json")])
-        if let credential { headers.add("authorization", credential) }
-        try client.send(HTTPRequestHead(method: "POST", target: path, headers: headers), body: Array(json.utf8))
-        return (client, try client.readHead())
+        try ResumableTestClient.startStream(proxy, credential: credential, path: path, json: json)
     }
-
-    /// Reads `count` events of the stream under way.
-    private static func readEvents(_ client: TestClient, _ count: Int) throws -> [SSEEvent] {
-        var events: [SSEEvent] = []
-        while events.count < count, let item = try client.readItem() {
-            if let event = item.event { events.append(event) }
-        }
-        return events
-    }
-
-    /// `GET {path}` as `credential`, with `Last-Event-ID` when given; the whole answer.
+    private static func readEvents(_ client: TestClient, _ count: Int) throws -> [SSEEvent] { try ResumableTestClient.readEvents(client, count) }
     private static func resume(_ proxy: ProxyHarness, _ target: String, credential: String? = "Bearer alice",
                                lastEventID: String? = nil) throws -> TestResponse {
-        let client = try TestClient(port: proxy.port)
-        defer { client.close() }
-        var headers = HTTPHeaders([("host", "127.0.0.1:\(proxy.port)")])
-        if let credential { headers.add("authorization", credential) }
-        if let lastEventID { headers.add("last-event-id", lastEventID) }
-        try client.send(HTTPRequestHead(method: "GET", target: target, headers: headers))
-        return try client.readResponse(timeout: .seconds(20))
+        try ResumableTestClient.resume(proxy, target, credential: credential, lastEventID: lastEventID)
     }
 
     private static func wire(_ events: [SSEEvent]) -> [UInt8] {

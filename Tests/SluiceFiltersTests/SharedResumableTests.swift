@@ -9,22 +9,14 @@ import Testing
 /// on one and resumed on the other, over real sockets.
 @Suite("resumable streams shared through Redis", .serialized, .enabled(if: RedisTestServer.isInstalled, "redis-server is not installed"))
 struct SharedResumableTests {
-    /// A mock that streams `tokens` words at `tps` per second.
-    private static func mock(tokens: Int, tps: Double) -> MockSettings {
-        var settings = ProxyHarness.fastMock
-        settings.tokens = tokens
-        settings.tokensPerSecond = tps
-        return settings
-    }
-
     /// Two proxies of one `resumable` chain (`config`) sharing `redis`; each in front of its own fake
     /// upstream streaming `tokens` at `tps`.
     private static func instances(_ redis: RedisTestServer, config: String = "{ shared: true }", tokens: Int = 40, tps: Double = 20,
                                   settings: String = "") throws -> (ProxyHarness, ProxyHarness) {
         let text = SharedFixture.filterFile(chain: "- filter: resumable\n  config: \(config)", redis: redis, settings: settings)
-        let a = try ProxyHarness(filterFile: text, upstreamSettings: mock(tokens: tokens, tps: tps))
+        let a = try ProxyHarness(filterFile: text, upstreamSettings: ResumableTestClient.mock(tokens: tokens, tps: tps))
         do {
-            return (a, try ProxyHarness(filterFile: text, upstreamSettings: mock(tokens: tokens, tps: tps)))
+            return (a, try ProxyHarness(filterFile: text, upstreamSettings: ResumableTestClient.mock(tokens: tokens, tps: tps)))
         } catch {
             a.stop()
             throw error
@@ -33,12 +25,7 @@ struct SharedResumableTests {
 
     /// Starts a streamed chat completion on `proxy` as `credential`; the client and the stream id.
     private static func startStream(_ proxy: ProxyHarness, credential: String = "Bearer alice") throws -> (TestClient, String) {
-        let client = try TestClient(port: proxy.port)
-        let headers = HTTPHeaders([("host", "127.0.0.1:\(proxy.port)"), ("content-type", "application/json"),
-                                   ("authorization", credential)])
-        try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: headers),
-                        body: Array(TestClient.chatRequest().utf8))
-        let head = try client.readHead()
+        let (client, head) = try ResumableTestClient.startStream(proxy, credential: credential)
         return (client, try #require(head.headers["x-sluice-stream-id"]))
     }
 
@@ -49,23 +36,12 @@ struct SharedResumableTests {
                             headers: [("authorization", "Bearer alice")], timeout: .seconds(20))
     }
 
-    private static func readEvents(_ client: TestClient, _ count: Int) throws -> [SSEEvent] {
-        var events: [SSEEvent] = []
-        while events.count < count, let item = try client.readItem() {
-            if let event = item.event { events.append(event) }
-        }
-        return events
-    }
+    private static func readEvents(_ client: TestClient, _ count: Int) throws -> [SSEEvent] { try ResumableTestClient.readEvents(client, count) }
 
     /// `GET /sluice/streams/ID` on `proxy`; the whole answer.
     private static func resume(_ proxy: ProxyHarness, _ id: String, credential: String = "Bearer alice",
                                lastEventID: String? = nil) throws -> TestResponse {
-        let client = try TestClient(port: proxy.port)
-        defer { client.close() }
-        var headers = HTTPHeaders([("host", "127.0.0.1:\(proxy.port)"), ("authorization", credential)])
-        if let lastEventID { headers.add("last-event-id", lastEventID) }
-        try client.send(HTTPRequestHead(method: "GET", target: "/sluice/streams/\(id)", headers: headers))
-        return try client.readResponse(timeout: .seconds(20))
+        try ResumableTestClient.resume(proxy, "/sluice/streams/\(id)", credential: credential, lastEventID: lastEventID)
     }
 
     /// The state Redis holds for stream `id` of the test chain (`live`, `complete`, `cut`, `lost`), or nil.

@@ -4,28 +4,6 @@ import SluiceTesting
 import Synchronization
 import Testing
 
-/// Keeps the messages an engine logs, for tests that check what it said.
-final class CapturedLog: @unchecked Sendable {
-    let lines = Mutex<[String]>([])
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(log: self) }
-    }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var logLevel: Logger.Level = .info
-        var metadata: Logger.Metadata = [:]
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            log.lines.withLock { $0.append("\(event.level) \(event.message)") }
-        }
-    }
-}
-
 @Suite("shared_state in the engine: reloads, admin, metrics, TLS", .serialized,
        .enabled(if: RedisTestServer.isInstalled, "redis-server is not installed"))
 struct SharedStateEngineTests {
@@ -47,7 +25,7 @@ struct SharedStateEngineTests {
         #expect(SharedFixture.status(proxy.port) == 200)
         #expect(SharedFixture.status(proxy.port) == 429)
         #expect(try proxy.reload(filterFile: SharedFixture.filterFile(chain: Self.bucket, redis: redis, settings: "key_prefix: fresh")).get() == 3)
-        #expect(log.lines.withLock { $0.contains { $0.contains("key_prefix changed") } })
+        #expect(log.lines.contains { $0.contains("key_prefix changed") })
         #expect(SharedFixture.status(proxy.port) == 200)
         #expect(try redis.command("EXISTS", "fresh:tb:{main}:token_bucket:127.0.0.1").integerValue == 1)
     }
