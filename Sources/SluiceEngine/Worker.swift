@@ -10,6 +10,8 @@ final class Worker: @unchecked Sendable {
     let loop: EventLoop
     let pool: UpstreamPool
     let clock: any SluiceClock
+    /// The timers of this worker's exchanges, on one libevent timer.
+    let deadlines: DeadlineQueue
     let logger: Logger
     private unowned let engine: Engine
     /// Listeners by their identity (see `Engine.listenerIdentity`).
@@ -47,6 +49,7 @@ final class Worker: @unchecked Sendable {
         self.logger = logger
         loop = EventLoop()
         pool = UpstreamPool(loop: loop)
+        deadlines = DeadlineQueue(loop: loop, clock: clock)
     }
 
     /// Starts measuring event-loop lag: a timer asks to run every 100 ms and records how late it ran.
@@ -196,6 +199,7 @@ final class Worker: @unchecked Sendable {
         // What is left has no connection: upstreams a filter kept running after their client left.
         for x in Array(exchanges.values) { x.fail(ProxyError(.serverShutdown, "the server is shutting down")) }
         pool.closeAll()
+        deadlines.closeAll()
     }
 
     var openConnections: Int { connections.count }

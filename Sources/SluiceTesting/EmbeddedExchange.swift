@@ -216,6 +216,11 @@ public final class EmbeddedExchange {
         var i = start
         while i < filters.count {
             phase = .request(i)
+            // As the engine does: a hook the filter does not list in `hooks` is not called.
+            if !filters[i].hooks.contains(.onRequest) {
+                i += 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].onRequest(exchange) }) else { return failedAnswer }
             guard proceed(decision, filter: i) else { return decision }
             i += 1
@@ -232,6 +237,11 @@ public final class EmbeddedExchange {
         var i = start
         while i < filters.count {
             phase = .requestBody(i)
+            // As the engine does: a hook the filter does not list in `hooks` is not called.
+            if !filters[i].hooks.contains(.onRequestBody) {
+                i += 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].onRequestBody(exchange) }) else { return failedAnswer }
             guard proceed(decision, filter: i) else { return decision }
             i += 1
@@ -293,6 +303,11 @@ public final class EmbeddedExchange {
         var i = 0
         while i < filters.count {
             phase = .selecting(i)
+            // As the engine does: a hook the filter does not list in `hooks` is not called.
+            if !filters[i].hooks.contains(.selectUpstream) {
+                i += 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].selectUpstream(exchange, &offered) }) else { return failedAnswer }
             guard proceed(decision, filter: i) else { return decision }
             i += 1
@@ -316,7 +331,7 @@ public final class EmbeddedExchange {
         phase = .waitingForHead
         var i = filters.count - 1
         while i >= 0 {
-            if run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
+            if filters[i].hooks.contains(.onUpstreamConnected), run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -340,6 +355,10 @@ public final class EmbeddedExchange {
         var i = start
         while i >= 0 {
             phase = .upstreamError(i)
+            if !filters[i].hooks.contains(.onUpstreamError) {
+                i -= 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].onUpstreamError(exchange, pendingUpstreamError!) }) else { return failedAnswer }
             switch decision {
             case .next:
@@ -402,6 +421,10 @@ public final class EmbeddedExchange {
         var i = start
         while i >= 0 {
             phase = .responseHead(i)
+            if !filters[i].hooks.contains(.onResponseHead) {
+                i -= 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].onResponseHead(exchange) }) else { return failedAnswer }
             switch decision {
             case .next:
@@ -560,7 +583,7 @@ public final class EmbeddedExchange {
         exchange.counters.clientPauses += 1
         var i = filters.count - 1
         while i >= 0 {
-            if run(i, { filters[i].onClientBlocked(exchange) }).interrupted { return }
+            if filters[i].hooks.contains(.onClientBlocked), run(i, { filters[i].onClientBlocked(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -574,7 +597,7 @@ public final class EmbeddedExchange {
         exchange.counters.clientPausedTime += clock.now().since(pausedAt)
         var i = filters.count - 1
         while i >= 0 {
-            if run(i, { filters[i].onClientDrained(exchange) }).interrupted { return }
+            if filters[i].hooks.contains(.onClientDrained), run(i, { filters[i].onClientDrained(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -622,7 +645,7 @@ public final class EmbeddedExchange {
         self.outcome = outcome
         var i = filters.count - 1
         while i >= 0 {
-            filters[i].onComplete(exchange, outcome)
+            if filters[i].hooks.contains(.onComplete) { filters[i].onComplete(exchange, outcome) }
             i -= 1
         }
     }
@@ -757,6 +780,11 @@ public final class EmbeddedExchange {
         var i = start
         while i < filters.count {
             phase = .selecting(i)
+            // As the engine does: a hook the filter does not list in `hooks` is not called.
+            if !filters[i].hooks.contains(.selectUpstream) {
+                i += 1
+                continue
+            }
             guard let decision = ask(i, { filters[i].selectUpstream(exchange, &offered) }) else { return failedAnswer }
             guard proceed(decision, filter: i) else { return decision }
             i += 1

@@ -74,6 +74,28 @@ struct FilterAPITests {
         #expect(probe.lateCalls.isEmpty, "hooks after onComplete: \(probe.lateCalls)")
     }
 
+    /// `hooks`: "The hooks this filter implements; the engine does not call the others." A filter
+    /// that lists only some is walked past for the rest, and its neighbours are called as before.
+    @Test func aFilterIsCalledOnlyForTheHooksItLists() throws {
+        let probe = FilterProbe()
+        let proxy = try ProxyHarness(chain: """
+            - filter: record
+              name: a
+              config: { hooks: [onRequest, onComplete], body_limit: 4KiB }
+            - filter: record
+              name: b
+              config: { body_limit: 4KiB }
+            """, registry: TestFilters.registry(probe))
+        defer { proxy.stop() }
+        let response = try post(proxy.port, id: "hooks-1")
+        #expect(response.status == 200)
+        #expect(probe.waitForCompletion(of: "hooks-1", filters: 2))
+        let walked = ["onRequest", "onRequestBody", "selectUpstream", "onResponseHead", "onComplete"]
+        let calls = probe.notes(for: "hooks-1").filter { walked.contains($0.hook) }.map(\.call)
+        #expect(calls == ["a.onRequest", "b.onRequest", "b.onRequestBody", "b.selectUpstream", "b.onResponseHead",
+                          "b.onComplete", "a.onComplete"])
+    }
+
     /// `onResponseChunk`: "A piece of the response body arrived from the upstream, before it goes to
     /// the client. In reverse order."
     @Test func responseChunkHooksRunInReverseOrder() throws {

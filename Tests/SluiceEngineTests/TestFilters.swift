@@ -104,7 +104,7 @@ enum TestFilters {
 /// request carries it; `fail_in` (`request`, `select`, `response_head`, `event`): call
 /// `exchange.fail` (403) from inside that hook, then answer `.next` / `.pass`; `access` (`info`,
 /// `read`): the filter's `eventAccess` with `events` (default `read`); each event's data is noted as
-/// `eventData`.
+/// `eventData`; `hooks` (a list of hook names, default all): the filter's `hooks`.
 final class RecordingFilter: Filter {
     enum FailIn: String, CaseIterable { case none, request, select, responseHead = "response_head", event }
 
@@ -116,9 +116,17 @@ final class RecordingFilter: Filter {
     let rejectOnHeader: String?
     let failIn: FailIn
     let eventAccess: EventAccess
+    let hooks: FilterHooks
 
     init(_ setup: FilterSetup, _ probe: FilterProbe) {
         name = setup.name
+        let named: [String: FilterHooks] = [
+            "onRequest": .onRequest, "onRequestBody": .onRequestBody, "selectUpstream": .selectUpstream,
+            "onUpstreamConnected": .onUpstreamConnected, "onUpstreamError": .onUpstreamError,
+            "onResponseHead": .onResponseHead, "onClientBlocked": .onClientBlocked,
+            "onClientDrained": .onClientDrained, "onComplete": .onComplete,
+        ]
+        hooks = setup.config.strings("hooks").map { FilterHooks($0.compactMap { named[$0] }) } ?? .all
         self.probe = probe
         wantsEvents = setup.config.bool("events", default: false)
         requestBodyLimit = setup.config.size("body_limit")

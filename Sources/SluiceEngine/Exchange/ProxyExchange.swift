@@ -10,7 +10,7 @@ import SluiceIO
 /// Invariants: once any response byte went to the client (`exchange.headSent`) there is no retry, and a
 /// stream that does not end properly is never ended cleanly (no last chunk, connection closed, an SSE
 /// error event first when the framing allows). A client that leaves cancels the upstream at once.
-final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
+final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineRunner {
     private enum Phase: Equatable {
         case request(Int)
         case waitingForBody
@@ -74,9 +74,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private var decidedBy: String? { runner.decidedBy }
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
     var metrics: RouteMetrics { route.metrics }
-    /// The timers the filters scheduled on this exchange, on one libevent timer; closed (every one
-    /// cancelled) when the exchange ends. Made at the first `schedule`.
-    @exclusivity(unchecked) private var deadlines: ExchangeDeadlines?
+    /// The timers the filters scheduled on this exchange, in the worker's `DeadlineQueue`; closed
+    /// (every one cancelled, its body dropped) when the exchange ends.
+    @exclusivity(unchecked) private var deadlines = ExchangeDeadlines()
     /// Set when the client left and a filter kept the upstream running (`ClientDetachment`).
     @exclusivity(unchecked) private var detachment: ClientDetachment?
     /// The response is a filter's own stream (`Exchange.beginOwnStream`), not an upstream's.
@@ -98,8 +98,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     deinit {
-        // A filter may hold a timer's handle, and with it the deadlines, past this exchange.
-        deadlines?.close()
+        // Its entries must not outlive it in the worker's queue (they reach it unretained). An exchange
+        // ends before it is freed, so this is a safety net that finds them closed.
+        if !deadlines.isClosed { deadlines.close(in: worker.deadlines) }
     }
 
     var isEnded: Bool { phase == .ended }
@@ -118,6 +119,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func runRequestFilters(from start: Int, answersFetched: Bool = false) {
         // Once per walk: each reach through `route` took and dropped a reference.
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = start
         while i < chain.filters.count {
             phase = .request(i)
@@ -125,7 +127,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
                let store = version.sharedStore, fetchSharedAnswers(run, at: i, store) {
                 return
             }
-            guard let d = ask(i, { filters[i].onRequest(exchange) }), proceed(d, filter: i) else { return }
+            if hooks[i].contains(.onRequest) {
+                guard let d = ask(i, { filters[i].onRequest(exchange) }), proceed(d, filter: i) else { return }
+            }
             i += 1
         }
         afterRequestFilters()
@@ -175,10 +179,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func runBodyFilters(from start: Int) {
         // Once per walk: each reach through `route` took and dropped a reference.
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = start
         while i < chain.filters.count {
             phase = .requestBody(i)
-            guard let d = ask(i, { filters[i].onRequestBody(exchange) }), proceed(d, filter: i) else { return }
+            if hooks[i].contains(.onRequestBody) {
+                guard let d = ask(i, { filters[i].onRequestBody(exchange) }), proceed(d, filter: i) else { return }
+            }
             i += 1
         }
         startAttempt()
@@ -261,10 +268,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func runSelectFilters(from start: Int) {
         // Once per walk: each reach through `route` took and dropped a reference.
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = start
         while i < chain.filters.count {
             phase = .selecting(i)
-            guard let d = ask(i, { filters[i].selectUpstream(exchange, &candidates) }), proceed(d, filter: i) else { return }
+            if hooks[i].contains(.selectUpstream) {
+                guard let d = ask(i, { filters[i].selectUpstream(exchange, &candidates) }), proceed(d, filter: i) else { return }
+            }
             i += 1
         }
         guard let chosen = route.group.pick(from: candidates, tried: exchange.triedEndpoints),
@@ -320,10 +330,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         if let started = exchange.timings.attemptStart { metrics.upstreamConnect.record(now.since(started)) }
         phase = .waitingForHead
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = filters.count - 1
         while i >= 0 {
             // The hook may have failed the attempt (`exchange.fail`): another one, or the end, follows.
-            if run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
+            if hooks[i].contains(.onUpstreamConnected), run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
             i -= 1
         }
         sendRequest(on: connection)
@@ -391,9 +402,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func runUpstreamErrorFilters(from start: Int) {
         // Once per walk: each reach through `route` took and dropped a reference.
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = start
         while i >= 0 {
             phase = .upstreamError(i)
+            guard hooks[i].contains(.onUpstreamError) else {
+                i -= 1
+                continue
+            }
             guard let d = ask(i, { filters[i].onUpstreamError(exchange, pendingUpstreamError!) }) else { return }
             switch d {
             case .next:
@@ -470,9 +486,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     private func runResponseHeadFilters(from start: Int) {
         // Once per walk: each reach through `route` took and dropped a reference.
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = start
         while i >= 0 {
             phase = .responseHead(i)
+            guard hooks[i].contains(.onResponseHead) else {
+                i -= 1
+                continue
+            }
             guard let d = ask(i, { filters[i].onResponseHead(exchange) }) else { return }
             switch d {
             case .next:
@@ -670,7 +691,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         upstream.setReading(false)
         var i = chain.filters.count - 1
         while i >= 0 {
-            if run(i, { chain.filters[i].onClientBlocked(exchange) }).interrupted { return }
+            if chain.hooks[i].contains(.onClientBlocked), run(i, { chain.filters[i].onClientBlocked(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -687,7 +708,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         upstream?.setReading(true)
         var i = chain.filters.count - 1
         while i >= 0 {
-            if run(i, { chain.filters[i].onClientDrained(exchange) }).interrupted { return }
+            if chain.hooks[i].contains(.onClientDrained), run(i, { chain.filters[i].onClientDrained(exchange) }).interrupted { return }
             i -= 1
         }
     }
@@ -842,16 +863,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
         phase = .ended
         suspended = false
         connectTimer?.cancel()
-        deadlines?.close()
+        deadlines.close(in: worker.deadlines)
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
         // A pause still under way when the exchange ends counts up to the end.
         if client.isPaused { exchange.counters.clientPausedTime += client.endPause(at: exchange.timings.end!) }
         let filters = chain.filters
+        let hooks = chain.hooks
         var i = filters.count - 1
         while i >= 0 {
-            filters[i].onComplete(exchange, outcome)
+            if hooks[i].contains(.onComplete) { filters[i].onComplete(exchange, outcome) }
             i -= 1
         }
         // Counted with the exchange's other series, not whenever the tap happens to be freed.
@@ -1010,20 +1032,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate {
     }
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
-        guard phase != .ended else { return ExchangeTimer(cancel: {}) }
-        // The timer belongs to the filter that asked for it: what its body decides is that filter's.
-        let entry = (deadlines ?? makeDeadlines()).schedule(after: delay, owner: runner.running, body)
+        guard phase != .ended,
+              // The timer belongs to the filter that asked for it: what its body decides is that filter's.
+              let entry = deadlines.schedule(in: worker.deadlines, after: delay, owner: runner.running, runner: self, body)
+        else { return ExchangeTimer(cancel: {}) }
         return ExchangeTimer(backend: entry)
     }
 
-    private func makeDeadlines() -> ExchangeDeadlines {
-        // Unowned: the deadlines close when this exchange ends or is freed, and a closed one runs nothing.
-        let made = ExchangeDeadlines(loop: worker.loop, clock: exchange.clock) { [unowned self] owner, body in
-            guard phase != .ended else { return }
-            if let owner { _ = run(owner, body) } else { body() }
-        }
-        deadlines = made
-        return made
+    /// A timer of this exchange is due (`DeadlineQueue`): runs its body as the filter that scheduled it.
+    func runDeadline(owner: Int?, _ body: () -> Void) {
+        guard phase != .ended else { return }
+        if let owner { _ = run(owner, body) } else { body() }
     }
 
     func runOnLoop(_ body: @escaping @Sendable () -> Void) {

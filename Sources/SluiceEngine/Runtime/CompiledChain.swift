@@ -26,6 +26,8 @@ final class CompiledChain: Sendable {
     /// Indices (file order) of filters asked `onClientLeft` when the client leaves mid-stream;
     /// empty for most chains, which then cancel the upstream without asking anyone.
     let clientLeftFilters: [Int]
+    /// Each filter's `hooks`, by index: the walks skip a filter whose hook is not in its set.
+    let hooks: [FilterHooks]
     /// Which filters answered what their hook cannot honour, so each is warned about once.
     let unhonoured: UnhonouredAnswers
     /// The body may change size on the way: Content-Length cannot be passed through.
@@ -45,6 +47,7 @@ final class CompiledChain: Sendable {
         self.sharedLimitRuns = Self.sharedLimitRuns(filters)
         self.clientLeftFilters = filters.indices.filter { filters[$0].keepsUpstreamWhenClientLeaves }
         self.unhonoured = UnhonouredAnswers(filters: filters.count)
+        self.hooks = filters.map(\.hooks)
     }
 
     private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {

@@ -96,6 +96,11 @@ public protocol Filter: AnyObject, Sendable {
     /// True to be asked `onClientLeft` when the client leaves mid-stream. The engine lists such
     /// filters once per chain version, so chains without one do no work for it.
     var keepsUpstreamWhenClientLeaves: Bool { get }
+    /// The hooks this filter implements; the engine does not call the others (they would answer
+    /// their default anyway). Read once per chain version. Optional: the default, `.all`, is always
+    /// right; a filter that lists its hooks spares each exchange the calls of the empty ones. A hook
+    /// left out of the list is never called, even when implemented.
+    var hooks: FilterHooks { get }
 }
 
 extension Filter {
@@ -137,6 +142,8 @@ extension Filter {
     public var eventAccess: EventAccess { rewritesEvents ? .rewrite : wantsEvents ? .read : .none }
     /// Default: false, `onClientLeft` is not called.
     public var keepsUpstreamWhenClientLeaves: Bool { false }
+    /// Default: `.all`, every hook is called.
+    public var hooks: FilterHooks { .all }
 }
 
 /// A piece of a response body on its way to the client.

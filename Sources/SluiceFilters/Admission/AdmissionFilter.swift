@@ -71,6 +71,9 @@ import Synchronization
 /// with no round trip; only a full block waits for a grow script (and, while all slots are taken,
 /// polls as above, first looking for a slot freed locally).
 public final class AdmissionFilter: SharedLimitFilter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .onComplete] }
+
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {
         case events, tokens

@@ -19,6 +19,9 @@ import Synchronization
 /// Shared counters (`statistics`) count pauses, time spent paused, and streams cut; the instance
 /// that replaces this one on a reload carries them on.
 public final class BackpressureFilter: Filter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .onClientBlocked, .onClientDrained, .onComplete] }
+
     public let highWatermark: Int
     public let lowWatermark: Int
     public let slowClientTimeout: Duration?

@@ -63,6 +63,9 @@ import Synchronization
 /// from their next request on. When Redis gives no answer within `shared_state.timeout`,
 /// `on_failure: closed` answers 503; `local` and `open` go on with the local breakers.
 public final class CircuitBreakerFilter: Filter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onComplete] }
+
     /// How a stream cut after `min_events` content events counts.
     public enum PartialStream: String, CaseIterable, Sendable {
         case failure, success, neither

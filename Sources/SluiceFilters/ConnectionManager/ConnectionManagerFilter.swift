@@ -54,6 +54,9 @@ import Synchronization
 /// back after `hold`; over-admission stays zero, and up to instances × N slots per key may be held
 /// free elsewhere.
 public final class ConnectionManagerFilter: SharedLimitFilter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onComplete] }
+
     /// One slot table, shared by an instance and the instances that replace it on reloads.
     final class SlotTable: Sendable {
         let slots = Mutex(ConnectionSlots())

@@ -16,6 +16,9 @@ import SluiceFilterAPI
 ///
 /// Without a `drain` filter in any chain, the drain timeout is 30 s and the message the default.
 public final class DrainFilter: DrainPolicy {
+    /// It has no hooks: the engine reads its settings at shutdown (`DrainPolicy`).
+    public var hooks: FilterHooks { [] }
+
     public let drainTimeout: Duration
     public let shutdownError: ProxyError
 

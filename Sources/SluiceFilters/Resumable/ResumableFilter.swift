@@ -34,6 +34,9 @@ import SluiceFilterAPI
 /// Threading: hooks on the exchange's loop thread; the store is shared by every worker, and a
 /// resume on one worker follows a stream produced on another through the store's wakes.
 public final class ResumableFilter: Filter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .onResponseHead, .onComplete] }
+
     public let settings: ResumableSettings
     /// Where the streams are kept: `memory`, or with `shared: true` a `RedisStreamStore` around it.
     public let store: any ResumableStreamStore

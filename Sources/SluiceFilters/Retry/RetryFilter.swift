@@ -59,6 +59,9 @@ import Synchronization
 /// **Sharing.** An instance built by a reload adopts the previous instance's budget, so counts stay
 /// exact while old streams finish.
 public final class RetryFilter: Filter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onComplete] }
+
     /// The budget, shared by an instance and the instances that replace it on reloads.
     final class BudgetBox: Sendable {
         let budget = Mutex(RetryBudget())

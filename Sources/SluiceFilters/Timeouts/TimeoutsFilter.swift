@@ -65,6 +65,9 @@ import SluiceFilterAPI
 /// later re-arms nothing: the timer fires at the earlier time, finds nothing due, and is armed for
 /// what is left. Needs no state across exchanges.
 public final class TimeoutsFilter: Filter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamConnected, .onUpstreamError, .onResponseHead, .onClientBlocked, .onClientDrained, .onComplete] }
+
     /// The per-attempt stages, in the order they follow each other.
     enum Stage: Equatable {
         /// No stage timer runs: before the first attempt, after an attempt failed, after the

@@ -71,6 +71,9 @@ import Synchronization
 /// chain and name: the new instance adopts the old one's buckets (unless `key` changed), each
 /// kept as full in proportion as it was when the capacity changes.
 public final class TokenBucketFilter: SharedLimitFilter {
+    /// The hooks below that do something; the engine skips the rest.
+    public var hooks: FilterHooks { [.onRequest, .onRequestBody, .onComplete] }
+
     /// What a bucket counts.
     public enum Mode: String, CaseIterable, Sendable {
         case requests, tokens
