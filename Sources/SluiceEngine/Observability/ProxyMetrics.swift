@@ -188,19 +188,22 @@ final class ProxyMetrics: Sendable {
         }
         process.update()
         var buffer = registry.emitToBuffer()
-        emitTokenGaps(into: &buffer)
+        emitDurationHistograms(into: &buffer)
         return buffer
     }
 
-    /// `sluice_token_gap_seconds`, which the registry does not hold (see `BatchedHistogram`): one family,
-    /// a series per route, after the registry's families.
-    private func emitTokenGaps(into buffer: inout [UInt8]) {
-        let name = "sluice_token_gap_seconds"
+    /// The routes' duration histograms, which the registry does not hold (see `BatchedHistogram`): a
+    /// family per histogram, a series per route, after the registry's families.
+    private func emitDurationHistograms(into buffer: inout [UInt8]) {
         let series = routes.withLock { $0.values.sorted { $0.route < $1.route } }
-        guard !series.isEmpty, let entry = MetricCatalog.entry(named: name) else { return }
-        buffer.append(contentsOf: "# HELP \(name) \(entry.help)\n# TYPE \(name) histogram\n".utf8)
-        for route in series {
-            route.tokenGap.emit(name: name, labels: "route=\"\(Self.escapedLabelValue(route.route))\"", into: &buffer)
+        guard let first = series.first else { return }
+        let labels = series.map { "route=\"\(Self.escapedLabelValue($0.route))\"" }
+        for (family, (name, _)) in first.durationFamilies.enumerated() {
+            guard let entry = MetricCatalog.entry(named: name) else { continue }
+            buffer.append(contentsOf: "# HELP \(name) \(entry.help)\n# TYPE \(name) histogram\n".utf8)
+            for (route, label) in zip(series, labels) {
+                route.durationFamilies[family].histogram.emit(name: name, labels: label, into: &buffer)
+            }
         }
     }
 

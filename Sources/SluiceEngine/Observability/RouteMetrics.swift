@@ -7,16 +7,17 @@ import Synchronization
 final class RouteMetrics: Sendable {
     let route: String
     let activeStreams: Prometheus.Gauge
-    let timeToFirstToken: DurationHistogram
-    let admissionWait: DurationHistogram
-    let upstreamConnect: DurationHistogram
-    let upstreamResponseHead: DurationHistogram
-    let firstContentEvent: DurationHistogram
-    /// Fed in batches by each stream's `ResponseTap` (a sample per content event), and written by
-    /// `ProxyMetrics.render` after the registry's own families.
+    // The duration histograms are Sluice's own (`BatchedHistogram`), written by `ProxyMetrics.render`
+    // after the registry's families, in the order of `durationFamilies`.
+    let timeToFirstToken: BatchedHistogram
+    let admissionWait: BatchedHistogram
+    let upstreamConnect: BatchedHistogram
+    let upstreamResponseHead: BatchedHistogram
+    let firstContentEvent: BatchedHistogram
+    /// Fed in batches by each stream's `ResponseTap` (a sample per content event).
     let tokenGap: BatchedHistogram
-    let longestTokenGap: DurationHistogram
-    let streamDuration: DurationHistogram
+    let longestTokenGap: BatchedHistogram
+    let streamDuration: BatchedHistogram
     let tokensPerSecond: ValueHistogram
     let promptTokensFromUsage: Prometheus.Counter
     let completionTokensFromUsage: Prometheus.Counter
@@ -33,16 +34,15 @@ final class RouteMetrics: Sendable {
         self.registry = registry
         let labels = [("route", route)]
         activeStreams = registry.makeGauge(descriptor: ProxyMetrics.descriptor("sluice_active_streams"), labels: labels)
-        func histogram(_ name: String) -> DurationHistogram {
-            registry.makeDurationHistogram(descriptor: ProxyMetrics.descriptor(name), labels: labels,
-                                           buckets: ProxyMetrics.durationBuckets(name))
+        func histogram(_ name: String) -> BatchedHistogram {
+            BatchedHistogram(bounds: MetricCatalog.entry(named: name)?.buckets ?? MetricCatalog.latencyBuckets)
         }
         timeToFirstToken = histogram("sluice_time_to_first_token_seconds")
         admissionWait = histogram("sluice_admission_wait_seconds")
         upstreamConnect = histogram("sluice_upstream_connect_seconds")
         upstreamResponseHead = histogram("sluice_upstream_response_head_seconds")
         firstContentEvent = histogram("sluice_first_content_event_seconds")
-        tokenGap = BatchedHistogram(bounds: MetricCatalog.entry(named: "sluice_token_gap_seconds")!.buckets)
+        tokenGap = histogram("sluice_token_gap_seconds")
         longestTokenGap = histogram("sluice_longest_token_gap_seconds")
         streamDuration = histogram("sluice_stream_duration_seconds")
         tokensPerSecond = registry.makeValueHistogram(
@@ -55,6 +55,14 @@ final class RouteMetrics: Sendable {
         backpressurePauses = registry.makeCounter(descriptor: ProxyMetrics.descriptor("sluice_backpressure_pauses_total"), labels: labels)
         backpressurePausedSeconds = registry.makeCounter(
             descriptor: ProxyMetrics.descriptor("sluice_backpressure_paused_seconds_total"), labels: labels)
+    }
+
+    /// The duration histograms by family name, in the order `/metrics` writes them.
+    var durationFamilies: [(name: String, histogram: BatchedHistogram)] {
+        [("sluice_time_to_first_token_seconds", timeToFirstToken), ("sluice_admission_wait_seconds", admissionWait),
+         ("sluice_upstream_connect_seconds", upstreamConnect), ("sluice_upstream_response_head_seconds", upstreamResponseHead),
+         ("sluice_first_content_event_seconds", firstContentEvent), ("sluice_token_gap_seconds", tokenGap),
+         ("sluice_longest_token_gap_seconds", longestTokenGap), ("sluice_stream_duration_seconds", streamDuration)]
     }
 
     /// Counts one ended exchange in `sluice_requests_total`.
