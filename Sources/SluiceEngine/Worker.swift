@@ -21,7 +21,7 @@ final class Worker: @unchecked Sendable {
     // call that could reach them again: not checked for exclusivity at run time.
     /// Connections without an exchange, oldest first: the first to close at max_connections.
     @exclusivity(unchecked) private var idle = IdleConnections()
-    @exclusivity(unchecked) private var exchanges: [ObjectIdentifier: ProxyExchange] = [:]
+    @exclusivity(unchecked) private var exchanges = LiveExchanges()
     @exclusivity(unchecked) private(set) var isDraining = false
     /// How late the loop is: how late it ran its last lag probe, or, when the next probe is overdue
     /// by more than that, by how much (a loop stuck in one callback never runs its probe, and this
@@ -144,7 +144,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func exchangeStarted(_ exchange: ProxyExchange) {
-        exchanges[ObjectIdentifier(exchange)] = exchange
+        exchanges.insert(exchange)
         engine.activeExchanges.add(1, ordering: .relaxed)
         exchange.version.liveExchanges.add(1, ordering: .relaxed)
         exchange.metrics.activeStreams.increment()
@@ -152,7 +152,7 @@ final class Worker: @unchecked Sendable {
 
     /// Counts the exchange's end in the metrics and writes its access log line.
     func exchangeEnded(_ exchange: ProxyExchange, _ outcome: Outcome) {
-        exchanges[ObjectIdentifier(exchange)] = nil
+        exchanges.remove(exchange)
         engine.activeExchanges.subtract(1, ordering: .relaxed)
         exchange.version.liveExchanges.subtract(1, ordering: .relaxed)
         exchange.metrics.activeStreams.decrement()
@@ -171,7 +171,7 @@ final class Worker: @unchecked Sendable {
     /// The live exchanges of this worker as `/admin/streams` rows. Loop thread.
     func streamSnapshots() -> [String] {
         let now = clock.now()
-        return exchanges.values.map { StreamListing.json(of: $0, now: now) }
+        return exchanges.all.map { StreamListing.json(of: $0, now: now) }
     }
 
     /// Stops accepting and stops keep-alive; exchanges in flight go on. Loop thread.
@@ -186,7 +186,7 @@ final class Worker: @unchecked Sendable {
     /// client's dialect), exchanges still waiting get it as an error response; upstreams are
     /// cancelled. Loop thread.
     func failAllExchanges(_ fallback: ProxyError) {
-        for x in Array(exchanges.values) { x.fail(x.drainPolicy?.shutdownError ?? fallback) }
+        for x in exchanges.all { x.fail(x.drainPolicy?.shutdownError ?? fallback) }
     }
 
     /// Closes everything now. Loop thread.
@@ -197,7 +197,7 @@ final class Worker: @unchecked Sendable {
         lagProbeDue = nil
         for c in Array(connections.values) { c.close() }
         // What is left has no connection: upstreams a filter kept running after their client left.
-        for x in Array(exchanges.values) { x.fail(ProxyError(.serverShutdown, "the server is shutting down")) }
+        for x in exchanges.all { x.fail(ProxyError(.serverShutdown, "the server is shutting down")) }
         pool.closeAll()
         deadlines.closeAll()
     }

@@ -81,6 +81,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     @exclusivity(unchecked) private var detachment: ClientDetachment?
     /// The response is a filter's own stream (`Exchange.beginOwnStream`), not an upstream's.
     @exclusivity(unchecked) private var servesOwnStream = false
+    /// Its slot in the worker's `LiveExchanges` while it is in flight; -1 otherwise. Set by `LiveExchanges`.
+    @exclusivity(unchecked) var liveSlot = -1
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
          clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
