@@ -4,7 +4,9 @@ import SluiceFilterAPI
 /// without an `event:` name. A first line `@NAME` (ended by LF) gives the name; the rest is the data.
 ///
 /// Checks: every answer (kind, usage, finish reason, error message and type) is the one
-/// `OracleClassifier`, the classifier as it was before its reader was rewritten for speed, gives.
+/// `OracleClassifier`, the classifier as it was before its reader was rewritten for speed, gives;
+/// and so is the usage `usage(ofResponseBody:)` reads from the data taken as a whole body, unless
+/// the oracle refused that body (its usage-only walk does not check inside members it skips).
 /// So a faster reader can change neither what an event means nor which malformed data is refused.
 ///
 /// Then the data as a stream: split at NUL bytes into events, each followed by variants of itself
@@ -31,6 +33,13 @@ enum ClassifierTarget {
                 let expected = OracleClassifier.classify(data: data, name: eventName, dialect: dialect)
                 let answer = LLMEventClassifier.classify(data: data, name: eventName, dialect: dialect)
                 try FuzzFinding.expectEqual(expected, answer, "the oracle (\(dialect))", "LLMEventClassifier")
+            }
+            // A whole non-streamed body: the usage-only walk answers the full classification's usage
+            // whenever that has one, and has one of its own only where the full reading refused the body.
+            let bodyUsage = LLMEventClassifier.usage(ofResponseBody: Array(data), dialect: dialect)
+            let oracle = OracleClassifier.classify(data: data, name: nil, dialect: dialect)
+            if oracle.usage != nil || bodyUsage == nil || oracle.kind != .other {
+                try FuzzFinding.expectEqual(oracle.usage, bodyUsage, "the oracle's usage (\(dialect))", "usage(ofResponseBody:)")
             }
         }
         try checkStream(data, name: name)

@@ -365,6 +365,22 @@ struct ResponseBodyUsageTests {
         #expect(usage(body, .anthropic) == TokenUsage(promptTokens: 105, completionTokens: 9))
     }
 
+    @Test func aResponseObjectsUsageAndTheLastUsageInTheTextCount() {
+        let nested = #"{"type":"response.completed","response":{"status":"completed","usage":{"input_tokens":3,"output_tokens":4}}}"#
+        #expect(usage(nested, .openai) == TokenUsage(promptTokens: 3, completionTokens: 4))
+        let twice = #"{"usage":{"prompt_tokens":1,"completion_tokens":2},"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":6}}"#
+        #expect(usage(twice, .openai) == TokenUsage(promptTokens: 5, completionTokens: 6))
+    }
+
+    /// The usage walk skips `choices` as the classifier skips what it does not read: a body broken
+    /// only inside it still gives the usage the upstream reported; one broken at the top level does not.
+    @Test func aBodyBrokenOnlyInsideChoicesStillGivesItsUsage() {
+        let broken = #"{"choices":[{"index":0,"messag"e:{"content":"hi"}}],"usage":{"prompt_tokens":12,"completion_tokens":34}}"#
+        #expect(usage(broken, .openai) == TokenUsage(promptTokens: 12, completionTokens: 34))
+        #expect(usage(#"{"choices":[] "usage":{"prompt_tokens":1}}"#, .openai) == nil)
+        #expect(usage(#"{"usage":{"prompt_tokens":1}} trailing"#, .openai) == nil)
+    }
+
     @Test func bodiesWithoutUsageOrNotJSONHaveNone() {
         #expect(usage(#"{"object":"list","data":[]}"#, .openai) == nil)
         #expect(usage("<html>502</html>", .openai) == nil)

@@ -39,6 +39,39 @@ extension LLMEventClassifier {
     }
 }
 
+extension LLMEventClassifier {
+    /// The usage of a whole non-streamed body, reading only what the usage needs: the top level's
+    /// `usage` and the Responses API's `response.usage`, the last one in the text winning, as in
+    /// `classifyOpenAI`. Every other member is skipped the way the classifier skips the members it
+    /// does not read: its strings and brackets are matched, the rest of its inside is not checked.
+    /// So where `classifyOpenAI(bytes).usage` is non-nil this answers the same, and a body malformed
+    /// only inside `choices` (which the classifier reads, and then refuses) still gives the usage the
+    /// upstream reported. The `classify` fuzz target holds both.
+    ///
+    /// Why: a chat completion's body is mostly `choices`, which the full walk reads member by
+    /// member and then turns into an event's answer (its texts included); a short request spent
+    /// about 4,000 instructions there.
+    static func usageOfOpenAIBody(_ bytes: UnsafeBufferPointer<UInt8>) -> TokenUsage? {
+        if isDoneSentinel(bytes) { return nil }
+        var reader = JSONByteReader(bytes)
+        guard reader.peekKind() == .object else { return nil }
+        var usage: TokenUsage?
+        var members = reader.beginObject()
+        while let key = reader.nextMember(&members) {
+            if key == "usage" {
+                usage = OpenAIChunk.readUsage(&reader)
+            } else if key == "response", reader.peekKind() == .object {
+                var inner = reader.beginObject()
+                while let key = reader.nextMember(&inner) {
+                    if key == "usage" { usage = OpenAIChunk.readUsage(&reader) }
+                }
+            }
+        }
+        guard !reader.failed, reader.isAtEnd() else { return nil }
+        return usage
+    }
+}
+
 /// The fields of one OpenAI-dialect event that matter, gathered in one pass over the JSON. Strings
 /// are kept as views of the event's bytes and decoded by `info()` for the answer: the struct holds
 /// nothing to release, and an event pays for a `String` only when its answer carries one. (A string
@@ -265,7 +298,7 @@ private struct OpenAIChunk {
     /// `usage` of a chunk (`prompt_tokens`/`completion_tokens`) or of a Responses API response
     /// (`input_tokens`/`output_tokens`). nil for `null` or a non-object.
     @inline(never)
-    private static func readUsage(_ r: inout JSONByteReader) -> TokenUsage? {
+    static func readUsage(_ r: inout JSONByteReader) -> TokenUsage? {
         guard r.peekKind() == .object else { return nil }
         var usage = TokenUsage()
         var members = r.beginObject()

@@ -49,7 +49,12 @@ public enum LLMEventClassifier {
     /// Anthropic's `usage` of a `message`. nil when the body has none or is not JSON. Pure and
     /// thread-safe.
     public static func usage(ofResponseBody body: [UInt8], dialect: StreamDialect) -> TokenUsage? {
-        body.withUnsafeBufferPointer { classify(data: $0, name: nil, dialect: dialect) }.usage
+        body.withUnsafeBufferPointer { bytes in
+            switch dialect {
+            case .openai: usageOfOpenAIBody(bytes)
+            case .anthropic: classifyAnthropic(bytes, name: nil).usage
+            }
+        }
     }
 
     /// Runs `body` over the UTF-8 of `string` without copying it when it is stored contiguously
