@@ -1257,6 +1257,7 @@ extension ProxyExchange: RacingAttemptOwner {
         }
         let racer = racers.first { $0.stage == .receiving } ?? racers.first { $0.stage == .waitingForHead } ?? racers[0]
         racers.removeAll { $0 === racer }
+        exchange.hedges.won += 1
         takeOver(racer)
     }
 

@@ -140,7 +140,7 @@ public enum MetricCatalog {
         e("sluice_retry_budget_refusals_total", .counter, ["chain", "filter"], "Retries a retry filter wanted but its budget refused.",
           owner: .filter),
         e("sluice_hedges_total", .counter, ["chain", "filter", "result"],
-          "Hedged attempts a hedge filter started, by result: started, won (its answer reached the client), lost (cancelled), failed (before its first content).",
+          "Hedged attempts a hedge filter started, by result: started, won (it took the exchange over), lost (cancelled), failed (before its first content).",
           owner: .filter),
         e("sluice_hedge_budget_refusals_total", .counter, ["chain", "filter"], "Hedges a hedge filter wanted but its budget refused.",
           owner: .filter),

@@ -34,8 +34,8 @@ public struct HedgeCounts: Sendable, Equatable {
     public var started = 0
     /// Hedges that failed before their first content.
     public var failed = 0
-    /// Times a hedge produced the first content and took the exchange over (the attempt it raced
-    /// was cancelled).
+    /// Times a hedge took the exchange over: it produced the first content (the attempt it raced
+    /// was cancelled), or the attempt it raced failed first.
     public var won = 0
     /// None of each.
     public init() {}

@@ -45,8 +45,8 @@ import Synchronization
 /// client once. A `timeouts` first-token timeout fails the current attempt, and a racing hedge
 /// takes over.
 ///
-/// **Figures.** `sluice_hedges_total{result}`: `started`, `won` (a hedge's answer reached the
-/// client), `lost` (cancelled: another attempt won or the exchange ended), `failed` (before its first
+/// **Figures.** `sluice_hedges_total{result}`: `started`, `won` (a hedge took the exchange
+/// over), `lost` (cancelled: another attempt won or the exchange ended), `failed` (before its first
 /// content); `sluice_hedge_budget_refusals_total`; and `sluice_hedge_first_token_saved_seconds`, an
 /// estimate per won hedge (`FirstTokenQuantiles.expectedExcess`: the route's measured first-token
 /// times beyond the wait at which the hedge won). The access log gains `hedges` and `hedge_won`.
@@ -208,8 +208,10 @@ public final class HedgeFilter: Filter {
 
     public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {
         guard let state = exchange.existingLocal(for: self, as: State.self) else { return }
-        // The attempt that took over is not a hedge any more: its place goes back.
-        stopHolding(state)
+        // The exchange's own attempt (still its endpoint while this runs) is dropped: the head it
+        // held is gone with it. A dropped hedge leaves that hold as it was.
+        if endpoint.id == exchange.endpoint?.id { stopHolding(state) }
+        // The attempt that takes over is not a hedge any more: its place goes back.
         sync(state, exchange)
     }
 
