@@ -28,8 +28,8 @@ import Synchronization
 /// content (connect failure, reset, an error event, a 5xx or 429 head) does not end the exchange
 /// while another still races: the exchange goes on with the other.
 ///
-/// **Nothing reaches the client before a winner.** While a hedge may still start or is racing, a
-/// `200 text/event-stream` head is held (`.suspend`, as `retry`'s `hold_until_first_token` does)
+/// **Nothing reaches the client before a winner.** While a hedge may still start, is racing, or
+/// took over from the attempt it raced, a `200 text/event-stream` head is held (`.suspend`, as `retry`'s `hold_until_first_token` does)
 /// until its first content or final event, or `hold_max`. A winning hedge's head and what it sent
 /// then go through the response hooks as if they arrived at that moment.
 ///
@@ -170,7 +170,10 @@ public final class HedgeFilter: Filter {
             return .next
         }
         let mayStillHedge = state.attemptHedges < maxExtra && state.timer != nil
-        guard response.status == 200, exchange.isEventStream, racing || mayStillHedge else {
+        // A hedge that took over from a failed attempt is held too: its own first content is what
+        // makes it the winner, and a failure before it is still the race's to report (to `retry`).
+        let raced = state.attemptHedges > 0
+        guard response.status == 200, exchange.isEventStream, racing || mayStillHedge || raced else {
             state.timer?.cancel()
             state.timer = nil
             return .next

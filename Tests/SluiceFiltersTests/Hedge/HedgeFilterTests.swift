@@ -12,39 +12,17 @@ import Testing
 /// endpoint is down; the raced attempt fails first; the winner is cut (and reported so).
 @Suite(.serialized)
 struct HedgeFilterTests {
-    /// A mock answering after `ttft`, failing with `faults` when given.
-    private func mock(ttft: Duration, faults: [(String, String)] = []) throws -> MockServer {
-        var settings = ProxyHarness.fastMock
-        settings.timeToFirstToken = ttft
-        let mock = MockServer(settings: settings)
-        mock.forcedFaults = faults
-        try mock.start()
-        return mock
-    }
-
     /// The proxy in front of `first` and `second` (round robin: a first request goes to `first`).
     private func proxy(_ first: String, _ second: String, hedge: String, accessLog: AccessLogSpec = AccessLogSpec(output: .off))
         throws -> ProxyHarness {
-        try ProxyHarness(filterFile: """
-            listeners:
-              - name: test
-                address: 127.0.0.1:0
-            admin:
-              address: 127.0.0.1:0
-            upstreams:
-              pair:
-                balance: round_robin
-                endpoints: ["\(first)", "\(second)"]
-            routes:
-              - path_prefix: /
-                chain: main
-                upstream: pair
-            chains:
-              main:
-                - filter: hedge
-                  config: \(hedge)
+        try ProxyHarness(filterFile: hedgePairFile(first, second, chain: """
+            - filter: hedge
+              config: \(hedge)
+            """), workers: 1, accessLog: accessLog)
+    }
 
-            """, workers: 1, accessLog: accessLog)
+    private func mock(ttft: Duration, faults: [(String, String)] = []) throws -> MockServer {
+        try hedgeMock(ttft: ttft, faults: faults)
     }
 
     private func chat(_ port: Int, id: String) throws -> TestResponse {
@@ -196,25 +174,3 @@ struct HedgeFilterTests {
     }
 }
 
-/// An access log in a fresh temporary file (JSON lines), read back once the line is there.
-struct HedgeAccessLog {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hedge-\(UUID().uuidString).log").path
-
-    var spec: AccessLogSpec { AccessLogSpec(output: .file(path)) }
-
-    /// The line with this request id, waiting up to 5 s for the log's writer thread.
-    func entry(requestID: String) throws -> [String: Any] {
-        let deadline = ContinuousClock.now + .seconds(5)
-        repeat {
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            for line in text.split(separator: "\n") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   object["request_id"] as? String == requestID { return object }
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        } while ContinuousClock.now < deadline
-        throw HedgeTestError.noLine(requestID)
-    }
-}
-
-enum HedgeTestError: Error { case noLine(String) }
