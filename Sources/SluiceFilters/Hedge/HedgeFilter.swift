@@ -43,7 +43,9 @@ import Synchronization
 /// attempt is reported to it through `onAttemptDropped`, and the winner's result counts for the
 /// winner's endpoint. Only the winner's stream is read for tokens, so `token_bucket` charges the
 /// client once. A `timeouts` first-token timeout fails the current attempt, and a racing hedge
-/// takes over.
+/// takes over with a first-token time of its own. List `hedge` before `timeouts`: response hooks
+/// run in reverse order, and a head `hedge` holds is not seen by the filters listed before it until
+/// it is let go, so their first-token timer would not start.
 ///
 /// **Figures.** `sluice_hedges_total{result}`: `started`, `won` (a hedge took the exchange
 /// over), `lost` (cancelled: another attempt won or the exchange ended), `failed` (before its first

@@ -67,4 +67,30 @@ struct HedgeCompositionTests {
         #expect(slow.journal.entries.count == 2)
         #expect(try proxy.metrics().value("sluice_hedges_total", ["filter": "hedge", "result": "started"]) == 1)
     }
+
+    /// `hedge` listed before `timeouts`: response hooks run in reverse order, so the first-token
+    /// timer starts at each head before `hedge` holds it.
+    @Test func aFirstTokenTimeoutFailsTheCurrentAttemptAndTheHedgeTakesOverWithItsOwnTime() throws {
+        let a = try hedgeMock(ttft: .seconds(20)), b = try hedgeMock(ttft: .seconds(20))
+        defer { a.stop(); b.stop() }
+        let log = HedgeAccessLog()
+        let proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(a.port)", "http://127.0.0.1:\(b.port)", chain: """
+            - filter: hedge
+              config: { after: 50ms }
+            - filter: timeouts
+              config: { first_token: 300ms }
+            """), workers: 1, accessLog: log.spec)
+        defer { proxy.stop() }
+        let response = try chat(proxy.port, id: "both-time-out")
+        // Nothing went out before the failure: a whole error response, not a cut stream.
+        #expect(response.status == 504, "\(response.bodyText)")
+        #expect(response.bodyText.contains("first_token_timeout"))
+        // Each attempt timed out on its own clock, and each upstream request was cancelled.
+        #expect(a.journal.wait(timeout: .seconds(10)) { $0.first?.ending == .cancelledByPeer })
+        #expect(b.journal.wait(timeout: .seconds(10)) { $0.first?.ending == .cancelledByPeer })
+        let entry = try log.entry(requestID: "both-time-out")
+        #expect(entry["error"] as? String == "first_token_timeout")
+        #expect(entry["hedges"] as? Int == 1)
+        #expect(entry["retries"] as? Int == 0)
+    }
 }
