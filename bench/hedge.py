@@ -163,7 +163,7 @@ def main():
         path = os.path.join(TMP, "hedge.yaml")
         with open(path, "w") as f:
             f.write(filter_file(port, admin, mocks, hedge))
-        proxy = start([options.sluice, "run", path, "--workers", "2"], "hedge-sluice.log")
+        proxy = start([options.sluice, "run", "--config", path, "--workers", "2"], "hedge-sluice.log")
         try:
             for p in mocks + [port, admin]:
                 wait_port(p)
@@ -206,7 +206,13 @@ def main():
     for r in rows:
         lines.append(f"| {r['config']} | {r['completed']}/{r['requests']} | {r['ttft_p50_ms']} ms | {r['ttft_p90_ms']} ms | "
                      f"{r['ttft_p99_ms']} ms | {r['ttft_max_ms']} ms | {r['extra_upstream_requests']} ({100 * r['extra_share']:.1f}%) |")
-    lines += ["", f"Machine: {machine}.", ""]
+    base = rows[0]
+    for r in rows[1:]:
+        lines.append("")
+        lines.append(f"With {r['config']}: p99 {base['ttft_p99_ms']} ms → {r['ttft_p99_ms']} ms, p50 {base['ttft_p50_ms']} ms → "
+                     f"{r['ttft_p50_ms']} ms, for {100 * r['extra_share']:.1f}% more upstream requests.")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    lines += ["", f"Machine: {machine}. Commit: {commit}. Figures of one run; the raw ones are in `hedge.json`.", ""]
     with open(os.path.join(ROOT, "bench", "results", "hedge.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
