@@ -36,8 +36,12 @@ struct AccessLogEntry {
     var retries: Int
     /// Hedges started (`Exchange.startHedge`); the hedge fields are written only when some were.
     var hedges: Int
-    /// A hedge's response is the one the client got.
+    /// A hedge took the exchange over.
     var hedgeWon: Bool
+    var hedgesLost: Int
+    var hedgesFailed: Int
+    /// The first-token time the hedges saved, as the hedge filter estimated it.
+    var hedgeSavedMilliseconds: Double?
     var bytesIn: Int
     var bytesOut: Int
     var worker: Int
@@ -71,6 +75,9 @@ struct AccessLogEntry {
         retries = max(0, x.attempt - 1)
         hedges = x.hedges.started
         hedgeWon = x.hedges.won > 0
+        hedgesLost = x.hedges.lost
+        hedgesFailed = x.hedges.failed
+        hedgeSavedMilliseconds = x.hedges.firstTokenSaved.map(Self.milliseconds)
         bytesIn = x.counters.requestBytes
         bytesOut = x.counters.bytesToClient
         worker = x.worker
@@ -92,7 +99,10 @@ struct AccessLogEntry {
             ("tokens_in", tokensIn.map(Value.int) ?? .null), ("tokens_out", .int(tokensOut)), ("tokens_source", .text(tokensSource)),
             ("retries", .int(retries)), ("bytes_in", .int(bytesIn)), ("bytes_out", .int(bytesOut)), ("worker", .int(worker)),
         ]
-        if hedges > 0 { all += [("hedges", .int(hedges)), ("hedge_won", .bool(hedgeWon))] }
+        if hedges > 0 {
+            all += [("hedges", .int(hedges)), ("hedge_won", .bool(hedgeWon)), ("hedges_lost", .int(hedgesLost)),
+                    ("hedges_failed", .int(hedgesFailed)), ("hedge_saved_ms", hedgeSavedMilliseconds.map(Value.number) ?? .null)]
+        }
         return all
     }
 

@@ -26,6 +26,13 @@ extension Exchange {
 
     /// Hedges racing the current attempt right now.
     public var hedgesInFlight: Int { driver?.hedgesInFlight ?? 0 }
+
+    /// Records the first-token time the hedges of this exchange saved, as the filter that started
+    /// them estimates it (`hedges.firstTokenSaved`; the access log writes it as `hedge_saved_ms`).
+    /// Call it by `onComplete` at the latest. Loop thread only.
+    public func recordHedgeSaving(_ estimate: Duration) {
+        hedges.firstTokenSaved = estimate
+    }
 }
 
 /// What hedging did for one exchange (`Exchange.hedges`). Set by the engine.
@@ -37,6 +44,11 @@ public struct HedgeCounts: Sendable, Equatable {
     /// Times a hedge took the exchange over: it produced the first content (the attempt it raced
     /// was cancelled), or the attempt it raced failed first.
     public var won = 0
+    /// Hedges cancelled because another attempt won, or because the exchange ended while they raced.
+    public var lost: Int { max(0, started - won - failed) }
+    /// The first-token time the hedges saved, as the filter that started them estimated it
+    /// (`Exchange.recordHedgeSaving`); nil when none was estimated.
+    public var firstTokenSaved: Duration?
     /// None of each.
     public init() {}
 }

@@ -51,7 +51,8 @@ import Synchronization
 /// over), `lost` (cancelled: another attempt won or the exchange ended), `failed` (before its first
 /// content); `sluice_hedge_budget_refusals_total`; and `sluice_hedge_first_token_saved_seconds`, an
 /// estimate per won hedge (`FirstTokenQuantiles.expectedExcess`: the route's measured first-token
-/// times beyond the wait at which the hedge won). The access log gains `hedges` and `hedge_won`.
+/// times beyond the wait at which the hedge won). Access log lines of hedged requests gain `hedges`,
+/// `hedge_won`, `hedges_lost`, `hedges_failed` and `hedge_saved_ms` (that estimate).
 ///
 /// **Sharing.** An instance built by a reload adopts the previous instance's budget and measured
 /// first-token times.
@@ -238,13 +239,14 @@ public final class HedgeFilter: Filter {
             started.increment(by: hedges.started)
             won.increment(by: hedges.won)
             failed.increment(by: hedges.failed)
-            lost.increment(by: max(0, hedges.started - hedges.won - hedges.failed))
+            lost.increment(by: hedges.lost)
         }
         guard let first = exchange.timings.firstToken, let start = state.attemptStart else { return }
         let waited = first.since(start)
         let route = exchange.route.name
         if hedges.won > 0 {
             if let excess = shared.firstTokens.withLock({ $0[route]?.expectedExcess(over: waited) }) {
+                exchange.recordHedgeSaving(excess)
                 saved.recordNanoseconds(Int64(excess.components.seconds) * 1_000_000_000 + excess.components.attoseconds / 1_000_000_000)
             }
         } else {

@@ -71,6 +71,10 @@ struct HedgeFilterTests {
         let entry = try log.entry(requestID: "fast-wins")
         #expect(entry["hedges"] as? Int == 1)
         #expect(entry["hedge_won"] as? Bool == true)
+        #expect(entry["hedges_lost"] as? Int == 0)
+        #expect(entry["hedges_failed"] as? Int == 0)
+        // The route had measured no first token yet: nothing to estimate the saving from.
+        #expect(entry["hedge_saved_ms"] is NSNull)
         #expect(entry["outcome"] as? String == "completed")
         #expect((entry["endpoint"] as? String)?.hasSuffix(":\(fast.port)") == true)
         // Not counted twice: the client was charged for one stream's tokens.
@@ -172,5 +176,30 @@ struct HedgeFilterTests {
         #expect(fast.journal.entries.isEmpty)
         #expect(try hedges(proxy, "started") == 0)
     }
-}
 
+    @Test func theSavedFirstTokenTimeIsEstimatedFromTheRoutesOwnFirstTokens() throws {
+        let slow = try mock(ttft: .milliseconds(400)), fast = try mock(ttft: .milliseconds(20))
+        defer { slow.stop(); fast.stop() }
+        let log = HedgeAccessLog()
+        // Until the route has measured 20 first tokens, `p95` waits `after_max`.
+        let proxy = try proxy("http://127.0.0.1:\(slow.port)", "http://127.0.0.1:\(fast.port)",
+                              hedge: "{ after: p95, after_min: 50ms, after_max: 150ms }", accessLog: log.spec)
+        defer { proxy.stop() }
+        // Both endpoints slow (600 ms): each hedge loses, and the first tokens of the attempts that
+        // won are what the route measures.
+        for i in 0..<2 {
+            let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(stream: true),
+                                               headers: [("x-request-id", "measure-\(i)"), ("x-mock-ttft", "600ms")])
+            expectCleanStream(response)
+        }
+        #expect(try hedges(proxy, "lost") == 2)
+        // Now the first endpoint is slow and the second fast: the hedge wins, and what it saved is
+        // estimated from the 600 ms first tokens measured.
+        expectCleanStream(try chat(proxy.port, id: "saves"))
+        let entry = try log.entry(requestID: "saves")
+        #expect(entry["hedge_won"] as? Bool == true)
+        let saved = try #require(entry["hedge_saved_ms"] as? Double, "\(entry)")
+        #expect(saved > 0 && saved < 600, "\(saved)")
+        #expect(try proxy.metrics().value("sluice_hedge_first_token_saved_seconds_count", ["filter": "hedge"]) == 1)
+    }
+}
