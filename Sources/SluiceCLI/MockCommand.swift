@@ -19,8 +19,11 @@ struct MockCommand: ParsableCommand {
     @Option(name: .long, help: "Where to listen.")
     var listen: SocketAddressArgument = SocketAddressArgument(argument: "127.0.0.1:8000")!
 
-    @Option(name: .long, help: "Time to first token, e.g. 150ms.")
+    @Option(name: .long, help: "Time to first token, e.g. 150ms; or drawn per request: 80ms:9,1.5s:1 or lognormal:200ms:0.8.")
     var ttft: String?
+
+    @Option(name: .long, help: "Seed of the per-request time-to-first-token draws.")
+    var seed: Int?
 
     @Option(name: .long, help: "Tokens per second.")
     var tps: Double?
@@ -38,6 +41,7 @@ struct MockCommand: ParsableCommand {
     func run() throws {
         var query: [String] = []
         if let ttft { query.append("ttft=\(ttft)") }
+        if let seed { query.append("seed=\(seed)") }
         if let tps { query.append("tps=\(tps)") }
         if let tokens { query.append("tokens=\(tokens)") }
         let settings: MockSettings

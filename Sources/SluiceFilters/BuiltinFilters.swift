@@ -10,6 +10,7 @@ public enum BuiltinFilters {
         registry.register("circuit_breaker") { CircuitBreakerFilter($0) }
         registry.register("connection_manager") { ConnectionManagerFilter($0) }
         registry.register("drain") { DrainFilter($0) }
+        registry.register("hedge") { HedgeFilter($0) }
         registry.register("resumable") { ResumableFilter($0) }
         registry.register("retry") { RetryFilter($0) }
         registry.register("timeouts") { TimeoutsFilter($0) }

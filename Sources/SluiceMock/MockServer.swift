@@ -22,6 +22,8 @@ public final class MockServer: @unchecked Sendable {
     public private(set) var port: Int = 0
     private let openCount = Atomic<Int>(0)
     private let forced = Mutex<[(String, String)]>([])
+    /// Draws each request's time to first token when `settings.ttftDistribution` is set.
+    private let draws: Mutex<MockRandom>
 
     /// `x-mock-*` fault headers (see `MockFaults`) applied to every request this server answers that
     /// does not carry the same header itself, as if it did: they make one server of an upstream group
@@ -59,6 +61,7 @@ public final class MockServer: @unchecked Sendable {
     public init(settings: MockSettings = MockSettings(), host: String = "127.0.0.1", port: Int = 0,
                 keepsJournal: Bool = true) {
         self.settings = settings
+        self.draws = Mutex(MockRandom(seed: settings.seed))
         self.keepsJournal = keepsJournal
         self.host = host
         self.requestedPort = port
@@ -69,6 +72,7 @@ public final class MockServer: @unchecked Sendable {
     /// kernel gives each connection to one of them.
     public init(settings: MockSettings = MockSettings(), socket: ListeningSocket, keepsJournal: Bool = true) {
         self.settings = settings
+        self.draws = Mutex(MockRandom(seed: settings.seed))
         self.keepsJournal = keepsJournal
         self.host = socket.address.host
         self.requestedPort = socket.port
@@ -100,6 +104,15 @@ public final class MockServer: @unchecked Sendable {
         }
         loop.stop()
         loop.waitUntilFinished(timeout: .seconds(5))
+    }
+
+    /// The settings one request is planned with: `settings`, with its time to first token drawn
+    /// from `settings.ttftDistribution` when there is one. Any thread.
+    public func settingsForNextRequest() -> MockSettings {
+        guard let distribution = settings.ttftDistribution else { return settings }
+        var drawn = settings
+        drawn.timeToFirstToken = draws.withLock { distribution.draw(using: &$0) }
+        return drawn
     }
 
     fileprivate func closed(_ connection: MockConnection) {
@@ -174,7 +187,7 @@ private final class MockConnection {
         guard let head else { return }
         var faulted = head
         for (name, value) in server.forcedFaults where !faulted.headers.contains(name) { faulted.headers.add(name, value) }
-        let plan = MockPlanner.plan(MockRequest(head: faulted, body: body), settings: server.settings)
+        let plan = MockPlanner.plan(MockRequest(head: faulted, body: body), settings: server.settingsForNextRequest())
         steps = plan.makeIterator()
         keepAlive = plan.keepAlive && head.keepAlive
         chunked = false

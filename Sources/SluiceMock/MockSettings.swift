@@ -4,8 +4,14 @@
 /// `timeToFirstToken`, `tokensPerSecond` and `tokens` for itself with the `x-mock-ttft`,
 /// `x-mock-tps` and `x-mock-tokens` headers (see `MockFaults`).
 public struct MockSettings: Sendable, Equatable {
-    /// Delay between the response head and the first content event.
+    /// Delay between the response head and the first content event. With `ttftDistribution`,
+    /// that distribution's median; each request then waits a value drawn from it instead.
     public var timeToFirstToken: Duration = .milliseconds(100)
+    /// Non-nil: each request's time to first token is drawn from it (see `MockTTFTDistribution`);
+    /// a request's `x-mock-ttft` still wins.
+    public var ttftDistribution: MockTTFTDistribution?
+    /// Seeds the generator the server draws `ttftDistribution` values from.
+    public var seed: UInt64 = 1
     /// Content events per second after the first one.
     public var tokensPerSecond: Double = 50
     /// How many tokens a completion has when `max_tokens` does not cut it short.
@@ -19,8 +25,10 @@ public struct MockSettings: Sendable, Equatable {
     /// Reads settings from a query string such as `ttft=150ms&tps=40&tokens=60&model=x`,
     /// starting from the defaults.
     ///
-    /// Keys: `ttft` (a duration: `150ms`, `2s`, `1.5s`), `tps` (a number above 0), `tokens`
-    /// (a whole number), `model` (non-empty; percent-encoding and `+` for space are decoded).
+    /// Keys: `ttft` (a duration: `150ms`, `2s`, `1.5s`; or a distribution each request draws
+    /// from: `80ms:9,1.5s:1`, `lognormal:200ms:0.8`, see `MockTTFTDistribution`), `seed` (a whole
+    /// number seeding those draws), `tps` (a number above 0), `tokens` (a whole number), `model`
+    /// (non-empty; percent-encoding and `+` for space are decoded).
     /// A leading `?` and empty segments are ignored; a repeated key takes its last value.
     /// Throws for an unknown key, a segment without `=`, or a bad value; the message names the key.
     public init(query: String) throws(MockSettingsError) {
@@ -34,7 +42,16 @@ public struct MockSettings: Sendable, Equatable {
             let value = segment[segment.index(after: equals)...]
             switch key {
             case "ttft":
-                timeToFirstToken = try Self.read(key, MockValueParser.duration(value))
+                if let distribution = MockTTFTDistribution.parse(value) {
+                    let read = try Self.read(key, distribution)
+                    ttftDistribution = read
+                    timeToFirstToken = read.median
+                } else {
+                    timeToFirstToken = try Self.read(key, MockValueParser.duration(value))
+                    ttftDistribution = nil
+                }
+            case "seed":
+                seed = UInt64(try Self.read(key, MockValueParser.count(value)))
             case "tps":
                 tokensPerSecond = try Self.read(key, MockValueParser.rate(value))
             case "tokens":
@@ -45,7 +62,7 @@ public struct MockSettings: Sendable, Equatable {
                 }
                 model = decoded
             default:
-                throw MockSettingsError("unknown setting \"\(key)\"; known settings are ttft, tps, tokens and model")
+                throw MockSettingsError("unknown setting \"\(key)\"; known settings are ttft, seed, tps, tokens and model")
             }
         }
     }

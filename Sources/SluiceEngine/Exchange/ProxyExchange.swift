@@ -83,6 +83,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     @exclusivity(unchecked) private var servesOwnStream = false
     /// Its slot in the worker's `LiveExchanges` while it is in flight; -1 otherwise. Set by `LiveExchanges`.
     @exclusivity(unchecked) var liveSlot = -1
+    /// The attempts racing this exchange's own (hedges, `Exchange.startHedge`): with the current
+    /// attempt, the set of attempts in flight. Empty unless a filter started a hedge, so an exchange
+    /// without one checks only that it is empty, when its head commits and when it ends.
+    @exclusivity(unchecked) private var racers: [RacingAttempt] = []
 
     init(exchange: Exchange, downstream: DownstreamConnection, worker: Worker, version: ChainVersion, route: CompiledRoute,
          clientVersion: HTTPVersion, clientKeepAlive: Bool, bodyFraming: BodyFraming) {
@@ -223,7 +227,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         case .kept:
             break
         case .forward:
-            if let upstream { writeBodyToUpstream(bytes, upstream) }
+            if let upstream { writeBodyToUpstream(bytes, upstream, framing: upstreamBodyFraming) }
         case .tooLarge(let limit):
             respondWithError(ProxyError(.requestTooLarge, "request body is larger than \(limit) bytes"), outcome: .rejected)
         }
@@ -240,8 +244,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         }
     }
 
-    private func writeBodyToUpstream(_ bytes: UnsafeRawBufferPointer, _ upstream: UpstreamConnection) {
-        if upstreamBodyFraming == .chunked {
+    private func writeBodyToUpstream(_ bytes: UnsafeRawBufferPointer, _ upstream: UpstreamConnection, framing: UpstreamBodyFraming) {
+        if framing == .chunked {
             upstream.write(ChunkedEncoding.chunkHeader(size: bytes.count))
             upstream.write(bytes)
             upstream.write(ChunkedEncoding.chunkTrailer)
@@ -331,33 +335,46 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         exchange.timings.upstreamConnected = now
         if let started = exchange.timings.attemptStart { metrics.upstreamConnect.record(now.since(started)) }
         phase = .waitingForHead
+        if runUpstreamConnectedHooks() { return }
+        sendRequest(on: connection)
+    }
+
+    /// The `onUpstreamConnected` hooks, in reverse order. True when one failed the attempt
+    /// (`exchange.fail`): another one, or the end, follows.
+    private func runUpstreamConnectedHooks() -> Bool {
         let filters = chain.filters
         let hooks = chain.hooks
         var i = filters.count - 1
         while i >= 0 {
             // The hook may have failed the attempt (`exchange.fail`): another one, or the end, follows.
-            if hooks[i].contains(.onUpstreamConnected), run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return }
+            if hooks[i].contains(.onUpstreamConnected), run(i, { filters[i].onUpstreamConnected(exchange) }).interrupted { return true }
             i -= 1
         }
-        sendRequest(on: connection)
+        return false
     }
 
     private func sendRequest(on connection: UpstreamConnection) {
+        upstreamBodyFraming = writeRequest(on: connection)
+        requestSentToUpstream = true
+    }
+
+    /// Writes the request (head, and the body read so far) on `connection`; answers how the body
+    /// is framed for it.
+    private func writeRequest(on connection: UpstreamConnection) -> UpstreamBodyFraming {
         var request = exchange.request
         request.headers.remove("expect")
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
-        upstreamBodyFraming = framing
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512 + bodyBytes.count)
         // Written straight from the client's head: the same bytes as `upstreamRequest(...)` written
         // out (HeaderRewriterTests), without editing a copy of the head first.
         HeaderRewriter.writeUpstreamRequest(request, exchange: exchange, endpoint: connection.endpoint,
-                                            bodyFraming: upstreamBodyFraming,
+                                            bodyFraming: framing,
                                             allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames, into: &bytes)
         connection.write(bytes)
-        requestSentToUpstream = true
-        if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection) } }
-        if incomingBody.complete && upstreamBodyFraming == .chunked { connection.write(ChunkedEncoding.lastChunk) }
+        if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection, framing: framing) } }
+        if incomingBody.complete && framing == .chunked { connection.write(ChunkedEncoding.lastChunk) }
+        return framing
     }
 
     private var canReplay: Bool { incomingBody.canReplay }
@@ -397,6 +414,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
             self.upstream = nil
             upstream.abort()
         }
+        // A hedge still races: the exchange goes on with it, and this failure is this attempt's alone.
+        if !racers.isEmpty, !exchange.headSent { return adoptRacer(afterFailure: error) }
         pendingUpstreamError = error
         runUpstreamErrorFilters(from: chain.filters.count - 1)
     }
@@ -451,6 +470,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         if let upstream {
             self.upstream = nil
             upstream.abort()
+        }
+        // The pair's other attempt still races: it is the next try, with no new attempt started.
+        if !racers.isEmpty {
+            return adoptRacer(afterFailure: pendingUpstreamError ?? ProxyError(.upstreamError, "upstream failed", source: .upstream))
         }
         if exchange.tokens.sawError { attemptsEndedByErrorEvent += 1 }
         exchange.response = nil
@@ -526,6 +549,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     private func commitHead() {
         guard var head = exchange.response else { return }
         phase = .streaming
+        // This attempt's response goes to the client: the hedges racing it lost.
+        if !racers.isEmpty { cancelRacers() }
         if client.sentCommentHead {
             // The client already has a 200 event-stream head (queue comments); only a 200 can follow.
             if head.status != 200 {
@@ -866,6 +891,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         suspended = false
         connectTimer?.cancel()
         deadlines.close(in: worker.deadlines)
+        if !racers.isEmpty { cancelRacers() }
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
         exchange.timings.end = exchange.clock.now()
@@ -1175,6 +1201,176 @@ extension ProxyExchange {
             finish(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy), keepAlive: client.keepAlive)
         } else {
             truncate(ProxyError(.internalError, "the stream could not be ended properly"))
+        }
+    }
+}
+
+// MARK: - Hedges: attempts racing the exchange's own
+
+extension ProxyExchange: RacingAttemptOwner {
+    /// Starts a hedge (see `Exchange.startHedge`): another attempt at the request on an endpoint of
+    /// the group this exchange has not tried, chosen among the candidates the current attempt's
+    /// `selectUpstream` hooks left, by the group's balance policy. Only while an attempt is in
+    /// flight and nothing went to the client, and only for a request whose body was read whole and
+    /// kept (it is sent again). False when no hedge started.
+    func startHedge() -> Bool {
+        guard attemptInFlight, !exchange.headSent, !servesOwnStream, incomingBody.complete, canReplay,
+              let current = exchange.endpoint else { return false }
+        let tried = exchange.triedEndpoints
+        let fresh = candidates.filter { $0.id != current.id && !tried.contains($0.id) }
+        guard let chosen = route.group.pick(from: fresh, tried: []),
+              let endpoint = route.group.endpoints.first(where: { $0.id == chosen.id }) else { return false }
+        let racer = RacingAttempt(owner: self, candidate: chosen, endpoint: endpoint, loop: worker.loop, dialect: exchange.dialect,
+                                  connectTimeout: route.group.connectTimeout, startedAt: exchange.clock.now())
+        guard racer.start(method: exchange.request.method) else { return false }
+        worker.pool.streamStarted(endpoint.id)
+        exchange.triedEndpoints.append(chosen.id)
+        exchange.hedges.started += 1
+        racers.append(racer)
+        return true
+    }
+
+    var hedgesInFlight: Int { racers.count }
+
+    func racerConnected(_ racer: RacingAttempt) {
+        guard let connection = racer.connection else { return }
+        racer.bodyFraming = writeRequest(on: connection)
+        racer.requestWritten(at: exchange.clock.now())
+    }
+
+    func racerFailed(_ racer: RacingAttempt, _ error: ProxyError) {
+        guard let index = racers.firstIndex(where: { $0 === racer }) else { return }
+        racers.remove(at: index)
+        worker.pool.streamEnded(racer.endpoint.id)
+        exchange.hedges.failed += 1
+        guard phase != .ended else { return }
+        runAttemptDropped(racer.candidate, error)
+    }
+
+    func racerReachedFirstToken(_ racer: RacingAttempt) {
+        guard let index = racers.firstIndex(where: { $0 === racer }) else { return racer.cancel() }
+        guard phase != .ended, !headCommitted, !exchange.headSent else {
+            racers.remove(at: index)
+            worker.pool.streamEnded(racer.endpoint.id)
+            return racer.cancel()
+        }
+        // The exchange's own attempt lost: cancelled at once, never pooled mid-response.
+        let lost = exchange.endpoint
+        abandonCurrentAttempt()
+        exchange.hedges.won += 1
+        if let lost, runAttemptDropped(lost, nil) { return }
+        // The other hedges lost too.
+        racers.removeAll { $0 === racer }
+        cancelRacers()
+        takeOver(racer)
+    }
+
+    /// The current attempt failed (`error`) while hedges race it: the most advanced hedge becomes
+    /// the exchange's attempt, as far as it got, and the failure is reported for its own endpoint
+    /// (`onAttemptDropped`), not as the exchange's (`onUpstreamError`): the pair counts as one attempt.
+    fileprivate func adoptRacer(afterFailure error: ProxyError) {
+        let failed = exchange.endpoint
+        abandonCurrentAttempt()
+        if let failed, runAttemptDropped(failed, error) { return }
+        guard !racers.isEmpty else {
+            // A hook's doing: the hedges went meanwhile. The failure stands as the attempt's.
+            pendingUpstreamError = error
+            return runUpstreamErrorFilters(from: chain.filters.count - 1)
+        }
+        let racer = racers.first { $0.stage == .receiving } ?? racers.first { $0.stage == .waitingForHead } ?? racers[0]
+        racers.removeAll { $0 === racer }
+        exchange.hedges.won += 1
+        takeOver(racer)
+    }
+
+    /// Drops the current attempt and what it received: its connection is reset, its response
+    /// forgotten. The exchange waits (as between retries) until a hedge takes over.
+    private func abandonCurrentAttempt() {
+        connectTimer?.cancel()
+        if let upstream {
+            self.upstream = nil
+            upstream.abort()
+        }
+        suspended = false
+        exchange.response = nil
+        heldBody = []
+        tap = nil
+        runner.decidedBy = nil
+        exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
+        exchange.timings.responseHead = nil
+        exchange.timings.firstToken = nil
+        exchange.timings.lastToken = nil
+        releaseActive()
+        phase = .retryWait
+    }
+
+    /// Tells the filters (`onAttemptDropped`, reverse order) that the attempt on `endpoint` ended
+    /// without being the exchange's response. True when a hook moved the exchange on.
+    @discardableResult
+    private func runAttemptDropped(_ endpoint: EndpointCandidate, _ error: ProxyError?) -> Bool {
+        let filters = chain.filters
+        var i = filters.count - 1
+        while i >= 0 {
+            if chain.hooks[i].contains(.onAttemptDropped),
+               run(i, { filters[i].onAttemptDropped(exchange, endpoint, error) }).interrupted || phase == .ended { return true }
+            i -= 1
+        }
+        return false
+    }
+
+    /// Cancels every racing attempt: each lost.
+    private func cancelRacers() {
+        let lost = racers
+        racers = []
+        for racer in lost {
+            racer.cancel()
+            worker.pool.streamEnded(racer.endpoint.id)
+        }
+    }
+
+    /// Makes `racer` the exchange's attempt, at the stage it reached: its connection and endpoint
+    /// become the exchange's, the per-attempt hooks run, and what it received is replayed through
+    /// the chain as if it arrived now (head, body, and the end or the cut that followed).
+    private func takeOver(_ racer: RacingAttempt) {
+        let stage = racer.stage
+        let framing = racer.bodyFraming
+        let connectedAt = racer.connectedAt
+        guard let connection = racer.handOver() else {
+            return attemptFailed(ProxyError(.upstreamReset, "the hedged attempt ended", source: .upstream))
+        }
+        connection.delegate = self
+        upstream = connection
+        endpoint = racer.endpoint
+        exchange.endpoint = racer.candidate
+        countedActive = racer.endpoint.id
+        freshConnectionRetryUsed = true
+        exchange.timings.attemptStart = racer.startedAt
+        if stage == .connecting {
+            requestSentToUpstream = false
+            phase = .connecting
+            let timer = connectTimer ?? SluiceIO.Timer(loop: worker.loop) { [weak self] _ in self?.connectTimedOut() }
+            connectTimer = timer
+            timer.arm(after: route.group.connectTimeout)
+            return
+        }
+        requestSentToUpstream = true
+        upstreamBodyFraming = framing
+        exchange.timings.upstreamConnected = connectedAt
+        phase = .waitingForHead
+        if runUpstreamConnectedHooks() { return }
+        guard stage == .receiving, let head = racer.head else { return }
+        upstreamHead(connection, head)
+        if !racer.received.isEmpty, upstream === connection, phase != .ended {
+            racer.received.withUnsafeBytes { upstreamBody(connection, $0) }
+        }
+        guard upstream === connection, phase != .ended else { return }
+        if racer.responseEnded {
+            upstreamEnd(connection)
+        } else if let cut = racer.truncatedBeforeHandOver {
+            // Its stream was cut after it won: reported as this exchange's cut, never replaced.
+            self.upstream = nil
+            connection.abort()
+            if headCommitted { truncate(cut) } else { attemptFailed(cut) }
         }
     }
 }

@@ -34,6 +34,14 @@ struct AccessLogEntry {
     /// `usage` when the upstream reported the counts, `counted` when they are content events counted.
     var tokensSource: String
     var retries: Int
+    /// Hedges started (`Exchange.startHedge`); the hedge fields are written only when some were.
+    var hedges: Int
+    /// A hedge took the exchange over.
+    var hedgeWon: Bool
+    var hedgesLost: Int
+    var hedgesFailed: Int
+    /// The first-token time the hedges saved, as the hedge filter estimated it.
+    var hedgeSavedMilliseconds: Double?
     var bytesIn: Int
     var bytesOut: Int
     var worker: Int
@@ -65,6 +73,11 @@ struct AccessLogEntry {
         tokensOut = x.tokens.completionTokens
         tokensSource = x.tokens.usage?.completionTokens != nil ? "usage" : "counted"
         retries = max(0, x.attempt - 1)
+        hedges = x.hedges.started
+        hedgeWon = x.hedges.won > 0
+        hedgesLost = x.hedges.lost
+        hedgesFailed = x.hedges.failed
+        hedgeSavedMilliseconds = x.hedges.firstTokenSaved.map(Self.milliseconds)
         bytesIn = x.counters.requestBytes
         bytesOut = x.counters.bytesToClient
         worker = x.worker
@@ -73,7 +86,7 @@ struct AccessLogEntry {
 
     /// The fields in output order; nil values are written as JSON null, or left out of text lines.
     private var fields: [(String, Value)] {
-        [
+        var all: [(String, Value)] = [
             ("time", .text(time)), ("level", .text(completed ? "info" : "warning")), ("request_id", .text(requestID)),
             ("client", .text(client)), ("method", .text(method)), ("path", .text(path)), ("route", .text(route)),
             ("chain_version", .int(chainVersion)), ("endpoint", endpoint.map(Value.text) ?? .null),
@@ -86,6 +99,11 @@ struct AccessLogEntry {
             ("tokens_in", tokensIn.map(Value.int) ?? .null), ("tokens_out", .int(tokensOut)), ("tokens_source", .text(tokensSource)),
             ("retries", .int(retries)), ("bytes_in", .int(bytesIn)), ("bytes_out", .int(bytesOut)), ("worker", .int(worker)),
         ]
+        if hedges > 0 {
+            all += [("hedges", .int(hedges)), ("hedge_won", .bool(hedgeWon)), ("hedges_lost", .int(hedgesLost)),
+                    ("hedges_failed", .int(hedgesFailed)), ("hedge_saved_ms", hedgeSavedMilliseconds.map(Value.number) ?? .null)]
+        }
+        return all
     }
 
     private enum Value {

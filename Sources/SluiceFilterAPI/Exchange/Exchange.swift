@@ -31,8 +31,11 @@ public final class Exchange: @unchecked Sendable {
     @exclusivity(unchecked) public package(set) var endpoint: EndpointCandidate?
     /// Endpoints tried so far, in order (a retry prefers one not in this list).
     @exclusivity(unchecked) public package(set) var triedEndpoints: [String] = []
-    /// 1 for the first attempt, then 2, 3, … for retries.
+    /// 1 for the first attempt, then 2, 3, … for retries. Hedges (`startHedge`) race within an
+    /// attempt and do not count as attempts of their own.
     @exclusivity(unchecked) public package(set) var attempt: Int = 0
+    /// Hedges started, failed and won so far (see `startHedge`).
+    @exclusivity(unchecked) public package(set) var hedges = HedgeCounts()
     /// The upstream's response head, from `onResponseHead` on. Filters may edit it there.
     @exclusivity(unchecked) public var response: HTTPResponseHead?
     /// Headers added to whatever response the client gets, the upstream's or an error
@@ -220,6 +223,14 @@ package protocol ExchangeDriver: AnyObject {
     func beginOwnStream(_ head: HTTPResponseHead) -> Bool
     func writeOwnStream(_ bytes: [UInt8])
     func endOwnStream()
+    func startHedge() -> Bool
+    var hedgesInFlight: Int { get }
+}
+
+extension ExchangeDriver {
+    /// Default for drivers that run one attempt at a time (a test bench): no hedge.
+    package func startHedge() -> Bool { false }
+    package var hedgesInFlight: Int { 0 }
 }
 
 /// Who sent the request.

@@ -72,6 +72,15 @@ public protocol Filter: AnyObject, Sendable {
     /// timers (a deadline for the detached upstream) and may call `exchange.fail`, which cancels it.
     func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision
 
+    /// An attempt of a hedged exchange (`Exchange.startHedge`) ended without becoming the
+    /// exchange's response: it lost the race (`error` nil; its connection was reset, so its upstream
+    /// stops generating) or failed before its first content while another attempt went on (`error`
+    /// says how). `endpoint` is the one that attempt used; `exchange.endpoint` may already be
+    /// another's. In reverse order, on the loop thread; never for exchanges without hedges, and
+    /// never for attempts still racing when the exchange ends (they are cancelled with it). A hook
+    /// may call `exchange.fail`.
+    func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?)
+
     /// The exchange ended. Called exactly once for every filter of the chain, in reverse order, however
     /// the exchange ended — including for filters whose `onRequest` never ran (check your own local state).
     func onComplete(_ exchange: Exchange, _ outcome: Outcome)
@@ -126,6 +135,8 @@ extension Filter {
     public func onClientDrained(_ exchange: Exchange) {}
     /// Default: `.cancel`.
     public func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision { .cancel }
+    /// Default: nothing.
+    public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {}
     /// Default: nothing.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {}
     /// Default: nil, the body is not buffered for this filter.

@@ -28,6 +28,8 @@ public struct FilterHooks: OptionSet, Sendable, Hashable {
     public static let onClientDrained = FilterHooks(rawValue: 1 << 7)
     /// `Filter.onComplete`.
     public static let onComplete = FilterHooks(rawValue: 1 << 8)
+    /// `Filter.onAttemptDropped`.
+    public static let onAttemptDropped = FilterHooks(rawValue: 1 << 9)
     /// Every hook: what a filter that does not say gets called for.
-    public static let all = FilterHooks(rawValue: 0x1FF)
+    public static let all = FilterHooks(rawValue: 0x3FF)
 }

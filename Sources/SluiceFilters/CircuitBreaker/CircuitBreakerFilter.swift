@@ -64,7 +64,7 @@ import Synchronization
 /// `on_failure: closed` answers 503; `local` and `open` go on with the local breakers.
 public final class CircuitBreakerFilter: Filter {
     /// The hooks below that do something; the engine skips the rest.
-    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onComplete] }
+    public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onAttemptDropped, .onComplete] }
 
     /// How a stream cut after `min_events` content events counts.
     public enum PartialStream: String, CaseIterable, Sendable {
@@ -273,6 +273,32 @@ public final class CircuitBreakerFilter: Filter {
         return .pass
     }
 
+    /// A hedged attempt (see `hedge`) ended without being the response: judged for its own
+    /// endpoint now, a failure when it failed for the upstream's reasons, neither when it lost the
+    /// race. The pending attempt goes on for the others.
+    public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {
+        guard let attempts = exchange.existingLocal(for: self, as: Attempts.self), var pending = attempts.pending,
+              let ticket = pending.ticket(of: endpoint.id) else { return }
+        pending.tickets.removeAll { $0.endpoint == endpoint.id }
+        if pending.probe == endpoint.id { pending.probe = nil }
+        attempts.pending = pending
+        let result: CircuitBreaker.Result? = error.map(Self.blamesUpstream) == true ? .failure : nil
+        let now = clock.now()
+        let settings = settings
+        let opened = table.breakers.withLock { list -> CircuitBreaker.State? in
+            guard let position = list.position(of: endpoint.id) else { return nil }
+            let before = list[position].state(at: now)
+            list[position].record(result, for: ticket, at: now, settings)
+            let after = list[position].state(at: now)
+            publish(after, at: position, in: &list)
+            return !before.isOpen && after.isOpen ? after : nil
+        }
+        if let opened {
+            metrics.opened(endpoint.id)
+            if case .open(let until) = opened { sharedState?.open(endpoint.id, for: until.since(now), worker: exchange.worker) }
+        }
+    }
+
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
         guard exchange.existingLocal(for: self, as: Attempts.self)?.pending != nil else { return }
         let result: CircuitBreaker.Result?
@@ -311,7 +337,10 @@ public final class CircuitBreakerFilter: Filter {
         // The engine appends the endpoint it picked to `triedEndpoints`; when it picked none (a
         // later filter refused, or left no candidate) the attempt never went out.
         let tried = exchange.triedEndpoints
-        let used = tried.count > pending.triedBefore ? tried[pending.triedBefore] : nil
+        // A hedged attempt may have ended on another endpoint than the one it began on: the
+        // exchange's endpoint is the one whose result this is.
+        let used = tried.count > pending.triedBefore
+            ? (tried.count > pending.triedBefore + 1 ? exchange.endpoint?.id : nil) ?? tried[pending.triedBefore] : nil
         let usedTicket = used.flatMap(pending.ticket(of:))
         let probeTicket = pending.probe.flatMap { $0 == used ? nil : pending.ticket(of: $0) }
         guard usedTicket != nil || probeTicket != nil else { return }
