@@ -25,4 +25,29 @@ import Testing
         #expect(request().outcome == nil)
         #expect(request().outcome?.status == 429)
     }
+
+    @Test func aRefusalSaysWhenToComeBackAndARefilledRequestSeesWhatIsLeft() throws {
+        let clock = ManualClock()
+        let filter = try FilterTestBench.makeFilter("token_bucket", config: "{ capacity: 1, refill_per_second: 1 }",
+                                                    registry: BuiltinFilters.registry(), clock: clock)
+        func request() -> EmbeddedExchange {
+            let embedded = EmbeddedExchange(filter, name: "token_bucket", clock: clock)
+            embedded.request()
+            return embedded
+        }
+        func remaining(_ embedded: EmbeddedExchange) -> String? {
+            embedded.exchange.responseHeaders.last { $0.0.lowercased() == "ratelimit-remaining" }?.1
+        }
+        #expect(request().outcome == nil)
+        let refused = request()
+        #expect(refused.outcome?.status == 429)
+        #expect(refused.outcome?.error?.kind == .rateLimited)
+        #expect(refused.outcome?.error?.retryAfterSeconds == 1)
+        clock.advance(by: .milliseconds(500))
+        #expect(request().outcome?.status == 429)
+        clock.advance(by: .milliseconds(500))
+        let refilled = request()
+        #expect(refilled.outcome == nil)
+        #expect(remaining(refilled) == "0")
+    }
 }
