@@ -45,6 +45,7 @@ final class CompiledChain: Sendable {
         self.sharedLimitRuns = Self.sharedLimitRuns(filters)
         self.clientLeftFilters = filters.indices.filter { filters[$0].keepsUpstreamWhenClientLeaves }
         self.unhonoured = UnhonouredAnswers(filters: filters.count)
+        ExchangeStateSlot.assign(in: filters)
     }
 
     private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {

@@ -239,7 +239,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         if let shed = loopLagRefusal(exchange) { return shed }
         if let globalSlots, let maxActive = limits.maxActiveStreams {
-            let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+            let slot = exchange.untypedLocal(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
             let deadline = clock.now() + limits.queue.maxWait
             if let answer = slot.answer {
                 // Fetched ahead by the engine (`SharedLimitFilter`).
@@ -254,7 +254,7 @@ public final class AdmissionFilter: SharedLimitFilter {
             }
         }
         if let globalBlocks {
-            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            let slot = exchange.untypedLocal(for: globalBlocks) { GlobalSlot(id: "") }
             let deadline = clock.now() + limits.queue.maxWait
             if let answer = slot.answer {
                 slot.answer = nil
@@ -317,7 +317,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
         if let globalBlocks {
             if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
-            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            let slot = exchange.untypedLocal(for: globalBlocks) { GlobalSlot(id: "") }
             guard !slot.settled, !slot.awaiting, !globalBlocks.canAcquire("all") else { return nil }
             let grow = globalBlocks.streamGrow("all")
             slot.awaiting = true
@@ -326,7 +326,7 @@ public final class AdmissionFilter: SharedLimitFilter {
         }
         guard let globalSlots, let maxActive = limits.maxActiveStreams else { return nil }
         if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
-        let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+        let slot = exchange.untypedLocal(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
         guard !slot.settled, !slot.awaiting else { return nil }
         slot.awaiting = true
         return globalSlots.acquireCall(slot.id, client: "all", limits: .init(global: maxActive))
@@ -335,7 +335,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     /// Keeps the answer for `onRequest`; a granted slot is held from here, so `onComplete` gives it
     /// back however the exchange ends, or is given back at once when it already ended.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
-        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self), let grow = slot.grow {
+        if let globalBlocks, let slot = exchange.existingUntypedLocal(for: globalBlocks, as: GlobalSlot.self), let grow = slot.grow {
             slot.awaiting = false
             slot.grow = nil
             guard let result = globalBlocks.grown(grow, answer, worker: exchange.worker) else { return }
@@ -348,7 +348,7 @@ public final class AdmissionFilter: SharedLimitFilter {
             slot.answer = result
             return
         }
-        guard let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) else { return }
+        guard let globalSlots, let slot = exchange.existingUntypedLocal(for: globalSlots, as: GlobalSlot.self) else { return }
         slot.awaiting = false
         guard let answer else { return }
         let result = StreamLeases.acquired(answer)
@@ -431,7 +431,7 @@ public final class AdmissionFilter: SharedLimitFilter {
         switch arrival {
         case .admitted:
             state.metrics.admitted.increment()
-            _ = exchange.local(for: self) { Local(ticket: ticket) }
+            _ = exchange.untypedLocal(for: self) { Local(ticket: ticket) }
             return .next
         case .refused(.full):
             state.metrics.shed(.queueFull)
@@ -444,14 +444,14 @@ public final class AdmissionFilter: SharedLimitFilter {
             return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
         case .queued:
             state.metrics.queued.increment()
-            let local = exchange.local(for: self) { Local(ticket: ticket) }
+            let local = exchange.untypedLocal(for: self) { Local(ticket: ticket) }
             startWaiting(exchange, local)
             return .suspend
         }
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard limits.budget != nil, let local = exchange.existingLocal(for: self, as: Local.self) else { return .pass }
+        guard limits.budget != nil, let local = exchange.existingUntypedLocal(for: self, as: Local.self) else { return .pass }
         var units = 0.0
         if info.kind == .content {
             units = 1
@@ -479,7 +479,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self) {
+        if let globalBlocks, let slot = exchange.existingUntypedLocal(for: globalBlocks, as: GlobalSlot.self) {
             if slot.awaiting { slot.abandoned = true }
             slot.poll?.cancel()
             if slot.held {
@@ -487,7 +487,7 @@ public final class AdmissionFilter: SharedLimitFilter {
                 globalBlocks.release("all")
             }
         }
-        if let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) {
+        if let globalSlots, let slot = exchange.existingUntypedLocal(for: globalSlots, as: GlobalSlot.self) {
             if slot.awaiting { slot.abandoned = true }
             slot.poll?.cancel()
             slot.renewal?.cancel()
@@ -496,7 +496,7 @@ public final class AdmissionFilter: SharedLimitFilter {
                 globalSlots.release(slot.id, client: "all", worker: exchange.worker)
             }
         }
-        guard let local = exchange.existingLocal(for: self, as: Local.self) else { return }
+        guard let local = exchange.existingUntypedLocal(for: self, as: Local.self) else { return }
         local.commentTimer?.cancel()
         local.recheckTimer?.cancel()
         let wakeups = state.withCore { core in

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Shared counters (`statistics`) count pauses, time spent paused, and streams cut; the instance
 /// that replaces this one on a reload carries them on.
-public final class BackpressureFilter: Filter {
+public final class BackpressureFilter: StatefulFilter {
     public let highWatermark: Int
     public let lowWatermark: Int
     public let slowClientTimeout: Duration?
@@ -35,9 +35,14 @@ public final class BackpressureFilter: Filter {
         let state = Mutex(Statistics())
     }
 
-    private final class Blocked {
+    /// Per-exchange state: the slow-client timer, armed while the client is blocked.
+    public final class Blocked {
         var timer: ExchangeTimer?
     }
+
+    public typealias ExchangeState = Blocked
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Blocked { Blocked() }
 
     public var statistics: Statistics { counters.state.withLock { $0 } }
 
@@ -68,7 +73,7 @@ public final class BackpressureFilter: Filter {
     public func onClientBlocked(_ exchange: Exchange) {
         counters.state.withLock { $0.pauses += 1 }
         guard let slowClientTimeout else { return }
-        let blocked = exchange.local(for: self) { Blocked() }
+        let blocked = exchange.state(for: self)
         if let timer = blocked.timer {
             timer.reschedule(after: slowClientTimeout)
         } else {
@@ -82,7 +87,7 @@ public final class BackpressureFilter: Filter {
     }
 
     public func onClientDrained(_ exchange: Exchange) {
-        exchange.existingLocal(for: self, as: Blocked.self)?.timer?.cancel()
+        exchange.existingState(for: self)?.timer?.cancel()
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {

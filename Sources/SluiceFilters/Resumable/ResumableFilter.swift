@@ -102,7 +102,7 @@ public final class ResumableFilter: Filter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         switch ResumeRequest.parse(exchange.request, prefix: resumePrefix) {
         case .notResume:
-            exchange.local(for: self) { ProducedStream() }.credential = credential(of: exchange)
+            exchange.untypedLocal(for: self) { ProducedStream() }.credential = credential(of: exchange)
             return .next
         case .malformed(let why):
             metrics.resumes[.badRequest]?.increment()
@@ -113,7 +113,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onResponseHead(_ exchange: Exchange) -> Decision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self) else { return .next }
+        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self) else { return .next }
         if let earlier = produced.id {
             // An earlier attempt's stream, retried before its head reached the client.
             store.discard(earlier, worker: exchange.worker)
@@ -131,7 +131,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .pass }
+        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .pass }
         let seq = produced.nextSeq
         produced.nextSeq += 1
         if event.id == nil { event.id = String(seq) }
@@ -160,7 +160,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .cancel }
+        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .cancel }
         guard produced.kept, store.originLeft(id) else {
             Self.logger.info("the client left a stream that is not kept: its upstream is cancelled", metadata: [
                 "request_id": "\(exchange.id)", "stream_id": "\(id)",
@@ -174,11 +174,11 @@ public final class ResumableFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        if let served = exchange.existingLocal(for: self, as: ServedResume.self) {
+        if let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self) {
             if let reader = served.reader { store.close(reader) }
             return
         }
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return }
+        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return }
         switch outcome.keptUpstreamEnding ?? outcome.kind {
         case .completed, .upstreamError:
             store.end(id, .complete, worker: exchange.worker)
@@ -202,7 +202,7 @@ public final class ResumableFilter: Filter {
             case .runOn(let more):
                 self.watchDetached(exchange, id, after: more)
             case .cancel:
-                exchange.existingLocal(for: self, as: ProducedStream.self)?.kept = false
+                exchange.existingUntypedLocal(for: self, as: ProducedStream.self)?.kept = false
                 self.metrics.upstreamsCancelled[.window]?.increment()
                 exchange.fail(ProxyError(.clientClosed, "the client did not come back within the resumable window (\(self.settings.window))",
                                          source: .filter(self.name)))
@@ -223,7 +223,7 @@ public final class ResumableFilter: Filter {
             return .reject(Self.notFound(source: name))
         }
         let id = String(request.streamID)
-        let served = exchange.local(for: self) { ServedResume() }
+        let served = exchange.untypedLocal(for: self) { ServedResume() }
         let reader = StreamReader(streamID: id) { [weak self, weak exchange] in
             exchange?.executeOnLoop { [weak self, weak exchange] in
                 guard let self, let exchange else { return }
@@ -269,7 +269,7 @@ public final class ResumableFilter: Filter {
             head.headers.set("cache-control", "no-cache")
             head.headers.set("x-sluice-stream-id", id)
             // False when the exchange ended meanwhile (its client left): `onComplete` closed the reader.
-            guard exchange.beginOwnStream(head), let served = exchange.existingLocal(for: self, as: ServedResume.self) else { return }
+            guard exchange.beginOwnStream(head), let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self) else { return }
             served.began = true
             deliver(to: exchange)
         }
@@ -278,7 +278,7 @@ public final class ResumableFilter: Filter {
     /// Writes what the exchange's reader has not had yet, and the end once the stream ended.
     /// Loop thread; runs when the resume opened and on every wake.
     private func deliver(to exchange: Exchange) {
-        guard let served = exchange.existingLocal(for: self, as: ServedResume.self), served.began, let reader = served.reader else { return }
+        guard let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self), served.began, let reader = served.reader else { return }
         switch store.read(reader) {
         case .events(let bytes, _, let ending):
             exchange.writeOwnStream(bytes)

@@ -177,7 +177,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
         guard mode == .requests else { return .next }
-        if let take = exchange.existingLocal(for: self, as: SharedTake.self), let answer = take.answer {
+        if let take = exchange.existingUntypedLocal(for: self, as: SharedTake.self), let answer = take.answer {
             // Fetched ahead by the engine (`SharedLimitFilter`).
             take.answer = nil
             return settle(answer, exchange)
@@ -222,7 +222,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
         let client = keying.sharedKey(for: exchange, store: shared.store)
         guard let slices else { return shared.takeCall(cost, client: client) }
         if slices.canTake(cost, client: client) { return nil }
-        let take = exchange.local(for: self) { SharedTake() }
+        let take = exchange.untypedLocal(for: self) { SharedTake() }
         take.extra = slices.extra(besides: cost, client: client)
         take.client = client
         return shared.sliceCall(cost, extra: take.extra, client: client)
@@ -233,13 +233,13 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// that ended meanwhile keeps what it took.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
         guard let shared else { return }
-        if let slices, let take = exchange.existingLocal(for: self, as: SharedTake.self), let client = take.client {
+        if let slices, let take = exchange.existingUntypedLocal(for: self, as: SharedTake.self), let client = take.client {
             take.client = nil
             slices.received(answer, extra: take.extra, prefetch: false, taking: cost, client: client, worker: exchange.worker)
         }
         guard let answer else { return }
         shared.store.decided(locally: false)
-        exchange.local(for: self) { SharedTake() }.answer = shared.admission(answer)
+        exchange.untypedLocal(for: self) { SharedTake() }.answer = shared.admission(answer)
     }
 
     /// `onRequest`'s decision from the bucket script's answer, or from `on_failure` without one.
@@ -288,7 +288,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
             shared.store.decided(locally: true)
             return reserve(sliceAdmission(remaining), key: client, inRedis: true, estimate, exchange)
         }
-        let state = exchange.local(for: self) { Reservation() }
+        let state = exchange.untypedLocal(for: self) { Reservation() }
         state.awaiting = true
         let extra = slices?.extra(besides: reservation, client: client) ?? 0
         let call = slices == nil ? shared.takeCall(reservation, client: client)
@@ -329,7 +329,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
                 "token rate limit exceeded: this request needs about \(reservation) tokens and fewer are available"
             }
         }
-        let state = exchange.local(for: self) { Reservation() }
+        let state = exchange.untypedLocal(for: self) { Reservation() }
         state.key = key
         state.inRedis = inRedis
         state.reserved = reservation
@@ -346,7 +346,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// Removes the usage chunk that only this filter asked for. Loop thread.
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
         guard info.kind == .usage,
-              let state = exchange.existingLocal(for: self, as: Reservation.self), state.addedIncludeUsage else { return .pass }
+              let state = exchange.existingUntypedLocal(for: self, as: Reservation.self), state.addedIncludeUsage else { return .pass }
         guard info.finishReason != nil else { return .drop }
         // A finish chunk that also carries usage: the client needs the finish, not the usage.
         guard let stripped = LLMRequestEstimate.removingUsage(from: event.data) else { return .pass }
@@ -357,7 +357,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// `mode: tokens`: settles the reservation against what the exchange used (see the table
     /// above) and refunds or charges the difference. Loop thread.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingLocal(for: self, as: Reservation.self) else { return }
+        guard let state = exchange.existingUntypedLocal(for: self, as: Reservation.self) else { return }
         if state.awaiting { state.abandoned = true }
         guard !state.settled, let key = state.key else { return }
         state.settled = true
