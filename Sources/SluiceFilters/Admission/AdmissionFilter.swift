@@ -70,7 +70,7 @@ import Synchronization
 /// block this instance leases (`StreamBlocks`), so a request that finds a free slot in it takes it
 /// with no round trip; only a full block waits for a grow script (and, while all slots are taken,
 /// polls as above, first looking for a slot freed locally).
-public final class AdmissionFilter: SharedLimitFilter {
+public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
     /// What the throughput budget counts.
     public enum BudgetUnit: String, Sendable, CaseIterable {
         case events, tokens
@@ -91,10 +91,11 @@ public final class AdmissionFilter: SharedLimitFilter {
         let timeout: ProxyError
     }
 
-    /// Per-exchange state. Loop thread only; the shared state decides whether the ticket waits or
-    /// holds a slot.
-    final class Local {
-        let ticket: UInt64
+    /// Per-exchange state, made when the request is admitted or queued (`existingState` is nil
+    /// for a request this instance refused or never saw). Loop thread only; the shared state
+    /// decides whether the ticket waits or holds a slot.
+    public final class Local {
+        var ticket: UInt64 = 0
         /// Tokens counted so far for the budget (tokens mode).
         var counted = 0
         /// Units not yet handed to the estimator.
@@ -102,8 +103,11 @@ public final class AdmissionFilter: SharedLimitFilter {
         var lastFlush: MonotonicInstant?
         var commentTimer: ExchangeTimer?
         var recheckTimer: ExchangeTimer?
-        init(ticket: UInt64) { self.ticket = ticket }
     }
+
+    public typealias ExchangeState = Local
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Local { Local() }
 
     /// Units are handed to the shared estimator at most this often per stream, so the mutex is not
     /// taken for every event; the average spans a second, so the batching does not show.
@@ -431,7 +435,7 @@ public final class AdmissionFilter: SharedLimitFilter {
         switch arrival {
         case .admitted:
             state.metrics.admitted.increment()
-            _ = exchange.untypedLocal(for: self) { Local(ticket: ticket) }
+            exchange.state(for: self).ticket = ticket
             return .next
         case .refused(.full):
             state.metrics.shed(.queueFull)
@@ -444,14 +448,15 @@ public final class AdmissionFilter: SharedLimitFilter {
             return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
         case .queued:
             state.metrics.queued.increment()
-            let local = exchange.untypedLocal(for: self) { Local(ticket: ticket) }
+            let local = exchange.state(for: self)
+            local.ticket = ticket
             startWaiting(exchange, local)
             return .suspend
         }
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard limits.budget != nil, let local = exchange.existingUntypedLocal(for: self, as: Local.self) else { return .pass }
+        guard limits.budget != nil, let local = exchange.existingState(for: self) else { return .pass }
         var units = 0.0
         if info.kind == .content {
             units = 1
@@ -496,7 +501,7 @@ public final class AdmissionFilter: SharedLimitFilter {
                 globalSlots.release(slot.id, client: "all", worker: exchange.worker)
             }
         }
-        guard let local = exchange.existingUntypedLocal(for: self, as: Local.self) else { return }
+        guard let local = exchange.existingState(for: self) else { return }
         local.commentTimer?.cancel()
         local.recheckTimer?.cancel()
         let wakeups = state.withCore { core in
