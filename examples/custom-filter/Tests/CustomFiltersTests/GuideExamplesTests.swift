@@ -1,3 +1,4 @@
+import SluiceFilters
 import SluiceTesting
 import Synchronization
 import Testing
@@ -36,7 +37,47 @@ final class CountRequests: Filter {
     var requests: Int { count.withLock { $0 } }
 }
 
+/// Section 3, suspending and resuming: waits 200 ms on a timer of the exchange's own loop.
+final class WaitABit: Filter {
+    func mustWait(_ exchange: Exchange) -> Bool { exchange.request.headers["x-wait"] != nil }
+
+    func onRequest(_ exchange: Exchange) -> Decision {
+        guard mustWait(exchange) else { return .next }
+        exchange.schedule(after: .milliseconds(200)) {       // a timer on the exchange's own loop
+            exchange.resume(.next)
+        }
+        return .suspend
+    }
+}
+
 @Suite struct GuideExamplesTests {
+    @Test func aSuspendedRequestGoesOnWhenItsTimerResumesIt() {
+        let clock = ManualClock()
+        let embedded = EmbeddedExchange(WaitABit(), clock: clock, headers: [("x-wait", "1")])
+        #expect(embedded.request() == .suspend)
+        embedded.advanceTime(by: .milliseconds(199))
+        #expect(embedded.isSuspended)
+        embedded.advanceTime(by: .milliseconds(1))
+        #expect(!embedded.isSuspended && !embedded.isEnded)
+        #expect(embedded.resumes == [.next])
+    }
+
+    /// Section 7, as the guide writes it.
+    @Test func noFirstTokenInTwoSecondsEndsTheStream() throws {
+        let clock = ManualClock()
+        let filter = try FilterTestBench.makeFilter("timeouts", config: "{ first_token: 2s }",
+                                                    registry: BuiltinFilters.registry(), clock: clock)
+        let embedded = EmbeddedExchange(filter, name: "timeouts", clock: clock)
+        #expect(embedded.request() == .next)
+        embedded.startAttempt()
+        embedded.upstreamConnected()
+        #expect(embedded.responseHead() == .next)
+        embedded.advanceTime(by: .milliseconds(1999))
+        #expect(!embedded.isEnded)
+        embedded.advanceTime(by: .milliseconds(1))
+        #expect(embedded.outcome?.error?.kind == .firstTokenTimeout)
+    }
+
     @Test func theReservationIsMadeInOnRequestAndReleasedOnceAtTheEnd() {
         let filter = ReserveTokens()
         let embedded = EmbeddedExchange(filter, name: "reserve_tokens")
