@@ -19,6 +19,14 @@ import Testing
         return try #require(filter as? CircuitBreakerFilter)
     }
 
+    /// An exchange offered only the failing endpoint, its attempt started (connecting).
+    private func attempt(_ filter: CircuitBreakerFilter) -> EmbeddedExchange {
+        let embedded = EmbeddedExchange(filter, name: "circuit_breaker", clock: clock, candidates: [Self.bad])
+        embedded.request()
+        embedded.startAttempt()
+        return embedded
+    }
+
     /// Runs one exchange offered `candidates` (in that order), up to its response head, and
     /// answers `status` if it went to `failing`, else 200; a 200 streams to its end. Returns the
     /// endpoint it went to, or nil when the breaker refused it (its outcome is then in `refusal`).
@@ -106,9 +114,7 @@ import Testing
     @Test func connectFailuresCountAgainstTheEndpointOthersErrorsDoNot() throws {
         let filter = try breaker("{ failures: 2 }")
         func failedAttempt(_ error: ProxyError) {
-            let embedded = EmbeddedExchange(filter, name: "circuit_breaker", clock: clock, candidates: [Self.bad])
-            embedded.request()
-            embedded.startAttempt()
+            let embedded = attempt(filter)
             embedded.upstreamFails(error)
             #expect(embedded.outcome?.kind == .failed)
         }
@@ -123,9 +129,7 @@ import Testing
     @Test func aStreamCutBeforeMinEventsIsAFailureAndAPartialOneFollowsTheSetting() throws {
         let filter = try breaker("{ failures: 2, min_events: 3, partial_stream: neither }")
         func cut(afterContentEvents count: Int) {
-            let embedded = EmbeddedExchange(filter, name: "circuit_breaker", clock: clock, candidates: [Self.bad])
-            embedded.request()
-            embedded.startAttempt()
+            let embedded = attempt(filter)
             embedded.upstreamConnected()
             embedded.responseHead()
             for _ in 0..<count { embedded.event(data: #"{"choices":[{"delta":{"content":"x"}}]}"#) }
