@@ -16,6 +16,7 @@ import Synchronization
 /// | `refill_per_second` | required | what a bucket regains per second, fractions allowed (`2.5`); `0` never refills |
 /// | `cost` | `1` | what each request takes in `mode: requests`; at most `capacity` |
 /// | `mode` | `requests` | `requests` counts requests; `tokens` counts model tokens: reserve an estimate at admission, settle from the stream's usage |
+/// | `charge` | `request` | `mode: requests`: when a request is charged. `request`: in `onRequest`, before any filter of the chain looked at the body; `body`: the body is read (up to `bodyLimit`) and the charge is in `onRequestBody`, in chain order |
 /// | `default_max_tokens` | `1024` | `mode: tokens`: the completion allowance reserved when the body has no `max_tokens` / `max_completion_tokens` |
 /// | `max_buckets` | `100000` | the most buckets kept; past it the least recently used bucket is dropped |
 /// | `idle_eviction` | `10m` | a bucket unused this long is dropped; never less than the time a bucket takes to refill from its lowest level, so dropping one never hands out tokens |
@@ -28,6 +29,13 @@ import Synchronization
 /// when tokens come back, so `Retry-After` and `RateLimit-Reset` are left out. When several
 /// `token_bucket` filters admit a request, the headers of the one with the fewest remaining win;
 /// the one that refuses always wins.
+///
+/// When a request is charged. Every filter's `onRequest` runs before any filter's `onRequestBody`.
+/// With `charge: request` a request that a filter then refuses for its body has been charged,
+/// wherever that filter is listed. With `charge: body` (and always in `mode: tokens`) the charge
+/// is in `onRequestBody`, in chain order: a filter listed before this one that refuses a request
+/// for its body costs the client nothing. `charge: body` makes the chain read every request's
+/// body before any upstream request; a body over `bodyLimit` gets 413.
 ///
 /// `mode: tokens` (LLM tokens instead of requests):
 /// - Admission (`onRequestBody`; the body is read up to `bodyLimit`): reserve the
@@ -76,11 +84,21 @@ public final class TokenBucketFilter: SharedLimitFilter {
         case requests, tokens
     }
 
-    /// How much request body `mode: tokens` reads to estimate a request. Larger bodies get 413.
+    /// When `mode: requests` charges a request.
+    public enum ChargePoint: String, CaseIterable, Sendable {
+        /// In `onRequest`, before any filter looked at the body.
+        case request
+        /// In `onRequestBody`, in chain order, once the body is in.
+        case body
+    }
+
+    /// How much request body `mode: tokens` (and `charge: body`) reads. Larger bodies get 413.
     public static let bodyLimit = 16 * 1024 * 1024
 
     public let name: String
     public let mode: Mode
+    /// When a request is charged in `mode: requests` (`mode: tokens` always charges once the body is in).
+    public let charge: ChargePoint
     public let keying: ClientKey
     public let settings: TokenBucket.Settings
     /// What one request costs in `mode: requests`.
@@ -101,7 +119,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// Non-nil with `shared: { batch: N }`: the slices of the Redis buckets this instance holds.
     let slices: SharedTokenSlices?
 
-    public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
+    public var requestBodyLimit: Int? { mode == .tokens || charge == .body ? Self.bodyLimit : nil }
     public var wantsEvents: Bool { mode == .tokens }
     public var rewritesEvents: Bool { mode == .tokens }
 
@@ -122,6 +140,11 @@ public final class TokenBucketFilter: SharedLimitFilter {
         settings = TokenBucket.Settings(capacity: capacity, refillPerSecond: refill)
 
         mode = config.oneOf("mode", Mode.self, default: .requests)
+        charge = config.oneOf("charge", ChargePoint.self, default: .request)
+        if mode == .tokens, config.has("charge") {
+            config.error("'charge' applies to mode: requests only; mode: tokens always charges once the body is in",
+                         atValueOf: "charge")
+        }
         let askedCost = config.int("cost", in: 1...1_000_000_000_000)
         let askedMaxTokens = config.int("default_max_tokens", in: 0...100_000_000)
         if mode == .tokens, askedCost != nil {
@@ -174,9 +197,16 @@ public final class TokenBucketFilter: SharedLimitFilter {
 
     // MARK: - Hooks
 
-    /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
+    /// `mode: requests` with `charge: request`: takes `cost` from the client's bucket, or refuses
+    /// with 429. Loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
-        guard mode == .requests else { return .next }
+        guard mode == .requests, charge == .request else { return .next }
+        return takeCost(exchange)
+    }
+
+    /// Takes `cost` from the client's bucket (here, from the slice, or through Redis), or refuses
+    /// with 429.
+    private func takeCost(_ exchange: Exchange) -> Decision {
         if let take = exchange.existingUntypedLocal(for: self, as: SharedTake.self), let answer = take.answer {
             // Fetched ahead by the engine (`SharedLimitFilter`).
             take.answer = nil
@@ -218,7 +248,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// In batch mode, nil while the client's slice holds the cost (`onRequest` then takes it
     /// locally), else the take that also refills the slice.
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
-        guard mode == .requests, let shared else { return nil }
+        guard mode == .requests, charge == .request, let shared else { return nil }
         let client = keying.sharedKey(for: exchange, store: shared.store)
         guard let slices else { return shared.takeCall(cost, client: client) }
         if slices.canTake(cost, client: client) { return nil }
@@ -271,9 +301,10 @@ public final class TokenBucketFilter: SharedLimitFilter {
     }
 
     /// `mode: tokens`: estimates the request, adds `stream_options.include_usage` where it is
-    /// missing, and reserves the estimate, or refuses with 429. Loop thread.
+    /// missing, and reserves the estimate, or refuses with 429. `mode: requests` with
+    /// `charge: body`: takes `cost`, or refuses with 429. Loop thread.
     public func onRequestBody(_ exchange: Exchange) -> Decision {
-        guard mode == .tokens else { return .next }
+        guard mode == .tokens else { return charge == .body ? takeCost(exchange) : .next }
         let body = exchange.requestBody ?? []
         let estimate = LLMRequestEstimate(body: body, defaultMaxTokens: defaultMaxTokens)
         // A request larger than the bucket waits for a full bucket rather than never passing.

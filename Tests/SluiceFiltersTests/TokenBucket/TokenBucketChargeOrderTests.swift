@@ -3,10 +3,10 @@ import SluiceTesting
 import Testing
 
 /// When `token_bucket` charges, as the README documents it: every filter's `onRequest` runs before
-/// any `onRequestBody`, so in `mode: requests` a request that a filter refuses for its body has
-/// been charged, wherever that filter sits in the chain; in `mode: tokens` the charge is in
-/// `onRequestBody`, in chain order, so a body check listed before the bucket refuses first and
-/// nothing is charged.
+/// any `onRequestBody`, so with `charge: request` (the default) a request that a filter refuses for
+/// its body has been charged, wherever that filter sits in the chain; with `charge: body`, and in
+/// `mode: tokens`, the charge is in `onRequestBody`, in chain order, so a body check listed before
+/// the bucket refuses first and nothing is charged.
 @Suite struct TokenBucketChargeOrderTests {
     /// Reads the body, and refuses a request whose body holds "forbidden".
     final class BodyCheck: Filter {
@@ -57,5 +57,37 @@ import Testing
         let second = EmbeddedExchange(filters: filters, names: names, clock: clock, body: Self.fineBody)
         second.request()
         #expect(second.outcome?.status == 429)
+    }
+
+    @Test(arguments: [false, true])
+    func withChargeBodyTheChargeFollowsTheChainOrder(_ checkFirst: Bool) throws {
+        let clock = ManualClock()
+        let bucket = try bucket("{ capacity: 1, refill_per_second: 0, charge: body }", clock: clock)
+        #expect(bucket.requestBodyLimit != nil)
+        let filters: [any Filter] = checkFirst ? [BodyCheck(), bucket] : [bucket, BodyCheck()]
+        let names = checkFirst ? ["body_check", "token_bucket"] : ["token_bucket", "body_check"]
+        let deciders = (0..<2).map { _ -> String? in
+            let refused = EmbeddedExchange(filters: filters, names: names, clock: clock, body: Self.refusedBody)
+            refused.request()
+            return refused.outcome?.decidedBy
+        }
+        // After the bucket, the body check refuses a request the bucket charged; the next finds it empty.
+        #expect(deciders == (checkFirst ? ["body_check", "body_check"] : ["body_check", "token_bucket"]))
+        let fine = EmbeddedExchange(filters: filters, names: names, clock: clock, body: Self.fineBody)
+        fine.request()
+        // Listed first, the body check spared the bucket; listed after it, the first refused request took the one token.
+        #expect(fine.outcome?.status == (checkFirst ? nil : 429))
+        #expect(fine.exchange.responseHeaders.contains { $0.0.lowercased() == "ratelimit-limit" })
+    }
+
+    @Test func chargeAppliesToRequestsModeOnly() {
+        #expect(throws: (any Error).self) {
+            try FilterTestBench.makeFilter("token_bucket", config: "{ mode: tokens, capacity: 10, refill_per_second: 1, charge: body }",
+                                           registry: BuiltinFilters.registry())
+        }
+        #expect(throws: (any Error).self) {
+            try FilterTestBench.makeFilter("token_bucket", config: "{ capacity: 10, refill_per_second: 1, charge: later }",
+                                           registry: BuiltinFilters.registry())
+        }
     }
 }
