@@ -33,7 +33,7 @@ import SluiceFilterAPI
 ///
 /// Threading: hooks on the exchange's loop thread; the store is shared by every worker, and a
 /// resume on one worker follows a stream produced on another through the store's wakes.
-public final class ResumableFilter: Filter {
+public final class ResumableFilter: StatefulFilter {
     public let settings: ResumableSettings
     /// Where the streams are kept: `memory`, or with `shared: true` a `RedisStreamStore` around it.
     public let store: any ResumableStreamStore
@@ -75,6 +75,16 @@ public final class ResumableFilter: Filter {
 
     // MARK: - Per-exchange state
 
+    /// Per-exchange state: the stream this exchange produces, or the kept stream it serves to a
+    /// resume (never both).
+    public final class ExchangeState {
+        var produced: ProducedStream?
+        var served: ServedResume?
+    }
+
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> ExchangeState { ExchangeState() }
+
     /// The stream an exchange's upstream response makes.
     final class ProducedStream {
         /// The credential as the request came (before later filters change it).
@@ -102,7 +112,9 @@ public final class ResumableFilter: Filter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         switch ResumeRequest.parse(exchange.request, prefix: resumePrefix) {
         case .notResume:
-            exchange.untypedLocal(for: self) { ProducedStream() }.credential = credential(of: exchange)
+            let produced = ProducedStream()
+            produced.credential = credential(of: exchange)
+            exchange.state(for: self).produced = produced
             return .next
         case .malformed(let why):
             metrics.resumes[.badRequest]?.increment()
@@ -113,7 +125,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onResponseHead(_ exchange: Exchange) -> Decision {
-        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self) else { return .next }
+        guard let produced = exchange.existingState(for: self)?.produced else { return .next }
         if let earlier = produced.id {
             // An earlier attempt's stream, retried before its head reached the client.
             store.discard(earlier, worker: exchange.worker)
@@ -131,7 +143,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .pass }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return .pass }
         let seq = produced.nextSeq
         produced.nextSeq += 1
         if event.id == nil { event.id = String(seq) }
@@ -160,7 +172,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision {
-        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .cancel }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return .cancel }
         guard produced.kept, store.originLeft(id) else {
             Self.logger.info("the client left a stream that is not kept: its upstream is cancelled", metadata: [
                 "request_id": "\(exchange.id)", "stream_id": "\(id)",
@@ -174,11 +186,11 @@ public final class ResumableFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        if let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self) {
+        if let served = exchange.existingState(for: self)?.served {
             if let reader = served.reader { store.close(reader) }
             return
         }
-        guard let produced = exchange.existingUntypedLocal(for: self, as: ProducedStream.self), let id = produced.id else { return }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return }
         switch outcome.keptUpstreamEnding ?? outcome.kind {
         case .completed, .upstreamError:
             store.end(id, .complete, worker: exchange.worker)
@@ -202,7 +214,7 @@ public final class ResumableFilter: Filter {
             case .runOn(let more):
                 self.watchDetached(exchange, id, after: more)
             case .cancel:
-                exchange.existingUntypedLocal(for: self, as: ProducedStream.self)?.kept = false
+                exchange.existingState(for: self)?.produced?.kept = false
                 self.metrics.upstreamsCancelled[.window]?.increment()
                 exchange.fail(ProxyError(.clientClosed, "the client did not come back within the resumable window (\(self.settings.window))",
                                          source: .filter(self.name)))
@@ -223,7 +235,8 @@ public final class ResumableFilter: Filter {
             return .reject(Self.notFound(source: name))
         }
         let id = String(request.streamID)
-        let served = exchange.untypedLocal(for: self) { ServedResume() }
+        let served = ServedResume()
+        exchange.state(for: self).served = served
         let reader = StreamReader(streamID: id) { [weak self, weak exchange] in
             exchange?.executeOnLoop { [weak self, weak exchange] in
                 guard let self, let exchange else { return }
@@ -269,7 +282,7 @@ public final class ResumableFilter: Filter {
             head.headers.set("cache-control", "no-cache")
             head.headers.set("x-sluice-stream-id", id)
             // False when the exchange ended meanwhile (its client left): `onComplete` closed the reader.
-            guard exchange.beginOwnStream(head), let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self) else { return }
+            guard exchange.beginOwnStream(head), let served = exchange.existingState(for: self)?.served else { return }
             served.began = true
             deliver(to: exchange)
         }
@@ -278,7 +291,7 @@ public final class ResumableFilter: Filter {
     /// Writes what the exchange's reader has not had yet, and the end once the stream ended.
     /// Loop thread; runs when the resume opened and on every wake.
     private func deliver(to exchange: Exchange) {
-        guard let served = exchange.existingUntypedLocal(for: self, as: ServedResume.self), served.began, let reader = served.reader else { return }
+        guard let served = exchange.existingState(for: self)?.served, served.began, let reader = served.reader else { return }
         switch store.read(reader) {
         case .events(let bytes, _, let ending):
             exchange.writeOwnStream(bytes)
