@@ -2,7 +2,7 @@ extension Exchange {
     /// `filter`'s state for this exchange, made by `filter.makeState(for:)` on the first call and
     /// the same object on every later one (see `StatefulFilter`). Loop thread only. After the
     /// exchange ended, a fresh state that is not kept.
-    @inline(__always)
+    @inlinable
     public func state<F: StatefulFilter>(for filter: F) -> F.ExchangeState {
         let slot = filter.stateSlot
         if let state = filterStates.state(at: slot.index, of: slot) { return unsafeDowncast(state, to: F.ExchangeState.self) }
@@ -11,7 +11,7 @@ extension Exchange {
 
     /// `filter`'s state for this exchange if `state(for:)` made one, else nil (and nil once the
     /// exchange ended). Loop thread only.
-    @inline(__always)
+    @inlinable
     public func existingState<F: StatefulFilter>(for filter: F) -> F.ExchangeState? {
         let slot = filter.stateSlot
         if let state = filterStates.state(at: slot.index, of: slot) ?? filterStates.searched(slot) {
@@ -20,8 +20,8 @@ extension Exchange {
         return nil
     }
 
-    @inline(never)
-    private func makeState<F: StatefulFilter>(for filter: F, _ slot: ExchangeStateSlot) -> F.ExchangeState {
+    @usableFromInline @inline(never)
+    func makeState<F: StatefulFilter>(for filter: F, _ slot: ExchangeStateSlot) -> F.ExchangeState {
         if let state = filterStates.searched(slot) { return unsafeDowncast(state, to: F.ExchangeState.self) }
         let made = filter.makeState(for: self)
         filterStates.keep(made, of: slot)
@@ -37,24 +37,29 @@ extension Exchange {
 
 /// The states of an exchange's `StatefulFilter`s: at their slot's index when the chain gave them
 /// one, else (a filter outside any chain, or in a second one) in a short list searched by slot.
+@usableFromInline
 struct FilterStates {
-    private struct Entry {
-        let slot: ObjectIdentifier
-        let state: AnyObject
+    @usableFromInline
+    struct Entry {
+        @usableFromInline let slot: ObjectIdentifier
+        @usableFromInline let state: AnyObject
     }
 
-    private var indexed: [Entry?] = []
+    @usableFromInline var indexed: [Entry?] = []
     private var unindexed: [Entry] = []
     private var released = false
 
+    @usableFromInline init() {}
+
     /// The state kept at `index` for `slot`, if the entry there is that slot's.
-    @inline(__always)
+    @inlinable
     func state(at index: Int, of slot: ExchangeStateSlot) -> AnyObject? {
         guard index >= 0, index < indexed.count, let entry = indexed[index], entry.slot == ObjectIdentifier(slot) else { return nil }
         return entry.state
     }
 
     /// The state kept for `slot` outside its index, if any.
+    @usableFromInline
     func searched(_ slot: ExchangeStateSlot) -> AnyObject? {
         let key = ObjectIdentifier(slot)
         for entry in unindexed where entry.slot == key { return entry.state }

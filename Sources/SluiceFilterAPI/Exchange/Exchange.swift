@@ -66,7 +66,7 @@ public final class Exchange: @unchecked Sendable {
     /// exchange) cost several thousand instructions per request.
     @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
     /// The `StatefulFilter`s' states, at their `ExchangeStateSlot` indices (see `state(for:)`).
-    @exclusivity(unchecked) var filterStates = FilterStates()
+    @usableFromInline @exclusivity(unchecked) var filterStates = FilterStates()
     package weak var driver: (any ExchangeDriver)?
 
     package init(id: String, request: HTTPRequestHead, client: ClientInfo, route: RouteInfo, dialect: StreamDialect,

@@ -55,12 +55,12 @@ public protocol StatefulFilter: Filter {
 /// not a search. Until then (a filter called outside any chain, as in a unit test) the state is
 /// still found, by a search.
 public final class ExchangeStateSlot: Sendable {
-    private let assigned: Atomic<Int>
+    @usableFromInline let assigned: Atomic<Int>
 
     public init() { assigned = Atomic(-1) }
 
     /// The index, or -1 before the filter was placed in a chain.
-    var index: Int { assigned.load(ordering: .relaxed) }
+    @inlinable var index: Int { assigned.load(ordering: .relaxed) }
 
     /// Gives the stateful filters of `filters` (one chain, in file order) their indices: 0, 1, …
     /// in order. Called once per chain as it is built, before any exchange runs on it; a filter
