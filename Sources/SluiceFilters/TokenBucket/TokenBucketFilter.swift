@@ -78,7 +78,7 @@ import Synchronization
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
 /// chain and name: the new instance adopts the old one's buckets (unless `key` changed), each
 /// kept as full in proportion as it was when the capacity changes.
-public final class TokenBucketFilter: SharedLimitFilter {
+public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// What a bucket counts.
     public enum Mode: String, CaseIterable, Sendable {
         case requests, tokens
@@ -319,7 +319,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
             shared.store.decided(locally: true)
             return reserve(sliceAdmission(remaining), key: client, inRedis: true, estimate, exchange)
         }
-        let state = exchange.untypedLocal(for: self) { Reservation() }
+        let state = exchange.state(for: self)
         state.awaiting = true
         let extra = slices?.extra(besides: reservation, client: client) ?? 0
         let call = slices == nil ? shared.takeCall(reservation, client: client)
@@ -360,7 +360,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
                 "token rate limit exceeded: this request needs about \(reservation) tokens and fewer are available"
             }
         }
-        let state = exchange.untypedLocal(for: self) { Reservation() }
+        let state = exchange.state(for: self)
         state.key = key
         state.inRedis = inRedis
         state.reserved = reservation
@@ -377,7 +377,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// Removes the usage chunk that only this filter asked for. Loop thread.
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
         guard info.kind == .usage,
-              let state = exchange.existingUntypedLocal(for: self, as: Reservation.self), state.addedIncludeUsage else { return .pass }
+              let state = exchange.existingState(for: self), state.addedIncludeUsage else { return .pass }
         guard info.finishReason != nil else { return .drop }
         // A finish chunk that also carries usage: the client needs the finish, not the usage.
         guard let stripped = LLMRequestEstimate.removingUsage(from: event.data) else { return .pass }
@@ -388,7 +388,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// `mode: tokens`: settles the reservation against what the exchange used (see the table
     /// above) and refunds or charges the difference. Loop thread.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingUntypedLocal(for: self, as: Reservation.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         if state.awaiting { state.abandoned = true }
         guard !state.settled, let key = state.key else { return }
         state.settled = true
@@ -540,7 +540,14 @@ public final class TokenBucketFilter: SharedLimitFilter {
         var client: String?
     }
 
-    final class Reservation {
+    /// Per-exchange state in `mode: tokens`: the reservation and how it is settled. (A shared take
+    /// in `mode: requests`, `SharedTake`, stays keyed by the filter's identity: its answer may
+    /// arrive after the exchange ended, when typed states are gone, and must still find it.)
+    public typealias ExchangeState = Reservation
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Reservation { Reservation() }
+
+    public final class Reservation {
         var key: String?
         var reserved = 0
         var promptEstimate = 0
