@@ -144,6 +144,7 @@ public final class EmbeddedExchange {
         rewritesEvents = access.contains(.rewrite)
         readsEventFields = access.contains(.read) || access.contains(.rewrite)
         timers = VirtualTimers(clock: clock)
+        ExchangeStateSlot.assign(in: filters)
         exchange = FilterTestBench.makeExchange(method: method, path: path, headers: headers, body: body,
                                                 clientAddress: clientAddress, clock: clock, id: id)
         exchange.driver = self
@@ -648,6 +649,7 @@ public final class EmbeddedExchange {
             if filters[i].hooks.contains(.onComplete) { filters[i].onComplete(exchange, outcome) }
             i -= 1
         }
+        exchange.releaseFilterStates()
     }
 
     private func truncate(_ error: ProxyError) {

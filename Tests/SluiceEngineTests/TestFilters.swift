@@ -72,7 +72,9 @@ final class FilterProbe: Sendable {
 /// The current thread, printable, for telling threads apart.
 func currentThreadID() -> String { String(describing: pthread_self()) }
 
-/// Per-exchange state every test filter keeps: whether its `onComplete` already ran.
+/// Per-exchange state every test filter keeps: whether its `onComplete` already ran. Kept by
+/// identity (`untypedLocal`), not as a typed state, on purpose: a typed state goes at the
+/// exchange's end, and the mark must outlive it to tell a late hook.
 final class CompletionMark {
     var completed = false
     var failed = false
@@ -140,14 +142,14 @@ final class RecordingFilter: Filter {
     /// Calls `exchange.fail` once per exchange when `hook` is the configured one.
     private func failIfAsked(_ exchange: Exchange, in hook: FailIn) {
         guard failIn == hook else { return }
-        let mark = exchange.local(for: self) { CompletionMark() }
+        let mark = exchange.untypedLocal(for: self) { CompletionMark() }
         guard !mark.failed else { return }
         mark.failed = true
         exchange.fail(ProxyError(.forbidden, "failed by \(name)", source: .filter(name)))
     }
 
     private func note(_ exchange: Exchange, _ hook: String, _ detail: String = "") {
-        let mark = exchange.local(for: self) { CompletionMark() }
+        let mark = exchange.untypedLocal(for: self) { CompletionMark() }
         probe.record(name, mark.completed ? "late:" + hook : hook, exchange, detail)
     }
 
@@ -196,7 +198,7 @@ final class RecordingFilter: Filter {
 
     func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
         note(exchange, "onComplete", outcome.kind.rawValue)
-        exchange.local(for: self) { CompletionMark() }.completed = true
+        exchange.untypedLocal(for: self) { CompletionMark() }.completed = true
     }
 }
 
@@ -367,6 +369,8 @@ final class RetryOn503Filter: Filter {
 final class FailMidStreamFilter: Filter {
     enum Counting: String, CaseIterable { case content, any }
 
+    /// Kept by identity (`untypedLocal`), not as a typed state, on purpose: a typed state goes at
+    /// the exchange's end, and the mark must outlive it to tell a late hook.
     final class State {
         var contentEvents = 0
         var failed = false
@@ -387,13 +391,13 @@ final class FailMidStreamFilter: Filter {
     }
 
     func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.untypedLocal(for: self) { State() }
         probe.record(name, state.completed ? "late:onUpstreamError" : "onUpstreamError", exchange, error.kind.rawValue)
         return .retry(after: nil)
     }
 
     func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.untypedLocal(for: self) { State() }
         probe.record(name, state.completed ? "late:onEvent" : "onEvent", exchange, "\(info.kind)")
         if info.kind == .content || counting == .any { state.contentEvents += 1 }
         if !state.failed && state.contentEvents == after {
@@ -405,7 +409,7 @@ final class FailMidStreamFilter: Filter {
     }
 
     func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.untypedLocal(for: self) { State() }
         probe.record(name, state.completed ? "late:onComplete" : "onComplete", exchange, outcome.kind.rawValue)
         state.completed = true
         probe.record(name, "attempt", exchange, String(exchange.attempt))
@@ -415,8 +419,10 @@ final class FailMidStreamFilter: Filter {
 /// Notes each event's classification (`preamble(role)` for a role-only delta) and, at the first
 /// content event, whether `timings.firstToken` is already set. In `onComplete` notes
 /// `firstTokenAfterHead`, `completionTokens` and `usage` (the usage's completion tokens, or `none`).
-final class EventProbeFilter: Filter {
-    final class State { var sawContent = false }
+final class EventProbeFilter: StatefulFilter {
+    final class ExchangeState { var sawContent = false }
+    let stateSlot = ExchangeStateSlot()
+    func makeState(for exchange: Exchange) -> ExchangeState { ExchangeState() }
 
     let name: String
     let probe: FilterProbe
@@ -428,7 +434,7 @@ final class EventProbeFilter: Filter {
     }
 
     func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.state(for: self)
         let isRoleOnly = info.kind == .preamble && event.data.contains(#""role":"assistant""#)
         probe.record(name, "onEvent", exchange, isRoleOnly ? "preamble(role)" : "\(info.kind)")
         if info.kind == .content && !state.sawContent {

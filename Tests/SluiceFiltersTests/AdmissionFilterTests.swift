@@ -281,11 +281,6 @@ struct AdmissionFilterTests {
         proxy.upstream.journal.entries.compactMap { $0.head.headers["x-request-id"] }
     }
 
-    private func errorType(_ response: TestResponse) -> String? {
-        let json = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
-        return (json?["error"] as? [String: Any])?["type"] as? String
-    }
-
     /// Sends the holder and waits until it has the slot and reached the upstream.
     private func hold(_ proxy: ProxyHarness, _ captured: Captured) throws -> TestClient {
         let holder = try send(proxy.port, id: "holder", headers: long)
@@ -302,95 +297,6 @@ struct AdmissionFilterTests {
     }
 
     // MARK: - Over sockets
-
-    @Test func waitingRequestsAreAdmittedByPriority() throws {
-        let (proxy, captured) = try start("{ max_active_streams: 1 }")
-        defer { proxy.stop() }
-        let holder = try hold(proxy, captured)
-        let low = try queue(proxy, captured, id: "low", headers: [("x-priority", "low")], length: 1)
-        let normal = try queue(proxy, captured, id: "normal", length: 2)
-        let high = try queue(proxy, captured, id: "high", headers: [("x-priority", "HIGH")], length: 3)
-        #expect(upstreamOrder(proxy) == ["holder"])
-
-        let responses = try [holder, high, normal, low].map { try $0.readResponse(timeout: .seconds(10)) }
-        for (client, response) in zip([holder, high, normal, low], responses) {
-            #expect(response.status == 200)
-            #expect(response.ending == .complete)
-            #expect(response.sseEvents.last?.data == "[DONE]")
-            client.close()
-        }
-        #expect(upstreamOrder(proxy) == ["holder", "high", "normal", "low"])
-        #expect(eventually { captured.filter.activeStreams == 0 })
-        #expect(captured.filter.queueLength == 0)
-    }
-
-    @Test func pastTheMaximumWaitTheAnswerIs503WithRetryAfter() throws {
-        let (proxy, captured) = try start("{ max_active_streams: 1, retry_after: 7, queue: { max_wait: 300ms } }")
-        defer { proxy.stop() }
-        let holder = try hold(proxy, captured)
-        defer { holder.close() }
-        let sent = ContinuousClock.now
-        let response = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
-                                           headers: [("x-request-id", "waiter")])
-        let waited = ContinuousClock.now - sent
-        #expect(response.status == 503)
-        #expect(response.head.headers["retry-after"] == "7")
-        #expect(errorType(response) == "queue_timeout")
-        #expect(waited >= .milliseconds(280) && waited < .milliseconds(900), "waited \(waited)")
-        #expect(captured.filter.queueLength == 0)
-        #expect(captured.filter.activeStreams == 1)
-        #expect(try holder.readResponse().status == 200)
-        #expect(upstreamOrder(proxy) == ["holder"])
-        #expect(eventually { captured.filter.activeStreams == 0 })
-    }
-
-    @Test func aFullQueueAnswers503AtOnce() throws {
-        let (proxy, captured) = try start("{ max_active_streams: 1, queue: { max_length: 1, max_per_client: 100% } }")
-        defer { proxy.stop() }
-        let holder = try hold(proxy, captured)
-        defer { holder.close() }
-        let waiter = try queue(proxy, captured, id: "waiter", length: 1)
-        defer { waiter.close() }
-        let sent = ContinuousClock.now
-        let refused = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
-                                          headers: [("x-request-id", "refused")])
-        #expect(ContinuousClock.now - sent < .milliseconds(250))
-        #expect(refused.status == 503)
-        #expect(refused.head.headers["retry-after"] == "1")
-        #expect(errorType(refused) == "overloaded")
-        #expect(captured.filter.queueLength == 1)
-        // The one waiting still gets its turn.
-        #expect(try holder.readResponse().status == 200)
-        #expect(try waiter.readResponse().status == 200)
-        #expect(upstreamOrder(proxy) == ["holder", "waiter"])
-    }
-
-    @Test func oneKeyCannotTakeMoreThanItsShareAndKeysTakeTurns() throws {
-        let (proxy, captured) = try start(
-            "{ max_active_streams: 1, key: { header: x-api-key }, queue: { max_length: 4, max_per_client: 50% } }")
-        defer { proxy.stop() }
-        let holder = try send(proxy.port, id: "holder", headers: long + [("x-api-key", "key-h")])
-        #expect(eventually { captured.filter.activeStreams == 1 && upstreamOrder(proxy) == ["holder"] })
-        let a1 = try queue(proxy, captured, id: "a1", headers: [("x-api-key", "key-a")], length: 1)
-        let a2 = try queue(proxy, captured, id: "a2", headers: [("x-api-key", "key-a")], length: 2)
-        // Key a has its two places (half of four); a third is refused at once though the queue has room.
-        let a3 = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: TestClient.chatRequest(),
-                                     headers: [("x-request-id", "a3"), ("x-api-key", "key-a")])
-        #expect(a3.status == 503)
-        #expect(errorType(a3) == "overloaded")
-        #expect(captured.filter.queueLength == 2)
-        // Another key still queues.
-        let b1 = try queue(proxy, captured, id: "b1", headers: [("x-api-key", "key-b")], length: 3)
-
-        for client in [holder, a1, b1, a2] {
-            let response = try client.readResponse()
-            #expect(response.status == 200)
-            client.close()
-        }
-        // Round-robin between keys: b1 does not wait behind both of a's requests.
-        #expect(upstreamOrder(proxy) == ["holder", "a1", "b1", "a2"])
-        #expect(eventually { captured.filter.activeStreams == 0 })
-    }
 
     @Test func aClientThatDisconnectsWhileQueuedLeavesTheQueueAtOnce() throws {
         let (proxy, captured) = try start("{ max_active_streams: 1 }")
@@ -411,40 +317,6 @@ struct AdmissionFilterTests {
         #expect(upstreamOrder(proxy) == ["holder", "next"])
         #expect(eventually { captured.filter.activeStreams == 0 })
         #expect(captured.filter.queueLength == 0)
-    }
-
-    @Test func aWaitingStreamingClientHearsItsPosition() throws {
-        let (proxy, captured) = try start("{ max_active_streams: 1, queue: { position_comments: 100ms } }")
-        defer { proxy.stop() }
-        let holder = try hold(proxy, captured)
-        defer { holder.close() }
-        // Ahead in line, about 400 ms long, and silent: it did not ask for an event stream.
-        let quiet = try queue(proxy, captured, id: "quiet", headers: [("x-mock-tokens", "20"), ("x-mock-tps", "50")], length: 1)
-        defer { quiet.close() }
-        let listener = try queue(proxy, captured, id: "listener", headers: [("accept", "text/event-stream")], length: 2)
-        defer { listener.close() }
-
-        let head = try listener.readHead(timeout: .milliseconds(500))
-        #expect(head.status == 200)
-        #expect(head.headers["content-type"] == "text/event-stream")
-        let response = try listener.readResponse(timeout: .seconds(10))
-        #expect(response.ending == .complete)
-        let comments = response.events.compactMap { item -> String? in
-            if case .comment(let text) = item.item { return text }
-            return nil
-        }
-        #expect(comments.first == "queued: position 2")
-        #expect(comments.contains("queued: position 1"), "\(comments)")
-        #expect(comments.allSatisfy { $0.hasPrefix("queued: position ") })
-        // Comments only while waiting: all of them come before the first event.
-        let firstEvent = try #require(response.events.firstIndex { $0.event != nil })
-        #expect(response.events[firstEvent...].allSatisfy { $0.event != nil })
-        #expect(response.sseEvents.last?.data == "[DONE]")
-
-        let quietResponse = try quiet.readResponse()
-        #expect(quietResponse.status == 200)
-        #expect(quietResponse.events.allSatisfy { $0.event != nil })
-        #expect(upstreamOrder(proxy) == ["holder", "quiet", "listener"])
     }
 
     @Test func slotAccountingStaysExactWhenClientsComeAndGo() throws {

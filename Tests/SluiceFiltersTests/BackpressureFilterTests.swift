@@ -27,14 +27,6 @@ final class BacklogProbe: Filter {
     func onClientDrained(_ exchange: Exchange) { samples.withLock { $0.drained += 1 } }
 }
 
-/// A weak reference to an exchange, readable from the test's thread.
-final class WeakExchange: @unchecked Sendable {
-    private let lock = Mutex(())
-    private weak var exchange: Exchange?
-    func set(_ exchange: Exchange) { lock.withLock { _ in self.exchange = exchange } }
-    var isFreed: Bool { lock.withLock { _ in exchange == nil } }
-}
-
 @Suite(.serialized)
 struct BackpressureFilterTests {
     static func registry(_ probe: BacklogProbe) -> FilterRegistry {

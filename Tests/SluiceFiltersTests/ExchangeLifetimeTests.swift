@@ -2,38 +2,30 @@ import SluiceFilterAPI
 import SluiceFilters
 import SluiceHTTP
 import SluiceTesting
-import Synchronization
 import Testing
 
-/// Holds every exchange it sees weakly; last in the chain, so every other filter has made its state
-/// (and its timers) for the exchange before. Rejects a request that carries `x-test-reject`.
-final class ExchangeLifetimeProbe: Filter {
-    private let seen = Mutex<[WeakExchange]>([])
-    init() {}
-    func onRequest(_ exchange: Exchange) -> Decision {
-        let weak = WeakExchange()
-        weak.set(exchange)
-        seen.withLock { $0.append(weak) }
-        if exchange.request.headers["x-test-reject"] != nil {
-            return .reject(ProxyError(.rateLimited, "refused by the test"))
-        }
-        return .next
-    }
-    var count: Int { seen.withLock { $0.count } }
-    var alive: Int { seen.withLock { $0.filter { !$0.isFreed }.count } }
-}
-
 /// No built-in filter keeps an exchange alive once it ended, however it ended: every filter's state
-/// and timers (a timer's body often captures its exchange) go with it. Each case runs one exchange
-/// through all eight built-in filters and waits for a weak reference to it to become nil.
+/// and timers (a timer's body often captures its exchange) go with it. Each case runs exchanges
+/// through every built-in filter and waits for weak references to them (`ExchangeLifetimeProbe`)
+/// to become nil.
 @Suite(.serialized)
 struct ExchangeLifetimeTests {
     enum Ending: String, CaseIterable, Sendable {
         case completed, upstreamErrorStatus, truncated, timedOut, clientGone, rejected, queuedWithPositionComments
+        /// A connect failure on the first endpoint, then a whole response from the second.
+        case servedOnASecondAttempt
+        /// Cut by a shutdown whose drain time ran out.
+        case cutByShutdownDrain
+        /// The client left and `resumable` kept the upstream to its end.
+        case keptUpstreamAfterTheClientLeft
     }
 
-    private static func chain(maxActiveStreams: Int) -> String { """
+    /// Every built-in filter, `resumable` first (it keeps the upstream when the client leaves) unless
+    /// `resumable` is false, the probe last.
+    private static func chain(maxActiveStreams: Int, resumable: Bool) -> String {
+        (resumable ? "- filter: resumable\n" : "") + """
         - filter: drain
+          config: { timeout: 200ms }
         - filter: connection_manager
           config: { max_streams: 100, max_streams_per_client: 50, max_age: 1h }
         - filter: token_bucket
@@ -45,11 +37,19 @@ struct ExchangeLifetimeTests {
         - filter: backpressure
           config: { high_watermark: 256KiB, slow_client_timeout: 30s }
         - filter: retry
-          config: { max_attempts: 2 }
+          config: { max_attempts: 2, backoff_base: 1ms }
         - filter: circuit_breaker
           config: { failures: 50 }
         - filter: lifetime_probe
         """
+    }
+
+    /// A streamed chat request that takes about `tokens / tps` seconds, as `Bearer alice`.
+    private static func longStream(tokens: Int, tps: Int) -> HTTPRequestHead {
+        HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([
+            ("host", "x"), ("content-type", "application/json"), ("authorization", "Bearer alice"),
+            ("x-mock-tokens", String(tokens)), ("x-mock-tps", String(tps)),
+        ]))
     }
 
     @Test(arguments: Ending.allCases)
@@ -58,9 +58,16 @@ struct ExchangeLifetimeTests {
         let registry = BuiltinFilters.registry()
         registry.register("lifetime_probe") { _ in probe }
         let maxActive = ending == .queuedWithPositionComments ? 1 : 50
-        let proxy = try ProxyHarness(chain: Self.chain(maxActiveStreams: maxActive), registry: registry, workers: 1)
+        // With `resumable`, a client that leaves a stream never ends it: the filter keeps the upstream.
+        let chain = Self.chain(maxActiveStreams: maxActive, resumable: ending != .clientGone)
+        let proxy = ending == .servedOnASecondAttempt
+            // Round robin starts at the first endpoint, where nothing listens.
+            ? try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:1", "{{upstream}}"], chain: chain), registry: registry,
+                               workers: 1)
+            : try ProxyHarness(chain: chain, registry: registry, workers: 1)
         defer { proxy.stop() }
         let json = TestClient.chatRequest()
+        var exchanges = 1
         switch ending {
         case .completed:
             let r = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: json)
@@ -79,9 +86,7 @@ struct ExchangeLifetimeTests {
             #expect(r.status == 200 && r.ending != .complete)
         case .clientGone:
             let client = try TestClient(port: proxy.port)
-            try client.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([
-                ("host", "x"), ("content-type", "application/json"), ("x-mock-tokens", "400"), ("x-mock-tps", "20"),
-            ])), body: Array(json.utf8))
+            try client.send(Self.longStream(tokens: 400, tps: 20), body: Array(json.utf8))
             _ = try client.readHead()
             client.close()
             let gone = try proxy.metrics(within: .seconds(10)) { $0.value("sluice_requests_total", ["outcome": "client_gone"]) == 1 }
@@ -89,11 +94,10 @@ struct ExchangeLifetimeTests {
         case .queuedWithPositionComments:
             // The first stream holds the only slot for about a second; the second waits in the
             // queue, told its position every 50 ms, then streams.
+            exchanges = 2
             let first = try TestClient(port: proxy.port)
             defer { first.close() }
-            try first.send(HTTPRequestHead(method: "POST", target: "/v1/chat/completions", headers: HTTPHeaders([
-                ("host", "x"), ("content-type", "application/json"), ("x-mock-tokens", "20"), ("x-mock-tps", "20"),
-            ])), body: Array(json.utf8))
+            try first.send(Self.longStream(tokens: 20, tps: 20), body: Array(json.utf8))
             _ = try first.readHead()
             let queued = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: json,
                                              headers: [("accept", "text/event-stream")])
@@ -104,12 +108,32 @@ struct ExchangeLifetimeTests {
             let r = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: json,
                                         headers: [("x-test-reject", "1")])
             #expect(r.status == 429)
+        case .servedOnASecondAttempt:
+            let r = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: json)
+            #expect(r.status == 200 && r.ending == .complete)
+            #expect(probe.lastAttempts == [2])
+        case .cutByShutdownDrain:
+            let client = try TestClient(port: proxy.port)
+            defer { client.close() }
+            try client.send(Self.longStream(tokens: 400, tps: 20), body: Array(json.utf8))
+            _ = try client.readHead()
+            proxy.engine.drain()
+            let cut = try client.readResponse(timeout: .seconds(10))
+            #expect(cut.ending != .complete)
+            #expect(cut.sseEvents.last?.data.contains("server_shutdown") == true)
+        case .keptUpstreamAfterTheClientLeft:
+            let client = try TestClient(port: proxy.port)
+            try client.send(Self.longStream(tokens: 10, tps: 20), body: Array(json.utf8))
+            let head = try client.readHead()
+            #expect(head.headers["x-sluice-stream-id"] != nil)
+            client.close()
+            // The upstream runs on to its end without a client.
+            #expect(proxy.upstream.journal.wait(timeout: .seconds(10)) { $0.first?.ending != nil })
+            #expect(proxy.upstream.journal.entries.first?.ending == .finished)
+            let kept = try proxy.metrics(within: .seconds(10)) { $0.value("sluice_requests_total", ["outcome": "client_gone"]) == 1 }
+            #expect(kept.value("sluice_resumable_upstreams_kept_total") == 1)
         }
-        #expect(probe.count == (ending == .queuedWithPositionComments ? 2 : 1))
-        let deadline = ContinuousClock.now + .seconds(5)
-        while probe.alive > 0, ContinuousClock.now < deadline {
-            _ = proxy.upstream.journal.wait(timeout: .milliseconds(20)) { _ in false }
-        }
-        #expect(probe.alive == 0, "the exchange outlived its end (\(ending.rawValue))")
+        #expect(probe.count == exchanges)
+        #expect(probe.waitUntilAllFreed(within: .seconds(5)), "the exchange outlived its end (\(ending.rawValue))")
     }
 }

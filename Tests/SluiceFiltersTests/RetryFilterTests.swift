@@ -63,25 +63,6 @@ struct RetryFilterTests {
         #expect(proxy.upstream.journal.entries.count == 4)
     }
 
-    @Test func retryAfterIsHonouredUpToTheCap() throws {
-        let bad = try startMock(failingWith: [("x-mock-status", "429"), ("x-mock-retry-after", "30")])
-        defer { bad.stop() }
-        let proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:\(bad.port)", "{{upstream}}"], chain: """
-            - filter: retry
-              config: { retry_after_max: 400ms, backoff_base: 1ms }
-            """), workers: 1)
-        defer { proxy.stop() }
-        let started = ContinuousClock.now
-        let response = try chat(proxy.port)
-        let elapsed = ContinuousClock.now - started
-        expectCleanStream(response)
-        #expect(bad.journal.entries.count == 1)
-        #expect(proxy.upstream.journal.entries.count == 1)
-        // Retry-After: 30 was waited for, capped at 400ms (not 30 s, and not the 1ms backoff).
-        #expect(elapsed >= .milliseconds(350), "\(elapsed)")
-        #expect(elapsed < .seconds(10), "\(elapsed)")
-    }
-
     @Test func attemptsAreLimitedAndTheLastAnswerReachesTheClient() throws {
         let proxy = try ProxyHarness(chain: """
             - filter: retry
@@ -121,16 +102,6 @@ struct RetryFilterTests {
         let small = try chat(proxy.port, headers: [("x-mock-status", "503")])
         #expect(small.status == 503)
         #expect(proxy.upstream.journal.entries.count == 4)
-    }
-
-    @Test func anExhaustedBudgetRefusesRetries() throws {
-        let proxy = try ProxyHarness(chain: """
-            - filter: retry
-              config: { budget_ratio: 0, budget_min: 0, backoff_base: 5ms }
-            """, workers: 1)
-        defer { proxy.stop() }
-        #expect(try chat(proxy.port, headers: [("x-mock-status", "503")]).status == 503)
-        #expect(proxy.upstream.journal.entries.count == 1)
     }
 
     @Test func holdUntilFirstTokenRetriesAnErrorEventTheClientNeverSees() throws {

@@ -212,24 +212,6 @@ struct TimeoutsFilterTests {
         #expect(upstreamEnded(proxy, .cancelledByPeer))
     }
 
-    @Test func aLongStreamOverTheTotalBudgetIsCut() throws {
-        let proxy = try proxy("total: 300ms")
-        defer { proxy.stop() }
-        let started = ContinuousClock.now
-        // 100 tokens at 50 per second: about 2 s of stream.
-        let response = try TestClient.post(port: proxy.port, path: Self.chatPath, json: TestClient.chatRequest(),
-                                           headers: [("x-mock-tokens", "100"), ("x-mock-tps", "50")])
-        let elapsed = ContinuousClock.now - started
-        #expect(response.status == 200)
-        #expect(response.ending == .truncated)
-        let tokens = contentEvents(response)
-        #expect(tokens > 0 && tokens < 100)
-        #expect(response.sseEvents.last?.data.hasPrefix(#"{"error":{"type":"total_timeout""#) == true)
-        #expect(!response.sseEvents.contains { $0.data == "[DONE]" })
-        #expect(elapsed >= .milliseconds(270) && elapsed < .milliseconds(1_800))
-        #expect(upstreamEnded(proxy, .cancelledByPeer))
-    }
-
     @Test func anAnthropicClientGetsAnAnthropicErrorEvent() throws {
         let proxy = try proxy("between_tokens: 250ms")
         defer { proxy.stop() }
@@ -248,28 +230,6 @@ struct TimeoutsFilterTests {
     }
 
     // MARK: - Heartbeat
-
-    /// The upstream is thinking for 1.2 s after its head: comments keep the client's line busy, and
-    /// the stream then completes untouched.
-    @Test func heartbeatsArriveWhileTheUpstreamThinks() throws {
-        let proxy = try proxy("heartbeat: 100ms")
-        defer { proxy.stop() }
-        let response = try TestClient.post(port: proxy.port, path: Self.chatPath, json: TestClient.chatRequest(),
-                                           headers: [("x-mock-ttft", "1200ms")])
-        #expect(response.status == 200)
-        #expect(response.ending == .complete)
-        #expect(contentEvents(response) == 10)
-        #expect(response.sseEvents.last?.data == "[DONE]")
-        let count = keepalives(response)
-        // About 11 in 1.2 s; a loaded machine runs timers late, never early.
-        #expect(count >= 3 && count <= 13)
-        // They came while the client was waiting for the first token.
-        let firstContent = response.events.firstIndex {
-            $0.event.map { LLMEventClassifier.classify($0, dialect: .openai).kind == .content } ?? false
-        }
-        let firstKeepalive = response.events.firstIndex { $0.item == .comment("keepalive") }
-        if let firstContent, let firstKeepalive { #expect(firstKeepalive < firstContent) }
-    }
 
     /// The upstream sends every event in 5-byte pieces, so the client often holds half an event
     /// when the heartbeat is due. A comment there would break that event: none may land inside one.

@@ -904,6 +904,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
             if hooks[i].contains(.onComplete) { filters[i].onComplete(exchange, outcome) }
             i -= 1
         }
+        exchange.releaseFilterStates()
         // Counted with the exchange's other series, not whenever the tap happens to be freed.
         tap?.addPendingGaps()
         worker.exchangeEnded(self, outcome)

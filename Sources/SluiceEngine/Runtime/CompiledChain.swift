@@ -48,6 +48,7 @@ final class CompiledChain: Sendable {
         self.clientLeftFilters = filters.indices.filter { filters[$0].keepsUpstreamWhenClientLeaves }
         self.unhonoured = UnhonouredAnswers(filters: filters.count)
         self.hooks = filters.map(\.hooks)
+        ExchangeStateSlot.assign(in: filters)
     }
 
     private static func sharedLimitRuns(_ filters: [any Filter]) -> [[any SharedLimitFilter]?] {

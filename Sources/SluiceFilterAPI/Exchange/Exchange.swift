@@ -68,6 +68,8 @@ public final class Exchange: @unchecked Sendable {
     /// has a handful of filters, and hashing into a dictionary (which also grew from empty on every
     /// exchange) cost several thousand instructions per request.
     @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
+    /// The `StatefulFilter`s' states, at their `ExchangeStateSlot` indices (see `state(for:)`).
+    @usableFromInline @exclusivity(unchecked) var filterStates = FilterStates()
     package weak var driver: (any ExchangeDriver)?
 
     package init(id: String, request: HTTPRequestHead, client: ClientInfo, route: RouteInfo, dialect: StreamDialect,
@@ -84,7 +86,22 @@ public final class Exchange: @unchecked Sendable {
     }
 
     /// Per-exchange state of one filter: created on first use, dropped with the exchange.
+    ///
+    /// Prefer `StatefulFilter` and `state(for:)`: a state of the filter's own type, found by an
+    /// index instead of a search and a cast, and released as soon as the exchange ends.
+    @available(*, deprecated, message: "conform to StatefulFilter and use state(for:)")
     public func local<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
+        untypedLocal(for: filter, create)
+    }
+
+    /// The state `local(for:_:)` made, if any.
+    @available(*, deprecated, message: "conform to StatefulFilter and use existingState(for:)")
+    public func existingLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
+        existingUntypedLocal(for: filter, as: type)
+    }
+
+    /// `local(for:_:)` for the built-in filters that still key state by an object's identity.
+    package func untypedLocal<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
         let key = ObjectIdentifier(filter)
         let index = locals.firstIndex { $0.filter == key }
         if let index, let existing = Self.cast(locals[index].state, to: State.self) { return existing }
@@ -98,8 +115,8 @@ public final class Exchange: @unchecked Sendable {
         return made
     }
 
-    /// The state `local(for:_:)` made, if any.
-    public func existingLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
+    /// `existingLocal(for:as:)` for the built-in filters that still key state by an object's identity.
+    package func existingUntypedLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
         let key = ObjectIdentifier(filter)
         for entry in locals where entry.filter == key { return Self.cast(entry.state, to: State.self) }
         return nil

@@ -3,7 +3,7 @@ import SluiceHTTP
 /// A stage of a chain. One instance is made per chain version from the filter file (see
 /// `FilterRegistry`) and is shared by every worker thread, so it must be `Sendable`: keep state shared
 /// across exchanges (buckets, breaker windows) behind a `Mutex` or atomics, and keep per-exchange
-/// state in `exchange.local(for:)`.
+/// state in a type of the filter's own (`StatefulFilter`, `exchange.state(for:)`).
 ///
 /// Every hook runs on the event-loop thread that owns the exchange and must not block. Request hooks
 /// run in file order; response hooks and `onComplete` run in reverse file order. Every hook has a

@@ -70,7 +70,7 @@ import Synchronization
 /// block this instance leases (`StreamBlocks`), so a request that finds a free slot in it takes it
 /// with no round trip; only a full block waits for a grow script (and, while all slots are taken,
 /// polls as above, first looking for a slot freed locally).
-public final class AdmissionFilter: SharedLimitFilter {
+public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .onComplete] }
 
@@ -94,10 +94,11 @@ public final class AdmissionFilter: SharedLimitFilter {
         let timeout: ProxyError
     }
 
-    /// Per-exchange state. Loop thread only; the shared state decides whether the ticket waits or
-    /// holds a slot.
-    final class Local {
-        let ticket: UInt64
+    /// Per-exchange state, made when the request is admitted or queued (`existingState` is nil
+    /// for a request this instance refused or never saw). Loop thread only; the shared state
+    /// decides whether the ticket waits or holds a slot.
+    public final class Local {
+        var ticket: UInt64 = 0
         /// Tokens counted so far for the budget (tokens mode).
         var counted = 0
         /// Units not yet handed to the estimator.
@@ -105,8 +106,11 @@ public final class AdmissionFilter: SharedLimitFilter {
         var lastFlush: MonotonicInstant?
         var commentTimer: ExchangeTimer?
         var recheckTimer: ExchangeTimer?
-        init(ticket: UInt64) { self.ticket = ticket }
     }
+
+    public typealias ExchangeState = Local
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Local { Local() }
 
     /// Units are handed to the shared estimator at most this often per stream, so the mutex is not
     /// taken for every event; the average spans a second, so the batching does not show.
@@ -242,7 +246,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         if let shed = loopLagRefusal(exchange) { return shed }
         if let globalSlots, let maxActive = limits.maxActiveStreams {
-            let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+            let slot = exchange.untypedLocal(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
             let deadline = clock.now() + limits.queue.maxWait
             if let answer = slot.answer {
                 // Fetched ahead by the engine (`SharedLimitFilter`).
@@ -257,7 +261,7 @@ public final class AdmissionFilter: SharedLimitFilter {
             }
         }
         if let globalBlocks {
-            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            let slot = exchange.untypedLocal(for: globalBlocks) { GlobalSlot(id: "") }
             let deadline = clock.now() + limits.queue.maxWait
             if let answer = slot.answer {
                 slot.answer = nil
@@ -320,7 +324,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
         if let globalBlocks {
             if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
-            let slot = exchange.local(for: globalBlocks) { GlobalSlot(id: "") }
+            let slot = exchange.untypedLocal(for: globalBlocks) { GlobalSlot(id: "") }
             guard !slot.settled, !slot.awaiting, !globalBlocks.canAcquire("all") else { return nil }
             let grow = globalBlocks.streamGrow("all")
             slot.awaiting = true
@@ -329,7 +333,7 @@ public final class AdmissionFilter: SharedLimitFilter {
         }
         guard let globalSlots, let maxActive = limits.maxActiveStreams else { return nil }
         if let maxLoopLag, loopLag(exchange) > maxLoopLag { return nil }
-        let slot = exchange.local(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
+        let slot = exchange.untypedLocal(for: globalSlots) { GlobalSlot(id: globalSlots.newID()) }
         guard !slot.settled, !slot.awaiting else { return nil }
         slot.awaiting = true
         return globalSlots.acquireCall(slot.id, client: "all", limits: .init(global: maxActive))
@@ -338,7 +342,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     /// Keeps the answer for `onRequest`; a granted slot is held from here, so `onComplete` gives it
     /// back however the exchange ends, or is given back at once when it already ended.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
-        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self), let grow = slot.grow {
+        if let globalBlocks, let slot = exchange.existingUntypedLocal(for: globalBlocks, as: GlobalSlot.self), let grow = slot.grow {
             slot.awaiting = false
             slot.grow = nil
             guard let result = globalBlocks.grown(grow, answer, worker: exchange.worker) else { return }
@@ -351,7 +355,7 @@ public final class AdmissionFilter: SharedLimitFilter {
             slot.answer = result
             return
         }
-        guard let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) else { return }
+        guard let globalSlots, let slot = exchange.existingUntypedLocal(for: globalSlots, as: GlobalSlot.self) else { return }
         slot.awaiting = false
         guard let answer else { return }
         let result = StreamLeases.acquired(answer)
@@ -434,7 +438,7 @@ public final class AdmissionFilter: SharedLimitFilter {
         switch arrival {
         case .admitted:
             state.metrics.admitted.increment()
-            _ = exchange.local(for: self) { Local(ticket: ticket) }
+            exchange.state(for: self).ticket = ticket
             return .next
         case .refused(.full):
             state.metrics.shed(.queueFull)
@@ -447,14 +451,15 @@ public final class AdmissionFilter: SharedLimitFilter {
             return .reject(overloaded("this client has \(limits.queue.maxPerKey) requests waiting already"))
         case .queued:
             state.metrics.queued.increment()
-            let local = exchange.local(for: self) { Local(ticket: ticket) }
+            let local = exchange.state(for: self)
+            local.ticket = ticket
             startWaiting(exchange, local)
             return .suspend
         }
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard limits.budget != nil, let local = exchange.existingLocal(for: self, as: Local.self) else { return .pass }
+        guard limits.budget != nil, let local = exchange.existingState(for: self) else { return .pass }
         var units = 0.0
         if info.kind == .content {
             units = 1
@@ -482,7 +487,7 @@ public final class AdmissionFilter: SharedLimitFilter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        if let globalBlocks, let slot = exchange.existingLocal(for: globalBlocks, as: GlobalSlot.self) {
+        if let globalBlocks, let slot = exchange.existingUntypedLocal(for: globalBlocks, as: GlobalSlot.self) {
             if slot.awaiting { slot.abandoned = true }
             slot.poll?.cancel()
             if slot.held {
@@ -490,7 +495,7 @@ public final class AdmissionFilter: SharedLimitFilter {
                 globalBlocks.release("all")
             }
         }
-        if let globalSlots, let slot = exchange.existingLocal(for: globalSlots, as: GlobalSlot.self) {
+        if let globalSlots, let slot = exchange.existingUntypedLocal(for: globalSlots, as: GlobalSlot.self) {
             if slot.awaiting { slot.abandoned = true }
             slot.poll?.cancel()
             slot.renewal?.cancel()
@@ -499,7 +504,7 @@ public final class AdmissionFilter: SharedLimitFilter {
                 globalSlots.release(slot.id, client: "all", worker: exchange.worker)
             }
         }
-        guard let local = exchange.existingLocal(for: self, as: Local.self) else { return }
+        guard let local = exchange.existingState(for: self) else { return }
         local.commentTimer?.cancel()
         local.recheckTimer?.cancel()
         let wakeups = state.withCore { core in

@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// Shared counters (`statistics`) count pauses, time spent paused, and streams cut; the instance
 /// that replaces this one on a reload carries them on.
-public final class BackpressureFilter: Filter {
+public final class BackpressureFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .onClientBlocked, .onClientDrained, .onComplete] }
 
@@ -38,9 +38,14 @@ public final class BackpressureFilter: Filter {
         let state = Mutex(Statistics())
     }
 
-    private final class Blocked {
+    /// Per-exchange state: the slow-client timer, armed while the client is blocked.
+    public final class Blocked {
         var timer: ExchangeTimer?
     }
+
+    public typealias ExchangeState = Blocked
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Blocked { Blocked() }
 
     public var statistics: Statistics { counters.state.withLock { $0 } }
 
@@ -71,7 +76,7 @@ public final class BackpressureFilter: Filter {
     public func onClientBlocked(_ exchange: Exchange) {
         counters.state.withLock { $0.pauses += 1 }
         guard let slowClientTimeout else { return }
-        let blocked = exchange.local(for: self) { Blocked() }
+        let blocked = exchange.state(for: self)
         if let timer = blocked.timer {
             timer.reschedule(after: slowClientTimeout)
         } else {
@@ -85,7 +90,7 @@ public final class BackpressureFilter: Filter {
     }
 
     public func onClientDrained(_ exchange: Exchange) {
-        exchange.existingLocal(for: self, as: Blocked.self)?.timer?.cancel()
+        exchange.existingState(for: self)?.timer?.cancel()
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {

@@ -62,7 +62,7 @@ import Synchronization
 /// opens its local breakers to match, so one instance seeing an endpoint fail opens it for all
 /// from their next request on. When Redis gives no answer within `shared_state.timeout`,
 /// `on_failure: closed` answers 503; `local` and `open` go on with the local breakers.
-public final class CircuitBreakerFilter: Filter {
+public final class CircuitBreakerFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onAttemptDropped, .onComplete] }
 
@@ -77,7 +77,7 @@ public final class CircuitBreakerFilter: Filter {
     }
 
     /// One attempt between its selection and its result.
-    private struct PendingAttempt {
+    fileprivate struct PendingAttempt {
         /// Endpoints tried before this attempt; the attempt's own endpoint is the next one the engine records.
         var triedBefore: Int
         /// The tickets of the endpoints the attempt may use (a probe's included). A list: an attempt
@@ -94,9 +94,13 @@ public final class CircuitBreakerFilter: Filter {
     }
 
     /// Per-exchange state: the attempt not judged yet.
-    private final class Attempts {
-        var pending: PendingAttempt?
+    public final class Attempts {
+        fileprivate var pending: PendingAttempt?
     }
+
+    public typealias ExchangeState = Attempts
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Attempts { Attempts() }
 
     public let name: String
     public let settings: CircuitBreaker.Settings
@@ -190,7 +194,7 @@ public final class CircuitBreakerFilter: Filter {
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
         sharedState?.remember(group: exchange.route.upstreamGroup, candidates: candidates)
-        let attempts = exchange.local(for: self) { Attempts() }
+        let attempts = exchange.state(for: self)
         if let abandoned = attempts.pending {
             // A later filter started this attempt without an error or a head reaching this filter
             // for the last one (it retried a response it held back): judge what was seen.
@@ -266,7 +270,7 @@ public final class CircuitBreakerFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        if info.kind == .error, let attempts = exchange.existingLocal(for: self, as: Attempts.self),
+        if info.kind == .error, let attempts = exchange.existingState(for: self),
            attempts.pending != nil, attempts.pending?.errorAfterContentEvents == nil {
             attempts.pending?.errorAfterContentEvents = exchange.tokens.contentEvents
         }
@@ -277,7 +281,7 @@ public final class CircuitBreakerFilter: Filter {
     /// endpoint now, a failure when it failed for the upstream's reasons, neither when it lost the
     /// race. The pending attempt goes on for the others.
     public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {
-        guard let attempts = exchange.existingLocal(for: self, as: Attempts.self), var pending = attempts.pending,
+        guard let attempts = exchange.existingState(for: self), var pending = attempts.pending,
               let ticket = pending.ticket(of: endpoint.id) else { return }
         pending.tickets.removeAll { $0.endpoint == endpoint.id }
         if pending.probe == endpoint.id { pending.probe = nil }
@@ -300,7 +304,7 @@ public final class CircuitBreakerFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard exchange.existingLocal(for: self, as: Attempts.self)?.pending != nil else { return }
+        guard exchange.existingState(for: self)?.pending != nil else { return }
         let result: CircuitBreaker.Result?
         switch outcome.kind {
         case .upstreamError:
@@ -332,7 +336,7 @@ public final class CircuitBreakerFilter: Filter {
     /// Records `result` for the pending attempt, against the endpoint it used, and gives back a
     /// probe place it held but did not use. Does nothing when no attempt is pending.
     private func settle(_ exchange: Exchange, _ result: CircuitBreaker.Result?) {
-        guard let attempts = exchange.existingLocal(for: self, as: Attempts.self), let pending = attempts.pending else { return }
+        guard let attempts = exchange.existingState(for: self), let pending = attempts.pending else { return }
         attempts.pending = nil
         // The engine appends the endpoint it picked to `triedEndpoints`; when it picked none (a
         // later filter refused, or left no candidate) the attempt never went out.

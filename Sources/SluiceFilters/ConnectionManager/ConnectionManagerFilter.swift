@@ -150,7 +150,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     public var activeClients: Int { table.slots.withLock { $0.clientCount } }
 
     public func onRequest(_ exchange: Exchange) -> Decision {
-        let hold = exchange.existingLocal(for: self, as: Hold.self)
+        let hold = exchange.existingUntypedLocal(for: self, as: Hold.self)
         // An answer the engine fetched ahead (`SharedLimitFilter`) is settled first: it may hold a lease.
         if let hold, let answer = hold.answer, let store {
             hold.answer = nil
@@ -165,7 +165,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
             let client = sharedClient(exchange, store)
             if blocks.acquire(client, worker: exchange.worker) {
                 store.decided(locally: true)
-                let hold = exchange.local(for: self) { Hold(key: client) }
+                let hold = exchange.untypedLocal(for: self) { Hold(key: client) }
                 hold.key = client
                 hold.block = client
                 hold.holding = true
@@ -176,7 +176,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         guard let call = sharedCall(for: exchange, orLocal: false) else { return admitLocally(exchange, remaining: remaining(exchange)) }
         store.run(call, worker: exchange.worker) { [self] answer in
             sharedCallAnswered(exchange, answer)
-            guard let hold = exchange.existingLocal(for: self, as: Hold.self), let result = hold.answer else { return }
+            guard let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), let result = hold.answer else { return }
             hold.answer = nil
             exchange.resume(settle(result, exchange, hold, store))
         }
@@ -197,13 +197,13 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// `orLocal`: answer nil when a free slot of the block can answer instead.
     private func sharedCall(for exchange: Exchange, orLocal: Bool) -> SharedCall? {
-        guard let store, exchange.existingLocal(for: self, as: Hold.self)?.holding != true,
+        guard let store, exchange.existingUntypedLocal(for: self, as: Hold.self)?.holding != true,
               expiredError(exchange) == nil else { return nil }
         let client = sharedClient(exchange, store)
         if let blocks {
             if orLocal, blocks.canAcquire(client) { return nil }
             let grow = blocks.streamGrow(client)
-            let hold = exchange.local(for: self) { Hold(key: client) }
+            let hold = exchange.untypedLocal(for: self) { Hold(key: client) }
             hold.key = client
             hold.holding = false
             hold.awaiting = true
@@ -212,7 +212,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         }
         guard let leases else { return nil }
         let id = leases.newID()
-        let hold = exchange.local(for: self) { Hold(key: client) }
+        let hold = exchange.untypedLocal(for: self) { Hold(key: client) }
         hold.key = client
         hold.holding = false
         hold.awaiting = true
@@ -223,7 +223,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
     /// Keeps the answer for `onRequest`; a granted lease is held from here, so `onComplete` gives it
     /// back however the exchange ends, or is given back at once when it already ended.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
-        if let blocks, let hold = exchange.existingLocal(for: self, as: Hold.self), let grow = hold.grow {
+        if let blocks, let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), let grow = hold.grow {
             hold.awaiting = false
             hold.grow = nil
             guard let result = blocks.grown(grow, answer, worker: exchange.worker) else { return }
@@ -239,7 +239,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
             hold.answer = result
             return
         }
-        guard let leases, let hold = exchange.existingLocal(for: self, as: Hold.self), let asked = hold.asked else { return }
+        guard let leases, let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), let asked = hold.asked else { return }
         hold.awaiting = false
         hold.asked = nil
         guard let answer else { return }
@@ -300,7 +300,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         let (answer, held) = table.slots.withLock { slots in (slots.acquire(key, within: limits), slots.active) }
         streamsHeld.record(held)
         guard answer == .admitted else { return decision(answer) }
-        let hold = exchange.local(for: self) { Hold(key: key) }
+        let hold = exchange.untypedLocal(for: self) { Hold(key: key) }
         hold.key = key
         hold.lease = nil
         hold.holding = true
@@ -335,7 +335,7 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         // which unlike weak gives the exchange no side table to make and free on every request.
         exchange.schedule(after: remaining) { [weak self, unowned exchange] in
             guard let self,
-                  let hold = exchange.existingLocal(for: self, as: Hold.self), hold.holding else { return }
+                  let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), hold.holding else { return }
             let error = self.maxAgeError(maxAge)
             hold.expired = error
             self.maxAgeReached.increment()
@@ -354,12 +354,12 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
         // Only reached after expiry when another filter retried the max_age failure.
-        if let expired = exchange.existingLocal(for: self, as: Hold.self)?.expired { return .reject(expired) }
+        if let expired = exchange.existingUntypedLocal(for: self, as: Hold.self)?.expired { return .reject(expired) }
         return .next
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let hold = exchange.existingLocal(for: self, as: Hold.self) else { return }
+        guard let hold = exchange.existingUntypedLocal(for: self, as: Hold.self) else { return }
         if hold.awaiting { hold.abandoned = true }
         guard hold.holding else { return }
         hold.holding = false

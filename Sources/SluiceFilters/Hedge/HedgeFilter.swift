@@ -56,9 +56,12 @@ import Synchronization
 ///
 /// **Sharing.** An instance built by a reload adopts the previous instance's budget and measured
 /// first-token times.
-public final class HedgeFilter: Filter {
+public final class HedgeFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onResponseHead, .onAttemptDropped, .onComplete] }
+    public typealias ExchangeState = State
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> State { State() }
 
     /// The budget and each route's first-token times, shared by an instance and its successors.
     final class SharedState: Sendable {
@@ -66,8 +69,8 @@ public final class HedgeFilter: Filter {
         let firstTokens = Mutex<[String: FirstTokenQuantiles]>([:])
     }
 
-    /// Per-exchange state.
-    private final class State {
+    /// One exchange's hedging (its `ExchangeState`): whether it counts in the budget, whether a head is held.
+    public final class State {
         /// Counted in the budget's active requests.
         var counted = false
         /// Budget places this exchange holds for hedges in flight.
@@ -144,7 +147,7 @@ public final class HedgeFilter: Filter {
 
     public func onRequest(_ exchange: Exchange) -> Decision {
         guard mayHedge(method: exchange.request.method, path: String(exchange.request.path)) else { return .next }
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.state(for: self)
         if !state.counted {
             state.counted = true
             shared.budget.withLock { $0.requestStarted() }
@@ -153,7 +156,7 @@ public final class HedgeFilter: Filter {
     }
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
-        guard let state = exchange.existingLocal(for: self, as: State.self), state.counted else { return .next }
+        guard let state = exchange.existingState(for: self), state.counted else { return .next }
         // A new attempt (the first, or a retry after a whole race failed): a race of its own.
         state.timer?.cancel()
         stopHolding(state)
@@ -165,7 +168,7 @@ public final class HedgeFilter: Filter {
     }
 
     public func onResponseHead(_ exchange: Exchange) -> Decision {
-        guard let state = exchange.existingLocal(for: self, as: State.self), state.counted,
+        guard let state = exchange.existingState(for: self), state.counted,
               let response = exchange.response, !exchange.headSent else { return .next }
         stopHolding(state)
         sync(state, exchange)
@@ -195,7 +198,7 @@ public final class HedgeFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard let state = exchange.existingLocal(for: self, as: State.self), state.holding else { return .pass }
+        guard let state = exchange.existingState(for: self), state.holding else { return .pass }
         switch info.kind {
         case .content, .done:
             // This attempt won: its head goes out, and the engine cancels the hedges racing it.
@@ -216,7 +219,7 @@ public final class HedgeFilter: Filter {
     }
 
     public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {
-        guard let state = exchange.existingLocal(for: self, as: State.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         // The exchange's own attempt (still its endpoint while this runs) is dropped: the head it
         // held is gone with it. A dropped hedge leaves that hold as it was.
         if endpoint.id == exchange.endpoint?.id { stopHolding(state) }
@@ -225,7 +228,7 @@ public final class HedgeFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingLocal(for: self, as: State.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         state.timer?.cancel()
         state.timer = nil
         stopHolding(state)
@@ -269,7 +272,7 @@ public final class HedgeFilter: Filter {
     }
 
     private func timerFired(_ exchange: Exchange, wait: Duration) {
-        guard let state = exchange.existingLocal(for: self, as: State.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         state.timer = nil
         guard exchange.attemptInFlight, !exchange.headSent, exchange.timings.firstToken == nil,
               state.attemptHedges < maxExtra else { return }

@@ -33,7 +33,7 @@ import SluiceFilterAPI
 ///
 /// Threading: hooks on the exchange's loop thread; the store is shared by every worker, and a
 /// resume on one worker follows a stream produced on another through the store's wakes.
-public final class ResumableFilter: Filter {
+public final class ResumableFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .onResponseHead, .onComplete] }
 
@@ -78,6 +78,16 @@ public final class ResumableFilter: Filter {
 
     // MARK: - Per-exchange state
 
+    /// Per-exchange state: the stream this exchange produces, or the kept stream it serves to a
+    /// resume (never both).
+    public final class ExchangeState {
+        var produced: ProducedStream?
+        var served: ServedResume?
+    }
+
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> ExchangeState { ExchangeState() }
+
     /// The stream an exchange's upstream response makes.
     final class ProducedStream {
         /// The credential as the request came (before later filters change it).
@@ -105,7 +115,9 @@ public final class ResumableFilter: Filter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         switch ResumeRequest.parse(exchange.request, prefix: resumePrefix) {
         case .notResume:
-            exchange.local(for: self) { ProducedStream() }.credential = credential(of: exchange)
+            let produced = ProducedStream()
+            produced.credential = credential(of: exchange)
+            exchange.state(for: self).produced = produced
             return .next
         case .malformed(let why):
             metrics.resumes[.badRequest]?.increment()
@@ -116,7 +128,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onResponseHead(_ exchange: Exchange) -> Decision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self) else { return .next }
+        guard let produced = exchange.existingState(for: self)?.produced else { return .next }
         if let earlier = produced.id {
             // An earlier attempt's stream, retried before its head reached the client.
             store.discard(earlier, worker: exchange.worker)
@@ -134,7 +146,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .pass }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return .pass }
         let seq = produced.nextSeq
         produced.nextSeq += 1
         if event.id == nil { event.id = String(seq) }
@@ -163,7 +175,7 @@ public final class ResumableFilter: Filter {
     }
 
     public func onClientLeft(_ exchange: Exchange) -> ClientLeftDecision {
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return .cancel }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return .cancel }
         guard produced.kept, store.originLeft(id) else {
             Self.logger.info("the client left a stream that is not kept: its upstream is cancelled", metadata: [
                 "request_id": "\(exchange.id)", "stream_id": "\(id)",
@@ -177,11 +189,11 @@ public final class ResumableFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        if let served = exchange.existingLocal(for: self, as: ServedResume.self) {
+        if let served = exchange.existingState(for: self)?.served {
             if let reader = served.reader { store.close(reader) }
             return
         }
-        guard let produced = exchange.existingLocal(for: self, as: ProducedStream.self), let id = produced.id else { return }
+        guard let produced = exchange.existingState(for: self)?.produced, let id = produced.id else { return }
         switch outcome.keptUpstreamEnding ?? outcome.kind {
         case .completed, .upstreamError:
             store.end(id, .complete, worker: exchange.worker)
@@ -205,7 +217,7 @@ public final class ResumableFilter: Filter {
             case .runOn(let more):
                 self.watchDetached(exchange, id, after: more)
             case .cancel:
-                exchange.existingLocal(for: self, as: ProducedStream.self)?.kept = false
+                exchange.existingState(for: self)?.produced?.kept = false
                 self.metrics.upstreamsCancelled[.window]?.increment()
                 exchange.fail(ProxyError(.clientClosed, "the client did not come back within the resumable window (\(self.settings.window))",
                                          source: .filter(self.name)))
@@ -226,7 +238,8 @@ public final class ResumableFilter: Filter {
             return .reject(Self.notFound(source: name))
         }
         let id = String(request.streamID)
-        let served = exchange.local(for: self) { ServedResume() }
+        let served = ServedResume()
+        exchange.state(for: self).served = served
         let reader = StreamReader(streamID: id) { [weak self, weak exchange] in
             exchange?.executeOnLoop { [weak self, weak exchange] in
                 guard let self, let exchange else { return }
@@ -272,7 +285,7 @@ public final class ResumableFilter: Filter {
             head.headers.set("cache-control", "no-cache")
             head.headers.set("x-sluice-stream-id", id)
             // False when the exchange ended meanwhile (its client left): `onComplete` closed the reader.
-            guard exchange.beginOwnStream(head), let served = exchange.existingLocal(for: self, as: ServedResume.self) else { return }
+            guard exchange.beginOwnStream(head), let served = exchange.existingState(for: self)?.served else { return }
             served.began = true
             deliver(to: exchange)
         }
@@ -281,7 +294,7 @@ public final class ResumableFilter: Filter {
     /// Writes what the exchange's reader has not had yet, and the end once the stream ended.
     /// Loop thread; runs when the resume opened and on every wake.
     private func deliver(to exchange: Exchange) {
-        guard let served = exchange.existingLocal(for: self, as: ServedResume.self), served.began, let reader = served.reader else { return }
+        guard let served = exchange.existingState(for: self)?.served, served.began, let reader = served.reader else { return }
         switch store.read(reader) {
         case .events(let bytes, _, let ending):
             exchange.writeOwnStream(bytes)

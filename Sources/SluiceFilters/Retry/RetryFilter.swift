@@ -58,7 +58,7 @@ import Synchronization
 ///
 /// **Sharing.** An instance built by a reload adopts the previous instance's budget, so counts stay
 /// exact while old streams finish.
-public final class RetryFilter: Filter {
+public final class RetryFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamError, .onResponseHead, .onComplete] }
 
@@ -67,8 +67,8 @@ public final class RetryFilter: Filter {
         let budget = Mutex(RetryBudget())
     }
 
-    /// Per-exchange state.
-    private final class State {
+    /// Per-exchange state: the exchange's place in the budget and the head held back.
+    public final class ExchangeState {
         /// Counted in the budget's requests in flight.
         var started = false
         /// Holds a retry place in the budget.
@@ -77,6 +77,9 @@ public final class RetryFilter: Filter {
         var holding: Int?
         var holdTimer: ExchangeTimer?
     }
+
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> ExchangeState { ExchangeState() }
 
     public let name: String
     public let maxAttempts: Int
@@ -129,7 +132,7 @@ public final class RetryFilter: Filter {
     // MARK: - Hooks
 
     public func onRequest(_ exchange: Exchange) -> Decision {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.state(for: self)
         if !state.started {
             state.started = true
             box.budget.withLock { $0.requestStarted() }
@@ -139,18 +142,18 @@ public final class RetryFilter: Filter {
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
         // A new attempt: whatever the last one held is gone.
-        if let state = exchange.existingLocal(for: self, as: State.self) { stopHolding(state) }
+        if let state = exchange.existingState(for: self) { stopHolding(state) }
         return .next
     }
 
     public func onUpstreamError(_ exchange: Exchange, _ error: ProxyError) -> Decision {
-        if let state = exchange.existingLocal(for: self, as: State.self) { stopHolding(state) }
+        if let state = exchange.existingState(for: self) { stopHolding(state) }
         guard Self.isRetriable(error), let delay = retryDelay(exchange, retryAfter: nil) else { return .next }
         return .retry(after: delay)
     }
 
     public func onResponseHead(_ exchange: Exchange) -> Decision {
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.state(for: self)
         stopHolding(state)
         guard let response = exchange.response, !exchange.headSent else { return .next }
         if statuses.contains(response.status) {
@@ -165,7 +168,7 @@ public final class RetryFilter: Filter {
         state.holding = attempt
         // Weak: the timer must not keep an ended exchange alive (the engine cancels it at the end anyway).
         state.holdTimer = exchange.schedule(after: holdMax) { [weak self, weak exchange] in
-            guard let self, let exchange, let state = exchange.existingLocal(for: self, as: State.self),
+            guard let self, let exchange, let state = exchange.existingState(for: self),
                   state.holding == attempt, exchange.attempt == attempt else { return }
             state.holding = nil
             state.holdTimer = nil
@@ -175,7 +178,7 @@ public final class RetryFilter: Filter {
     }
 
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        guard let state = exchange.existingLocal(for: self, as: State.self), let held = state.holding,
+        guard let state = exchange.existingState(for: self), let held = state.holding,
               held == exchange.attempt else { return .pass }
         switch info.kind {
         case .content, .done:
@@ -195,7 +198,7 @@ public final class RetryFilter: Filter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingLocal(for: self, as: State.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         stopHolding(state)
         guard state.started else { return }
         state.started = false
@@ -210,7 +213,7 @@ public final class RetryFilter: Filter {
     /// went to the client, the attempts are used up, or the budget has no place.
     private func retryDelay(_ exchange: Exchange, retryAfter: Duration?) -> Duration? {
         guard !exchange.headSent, exchange.attempt < maxAttempts else { return nil }
-        let state = exchange.local(for: self) { State() }
+        let state = exchange.state(for: self)
         if !state.retrying {
             // A request whose onRequest never ran (an earlier filter suspended and another resumed
             // it oddly) is still counted in flight while it retries.
@@ -231,7 +234,7 @@ public final class RetryFilter: Filter {
         return backoff.delay(forRetry: exchange.attempt, using: &generator)
     }
 
-    private func stopHolding(_ state: State) {
+    private func stopHolding(_ state: ExchangeState) {
         state.holding = nil
         state.holdTimer?.cancel()
         state.holdTimer = nil

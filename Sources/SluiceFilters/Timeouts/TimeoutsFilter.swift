@@ -64,7 +64,7 @@ import SluiceFilterAPI
 /// `total` together, armed for whichever is due first, and one for `heartbeat`. A deadline that moves
 /// later re-arms nothing: the timer fires at the earlier time, finds nothing due, and is armed for
 /// what is left. Needs no state across exchanges.
-public final class TimeoutsFilter: Filter {
+public final class TimeoutsFilter: StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .selectUpstream, .onUpstreamConnected, .onUpstreamError, .onResponseHead, .onClientBlocked, .onClientDrained, .onComplete] }
 
@@ -79,8 +79,12 @@ public final class TimeoutsFilter: Filter {
         case betweenTokens
     }
 
-    /// One exchange's timers and where it stands.
-    final class Watch {
+    public typealias ExchangeState = Watch
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Watch { Watch() }
+
+    /// Per-exchange state: one exchange's timers and where it stands.
+    public final class Watch {
         // Read and set on every event, on the exchange's loop thread only: not checked for
         // exclusivity at run time.
         @exclusivity(unchecked) var stage: Stage = .idle
@@ -135,7 +139,7 @@ public final class TimeoutsFilter: Filter {
     // MARK: - Hooks
 
     public func onRequest(_ exchange: Exchange) -> Decision {
-        let watch = exchange.local(for: self) { Watch() }
+        let watch = exchange.state(for: self)
         guard let total = settings.total else { return .next }
         let elapsed = exchange.clock.now().since(exchange.timings.start)
         guard elapsed < total else {
@@ -150,7 +154,7 @@ public final class TimeoutsFilter: Filter {
     }
 
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
-        let watch = exchange.local(for: self) { Watch() }
+        let watch = exchange.state(for: self)
         // Another filter retried a total_timeout: the budget is spent whatever it thinks.
         if let expired = watch.totalExpired { return .reject(expired) }
         watch.attempt = exchange.attempt
@@ -236,7 +240,7 @@ public final class TimeoutsFilter: Filter {
     // MARK: - Stages
 
     private func watch(_ exchange: Exchange) -> Watch? {
-        exchange.existingLocal(for: self, as: Watch.self)
+        exchange.existingState(for: self)
     }
 
     private func limit(of stage: Stage) -> Duration? {

@@ -16,6 +16,7 @@ import Synchronization
 /// | `refill_per_second` | required | what a bucket regains per second, fractions allowed (`2.5`); `0` never refills |
 /// | `cost` | `1` | what each request takes in `mode: requests`; at most `capacity` |
 /// | `mode` | `requests` | `requests` counts requests; `tokens` counts model tokens: reserve an estimate at admission, settle from the stream's usage |
+/// | `charge` | `request` | `mode: requests`: when a request is charged. `request`: in `onRequest`, before any filter of the chain looked at the body; `body`: the body is read (up to `bodyLimit`) and the charge is in `onRequestBody`, in chain order |
 /// | `default_max_tokens` | `1024` | `mode: tokens`: the completion allowance reserved when the body has no `max_tokens` / `max_completion_tokens` |
 /// | `max_buckets` | `100000` | the most buckets kept; past it the least recently used bucket is dropped |
 /// | `idle_eviction` | `10m` | a bucket unused this long is dropped; never less than the time a bucket takes to refill from its lowest level, so dropping one never hands out tokens |
@@ -28,6 +29,13 @@ import Synchronization
 /// when tokens come back, so `Retry-After` and `RateLimit-Reset` are left out. When several
 /// `token_bucket` filters admit a request, the headers of the one with the fewest remaining win;
 /// the one that refuses always wins.
+///
+/// When a request is charged. Every filter's `onRequest` runs before any filter's `onRequestBody`.
+/// With `charge: request` a request that a filter then refuses for its body has been charged,
+/// wherever that filter is listed. With `charge: body` (and always in `mode: tokens`) the charge
+/// is in `onRequestBody`, in chain order: a filter listed before this one that refuses a request
+/// for its body costs the client nothing. `charge: body` makes the chain read every request's
+/// body before any upstream request; a body over `bodyLimit` gets 413.
 ///
 /// `mode: tokens` (LLM tokens instead of requests):
 /// - Admission (`onRequestBody`; the body is read up to `bodyLimit`): reserve the
@@ -70,7 +78,7 @@ import Synchronization
 /// requests never overshoot the bucket. Across a reload the filter keeps its identity through
 /// chain and name: the new instance adopts the old one's buckets (unless `key` changed), each
 /// kept as full in proportion as it was when the capacity changes.
-public final class TokenBucketFilter: SharedLimitFilter {
+public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// The hooks below that do something; the engine skips the rest.
     public var hooks: FilterHooks { [.onRequest, .onRequestBody, .onComplete] }
 
@@ -79,11 +87,21 @@ public final class TokenBucketFilter: SharedLimitFilter {
         case requests, tokens
     }
 
-    /// How much request body `mode: tokens` reads to estimate a request. Larger bodies get 413.
+    /// When `mode: requests` charges a request.
+    public enum ChargePoint: String, CaseIterable, Sendable {
+        /// In `onRequest`, before any filter looked at the body.
+        case request
+        /// In `onRequestBody`, in chain order, once the body is in.
+        case body
+    }
+
+    /// How much request body `mode: tokens` (and `charge: body`) reads. Larger bodies get 413.
     public static let bodyLimit = 16 * 1024 * 1024
 
     public let name: String
     public let mode: Mode
+    /// When a request is charged in `mode: requests` (`mode: tokens` always charges once the body is in).
+    public let charge: ChargePoint
     public let keying: ClientKey
     public let settings: TokenBucket.Settings
     /// What one request costs in `mode: requests`.
@@ -104,7 +122,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// Non-nil with `shared: { batch: N }`: the slices of the Redis buckets this instance holds.
     let slices: SharedTokenSlices?
 
-    public var requestBodyLimit: Int? { mode == .tokens ? Self.bodyLimit : nil }
+    public var requestBodyLimit: Int? { mode == .tokens || charge == .body ? Self.bodyLimit : nil }
     public var wantsEvents: Bool { mode == .tokens }
     public var rewritesEvents: Bool { mode == .tokens }
 
@@ -125,6 +143,11 @@ public final class TokenBucketFilter: SharedLimitFilter {
         settings = TokenBucket.Settings(capacity: capacity, refillPerSecond: refill)
 
         mode = config.oneOf("mode", Mode.self, default: .requests)
+        charge = config.oneOf("charge", ChargePoint.self, default: .request)
+        if mode == .tokens, config.has("charge") {
+            config.error("'charge' applies to mode: requests only; mode: tokens always charges once the body is in",
+                         atValueOf: "charge")
+        }
         let askedCost = config.int("cost", in: 1...1_000_000_000_000)
         let askedMaxTokens = config.int("default_max_tokens", in: 0...100_000_000)
         if mode == .tokens, askedCost != nil {
@@ -177,10 +200,17 @@ public final class TokenBucketFilter: SharedLimitFilter {
 
     // MARK: - Hooks
 
-    /// `mode: requests`: takes `cost` from the client's bucket, or refuses with 429. Loop thread.
+    /// `mode: requests` with `charge: request`: takes `cost` from the client's bucket, or refuses
+    /// with 429. Loop thread.
     public func onRequest(_ exchange: Exchange) -> Decision {
-        guard mode == .requests else { return .next }
-        if let take = exchange.existingLocal(for: self, as: SharedTake.self), let answer = take.answer {
+        guard mode == .requests, charge == .request else { return .next }
+        return takeCost(exchange)
+    }
+
+    /// Takes `cost` from the client's bucket (here, from the slice, or through Redis), or refuses
+    /// with 429.
+    private func takeCost(_ exchange: Exchange) -> Decision {
+        if let take = exchange.existingUntypedLocal(for: self, as: SharedTake.self), let answer = take.answer {
             // Fetched ahead by the engine (`SharedLimitFilter`).
             take.answer = nil
             return settle(answer, exchange)
@@ -221,11 +251,11 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// In batch mode, nil while the client's slice holds the cost (`onRequest` then takes it
     /// locally), else the take that also refills the slice.
     public func sharedCall(for exchange: Exchange) -> SharedCall? {
-        guard mode == .requests, let shared else { return nil }
+        guard mode == .requests, charge == .request, let shared else { return nil }
         let client = keying.sharedKey(for: exchange, store: shared.store)
         guard let slices else { return shared.takeCall(cost, client: client) }
         if slices.canTake(cost, client: client) { return nil }
-        let take = exchange.local(for: self) { SharedTake() }
+        let take = exchange.untypedLocal(for: self) { SharedTake() }
         take.extra = slices.extra(besides: cost, client: client)
         take.client = client
         return shared.sliceCall(cost, extra: take.extra, client: client)
@@ -236,13 +266,13 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// that ended meanwhile keeps what it took.
     public func sharedCallAnswered(_ exchange: Exchange, _ answer: SharedStoreAnswer?) {
         guard let shared else { return }
-        if let slices, let take = exchange.existingLocal(for: self, as: SharedTake.self), let client = take.client {
+        if let slices, let take = exchange.existingUntypedLocal(for: self, as: SharedTake.self), let client = take.client {
             take.client = nil
             slices.received(answer, extra: take.extra, prefetch: false, taking: cost, client: client, worker: exchange.worker)
         }
         guard let answer else { return }
         shared.store.decided(locally: false)
-        exchange.local(for: self) { SharedTake() }.answer = shared.admission(answer)
+        exchange.untypedLocal(for: self) { SharedTake() }.answer = shared.admission(answer)
     }
 
     /// `onRequest`'s decision from the bucket script's answer, or from `on_failure` without one.
@@ -274,9 +304,10 @@ public final class TokenBucketFilter: SharedLimitFilter {
     }
 
     /// `mode: tokens`: estimates the request, adds `stream_options.include_usage` where it is
-    /// missing, and reserves the estimate, or refuses with 429. Loop thread.
+    /// missing, and reserves the estimate, or refuses with 429. `mode: requests` with
+    /// `charge: body`: takes `cost`, or refuses with 429. Loop thread.
     public func onRequestBody(_ exchange: Exchange) -> Decision {
-        guard mode == .tokens else { return .next }
+        guard mode == .tokens else { return charge == .body ? takeCost(exchange) : .next }
         let body = exchange.requestBody ?? []
         let estimate = LLMRequestEstimate(body: body, defaultMaxTokens: defaultMaxTokens)
         // A request larger than the bucket waits for a full bucket rather than never passing.
@@ -291,7 +322,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
             shared.store.decided(locally: true)
             return reserve(sliceAdmission(remaining), key: client, inRedis: true, estimate, exchange)
         }
-        let state = exchange.local(for: self) { Reservation() }
+        let state = exchange.state(for: self)
         state.awaiting = true
         let extra = slices?.extra(besides: reservation, client: client) ?? 0
         let call = slices == nil ? shared.takeCall(reservation, client: client)
@@ -332,7 +363,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
                 "token rate limit exceeded: this request needs about \(reservation) tokens and fewer are available"
             }
         }
-        let state = exchange.local(for: self) { Reservation() }
+        let state = exchange.state(for: self)
         state.key = key
         state.inRedis = inRedis
         state.reserved = reservation
@@ -349,7 +380,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// Removes the usage chunk that only this filter asked for. Loop thread.
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
         guard info.kind == .usage,
-              let state = exchange.existingLocal(for: self, as: Reservation.self), state.addedIncludeUsage else { return .pass }
+              let state = exchange.existingState(for: self), state.addedIncludeUsage else { return .pass }
         guard info.finishReason != nil else { return .drop }
         // A finish chunk that also carries usage: the client needs the finish, not the usage.
         guard let stripped = LLMRequestEstimate.removingUsage(from: event.data) else { return .pass }
@@ -360,7 +391,7 @@ public final class TokenBucketFilter: SharedLimitFilter {
     /// `mode: tokens`: settles the reservation against what the exchange used (see the table
     /// above) and refunds or charges the difference. Loop thread.
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard let state = exchange.existingLocal(for: self, as: Reservation.self) else { return }
+        guard let state = exchange.existingState(for: self) else { return }
         if state.awaiting { state.abandoned = true }
         guard !state.settled, let key = state.key else { return }
         state.settled = true
@@ -512,7 +543,14 @@ public final class TokenBucketFilter: SharedLimitFilter {
         var client: String?
     }
 
-    final class Reservation {
+    /// Per-exchange state in `mode: tokens`: the reservation and how it is settled. (A shared take
+    /// in `mode: requests`, `SharedTake`, stays keyed by the filter's identity: its answer may
+    /// arrive after the exchange ended, when typed states are gone, and must still find it.)
+    public typealias ExchangeState = Reservation
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> Reservation { Reservation() }
+
+    public final class Reservation {
         var key: String?
         var reserved = 0
         var promptEstimate = 0

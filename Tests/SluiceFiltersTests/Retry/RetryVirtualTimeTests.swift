@@ -51,4 +51,42 @@ import Testing
         #expect(embedded.outcome?.kind == .failed)
         #expect(embedded.outcome?.error?.message == "refused again")
     }
+
+    @Test func anExhaustedBudgetRefusesTheRetryAndTheFailureReachesTheClient() throws {
+        let embedded = try embedded("{ budget_ratio: 0, budget_min: 0, backoff_base: 5ms }")
+        #expect(embedded.responseHead(HTTPResponseHead(status: 503)) == .next)
+        #expect(embedded.retries.isEmpty)
+        embedded.upstreamEnds()
+        #expect(embedded.outcome?.kind == .completed)
+        #expect(embedded.outcome?.status == 503)
+        #expect(embedded.exchange.attempt == 1)
+    }
+
+    @Test func theBudgetsMinimumBoundsRetriesAtOnceAndAPlaceFreesWhenItsExchangeEnds() throws {
+        // One request may be retrying at a time: a second failure meanwhile goes to its client as
+        // it is; once the first exchange ended, a failure is retried again.
+        let config = "{ budget_ratio: 0, budget_min: 1, backoff_base: 1s, backoff_max: 1s }"
+        let clock = ManualClock()
+        let filter = try FilterTestBench.makeFilter("retry", config: config, registry: BuiltinFilters.registry(), clock: clock)
+        func failing() -> EmbeddedExchange {
+            let embedded = EmbeddedExchange(filter, name: "retry", clock: clock, candidates: Self.endpoints)
+            embedded.request()
+            embedded.startAttempt()
+            embedded.upstreamConnected()
+            embedded.responseHead(HTTPResponseHead(status: 503))
+            return embedded
+        }
+        let first = failing()
+        #expect(first.retries.count == 1)
+        let second = failing()
+        #expect(second.retries.isEmpty)
+        #expect(second.exchange.attempt == 1)
+        second.upstreamEnds()
+        first.advanceTime(by: .seconds(1))
+        first.upstreamConnected()
+        first.responseHead(HTTPResponseHead(status: 200))
+        first.upstreamEnds()
+        #expect(first.outcome?.kind == .completed)
+        #expect(failing().retries.count == 1)
+    }
 }

@@ -48,12 +48,17 @@ import SluiceFilterAPI
 /// they arrive.
 ///
 /// Threads: the rules are immutable and shared by every worker; what a stream holds back lives in
-/// the exchange (`exchange.local(for:)`), so nothing is shared between exchanges and no lock is
-/// needed. Nothing carries over a reload: held text belongs to the exchange, which finishes on the
+/// the exchange (the filter's `ExchangeState`, a `RedactionState`), so nothing is shared between
+/// exchanges and no lock is needed. Nothing carries over a reload: held text belongs to the exchange, which finishes on the
 /// chain it started with.
-public final class StreamRedactionFilter: Filter {
+public final class StreamRedactionFilter: StatefulFilter {
     /// What is removed.
     public let rules: RedactionRules
+
+    /// What a stream holds back, one per exchange.
+    public typealias ExchangeState = RedactionState
+    public let stateSlot = ExchangeStateSlot()
+    public func makeState(for exchange: Exchange) -> RedactionState { RedactionState() }
 
     /// Receives every event.
     public var wantsEvents: Bool { true }
@@ -96,7 +101,7 @@ public final class StreamRedactionFilter: Filter {
 
     /// Rewrites the text of content events and releases held text before the content ends. Loop thread.
     public func onEvent(_ exchange: Exchange, _ event: inout SSEEvent, _ info: LLMEventInfo) -> EventDecision {
-        let state = exchange.local(for: self) { RedactionState() }
+        let state = exchange.state(for: self)
         switch info.kind {
         case .content:
             guard var object = Self.jsonObject(event.data) else { return .pass }
@@ -135,7 +140,7 @@ public final class StreamRedactionFilter: Filter {
 }
 
 /// What `stream_redaction` keeps for one exchange.
-final class RedactionState {
+public final class RedactionState {
     /// The text of each choice (OpenAI) or content block (Anthropic), by index.
     var streams: [Int: RedactionStream] = [:]
     /// Each index's last content event as received (its event name and parsed data): the shape of
