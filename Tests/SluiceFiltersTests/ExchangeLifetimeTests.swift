@@ -18,6 +18,8 @@ struct ExchangeLifetimeTests {
         case cutByShutdownDrain
         /// The client left and `resumable` kept the upstream to its end.
         case keptUpstreamAfterTheClientLeft
+        /// A slow first endpoint, raced by a hedge to a fast second one that won.
+        case wonByAHedge
     }
 
     /// Every built-in filter, `resumable` first (it keeps the upstream when the client leaves) unless
@@ -32,6 +34,8 @@ struct ExchangeLifetimeTests {
           config: { capacity: 100, refill_per_second: 1 }
         - filter: admission
           config: { max_active_streams: \(maxActiveStreams), queue: { max_length: 10, max_wait: 30s, position_comments: 50ms } }
+        - filter: hedge
+          config: { after: 100ms, budget_min: 5 }
         - filter: timeouts
           config: { connect: 5s, response_head: 10s, first_token: 10s, between_tokens: 400ms, total: 60s, heartbeat: 15s }
         - filter: backpressure
@@ -60,11 +64,21 @@ struct ExchangeLifetimeTests {
         let maxActive = ending == .queuedWithPositionComments ? 1 : 50
         // With `resumable`, a client that leaves a stream never ends it: the filter keeps the upstream.
         let chain = Self.chain(maxActiveStreams: maxActive, resumable: ending != .clientGone)
-        let proxy = ending == .servedOnASecondAttempt
+        // The hedge's slow first endpoint: a first token after 20 s, which the client never waits for.
+        let slow = ending == .wonByAHedge ? try hedgeMock(ttft: .seconds(20)) : nil
+        defer { slow?.stop() }
+        let proxy: ProxyHarness
+        switch ending {
+        case .servedOnASecondAttempt:
             // Round robin starts at the first endpoint, where nothing listens.
-            ? try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:1", "{{upstream}}"], chain: chain), registry: registry,
-                               workers: 1)
-            : try ProxyHarness(chain: chain, registry: registry, workers: 1)
+            proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:1", "{{upstream}}"], chain: chain), registry: registry,
+                                     workers: 1)
+        case .wonByAHedge:
+            proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(slow!.port)", "{{upstream}}", chain: chain),
+                                     registry: registry, workers: 1)
+        default:
+            proxy = try ProxyHarness(chain: chain, registry: registry, workers: 1)
+        }
         defer { proxy.stop() }
         let json = TestClient.chatRequest()
         var exchanges = 1
@@ -132,6 +146,11 @@ struct ExchangeLifetimeTests {
             #expect(proxy.upstream.journal.entries.first?.ending == .finished)
             let kept = try proxy.metrics(within: .seconds(10)) { $0.value("sluice_requests_total", ["outcome": "client_gone"]) == 1 }
             #expect(kept.value("sluice_resumable_upstreams_kept_total") == 1)
+        case .wonByAHedge:
+            let r = try TestClient.post(port: proxy.port, path: "/v1/chat/completions", json: json)
+            #expect(r.status == 200 && r.ending == .complete)
+            let won = try proxy.metrics(within: .seconds(10)) { $0.value("sluice_hedges_total", ["result": "won"]) == 1 }
+            #expect(won.value("sluice_hedges_total", ["result": "won"]) == 1)
         }
         #expect(probe.count == exchanges)
         #expect(probe.waitUntilAllFreed(within: .seconds(5)), "the exchange outlived its end (\(ending.rawValue))")
