@@ -48,7 +48,7 @@ final class Worker: @unchecked Sendable {
         self.clock = clock
         self.logger = logger
         loop = EventLoop()
-        pool = UpstreamPool(loop: loop)
+        pool = UpstreamPool(loop: loop, clock: clock)
         deadlines = DeadlineQueue(loop: loop, clock: clock)
     }
 

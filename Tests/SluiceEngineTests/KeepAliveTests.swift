@@ -1,3 +1,4 @@
+import Foundation
 import SluiceHTTP
 import SluiceTesting
 import Testing
@@ -26,6 +27,23 @@ struct KeepAliveTests {
         #expect(entries.count == 2)
         #expect(entries.map(\.connection) == [0, 0], "the second request should reuse the pooled upstream connection")
         #expect(proxy.upstream.journal.connectionCount == 1)
+    }
+
+    /// `client_keepalive_timeout` counts from the end of the last response: a client that sends a
+    /// request every 0.3 s keeps its connection past the timeout (the idle timer, left armed across
+    /// requests, finds it busy or idle for less and waits on), and an idle one is closed by it.
+    @Test func aClientThatKeepsSendingKeepsItsConnectionAndAnIdleOneIsClosed() throws {
+        let proxy = try ProxyHarness(filterFile: ProxyHarness.filterFile().replacingOccurrences(
+            of: "listeners:", with: "limits:\n  client_keepalive_timeout: 1s\nlisteners:"), workers: 1)
+        defer { proxy.stop() }
+        let client = try TestClient(port: proxy.port)
+        defer { client.close() }
+        // Nine requests 0.3 s apart: 2.4 s in all on one connection, never idle for 1 s.
+        for i in 0..<9 {
+            if i > 0 { Thread.sleep(forTimeInterval: 0.3) }
+            #expect(try post(client, port: proxy.port, json: TestClient.chatRequest(stream: false)).status == 200)
+        }
+        #expect(client.isClosedByPeer(within: .seconds(5)))
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceHTTP
 import SluiceMock
 import SluiceTesting
@@ -130,5 +131,27 @@ struct BalancingAndPoolTests {
         #expect(closed)
         #expect(try TestClient.post(port: proxy.port, path: "/v1/models", json: "").status == 405)
         #expect(proxy.upstream.journal.connectionCount == 2)
+    }
+
+    /// The idle timer is not disarmed when a pooled connection is reused: when it fires it finds the
+    /// connection idle for less than its timeout and waits for the rest. A connection reused well
+    /// within its timeout, for longer than the timeout in all, is never closed; idle, it is.
+    @Test func aConnectionReusedWithinItsIdleTimeoutStaysOpenPastIt() throws {
+        let proxy = try ProxyHarness(filterFile: """
+        listeners: [{ address: 127.0.0.1:0 }]
+        upstreams:
+          fake: { endpoints: ["{{upstream}}"], pool: { idle_timeout: 2s } }
+        routes: [{ path_prefix: /, chain: main, upstream: fake }]
+        chains: { main: [] }
+        """, workers: 1)
+        defer { proxy.stop() }
+        // Eleven requests 0.3 s apart: 3 s in all, the connection never idle for more than 0.3 s.
+        for i in 0..<11 {
+            if i > 0 { Thread.sleep(forTimeInterval: 0.3) }
+            #expect(try TestClient.post(port: proxy.port, path: "/v1/models", json: "").status == 405)
+        }
+        #expect(proxy.upstream.journal.connectionCount == 1)
+        let closed = proxy.upstream.journal.wait(timeout: .seconds(6)) { _ in proxy.upstream.openConnections == 0 }
+        #expect(closed)
     }
 }

@@ -1,3 +1,4 @@
+import SluiceFilterAPI
 import SluiceHTTP
 import SluiceIO
 
@@ -32,9 +33,15 @@ final class UpstreamConnection {
     /// each parsed item, whether it is the delegate yet: a weak load, and the release of an object
     /// that is weakly referenced, cost a few hundred instructions per forwarded event.
     @exclusivity(unchecked) private var delegateChanges = 0
-    /// Set while idle in the pool: called when the upstream closes it.
+    /// Set by the pool the first time the connection goes idle, and kept: called when the upstream
+    /// closes it or sends a byte while no exchange uses it (`delegate` is nil).
     var onIdleClose: (() -> Void)?
+    /// The pool's timer for closing it after its idle timeout (see `UpstreamPool.putIdle`).
     var idleTimer: SluiceIO.Timer?
+    /// While idle in the pool: when its idle timeout runs out. Nil while an exchange uses it.
+    @exclusivity(unchecked) var idleDeadline: MonotonicInstant?
+    /// The instant `idleTimer` is armed for (it may be earlier than `idleDeadline`).
+    @exclusivity(unchecked) var idleTimerFor: MonotonicInstant?
 
     init(loop: EventLoop, endpoint: UpstreamEndpoint) {
         self.endpoint = endpoint
@@ -56,8 +63,6 @@ final class UpstreamConnection {
         sawResponseBytes = false
         responseEnded = false
         responseKeepAlive = false
-        onIdleClose = nil
-        idleTimer?.cancel()
     }
 
     /// The response ended cleanly and the connection may carry another request.

@@ -10,12 +10,16 @@ final class UpstreamPool {
     }
 
     private let loop: EventLoop
+    private let clock: any SluiceClock
     // Loop thread only, touched several times per request: not checked for exclusivity at run time.
     /// Where each endpoint's slot is, by endpoint id (a request looked up its endpoint five times).
     @exclusivity(unchecked) private var positions = PositionsByID()
     @exclusivity(unchecked) private var slots: [Slot] = []
 
-    init(loop: EventLoop) { self.loop = loop }
+    init(loop: EventLoop, clock: any SluiceClock) {
+        self.loop = loop
+        self.clock = clock
+    }
 
     /// Streams in flight per endpoint id on this worker (for least-active balancing): nil for an
     /// endpoint this worker never used.
@@ -39,8 +43,9 @@ final class UpstreamPool {
         guard let position = position(of: endpoint.id) else { return nil }
         // Popped in place: one lookup, and no copy of the list to write back.
         while let connection = slots[position].idle.popLast() {
-            connection.idleTimer?.cancel()
-            connection.onIdleClose = nil
+            // Its idle timer stays armed: when it fires and finds the connection in use, it does
+            // nothing, and the next `putIdle` arms it again.
+            connection.idleDeadline = nil
             if connection.socket.isOpen { return connection }
         }
         return nil
@@ -56,12 +61,35 @@ final class UpstreamPool {
         connection.delegate = nil
         connection.markReused()
         slots[position].idle.append(connection)
-        connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
-        // One timer per connection, armed each time it comes back: not a new one (an event, a
-        // closure) per request.
-        let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in self?.evict(connection) }
-        timer.arm(after: idleTimeout)
-        connection.idleTimer = timer
+        // Made once per connection and kept: the connection calls it only while no exchange uses it.
+        if connection.onIdleClose == nil {
+            connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
+        }
+        let deadline = clock.now() + idleTimeout
+        connection.idleDeadline = deadline
+        // One timer per connection, armed when it is not: a connection reused request after request
+        // leaves it armed for an earlier deadline, and it moves on when it fires (`idleTimerFired`),
+        // rather than being disarmed and armed again (about 900 instructions) for every request.
+        if connection.idleTimer?.isArmed != true {
+            let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in
+                self?.idleTimerFired(connection)
+            }
+            connection.idleTimer = timer
+            connection.idleTimerFor = deadline
+            timer.arm(after: idleTimeout)
+        }
+    }
+
+    /// The idle timer fired: closes the connection when it has been idle for its whole timeout,
+    /// arms the timer again for what is left when it was reused meanwhile and is idle again, and does
+    /// nothing while an exchange uses it. Measured against the instant the timer was armed for, or
+    /// the clock when that is later (a test's manual clock does not move).
+    private func idleTimerFired(_ connection: UpstreamConnection) {
+        guard let deadline = connection.idleDeadline, let armedFor = connection.idleTimerFor else { return }
+        let now = Swift.max(armedFor, clock.now())
+        guard deadline > now, let timer = connection.idleTimer else { return evict(connection) }
+        connection.idleTimerFor = deadline
+        timer.arm(after: deadline.since(now))
     }
 
     private func evict(_ connection: UpstreamConnection) {
