@@ -142,12 +142,14 @@ private final class Deadlines: DeadlineRunner, @unchecked Sendable {
     private var mine = ExchangeDeadlines()
     private var other = ExchangeDeadlines()
     init(queue: DeadlineQueue) { self.queue = queue }
-    func runDeadline(owner: Int?, _ body: () -> Void) { body() }
+    func runDeadline(owner: Int?, _ body: DeadlineBody) {
+        if case .plain(let plain) = body { plain() }
+    }
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> DeadlineQueue.Entry? {
-        mine.schedule(in: queue, after: delay, owner: nil, runner: self, body)
+        mine.schedule(in: queue, after: delay, owner: nil, runner: self, .plain(body))
     }
     func scheduleForOther(after delay: Duration, _ body: @escaping () -> Void) -> DeadlineQueue.Entry? {
-        other.schedule(in: queue, after: delay, owner: nil, runner: self, body)
+        other.schedule(in: queue, after: delay, owner: nil, runner: self, .plain(body))
     }
     func close() { mine.close(in: queue) }
 }

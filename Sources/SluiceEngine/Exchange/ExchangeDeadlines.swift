@@ -11,7 +11,7 @@ struct ExchangeDeadlines {
     /// A new entry in `queue` that runs `body` through `runner` for filter `owner` after `delay`;
     /// nil once closed.
     mutating func schedule(in queue: DeadlineQueue, after delay: Duration, owner: Int?, runner: any DeadlineRunner,
-                           _ body: @escaping () -> Void) -> DeadlineQueue.Entry? {
+                           _ body: DeadlineBody) -> DeadlineQueue.Entry? {
         guard !isClosed else { return nil }
         if made.count >= 16 { letGoOfUnheld() } else if made.isEmpty { made.reserveCapacity(4) }
         let entry = queue.schedule(after: delay, owner: owner, runner: runner, body)

@@ -1061,6 +1061,14 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     }
 
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer {
+        schedule(after: delay, .plain(body))
+    }
+
+    func schedule(after delay: Duration, handing body: @escaping (Exchange) -> Void, to exchange: Exchange) -> ExchangeTimer {
+        schedule(after: delay, .handing(body))
+    }
+
+    private func schedule(after delay: Duration, _ body: DeadlineBody) -> ExchangeTimer {
         guard phase != .ended,
               // The timer belongs to the filter that asked for it: what its body decides is that filter's.
               let entry = deadlines.schedule(in: worker.deadlines, after: delay, owner: runner.running, runner: self, body)
@@ -1069,9 +1077,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     }
 
     /// A timer of this exchange is due (`DeadlineQueue`): runs its body as the filter that scheduled it.
-    func runDeadline(owner: Int?, _ body: () -> Void) {
+    func runDeadline(owner: Int?, _ body: DeadlineBody) {
         guard phase != .ended else { return }
-        if let owner { _ = run(owner, body) } else { body() }
+        let exchange = exchange
+        let call: () -> Void
+        switch body {
+        case .plain(let plain): call = plain
+        case .handing(let handing): call = { handing(exchange) }
+        }
+        if let owner { _ = run(owner, call) } else { call() }
     }
 
     func runOnLoop(_ body: @escaping @Sendable () -> Void) {

@@ -4,7 +4,13 @@ import SluiceIO
 /// What a deadline's body runs through when it is due: the exchange that scheduled it, which runs the
 /// body as the filter that asked for it. Loop thread only.
 protocol DeadlineRunner: AnyObject {
-    func runDeadline(owner: Int?, _ body: () -> Void)
+    func runDeadline(owner: Int?, _ body: DeadlineBody)
+}
+
+/// What a deadline runs: a plain body, or one its exchange is handed to (`Exchange.schedule`).
+enum DeadlineBody {
+    case plain(() -> Void)
+    case handing((Exchange) -> Void)
 }
 
 /// Every timer the filters of one worker's exchanges scheduled (`Exchange.schedule`), in one min-heap
@@ -33,14 +39,14 @@ final class DeadlineQueue {
         /// Dropped when its exchange ends (`ExchangeDeadlines.close`): a body often captures its
         /// exchange, and the handle holding this entry often sits in that exchange's own state.
         /// Nil: closed, and a handle's calls do nothing.
-        fileprivate var body: (() -> Void)?
+        fileprivate var body: DeadlineBody?
         /// Not retained: the exchange closes its entries when it ends or is freed, and only a pending
         /// entry's runner is ever reached.
         fileprivate unowned(unsafe) let runner: any DeadlineRunner
         /// Strong: a filter may keep the handle past its exchange; the queue lives with its worker.
         fileprivate let queue: DeadlineQueue
 
-        fileprivate init(owner: Int?, runner: any DeadlineRunner, body: @escaping () -> Void, queue: DeadlineQueue) {
+        fileprivate init(owner: Int?, runner: any DeadlineRunner, body: DeadlineBody, queue: DeadlineQueue) {
             self.owner = owner
             self.runner = runner
             self.body = body
@@ -72,7 +78,7 @@ final class DeadlineQueue {
     var pendingCount: Int { heap.count }
 
     /// A new entry that runs `body` through `runner` for filter `owner` after `delay`.
-    func schedule(after delay: Duration, owner: Int?, runner: any DeadlineRunner, _ body: @escaping () -> Void) -> Entry {
+    func schedule(after delay: Duration, owner: Int?, runner: any DeadlineRunner, _ body: DeadlineBody) -> Entry {
         let entry = Entry(owner: owner, runner: runner, body: body, queue: self)
         arm(entry, after: delay)
         return entry

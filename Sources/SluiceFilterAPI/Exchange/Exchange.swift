@@ -156,6 +156,15 @@ public final class Exchange: @unchecked Sendable {
         driver?.schedule(after: delay, body) ?? ExchangeTimer(cancel: {})
     }
 
+    /// `schedule(after:_:)` with a body that is handed this exchange when it runs, so it need not
+    /// capture it: `exchange.schedule(after: d) { [self] exchange in self.fire(exchange) }`. Prefer
+    /// it: a body that captures only its filter costs no allocation and no weak reference, and it
+    /// cannot keep the exchange alive (every body is dropped when the exchange ends anyway).
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping (Exchange) -> Void) -> ExchangeTimer {
+        driver?.schedule(after: delay, handing: body, to: self) ?? ExchangeTimer(cancel: {})
+    }
+
     /// Writes an SSE comment line (`: text`) to the client right away, before or during the stream
     /// (queue positions, keepalives). Sends a 200 `text/event-stream` head first if none was sent.
     /// Loop thread only; ignored for non-SSE requests once a non-SSE head was sent, and skipped
@@ -232,6 +241,7 @@ package protocol ExchangeDriver: AnyObject {
     func resume(_ decision: Decision)
     func fail(_ error: ProxyError)
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer
+    func schedule(after delay: Duration, handing body: @escaping (Exchange) -> Void, to exchange: Exchange) -> ExchangeTimer
     func runOnLoop(_ body: @escaping @Sendable () -> Void)
     func sendComment(_ text: String)
     var attemptInFlight: Bool { get }
@@ -245,6 +255,12 @@ package protocol ExchangeDriver: AnyObject {
 }
 
 extension ExchangeDriver {
+    /// Default: a plain body that hands over the exchange while it lives.
+    package func schedule(after delay: Duration, handing body: @escaping (Exchange) -> Void,
+                          to exchange: Exchange) -> ExchangeTimer {
+        schedule(after: delay) { [weak exchange] in if let exchange { body(exchange) } }
+    }
+
     /// Default for drivers that run one attempt at a time (a test bench): no hedge.
     package func startHedge() -> Bool { false }
     package var hedgesInFlight: Int { 0 }

@@ -43,7 +43,7 @@ final class WaitABit: Filter {
 
     func onRequest(_ exchange: Exchange) -> Decision {
         guard mustWait(exchange) else { return .next }
-        exchange.schedule(after: .milliseconds(200)) {       // a timer on the exchange's own loop
+        exchange.schedule(after: .milliseconds(200)) { exchange in   // a timer on the exchange's own loop
             exchange.resume(.next)
         }
         return .suspend
