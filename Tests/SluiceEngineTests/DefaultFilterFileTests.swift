@@ -3,7 +3,7 @@ import SluiceEngine
 import SluiceTesting
 import Testing
 
-/// `filters/default.yaml` runs all eight built-in filters with limits a person trying Sluice by hand
+/// `filters/default.yaml` runs eight of the built-in filters with limits a person trying Sluice by hand
 /// does not meet, and that the README's short curl loop does: a rate limit, a breaker, a first-token
 /// timeout. The same steps here, against the file as shipped (only its ports and its access log changed).
 @Suite(.serialized)
