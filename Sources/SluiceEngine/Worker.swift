@@ -205,3 +205,6 @@ final class Worker: @unchecked Sendable {
     var openConnections: Int { connections.count }
     var liveExchanges: Int { exchanges.count }
 }
+
+/// Exchanges hop to their worker's loop through it (`Exchange.resumeFromAnyThread`).
+extension EventLoop: ExchangeLoop {}

@@ -125,7 +125,8 @@ public final class EmbeddedExchange {
     private var heldWrites: [ClientWrite] = []
     private var servesOwnStream = false
     private var clientPausedAt: MonotonicInstant?
-    private let loopWork = Mutex<[@Sendable () -> Void]>([])
+    /// Work sent to the exchange's loop (`resumeFromAnyThread`, `executeOnLoop`), run by `runLoopWork`.
+    private let loopWork = LoopWork()
 
     /// An exchange through `filters` (file order, named `names` or else `filter0`, `filter1`, …),
     /// made as `FilterTestBench.makeExchange` makes one, on `clock`. `candidates`: the endpoints
@@ -147,7 +148,11 @@ public final class EmbeddedExchange {
         ExchangeStateSlot.assign(in: filters)
         exchange = FilterTestBench.makeExchange(method: method, path: path, headers: headers, body: body,
                                                 clientAddress: clientAddress, clock: clock, id: id)
-        exchange.driver = self
+        exchange.attach(self, loop: loopWork)
+    }
+
+    deinit {
+        exchange.detach(self)
     }
 
     /// An exchange through one filter, named `name`.
@@ -188,7 +193,7 @@ public final class EmbeddedExchange {
     /// Runs what `exchange.executeOnLoop` (and `resumeFromAnyThread`) queued, in order.
     public func runPendingWork() {
         while true {
-            let work = loopWork.withLock { queued -> [@Sendable () -> Void] in
+            let work = loopWork.queued.withLock { queued -> [@Sendable () -> Void] in
                 let taken = queued
                 queued = []
                 return taken
@@ -862,7 +867,7 @@ extension EmbeddedExchange: ExchangeDriver {
     }
 
     package func runOnLoop(_ body: @escaping @Sendable () -> Void) {
-        loopWork.withLock { $0.append(body) }
+        loopWork.queued.withLock { $0.append(body) }
     }
 
     package func sendComment(_ text: String) {
@@ -918,5 +923,14 @@ extension EmbeddedExchange: ExchangeDriver {
     package func endOwnStream() {
         guard servesOwnStream, phase == .streaming else { return }
         end(Outcome(kind: .completed, status: exchange.response?.status, decidedBy: decidedBy))
+    }
+}
+
+/// An embedded exchange's loop: work sent to it waits until the test runs it.
+private final class LoopWork: ExchangeLoop, Sendable {
+    let queued = Mutex<[@Sendable () -> Void]>([])
+
+    func execute(_ body: @escaping @Sendable () -> Void) {
+        queued.withLock { $0.append(body) }
     }
 }

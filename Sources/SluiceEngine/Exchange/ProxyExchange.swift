@@ -100,13 +100,17 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)
         self.client = ClientSide(socket: downstream.socket)
         self.runner = ChainRunner(names: route.chain.filterNames)
-        exchange.driver = self
+        exchange.attach(self, loop: worker.loop)
     }
 
     deinit {
         // Its entries must not outlive it in the worker's queue (they reach it unretained). An exchange
         // ends before it is freed, so this is a safety net that finds them closed.
         if !deadlines.isClosed { deadlines.close(in: worker.deadlines) }
+        // Neither refers to this exchange with a reference of its own (see `Exchange.driver`,
+        // `UpstreamConnection.delegate`): they let go of it here, if they have not already.
+        exchange.detach(self)
+        if let upstream, upstream.delegate === self { upstream.delegate = nil }
     }
 
     var isEnded: Bool { phase == .ended }

@@ -36,6 +36,11 @@ final class RacingAttempt: UpstreamConnectionDelegate {
     let startedAt: MonotonicInstant
     private(set) var stage: Stage = .connecting
     private(set) var connection: UpstreamConnection?
+
+    deinit {
+        // The connection does not retain its delegate (see `UpstreamConnection.delegate`).
+        if let connection, connection.delegate === self { connection.delegate = nil }
+    }
     private(set) var connectedAt: MonotonicInstant?
     /// The response head, once it came.
     private(set) var head: HTTPResponseHead?

@@ -28,7 +28,12 @@ final class UpstreamConnection {
     @exclusivity(unchecked) private var responseEnded = false
     /// The current response allows another request on this connection (keep-alive, not close-delimited).
     @exclusivity(unchecked) private var responseKeepAlive = false
-    weak var delegate: UpstreamConnectionDelegate? { didSet { delegateChanges &+= 1 } }
+    /// The exchange (or racing attempt) the connection answers. Not retained, and not a weak
+    /// reference, which would give every exchange a side table and its retains and releases the
+    /// runtime's slow path: the delegate clears it when it lets go of the connection (`abort`,
+    /// `close`, pooling) and, failing that, when it is freed. A read loads it into a strong local
+    /// for the call.
+    unowned(unsafe) var delegate: UpstreamConnectionDelegate? { didSet { delegateChanges &+= 1 } }
     /// Counts every change of `delegate`, so a read can load the delegate once and still tell, at
     /// each parsed item, whether it is the delegate yet: a weak load, and the release of an object
     /// that is weakly referenced, cost a few hundred instructions per forwarded event.

@@ -63,7 +63,9 @@ final class UpstreamPool {
         slots[position].idle.append(connection)
         // Made once per connection and kept: the connection calls it only while no exchange uses it.
         if connection.onIdleClose == nil {
-            connection.onIdleClose = { [weak self, unowned connection] in self?.evict(connection) }
+            // Unowned, not weak: a weak reference would give the pool a side table, and every retain
+            // of it the runtime's slow path. The pool lives as long as its worker, past its connections.
+            connection.onIdleClose = { [unowned self, unowned connection] in evict(connection) }
         }
         let deadline = clock.now() + idleTimeout
         connection.idleDeadline = deadline
@@ -71,8 +73,8 @@ final class UpstreamPool {
         // leaves it armed for an earlier deadline, and it moves on when it fires (`idleTimerFired`),
         // rather than being disarmed and armed again (about 900 instructions) for every request.
         if connection.idleTimer?.isArmed != true {
-            let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [weak self, unowned connection] _ in
-                self?.idleTimerFired(connection)
+            let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [unowned self, unowned connection] _ in
+                idleTimerFired(connection)
             }
             connection.idleTimer = timer
             connection.idleTimerFor = deadline

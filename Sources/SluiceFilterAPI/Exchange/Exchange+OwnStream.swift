@@ -32,6 +32,6 @@ extension Exchange {
     /// the running callback returns). Nothing runs once the exchange was freed; `body` must still
     /// check that what it does makes sense then (the exchange may have ended).
     public func executeOnLoop(_ body: @escaping @Sendable () -> Void) {
-        driver?.runOnLoop(body)
+        loop?.execute { [weak self] in if self?.driver != nil { body() } }
     }
 }

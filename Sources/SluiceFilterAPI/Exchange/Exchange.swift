@@ -70,7 +70,26 @@ public final class Exchange: @unchecked Sendable {
     @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
     /// The `StatefulFilter`s' states, at their `ExchangeStateSlot` indices (see `state(for:)`).
     @usableFromInline @exclusivity(unchecked) var filterStates = FilterStates()
-    package weak var driver: (any ExchangeDriver)?
+    /// The engine's side of this exchange. Not retained, and not a weak reference either: a weak
+    /// one gave the driver a side table, which made every retain and release of it, many per
+    /// request, take the runtime's slow path. The driver clears it when it goes (`detach`), on the
+    /// loop thread, which is the only thread that reads it.
+    package private(set) unowned(unsafe) var driver: (any ExchangeDriver)?
+    /// The loop the exchange runs on, for the calls that may come from any thread
+    /// (`resumeFromAnyThread`, `executeOnLoop`). Set with the driver, before any filter sees the
+    /// exchange, and never changed.
+    package private(set) var loop: (any ExchangeLoop)?
+
+    /// Makes `driver` this exchange's driver, on `loop`. Before any filter sees the exchange.
+    package func attach(_ driver: any ExchangeDriver, loop: any ExchangeLoop) {
+        self.driver = driver
+        self.loop = loop
+    }
+
+    /// `driver` goes: the calls that need it do nothing from now on. Loop thread.
+    package func detach(_ driver: any ExchangeDriver) {
+        if self.driver === driver { self.driver = nil }
+    }
 
     package init(id: String, request: HTTPRequestHead, client: ClientInfo, route: RouteInfo, dialect: StreamDialect,
                  clock: any SluiceClock, worker: Int) {
@@ -139,7 +158,7 @@ public final class Exchange: @unchecked Sendable {
 
     /// `resume(_:)` from any thread: hops to the exchange's loop first.
     public func resumeFromAnyThread(_ decision: Decision) {
-        driver?.runOnLoop { [weak self] in self?.resume(decision) }
+        loop?.execute { [weak self] in self?.resume(decision) }
     }
 
     /// Ends the exchange now with `error`, from any phase: an error response when nothing was sent yet
@@ -234,6 +253,11 @@ private final class ClosureTimerBackend: ExchangeTimerBackend {
 
     func cancel() { cancelAction() }
     func reschedule(after delay: Duration) { rescheduleAction(delay) }
+}
+
+/// Where an exchange's loop-thread work is sent from another thread (the engine's event loop).
+package protocol ExchangeLoop: AnyObject {
+    func execute(_ body: @escaping @Sendable () -> Void)
 }
 
 /// What the engine does on behalf of an exchange. Implemented by the engine only.

@@ -427,11 +427,9 @@ public final class TimeoutsFilter: StatefulFilter {
         if let timer = watch.heartbeatTimer {
             timer.reschedule(after: delay)
         } else {
-            // Unowned exchange: as for the stage timer.
-            watch.heartbeatTimer = exchange.schedule(after: delay) { [weak self, unowned exchange] in
-                guard let self else { return }
-                self.heartbeatFired(exchange)
-            }
+            // Handed the exchange, as the stage timer is. No weak reference to this filter either:
+            // one would give it a side table, and every later retain of it the runtime's slow path.
+            watch.heartbeatTimer = exchange.schedule(after: delay) { [self] exchange in heartbeatFired(exchange) }
         }
     }
 
