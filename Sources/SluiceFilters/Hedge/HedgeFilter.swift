@@ -33,7 +33,7 @@ import Synchronization
 /// until its first content or final event, or `hold_max`. A winning hedge's head and what it sent
 /// then go through the response hooks as if they arrived at that moment.
 ///
-/// **Budget.** A hedge needs a place in a `HedgeBudget` shared by every worker (`budget_ratio`,
+/// **Budget.** A hedge needs a place in a `ShareBudget` shared by every worker (`budget_ratio`,
 /// `budget_min`): without one no hedge starts, so a slow outage is not met with double the load.
 /// Requests whose body is still arriving, or larger than the chain's replay limit, are not hedged.
 ///
@@ -65,7 +65,7 @@ public final class HedgeFilter: StatefulFilter {
 
     /// The budget and each route's first-token times, shared by an instance and its successors.
     final class SharedState: Sendable {
-        let budget = Mutex(HedgeBudget())
+        let budget = Mutex(ShareBudget())
         let firstTokens = Mutex<[String: FirstTokenQuantiles]>([:])
     }
 
@@ -89,7 +89,7 @@ public final class HedgeFilter: StatefulFilter {
     public let maxExtra: Int
     public let methods: Set<String>
     public let paths: [String]
-    public let budgetLimits: HedgeBudget.Limits
+    public let budgetLimits: ShareBudget.Limits
     public let holdMax: Duration
     private let shared: SharedState
 
@@ -107,7 +107,7 @@ public final class HedgeFilter: StatefulFilter {
         for path in paths where !path.hasPrefix("/") {
             config.error("'paths' items must start with /, got \(path)", atValueOf: "paths")
         }
-        budgetLimits = HedgeBudget.Limits(ratio: config.double("budget_ratio", default: 0.1, in: 0...1),
+        budgetLimits = ShareBudget.Limits(ratio: config.double("budget_ratio", default: 0.1, in: 0...1),
                                           minimum: config.int("budget_min", default: 1, in: 0...1_000_000))
         holdMax = config.duration("hold_max", default: .seconds(30), in: .milliseconds(1)...(.seconds(600)))
         shared = (setup.previous as? HedgeFilter)?.shared ?? SharedState()
@@ -128,7 +128,7 @@ public final class HedgeFilter: StatefulFilter {
     private let saved: Timer
 
     /// The shared budget's counts now. Any thread.
-    public var budget: HedgeBudget { shared.budget.withLock { $0 } }
+    public var budget: ShareBudget { shared.budget.withLock { $0 } }
 
     /// The wait before a hedge on `route` now. Any thread.
     public func currentDelay(route: String) -> Duration {
@@ -322,7 +322,7 @@ extension HedgeFilter: ReportsLiveFigures {
     /// Control thread; one short lock.
     public func liveFigures() -> [LiveFigure] {
         let now = budget
-        return [LiveFigure("hedging", Double(now.hedging)), LiveFigure("budget_allowance", Double(now.allowance(budgetLimits))),
+        return [LiveFigure("hedging", Double(now.held)), LiveFigure("budget_allowance", Double(now.allowance(budgetLimits))),
                 LiveFigure("requests_in_flight", Double(now.active))]
     }
 }

@@ -40,7 +40,7 @@ import Synchronization
 /// picks the next endpoint among those this request has not tried yet when there are any (and
 /// filters such as `circuit_breaker` have left them), by the group's balance policy.
 ///
-/// **Budget.** A request's first retry needs a place in a `RetryBudget` shared by every worker
+/// **Budget.** A request's first retry needs a place in a `ShareBudget` shared by every worker
 /// (with `budget_ratio` and `budget_min`); without one, the failure goes to the client as it is.
 ///
 /// **Request bodies.** `replay_limit` becomes this filter's `requestReplayLimit`: the engine keeps
@@ -64,7 +64,7 @@ public final class RetryFilter: StatefulFilter {
 
     /// The budget, shared by an instance and the instances that replace it on reloads.
     final class BudgetBox: Sendable {
-        let budget = Mutex(RetryBudget())
+        let budget = Mutex(ShareBudget())
     }
 
     /// Per-exchange state: the exchange's place in the budget and the head held back.
@@ -86,7 +86,7 @@ public final class RetryFilter: StatefulFilter {
     public let backoff: Backoff
     public let statuses: Set<Int>
     public let retryAfterMax: Duration
-    public let budgetLimits: RetryBudget.Limits
+    public let budgetLimits: ShareBudget.Limits
     public let replayLimit: Int
     public let holdUntilFirstToken: Bool
     public let holdMax: Duration
@@ -111,7 +111,7 @@ public final class RetryFilter: StatefulFilter {
         backoff = Backoff(base: base, maximum: maximum)
         statuses = Set(Self.readStatuses(config) ?? Self.defaultStatuses)
         retryAfterMax = config.duration("retry_after_max", default: .seconds(5), in: .zero...(.seconds(600)))
-        budgetLimits = RetryBudget.Limits(ratio: config.double("budget_ratio", default: 0.2, in: 0...1),
+        budgetLimits = ShareBudget.Limits(ratio: config.double("budget_ratio", default: 0.2, in: 0...1),
                                           minimum: config.int("budget_min", default: 3, in: 0...1_000_000))
         replayLimit = config.size("replay_limit", default: 1024 * 1024, in: 0...(64 * 1024 * 1024))
         holdUntilFirstToken = config.bool("hold_until_first_token", default: false)
@@ -127,7 +127,7 @@ public final class RetryFilter: StatefulFilter {
     private let budgetRefusals: Counter
 
     /// The shared budget's counts now. Any thread.
-    public var budget: RetryBudget { box.budget.withLock { $0 } }
+    public var budget: ShareBudget { box.budget.withLock { $0 } }
 
     // MARK: - Hooks
 
@@ -204,7 +204,10 @@ public final class RetryFilter: StatefulFilter {
         state.started = false
         let heldRetry = state.retrying
         state.retrying = false
-        box.budget.withLock { $0.requestEnded(heldRetry: heldRetry) }
+        box.budget.withLock { budget in
+            if heldRetry { budget.release() }
+            budget.requestEnded()
+        }
     }
 
     // MARK: - Deciding
@@ -222,7 +225,7 @@ public final class RetryFilter: StatefulFilter {
                 box.budget.withLock { $0.requestStarted() }
             }
             let limits = budgetLimits
-            guard box.budget.withLock({ $0.acquireRetry(within: limits) }) else {
+            guard box.budget.withLock({ $0.acquire(within: limits) }) else {
                 budgetRefusals.increment()
                 return nil
             }
@@ -289,7 +292,7 @@ extension RetryFilter: ReportsLiveFigures {
     /// `requests_in_flight`. Control thread; one short lock.
     public func liveFigures() -> [LiveFigure] {
         let now = budget
-        return [LiveFigure("retrying", Double(now.retrying)), LiveFigure("budget_allowance", Double(now.allowance(budgetLimits))),
+        return [LiveFigure("retrying", Double(now.held)), LiveFigure("budget_allowance", Double(now.allowance(budgetLimits))),
                 LiveFigure("requests_in_flight", Double(now.active))]
     }
 }

@@ -7,25 +7,25 @@ import Testing
 /// and its config errors with their positions.
 @Suite struct HedgeRulesTests {
     @Test func theBudgetAllowsTheMinimumThenTheShare() {
-        var budget = HedgeBudget()
-        let limits = HedgeBudget.Limits(ratio: 0.1, minimum: 1)
+        var budget = ShareBudget()
+        let limits = ShareBudget.Limits(ratio: 0.1, minimum: 1)
         for _ in 0..<30 { budget.requestStarted() }
         // ⌊0.1 × 30⌋ = 3 places.
         let granted = (0..<4).map { _ in budget.acquire(within: limits) }
         #expect(granted == [true, true, true, false])
         budget.release(2)
-        #expect(budget.hedging == 1)
+        #expect(budget.held == 1)
         let again = budget.acquire(within: limits)
         #expect(again)
         budget.release(10)
-        #expect(budget.hedging == 0)
-        var quiet = HedgeBudget()
+        #expect(budget.held == 0)
+        var quiet = ShareBudget()
         quiet.requestStarted()
         let quietGrants = (0..<2).map { _ in quiet.acquire(within: limits) }
         #expect(quietGrants == [true, false])
-        var none = HedgeBudget()
+        var none = ShareBudget()
         none.requestStarted()
-        let refused = none.acquire(within: HedgeBudget.Limits(ratio: 0, minimum: 0))
+        let refused = none.acquire(within: ShareBudget.Limits(ratio: 0, minimum: 0))
         #expect(!refused)
     }
 
@@ -89,7 +89,7 @@ import Testing
         #expect(filter.maxExtra == 1)
         #expect(filter.methods == ["POST"])
         #expect(filter.paths.isEmpty)
-        #expect(filter.budgetLimits == HedgeBudget.Limits(ratio: 0.1, minimum: 1))
+        #expect(filter.budgetLimits == ShareBudget.Limits(ratio: 0.1, minimum: 1))
     }
 
     @Test func configErrorsAreReportedWithPositions() throws {
