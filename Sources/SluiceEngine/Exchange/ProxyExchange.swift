@@ -480,19 +480,10 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
             return adoptRacer(afterFailure: pendingUpstreamError ?? ProxyError(.upstreamError, "upstream failed", source: .upstream))
         }
         if exchange.tokens.sawError { attemptsEndedByErrorEvent += 1 }
-        exchange.response = nil
-        heldBody = []
-        tap = nil
-        // What ended the last attempt did not decide the exchange: it goes on.
-        runner.decidedBy = nil
-        exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
-        exchange.timings.responseHead = nil
-        exchange.timings.firstToken = nil
-        exchange.timings.lastToken = nil
-        releaseActive()
-        phase = .retryWait
+        forgetAttempt()
         if let delay, delay > .zero {
-            _ = schedule(after: delay) { [weak self] in self?.startAttempt() }
+            // Unowned: the body is dropped when the exchange ends or is freed.
+            _ = schedule(after: delay) { [unowned self] in startAttempt() }
         } else {
             startAttempt()
         }
@@ -1311,9 +1302,16 @@ extension ProxyExchange: RacingAttemptOwner {
             upstream.abort()
         }
         suspended = false
+        forgetAttempt()
+    }
+
+    /// Forgets what the attempt that ended received (its response, held bytes, tap, tokens and
+    /// timings) and waits for the next one, a retry or a hedge taking over.
+    private func forgetAttempt() {
         exchange.response = nil
         heldBody = []
         tap = nil
+        // What ended the last attempt did not decide the exchange: it goes on.
         runner.decidedBy = nil
         exchange.tokens = StreamTokenAccount(dialect: exchange.dialect)
         exchange.timings.responseHead = nil
