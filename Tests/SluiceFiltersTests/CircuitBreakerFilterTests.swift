@@ -15,15 +15,17 @@ final class FilterCapture<F: Filter>: Sendable {
     }
 }
 
-/// A filter file with one route to the group `pair` of `endpoints`, and `chain` as its filters.
-func pairFile(_ endpoints: [String], chain: String) -> String {
+/// A filter file with one route to the round-robin group `pair` of `endpoints` (a first request goes
+/// to the first), and `chain` as its filters; with an admin listener when `admin` is true.
+func pairFile(_ endpoints: [String], admin: Bool = false, chain: String) -> String {
     let list = endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
     let chainText = chain.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 }.joined(separator: "\n")
+    let adminText = admin ? "admin:\n  address: 127.0.0.1:0\n" : ""
     return """
     listeners:
       - name: test
         address: 127.0.0.1:0
-    upstreams:
+    \(adminText)upstreams:
       pair:
         balance: round_robin
         endpoints: [\(list)]
@@ -38,9 +40,12 @@ func pairFile(_ endpoints: [String], chain: String) -> String {
     """
 }
 
-/// A second fake upstream next to the harness's own, optionally failing every request.
-func startMock(failingWith faults: [(String, String)] = []) throws -> MockServer {
-    let mock = MockServer(settings: ProxyHarness.fastMock)
+/// A second fake upstream next to the harness's own, optionally failing every request, answering
+/// after `ttft` when given (the harness's fast pacing otherwise).
+func startMock(ttft: Duration? = nil, failingWith faults: [(String, String)] = []) throws -> MockServer {
+    var settings = ProxyHarness.fastMock
+    if let ttft { settings.timeToFirstToken = ttft }
+    let mock = MockServer(settings: settings)
     mock.forcedFaults = faults
     try mock.start()
     return mock

@@ -65,7 +65,7 @@ struct ExchangeLifetimeTests {
         // With `resumable`, a client that leaves a stream never ends it: the filter keeps the upstream.
         let chain = Self.chain(maxActiveStreams: maxActive, resumable: ending != .clientGone)
         // The hedge's slow first endpoint: a first token after 20 s, which the client never waits for.
-        let slow = ending == .wonByAHedge ? try hedgeMock(ttft: .seconds(20)) : nil
+        let slow = ending == .wonByAHedge ? try startMock(ttft: .seconds(20)) : nil
         defer { slow?.stop() }
         let proxy: ProxyHarness
         switch ending {
@@ -74,7 +74,7 @@ struct ExchangeLifetimeTests {
             proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:1", "{{upstream}}"], chain: chain), registry: registry,
                                      workers: 1)
         case .wonByAHedge:
-            proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(slow!.port)", "{{upstream}}", chain: chain),
+            proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:\(slow!.port)", "{{upstream}}"], admin: true, chain: chain),
                                      registry: registry, workers: 1)
         default:
             proxy = try ProxyHarness(chain: chain, registry: registry, workers: 1)

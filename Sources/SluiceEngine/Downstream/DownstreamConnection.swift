@@ -15,12 +15,9 @@ final class DownstreamConnection {
     // The state below is loop-thread only, touched on every request and never passed inout across a
     // call that could reach it again: not checked for exclusivity at run time.
     @exclusivity(unchecked) private var exchange: ProxyExchange?
-    @exclusivity(unchecked) private var idleTimer: SluiceIO.Timer?
-    /// While the connection waits for its next request: when its keep-alive timeout runs out. Nil
-    /// from the first byte of a request on.
-    @exclusivity(unchecked) private var idleDeadline: MonotonicInstant?
-    /// The instant `idleTimer` is armed for (it may be earlier than `idleDeadline`).
-    @exclusivity(unchecked) private var idleTimerFor: MonotonicInstant?
+    /// The keep-alive timeout: runs while the connection waits for its next request, stopped from
+    /// the first byte of a request on.
+    @exclusivity(unchecked) private var idle = IdleTimeout()
     @exclusivity(unchecked) private var headerTimer: SluiceIO.Timer?
     @exclusivity(unchecked) private var parsing = false
     /// The exchange ended inside a parser callback; its keep-alive answer waits for `parse` to return.
@@ -83,31 +80,17 @@ final class DownstreamConnection {
         armHeaderTimer()
     }
 
-    /// Starts the keep-alive timeout. The timer is armed only when it is not: a client that sends
-    /// request after request leaves it armed for an earlier deadline, and it moves on when it fires
-    /// (`idleTimerFired`), rather than being disarmed and armed again (about 450 instructions) for
-    /// every request.
+    /// Starts the keep-alive timeout (see `IdleTimeout` for why its timer is left armed).
     private func armIdleTimer() {
-        let timeout = worker.currentVersion.clientKeepAliveTimeout
-        let deadline = worker.clock.now() + timeout
-        idleDeadline = deadline
-        guard idleTimer?.isArmed != true else { return }
-        let timer = idleTimer ?? SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in self.idleTimerFired() }
-        idleTimer = timer
-        idleTimerFor = deadline
-        timer.arm(after: timeout)
+        idle.start(worker.currentVersion.clientKeepAliveTimeout, now: worker.clock.now()) {
+            SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in self.idleTimerFired() }
+        }
     }
 
-    /// Closes a connection idle for its whole keep-alive timeout; arms the timer again for what is
-    /// left when a request came and went meanwhile; does nothing while a request is under way.
-    /// Measured against the instant the timer was armed for, or the clock when that is later (a
-    /// test's manual clock does not move).
+    /// Closes a connection idle for its whole keep-alive timeout.
     private func idleTimerFired() {
-        guard exchange == nil, !closed, let deadline = idleDeadline, let armedFor = idleTimerFor else { return }
-        let now = max(armedFor, worker.clock.now())
-        guard deadline > now, let timer = idleTimer else { return close() }
-        idleTimerFor = deadline
-        timer.arm(after: deadline.since(now))
+        guard exchange == nil, !closed else { return }
+        if idle.fired(now: worker.clock.now()) { close() }
     }
 
     private func readable() {
@@ -149,7 +132,7 @@ final class DownstreamConnection {
     /// (a slowloris defence); the keep-alive idle timer no longer applies.
     private func watchHeaderTime() {
         guard !closed, exchange == nil, !parser.isIdle, headerTimer?.isArmed != true else { return }
-        idleDeadline = nil
+        idle.stop()
         armHeaderTimer()
     }
 
@@ -169,8 +152,7 @@ final class DownstreamConnection {
     }
 
     private func startExchange(_ head: HTTPRequestHead) {
-        // The idle timer stays armed; finding no deadline when it fires, it does nothing.
-        idleDeadline = nil
+        idle.stop()
         headerTimer?.cancel()
         worker.connectionBusy(self)
         requestVersion = head.version
@@ -253,7 +235,7 @@ final class DownstreamConnection {
 
     private func closeAfterFlush() {
         closed = true
-        idleTimer?.cancel()
+        idle.cancel()
         headerTimer?.cancel()
         socket.closeAfterFlush()
         worker.connectionClosed(self)
@@ -324,7 +306,7 @@ final class DownstreamConnection {
         guard !closed else { return }
         closed = true
         pendingAnswer = nil
-        idleTimer?.cancel()
+        idle.cancel()
         headerTimer?.cancel()
         if let exchange {
             self.exchange = nil

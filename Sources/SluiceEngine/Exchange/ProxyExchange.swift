@@ -315,15 +315,22 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         upstream = connection
         connection.begin(method: exchange.request.method, delegate: self)
         phase = .connecting
-        let timer = connectTimer ?? SluiceIO.Timer(loop: worker.loop) { [weak self] _ in self?.connectTimedOut() }
-        connectTimer = timer
-        timer.arm(after: route.group.connectTimeout)
+        armConnectTimer()
         if !connection.connect() {
             upstream = nil
             connection.close()
             attemptFailed(ProxyError(.connectFailed, "cannot connect to upstream \(endpoint.publicName)", source: .upstream,
                                      logDetail: endpoint.url))
         }
+    }
+
+    /// Starts the group's connect timeout for the connection now connecting.
+    private func armConnectTimer() {
+        // Unowned: the timer is this exchange's own and dies with it. A weak reference would give the
+        // exchange a side table, and every retain and release of it the runtime's slow path.
+        let timer = connectTimer ?? SluiceIO.Timer(loop: worker.loop) { [unowned self] _ in connectTimedOut() }
+        connectTimer = timer
+        timer.arm(after: route.group.connectTimeout)
     }
 
     private func connectTimedOut() {
@@ -1365,9 +1372,7 @@ extension ProxyExchange: RacingAttemptOwner {
         if stage == .connecting {
             requestSentToUpstream = false
             phase = .connecting
-            let timer = connectTimer ?? SluiceIO.Timer(loop: worker.loop) { [weak self] _ in self?.connectTimedOut() }
-            connectTimer = timer
-            timer.arm(after: route.group.connectTimeout)
+            armConnectTimer()
             return
         }
         requestSentToUpstream = true

@@ -37,10 +37,8 @@ final class RacingAttempt: UpstreamConnectionDelegate {
     private(set) var stage: Stage = .connecting
     private(set) var connection: UpstreamConnection?
 
-    deinit {
-        // The connection does not retain its delegate (see `UpstreamConnection.delegate`).
-        if let connection, connection.delegate === self { connection.delegate = nil }
-    }
+    /// When its request went out on the connection (`requestWritten`): its connect time, for the
+    /// exchange that takes it over.
     private(set) var connectedAt: MonotonicInstant?
     /// The response head, once it came.
     private(set) var head: HTTPResponseHead?
@@ -57,6 +55,11 @@ final class RacingAttempt: UpstreamConnectionDelegate {
     private var connectTimer: SluiceIO.Timer?
     private var announced = false
     private unowned let owner: any RacingAttemptOwner
+
+    deinit {
+        // The connection does not retain its delegate (see `UpstreamConnection.delegate`).
+        if let connection, connection.delegate === self { connection.delegate = nil }
+    }
 
     init(owner: any RacingAttemptOwner, candidate: EndpointCandidate, endpoint: UpstreamEndpoint, loop: EventLoop,
          dialect: StreamDialect, connectTimeout: Duration, startedAt: MonotonicInstant) {
@@ -140,7 +143,6 @@ final class RacingAttempt: UpstreamConnectionDelegate {
     func upstreamConnected(_ connection: UpstreamConnection) {
         guard connection === self.connection, stage == .connecting else { return }
         connectTimer?.cancel()
-        connectedAt = nil
         stage = .waitingForHead
         owner.racerConnected(self)
     }
@@ -150,7 +152,7 @@ final class RacingAttempt: UpstreamConnectionDelegate {
 
     func upstreamHead(_ connection: UpstreamConnection, _ head: HTTPResponseHead) {
         guard connection === self.connection, stage == .waitingForHead else { return }
-        let eventStream = head.headers["content-type"]?.lowercased().hasPrefix("text/event-stream") == true
+        let eventStream = ResponseTap.isEventStream(head)
         guard head.status == 200 || (!eventStream && (200..<300).contains(head.status)) else {
             return fail(ProxyError(.upstreamError, "upstream answered \(head.status)", source: .upstream, status: head.status,
                                    logDetail: endpoint.url))

@@ -53,7 +53,13 @@ final class ResponseTap {
         if readsEvents { parser = SSEParser() }
     }
 
-    /// The ASCII `bytes` start with "text/event-stream", ignoring case.
+    /// Whether `head` announces an event stream: its content type starts with `text/event-stream`,
+    /// letters in any case. Read in place, with no `String` made.
+    static func isEventStream(_ head: HTTPResponseHead) -> Bool {
+        head.headers.withFirstValue(of: "content-type") { value in value.map(startsWithEventStream) ?? false }
+    }
+
+    /// The `bytes` start with "text/event-stream", ignoring the case of ASCII letters.
     private static func startsWithEventStream(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let wanted: StaticString = "text/event-stream"
         guard bytes.count >= wanted.utf8CodeUnitCount else { return false }

@@ -41,12 +41,8 @@ final class UpstreamConnection {
     /// Set by the pool the first time the connection goes idle, and kept: called when the upstream
     /// closes it or sends a byte while no exchange uses it (`delegate` is nil).
     var onIdleClose: (() -> Void)?
-    /// The pool's timer for closing it after its idle timeout (see `UpstreamPool.putIdle`).
-    var idleTimer: SluiceIO.Timer?
-    /// While idle in the pool: when its idle timeout runs out. Nil while an exchange uses it.
-    @exclusivity(unchecked) var idleDeadline: MonotonicInstant?
-    /// The instant `idleTimer` is armed for (it may be earlier than `idleDeadline`).
-    @exclusivity(unchecked) var idleTimerFor: MonotonicInstant?
+    /// The pool's idle timeout: runs while the connection waits in the pool (see `UpstreamPool.putIdle`).
+    @exclusivity(unchecked) var idle = IdleTimeout()
 
     init(loop: EventLoop, endpoint: UpstreamEndpoint) {
         self.endpoint = endpoint
@@ -83,13 +79,13 @@ final class UpstreamConnection {
     /// Cancels: closes with RST so the upstream stops generating at once.
     func abort() {
         delegate = nil
-        idleTimer?.cancel()
+        idle.cancel()
         socket.abort()
     }
 
     func close() {
         delegate = nil
-        idleTimer?.cancel()
+        idle.cancel()
         socket.close()
     }
 

@@ -43,9 +43,7 @@ final class UpstreamPool {
         guard let position = position(of: endpoint.id) else { return nil }
         // Popped in place: one lookup, and no copy of the list to write back.
         while let connection = slots[position].idle.popLast() {
-            // Its idle timer stays armed: when it fires and finds the connection in use, it does
-            // nothing, and the next `putIdle` arms it again.
-            connection.idleDeadline = nil
+            connection.idle.stop()
             if connection.socket.isOpen { return connection }
         }
         return nil
@@ -67,31 +65,14 @@ final class UpstreamPool {
             // of it the runtime's slow path. The pool lives as long as its worker, past its connections.
             connection.onIdleClose = { [unowned self, unowned connection] in evict(connection) }
         }
-        let deadline = clock.now() + idleTimeout
-        connection.idleDeadline = deadline
-        // One timer per connection, armed when it is not: a connection reused request after request
-        // leaves it armed for an earlier deadline, and it moves on when it fires (`idleTimerFired`),
-        // rather than being disarmed and armed again (about 900 instructions) for every request.
-        if connection.idleTimer?.isArmed != true {
-            let timer = connection.idleTimer ?? SluiceIO.Timer(loop: loop) { [unowned self, unowned connection] _ in
-                idleTimerFired(connection)
-            }
-            connection.idleTimer = timer
-            connection.idleTimerFor = deadline
-            timer.arm(after: idleTimeout)
+        connection.idle.start(idleTimeout, now: clock.now()) {
+            SluiceIO.Timer(loop: loop) { [unowned self, unowned connection] _ in idleTimerFired(connection) }
         }
     }
 
-    /// The idle timer fired: closes the connection when it has been idle for its whole timeout,
-    /// arms the timer again for what is left when it was reused meanwhile and is idle again, and does
-    /// nothing while an exchange uses it. Measured against the instant the timer was armed for, or
-    /// the clock when that is later (a test's manual clock does not move).
+    /// Closes a connection idle in the pool for its whole timeout.
     private func idleTimerFired(_ connection: UpstreamConnection) {
-        guard let deadline = connection.idleDeadline, let armedFor = connection.idleTimerFor else { return }
-        let now = Swift.max(armedFor, clock.now())
-        guard deadline > now, let timer = connection.idleTimer else { return evict(connection) }
-        connection.idleTimerFor = deadline
-        timer.arm(after: deadline.since(now))
+        if connection.idle.fired(now: clock.now()) { evict(connection) }
     }
 
     private func evict(_ connection: UpstreamConnection) {

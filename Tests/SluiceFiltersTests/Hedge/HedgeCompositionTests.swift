@@ -16,11 +16,11 @@ struct HedgeCompositionTests {
 
     @Test func aFailedHedgePairCountsAsOneRetryAttempt() throws {
         // Both endpoints reset their streams at their first token.
-        let a = try hedgeMock(ttft: .milliseconds(300), faults: [("x-mock-reset-after", "0")])
-        let b = try hedgeMock(ttft: .milliseconds(300), faults: [("x-mock-reset-after", "0")])
+        let a = try startMock(ttft: .milliseconds(300), failingWith: [("x-mock-reset-after", "0")])
+        let b = try startMock(ttft: .milliseconds(300), failingWith: [("x-mock-reset-after", "0")])
         defer { a.stop(); b.stop() }
         let log = HedgeAccessLog()
-        let proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(a.port)", "http://127.0.0.1:\(b.port)", chain: """
+        let proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:\(a.port)", "http://127.0.0.1:\(b.port)"], admin: true, chain: """
             - filter: retry
               config: { max_attempts: 2, backoff_base: 1ms }
             - filter: hedge
@@ -38,13 +38,13 @@ struct HedgeCompositionTests {
     }
 
     @Test func eachAttemptCountsForItsOwnEndpointInTheBreaker() throws {
-        let slow = try hedgeMock(ttft: .milliseconds(300))
+        let slow = try startMock(ttft: .milliseconds(300))
         defer { slow.stop() }
         let capture = FilterCapture<CircuitBreakerFilter>()
         let registry = BuiltinFilters.registry()
         registry.register("circuit_breaker") { capture.keep(CircuitBreakerFilter($0)) }
         let slowURL = "http://127.0.0.1:\(slow.port)", downURL = "http://127.0.0.1:1"
-        let proxy = try ProxyHarness(filterFile: hedgePairFile(slowURL, downURL, chain: """
+        let proxy = try ProxyHarness(filterFile: pairFile([slowURL, downURL], admin: true, chain: """
             - filter: hedge
               config: { after: 50ms }
             - filter: circuit_breaker
@@ -71,10 +71,10 @@ struct HedgeCompositionTests {
     /// `hedge` listed before `timeouts`: response hooks run in reverse order, so the first-token
     /// timer starts at each head before `hedge` holds it.
     @Test func aFirstTokenTimeoutFailsTheCurrentAttemptAndTheHedgeTakesOverWithItsOwnTime() throws {
-        let a = try hedgeMock(ttft: .seconds(20)), b = try hedgeMock(ttft: .seconds(20))
+        let a = try startMock(ttft: .seconds(20)), b = try startMock(ttft: .seconds(20))
         defer { a.stop(); b.stop() }
         let log = HedgeAccessLog()
-        let proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(a.port)", "http://127.0.0.1:\(b.port)", chain: """
+        let proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:\(a.port)", "http://127.0.0.1:\(b.port)"], admin: true, chain: """
             - filter: hedge
               config: { after: 50ms }
             - filter: timeouts

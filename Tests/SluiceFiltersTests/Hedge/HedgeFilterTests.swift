@@ -15,14 +15,14 @@ struct HedgeFilterTests {
     /// The proxy in front of `first` and `second` (round robin: a first request goes to `first`).
     private func proxy(_ first: String, _ second: String, hedge: String, accessLog: AccessLogSpec = AccessLogSpec(output: .off))
         throws -> ProxyHarness {
-        try ProxyHarness(filterFile: hedgePairFile(first, second, chain: """
+        try ProxyHarness(filterFile: pairFile([first, second], admin: true, chain: """
             - filter: hedge
               config: \(hedge)
             """), workers: 1, accessLog: accessLog)
     }
 
     private func mock(ttft: Duration, faults: [(String, String)] = []) throws -> MockServer {
-        try hedgeMock(ttft: ttft, faults: faults)
+        try startMock(ttft: ttft, failingWith: faults)
     }
 
     private func chat(_ port: Int, id: String) throws -> TestResponse {

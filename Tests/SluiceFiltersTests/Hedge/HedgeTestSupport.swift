@@ -1,42 +1,6 @@
 import Foundation
 import SluiceConfig
-import SluiceMock
 import SluiceTesting
-
-/// A mock answering after `ttft` (the harness's fast pacing otherwise), failing with `faults` when given.
-func hedgeMock(ttft: Duration, faults: [(String, String)] = []) throws -> MockServer {
-    var settings = ProxyHarness.fastMock
-    settings.timeToFirstToken = ttft
-    let mock = MockServer(settings: settings)
-    mock.forcedFaults = faults
-    try mock.start()
-    return mock
-}
-
-/// A filter file with an admin listener and one route to the round-robin group `pair` of `first`
-/// and `second` (a first request goes to `first`), through `chain` (YAML list items).
-func hedgePairFile(_ first: String, _ second: String, chain: String) -> String {
-    let chainText = chain.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n")
-    return """
-    listeners:
-      - name: test
-        address: 127.0.0.1:0
-    admin:
-      address: 127.0.0.1:0
-    upstreams:
-      pair:
-        balance: round_robin
-        endpoints: ["\(first)", "\(second)"]
-    routes:
-      - path_prefix: /
-        chain: main
-        upstream: pair
-    chains:
-      main:
-    \(chainText)
-
-    """
-}
 
 /// An access log in a fresh temporary file (JSON lines), read back once the line is there.
 struct HedgeAccessLog {

@@ -22,12 +22,12 @@ struct HedgeTokenBucketTests {
     /// give without the `include_usage` the filter adds). A following request that is not hedged
     /// sees that level in its `RateLimit-Remaining` and is charged the same 43.
     @Test func aHedgedRequestIsChargedOnceForTheWinnersUsage() throws {
-        let slow = try hedgeMock(ttft: .seconds(20))
+        let slow = try startMock(ttft: .seconds(20))
         defer { slow.stop() }
         let capture = FilterCapture<TokenBucketFilter>()
         let registry = BuiltinFilters.registry()
         registry.register("token_bucket") { capture.keep(TokenBucketFilter($0)) }
-        let proxy = try ProxyHarness(filterFile: hedgePairFile("http://127.0.0.1:\(slow.port)", "{{upstream}}", chain: """
+        let proxy = try ProxyHarness(filterFile: pairFile(["http://127.0.0.1:\(slow.port)", "{{upstream}}"], admin: true, chain: """
             - filter: token_bucket
               config: { mode: tokens, capacity: 10000, refill_per_second: 0, default_max_tokens: 100 }
             - filter: hedge
