@@ -34,7 +34,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     private let worker: Worker
     let version: ChainVersion
     private let route: CompiledRoute
-    private var chain: CompiledChain { route.chain }
+    /// The route's chain and series, held here too: the per-event path reads them without a hop
+    /// through the route.
+    private let chain: CompiledChain
     private let clientVersion: HTTPVersion
     private let clientKeepAlive: Bool
     /// Everything written to the client goes through it; it alone checks backpressure.
@@ -73,7 +75,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     @exclusivity(unchecked) private var runner: ChainRunner
     private var decidedBy: String? { runner.decidedBy }
     /// This exchange's route series; the time-to-first-token parts are recorded as they happen.
-    var metrics: RouteMetrics { route.metrics }
+    let metrics: RouteMetrics
     /// The timers the filters scheduled on this exchange, in the worker's `DeadlineQueue`; closed
     /// (every one cancelled, its body dropped) when the exchange ends.
     @exclusivity(unchecked) private var deadlines = ExchangeDeadlines()
@@ -95,6 +97,8 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         self.worker = worker
         self.version = version
         self.route = route
+        self.chain = route.chain
+        self.metrics = route.metrics
         self.clientVersion = clientVersion
         self.clientKeepAlive = clientKeepAlive
         self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)

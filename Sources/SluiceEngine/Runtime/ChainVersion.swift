@@ -76,7 +76,10 @@ final class ChainVersion: Sendable {
     }
 }
 
-struct CompiledRoute: Sendable {
+/// A route of one version, with its chain and upstream group resolved. A class: an exchange and
+/// the route lookup each hold it, and a struct of this many references took about twenty reference
+/// counts per copy.
+final class CompiledRoute: Sendable {
     let info: RouteInfo
     let pathPrefix: String
     /// `pathPrefix` is ASCII and holds no `?`: it is matched on the bytes of an ASCII target.
@@ -86,6 +89,18 @@ struct CompiledRoute: Sendable {
     let group: UpstreamGroup
     let dialect: DialectSetting
     let metrics: RouteMetrics
+
+    init(info: RouteInfo, pathPrefix: String, prefixIsPlainASCII: Bool, host: String?, chain: CompiledChain,
+         group: UpstreamGroup, dialect: DialectSetting, metrics: RouteMetrics) {
+        self.info = info
+        self.pathPrefix = pathPrefix
+        self.prefixIsPlainASCII = prefixIsPlainASCII
+        self.host = host
+        self.chain = chain
+        self.group = group
+        self.dialect = dialect
+        self.metrics = metrics
+    }
 }
 
 /// Builds a `ChainVersion` from a validated file.
