@@ -56,7 +56,7 @@ import Testing
 
     @Test func aTimerCancelledByAnEarlierBodyOfTheSameFiringDoesNotRun() {
         let order = ran(expected: 2, afterWaiting: .milliseconds(50)) { deadlines, mark in
-            let cancelled = LoopOwned<DeadlineQueue.Entry?>(nil)
+            let cancelled = LoopOwned<ExchangeTimer?>(nil)
             let recordB = mark("b")
             _ = deadlines.schedule(after: .milliseconds(10)) {
                 recordB()
@@ -75,7 +75,7 @@ import Testing
             _ = deadlines.schedule(after: .milliseconds(20), mark("y"))
             x?.reschedule(after: .milliseconds(30))
             let recordZ = mark("z")
-            let z = LoopOwned<DeadlineQueue.Entry?>(nil)
+            let z = LoopOwned<ExchangeTimer?>(nil)
             let again = LoopOwned(true)
             let made = deadlines.schedule(after: .milliseconds(40)) {
                 recordZ()
@@ -137,18 +137,18 @@ extension DeadlineQueueTests {
 }
 
 /// Two exchanges' deadlines on one queue, their bodies run as they come (no filter owns them).
-private final class Deadlines: DeadlineRunner, @unchecked Sendable {
+private final class Deadlines: ExchangeTimerRunner, @unchecked Sendable {
     let queue: DeadlineQueue
     private var mine = ExchangeDeadlines()
     private var other = ExchangeDeadlines()
     init(queue: DeadlineQueue) { self.queue = queue }
-    func runDeadline(owner: Int?, _ body: DeadlineBody) {
+    func runTimer(owner: Int?, _ body: ExchangeTimerBody) {
         if case .plain(let plain) = body { plain() }
     }
-    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> DeadlineQueue.Entry? {
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer? {
         mine.schedule(in: queue, after: delay, owner: nil, runner: self, .plain(body))
     }
-    func scheduleForOther(after delay: Duration, _ body: @escaping () -> Void) -> DeadlineQueue.Entry? {
+    func scheduleForOther(after delay: Duration, _ body: @escaping () -> Void) -> ExchangeTimer? {
         other.schedule(in: queue, after: delay, owner: nil, runner: self, .plain(body))
     }
     func close() { mine.close(in: queue) }

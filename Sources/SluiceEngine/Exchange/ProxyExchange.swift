@@ -10,7 +10,7 @@ import SluiceIO
 /// Invariants: once any response byte went to the client (`exchange.headSent`) there is no retry, and a
 /// stream that does not end properly is never ended cleanly (no last chunk, connection closed, an SSE
 /// error event first when the framing allows). A client that leaves cancels the upstream at once.
-final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineRunner {
+final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeTimerRunner {
     private enum Phase: Equatable {
         case request(Int)
         case waitingForBody
@@ -1074,16 +1074,16 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
         schedule(after: delay, .handing(body))
     }
 
-    private func schedule(after delay: Duration, _ body: DeadlineBody) -> ExchangeTimer {
+    private func schedule(after delay: Duration, _ body: ExchangeTimerBody) -> ExchangeTimer {
         guard phase != .ended,
               // The timer belongs to the filter that asked for it: what its body decides is that filter's.
-              let entry = deadlines.schedule(in: worker.deadlines, after: delay, owner: runner.running, runner: self, body)
+              let timer = deadlines.schedule(in: worker.deadlines, after: delay, owner: runner.running, runner: self, body)
         else { return ExchangeTimer(cancel: {}) }
-        return ExchangeTimer(backend: entry)
+        return timer
     }
 
     /// A timer of this exchange is due (`DeadlineQueue`): runs its body as the filter that scheduled it.
-    func runDeadline(owner: Int?, _ body: DeadlineBody) {
+    func runTimer(owner: Int?, _ body: ExchangeTimerBody) {
         guard phase != .ended else { return }
         let exchange = exchange
         let call: () -> Void

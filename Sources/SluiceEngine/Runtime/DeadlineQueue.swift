@@ -1,18 +1,6 @@
 import SluiceFilterAPI
 import SluiceIO
 
-/// What a deadline's body runs through when it is due: the exchange that scheduled it, which runs the
-/// body as the filter that asked for it. Loop thread only.
-protocol DeadlineRunner: AnyObject {
-    func runDeadline(owner: Int?, _ body: DeadlineBody)
-}
-
-/// What a deadline runs: a plain body, or one its exchange is handed to (`Exchange.schedule`).
-enum DeadlineBody {
-    case plain(() -> Void)
-    case handing((Exchange) -> Void)
-}
-
 /// Every timer the filters of one worker's exchanges scheduled (`Exchange.schedule`), in one min-heap
 /// on one libevent timer armed for the earliest. Loop thread only.
 ///
@@ -26,44 +14,12 @@ enum DeadlineBody {
 /// nothing due and is armed for the earliest entry left. Entries due at one instant run in the order
 /// they were scheduled (or last moved); an entry scheduled or moved by a body waits for the next firing,
 /// so a body that reschedules itself at zero delay cannot hold the loop.
-final class DeadlineQueue {
-    /// One scheduled body: what an `ExchangeTimer` handle refers to. Pending while it is in the heap.
-    final class Entry: ExchangeTimerBackend {
-        fileprivate var due = MonotonicInstant(nanoseconds: 0)
-        /// The order of scheduling, for entries due at one instant.
-        fileprivate var order: UInt64 = 0
-        /// Where it sits in the heap; -1 when it is not pending.
-        fileprivate var slot = -1
-        /// The filter that scheduled it, by its index in the chain; nil for the engine's own.
-        fileprivate let owner: Int?
-        /// Dropped when its exchange ends (`ExchangeDeadlines.close`): a body often captures its
-        /// exchange, and the handle holding this entry often sits in that exchange's own state.
-        /// Nil: closed, and a handle's calls do nothing.
-        fileprivate var body: DeadlineBody?
-        /// Not retained: the exchange closes its entries when it ends or is freed, and only a pending
-        /// entry's runner is ever reached.
-        fileprivate unowned(unsafe) let runner: any DeadlineRunner
-        /// Strong: a filter may keep the handle past its exchange; the queue lives with its worker.
-        fileprivate let queue: DeadlineQueue
-
-        fileprivate init(owner: Int?, runner: any DeadlineRunner, body: DeadlineBody, queue: DeadlineQueue) {
-            self.owner = owner
-            self.runner = runner
-            self.body = body
-            self.queue = queue
-        }
-
-        var isPending: Bool { slot >= 0 }
-
-        func cancel() { queue.remove(self) }
-        func reschedule(after delay: Duration) { queue.arm(self, after: delay) }
-    }
-
+final class DeadlineQueue: ExchangeTimerHome {
     private let loop: EventLoop
     private let clock: any SluiceClock
-    /// Pending entries as a binary min-heap on (due, order); each knows its slot, so a cancel is a
+    /// Pending timers as a binary min-heap on (due, order); each knows its slot, so a cancel is a
     /// removal in place rather than a search.
-    @exclusivity(unchecked) private var heap: [Entry] = []
+    @exclusivity(unchecked) private var heap: [ExchangeTimer] = []
     @exclusivity(unchecked) private var timer: SluiceIO.Timer?
     /// The instant the libevent timer is armed for; nil while it is not armed.
     @exclusivity(unchecked) private var armedFor: MonotonicInstant?
@@ -77,18 +33,21 @@ final class DeadlineQueue {
     /// Entries pending, for tests and the worker's shutdown.
     var pendingCount: Int { heap.count }
 
-    /// A new entry that runs `body` through `runner` for filter `owner` after `delay`.
-    func schedule(after delay: Duration, owner: Int?, runner: any DeadlineRunner, _ body: DeadlineBody) -> Entry {
-        let entry = Entry(owner: owner, runner: runner, body: body, queue: self)
-        arm(entry, after: delay)
-        return entry
+    /// A new timer that runs `body` through `runner` for filter `owner` after `delay`.
+    func schedule(after delay: Duration, owner: Int?, runner: any ExchangeTimerRunner, _ body: ExchangeTimerBody) -> ExchangeTimer {
+        let timer = ExchangeTimer(home: self, owner: owner, runner: runner, body: body)
+        arm(timer, after: delay)
+        return timer
     }
 
-    /// Takes `entry` out of the queue for good: its body is dropped and its handle's calls do nothing.
-    func close(_ entry: Entry) {
-        remove(entry)
-        entry.body = nil
+    /// Takes `timer` out of the queue for good: its body is dropped and its handle's calls do nothing.
+    func close(_ timer: ExchangeTimer) {
+        remove(timer)
+        timer.body = nil
     }
+
+    func cancel(_ timer: ExchangeTimer) { remove(timer) }
+    func reschedule(_ timer: ExchangeTimer, after delay: Duration) { arm(timer, after: delay) }
 
     /// Drops every pending entry and disarms the libevent timer. When the worker stops.
     func closeAll() {
@@ -101,7 +60,7 @@ final class DeadlineQueue {
         armedFor = nil
     }
 
-    fileprivate func arm(_ entry: Entry, after delay: Duration) {
+    private func arm(_ entry: ExchangeTimer, after delay: Duration) {
         guard entry.body != nil else { return }
         let due = clock.now() + delay
         scheduled &+= 1
@@ -120,7 +79,7 @@ final class DeadlineQueue {
         armTimer(for: due, after: delay)
     }
 
-    fileprivate func remove(_ entry: Entry) {
+    private func remove(_ entry: ExchangeTimer) {
         let slot = entry.slot
         guard slot >= 0 else { return }
         entry.slot = -1
@@ -132,7 +91,7 @@ final class DeadlineQueue {
     }
 
     @inline(__always)
-    private static func before(_ a: Entry, _ b: Entry) -> Bool {
+    private static func before(_ a: ExchangeTimer, _ b: ExchangeTimer) -> Bool {
         a.due < b.due || (a.due == b.due && a.order < b.order)
     }
 
@@ -193,7 +152,7 @@ final class DeadlineQueue {
             remove(top)
             // A body that ran before in this firing may have closed this entry's exchange: then it
             // is no longer in the heap.
-            if let body = top.body { top.runner.runDeadline(owner: top.owner, body) }
+            if let body = top.body, let runner = top.runner { runner.runTimer(owner: top.owner, body) }
         }
         // A body may have armed the timer for an entry of its own, later than one left here.
         guard let next = heap.first, armedFor.map({ next.due < $0 }) ?? true else { return }

@@ -213,48 +213,6 @@ public final class Exchange: @unchecked Sendable {
     public var workerLoopLag: Duration { driver?.loopLag ?? .zero }
 }
 
-/// A timer owned by an exchange. Cancelled automatically when the exchange ends. Loop thread only.
-public final class ExchangeTimer {
-    private let backend: any ExchangeTimerBackend
-
-    /// A handle with actions of its own (a stand-in in a unit test).
-    public convenience init(cancel: @escaping () -> Void, reschedule: @escaping (Duration) -> Void = { _ in }) {
-        self.init(backend: ClosureTimerBackend(cancel: cancel, reschedule: reschedule))
-    }
-
-    /// A handle over the engine's timer.
-    package init(backend: any ExchangeTimerBackend) {
-        self.backend = backend
-    }
-
-    /// Stops the timer.
-    public func cancel() { backend.cancel() }
-    /// Arms the timer again to fire `delay` from now (whether it fired, was cancelled or is pending),
-    /// with the same body. An idle timeout re-armed on every event uses one timer, not one per event.
-    public func reschedule(after delay: Duration) { backend.reschedule(after: delay) }
-}
-
-/// What an `ExchangeTimer` stands for: the engine's entry in its exchange's deadlines, or a pair of
-/// closures. Loop thread only.
-package protocol ExchangeTimerBackend: AnyObject {
-    func cancel()
-    func reschedule(after delay: Duration)
-}
-
-/// An `ExchangeTimer` made of two closures (`ExchangeTimer.init(cancel:reschedule:)`).
-private final class ClosureTimerBackend: ExchangeTimerBackend {
-    private let cancelAction: () -> Void
-    private let rescheduleAction: (Duration) -> Void
-
-    init(cancel: @escaping () -> Void, reschedule: @escaping (Duration) -> Void) {
-        cancelAction = cancel
-        rescheduleAction = reschedule
-    }
-
-    func cancel() { cancelAction() }
-    func reschedule(after delay: Duration) { rescheduleAction(delay) }
-}
-
 /// Where an exchange's loop-thread work is sent from another thread (the engine's event loop).
 package protocol ExchangeLoop: AnyObject {
     func execute(_ body: @escaping @Sendable () -> Void)
