@@ -95,35 +95,32 @@ final class DeadlineQueue: ExchangeTimerHome {
         a.due < b.due || (a.due == b.due && a.order < b.order)
     }
 
+    // The sifts swap in place: moving an entry by copies took and dropped a reference per step.
     private func siftUp(_ start: Int) {
         var i = start
-        let moving = heap[i]
         while i > 0 {
             let parent = (i - 1) / 2
-            guard Self.before(moving, heap[parent]) else { break }
-            heap[i] = heap[parent]
+            guard Self.before(heap[i], heap[parent]) else { break }
+            heap.swapAt(i, parent)
             heap[i].slot = i
             i = parent
         }
-        heap[i] = moving
-        moving.slot = i
+        heap[i].slot = i
     }
 
     private func siftDown(_ start: Int) {
         var i = start
-        let moving = heap[i]
         let count = heap.count
         while true {
             var child = 2 * i + 1
             guard child < count else { break }
             if child + 1 < count, Self.before(heap[child + 1], heap[child]) { child += 1 }
-            guard Self.before(heap[child], moving) else { break }
-            heap[i] = heap[child]
+            guard Self.before(heap[child], heap[i]) else { break }
+            heap.swapAt(i, child)
             heap[i].slot = i
             i = child
         }
-        heap[i] = moving
-        moving.slot = i
+        heap[i].slot = i
     }
 
     private func armTimer(for due: MonotonicInstant, after delay: Duration) {

@@ -18,7 +18,11 @@ public struct SystemClock: SluiceClock {
     public func now() -> MonotonicInstant {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        return MonotonicInstant(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
+        // The monotonic clock's seconds and nanoseconds are never negative, and its seconds count
+        // from boot: the wrapping conversions cannot wrap, and skip the overflow checks of a call
+        // made several times per request.
+        return MonotonicInstant(nanoseconds: UInt64(truncatingIfNeeded: ts.tv_sec) &* 1_000_000_000
+                                    &+ UInt64(truncatingIfNeeded: ts.tv_nsec))
     }
 }
 
