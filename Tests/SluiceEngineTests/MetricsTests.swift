@@ -72,6 +72,28 @@ struct MetricsTests {
         #expect(m.value("sluice_stream_duration_seconds_count") == 0)
     }
 
+    /// A non-streamed body is read for its usage whether it arrives whole with its length (read
+    /// where it lies) or in pieces (kept until it ends): here chunked, its usage split across chunks.
+    @Test func usageOfAChunkedNonStreamedBodyIsReadWhenItEnds() throws {
+        let body = #"{"id":"c","choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#
+        let cut = body.index(body.startIndex, offsetBy: body.count - 30)
+        let pieces = [String(body[..<cut]), String(body[cut...])]
+        var response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for piece in pieces { response += String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n" }
+        response += "0\r\n\r\n"
+        let upstream = try CannedUpstream(response: Array(response.utf8))
+        defer { upstream.stop() }
+        let file = ProxyHarness.filterFile().replacingOccurrences(of: "{{upstream}}", with: "http://127.0.0.1:\(upstream.port)")
+        let proxy = try ProxyHarness(filterFile: file)
+        defer { proxy.stop() }
+        let answer = try TestClient.post(port: proxy.port, path: Self.chatPath, json: TestClient.chatRequest(stream: false))
+        #expect(answer.status == 200)
+        #expect(answer.bodyText == body)
+        let m = try proxy.metrics(within: .seconds(5)) { $0.value("sluice_requests_total") == 1 }
+        #expect(m.value("sluice_tokens_total", ["type": "completion", "source": "usage"]) == 3)
+        #expect(m.value("sluice_tokens_total", ["type": "prompt", "source": "usage"]) == 7)
+    }
+
     @Test func timeToFirstTokenLandsInTheBucketOfTheMocksDelay() throws {
         var slow = ProxyHarness.fastMock
         slow.timeToFirstToken = .milliseconds(300)

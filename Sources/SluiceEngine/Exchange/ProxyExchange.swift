@@ -621,7 +621,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
             processEvents(bytes)
             return
         }
-        tap?.keep(bytes)
+        tap?.keep(bytes, dialect: exchange.dialect)
         if headCommitted {
             send(bytes)
         } else {

@@ -17,9 +17,8 @@ final class ResponseTap {
     let readsEvents: Bool
     /// The stream's parser; nil unless `readsEvents`.
     @exclusivity(unchecked) private var parser: SSEParser?
-    /// A copy of a 2xx JSON body, read for its `usage` at the end; nil for other responses, or once
-    /// it outgrew `usageBodyLimit`.
-    @exclusivity(unchecked) private var jsonBody: [UInt8]?
+    /// A 2xx JSON body, read for its `usage`.
+    @exclusivity(unchecked) private var jsonBody = JSONBody.ignored
     /// `scan` is running: event hooks are being called.
     @exclusivity(unchecked) private var scanning = false
     /// Gaps between content events not yet added to the route's histogram, and that histogram.
@@ -42,14 +41,16 @@ final class ResponseTap {
             let events = Self.startsWithEventStream(bytes)
             return (events, !events && success && Self.mentionsJSON(bytes))
         }
+        let json: Bool
         if let ascii {
             readsEvents = ascii.events
-            if ascii.json { jsonBody = [] }
+            json = ascii.json
         } else {
             var lowercased = (head.headers["content-type"] ?? "").lowercased()
             readsEvents = lowercased.hasPrefix("text/event-stream")
-            if !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) }) { jsonBody = [] }
+            json = !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) })
         }
+        if json { jsonBody = .collecting([], whole: head.headers.integerValue("content-length")) }
         if readsEvents { parser = SSEParser() }
     }
 
@@ -96,19 +97,41 @@ final class ResponseTap {
         !scanning && parser?.hasPartialEvent == true
     }
 
-    /// Body bytes of a response that is not an SSE stream.
-    func keep(_ bytes: UnsafeRawBufferPointer) {
-        guard jsonBody != nil else { return }
-        if jsonBody!.count + bytes.count <= Self.usageBodyLimit {
-            jsonBody!.append(contentsOf: bytes)
-        } else {
-            jsonBody = nil
+    /// Body bytes of a response that is not an SSE stream, after the chunk hooks: `dialect` is the
+    /// exchange's as it will stand when the body ends.
+    func keep(_ bytes: UnsafeRawBufferPointer, dialect: StreamDialect) {
+        guard case .collecting(var kept, let whole) = jsonBody else { return }
+        if kept.isEmpty, bytes.count == whole, bytes.count <= Self.usageBodyLimit {
+            // The whole body in one read, as a short answer usually comes: read where it lies.
+            jsonBody = .read(LLMEventClassifier.usage(ofResponseBody: bytes.assumingMemoryBound(to: UInt8.self), dialect: dialect))
+            return
         }
+        guard kept.count + bytes.count <= Self.usageBodyLimit else {
+            jsonBody = .ignored
+            return
+        }
+        jsonBody = .ignored  // `kept` is the only reference while it grows: no copy.
+        kept.append(contentsOf: bytes)
+        jsonBody = .collecting(kept, whole: whole)
     }
 
     /// The usage of the whole non-streamed JSON body, when it had one (call once the body ended).
     func usage(dialect: StreamDialect) -> TokenUsage? {
-        jsonBody.flatMap { LLMEventClassifier.usage(ofResponseBody: $0, dialect: dialect) }
+        switch jsonBody {
+        case .ignored: nil
+        case .collecting(let kept, _): LLMEventClassifier.usage(ofResponseBody: kept, dialect: dialect)
+        case .read(let usage): usage
+        }
+    }
+
+    /// What the tap does with a non-streamed body.
+    private enum JSONBody {
+        /// Not read: not a 2xx JSON response, or larger than `usageBodyLimit`.
+        case ignored
+        /// Kept as it arrives, to be read when it ends; `whole` is its declared length, if any.
+        case collecting([UInt8], whole: Int?)
+        /// Read already, when the whole of it came in one read.
+        case read(TokenUsage?)
     }
 
     /// Parses the SSE events in `bytes`. For each event, in order: classifies it in the exchange's

@@ -49,11 +49,14 @@ public enum LLMEventClassifier {
     /// Anthropic's `usage` of a `message`. nil when the body has none or is not JSON. Pure and
     /// thread-safe.
     public static func usage(ofResponseBody body: [UInt8], dialect: StreamDialect) -> TokenUsage? {
-        body.withUnsafeBufferPointer { bytes in
-            switch dialect {
-            case .openai: usageOfOpenAIBody(bytes)
-            case .anthropic: classifyAnthropic(bytes, name: nil).usage
-            }
+        body.withUnsafeBufferPointer { usage(ofResponseBody: $0, dialect: dialect) }
+    }
+
+    /// `usage(ofResponseBody:dialect:)` of a body read in place.
+    package static func usage(ofResponseBody bytes: UnsafeBufferPointer<UInt8>, dialect: StreamDialect) -> TokenUsage? {
+        switch dialect {
+        case .openai: usageOfOpenAIBody(bytes)
+        case .anthropic: classifyAnthropic(bytes, name: nil).usage
         }
     }
 
