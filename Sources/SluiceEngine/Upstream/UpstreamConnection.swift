@@ -67,7 +67,7 @@ final class UpstreamConnection {
     }
 
     /// The response ended cleanly and the connection may carry another request.
-    var isReusable: Bool { socket.isOpen && responseKeepAlive && parser.isComplete && socket.inputLength == 0 }
+    var isReusable: Bool { socket.isOpen && responseKeepAlive && responseEnded && socket.inputLength == 0 }
 
     func markReused() { reuseCount += 1 }
 
