@@ -273,8 +273,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
             metrics.admissionWait.record(now.since(exchange.timings.start))
         }
         candidates = route.group.endpoints.map { e in
-            EndpointCandidate(id: e.id, group: e.group, url: e.url, host: e.host, port: e.port, index: e.index,
-                              activeStreams: worker.pool.active[e.id] ?? 0)
+            EndpointCandidate(names: e.candidateNames, port: e.port, index: e.index, activeStreams: worker.pool.active[e.id] ?? 0)
         }
         runSelectFilters(from: 0)
     }

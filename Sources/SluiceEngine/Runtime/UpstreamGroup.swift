@@ -19,6 +19,8 @@ final class UpstreamEndpoint: Sendable {
     /// The Host header the upstream gets.
     let authority: String
     let index: Int
+    /// Its names as every `EndpointCandidate` made for it shares them.
+    let candidateNames: EndpointNames
 
     init(id: String, group: String, url: String, host: String, port: Int, basePath: String, tls: TLSContext?,
          serverName: String?, authority: String, index: Int) {
@@ -32,6 +34,7 @@ final class UpstreamEndpoint: Sendable {
         self.serverName = serverName
         self.authority = authority
         self.index = index
+        self.candidateNames = EndpointNames(id: id, group: group, url: url, host: host)
     }
 
     /// How a client may hear of this endpoint: its group and its place in the group's list

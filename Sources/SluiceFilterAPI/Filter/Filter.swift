@@ -165,31 +165,3 @@ public struct ResponseChunk: Sendable {
     public init(bytes: [UInt8]) { self.bytes = bytes }
 }
 
-/// An endpoint an attempt may go to.
-public struct EndpointCandidate: Sendable, Equatable {
-    /// Stable identity across workers and reloads: "group/url".
-    public var id: String
-    /// The upstream group's name in the filter file.
-    public var group: String
-    /// The endpoint as written in the filter file (`http://…`, `https://…`, `mock://…`).
-    public var url: String
-    /// The host the engine connects to (a name is resolved without blocking the loop).
-    public var host: String
-    /// The TCP port.
-    public var port: Int
-    /// Position in the group's endpoint list.
-    public var index: Int
-    /// Streams in flight to this endpoint on this worker.
-    public var activeStreams: Int
-
-    /// A candidate built by hand (tests of a `selectUpstream` hook).
-    public init(id: String, group: String, url: String, host: String, port: Int, index: Int, activeStreams: Int) {
-        self.id = id
-        self.group = group
-        self.url = url
-        self.host = host
-        self.port = port
-        self.index = index
-        self.activeStreams = activeStreams
-    }
-}
