@@ -39,6 +39,9 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
     private let chain: CompiledChain
     private let clientVersion: HTTPVersion
     private let clientKeepAlive: Bool
+    /// The exchange's clock, held here: reaching it through the exchange copied the existential
+    /// at each reading.
+    private let clock: any SluiceClock
     /// Everything written to the client goes through it; it alone checks backpressure.
     @exclusivity(unchecked) private var client: ClientSide
     private var logger: Logger { worker.logger }
@@ -101,6 +104,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
         self.metrics = route.metrics
         self.clientVersion = clientVersion
         self.clientKeepAlive = clientKeepAlive
+        self.clock = exchange.clock
         self.incomingBody = RequestBody(framing: bodyFraming, bufferLimit: route.chain.requestBodyLimit, replayLimit: route.chain.replayLimit)
         self.client = ClientSide(socket: downstream.socket)
         self.runner = ChainRunner(names: route.chain.filterNames)
@@ -266,7 +270,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
 
     private func startAttempt() {
         exchange.attempt += 1
-        let now = exchange.clock.now()
+        let now = clock.now()
         exchange.timings.attemptStart = now
         if exchange.timings.admitted == nil {
             exchange.timings.admitted = now
@@ -345,7 +349,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
     func upstreamConnected(_ connection: UpstreamConnection) {
         connectTimer?.cancel()
         guard connection === upstream, phase == .connecting else { return }
-        let now = exchange.clock.now()
+        let now = clock.now()
         exchange.timings.upstreamConnected = now
         if let started = exchange.timings.attemptStart { metrics.upstreamConnect.record(now.since(started)) }
         phase = .waitingForHead
@@ -503,7 +507,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
 
     func upstreamHead(_ connection: UpstreamConnection, _ head: HTTPResponseHead) {
         guard connection === upstream, phase == .waitingForHead else { return }
-        let now = exchange.clock.now()
+        let now = clock.now()
         exchange.timings.responseHead = now
         if let connected = exchange.timings.upstreamConnected { metrics.upstreamResponseHead.record(now.since(connected)) }
         exchange.response = head
@@ -573,7 +577,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
                                 clientKeepAlive: keepAlive, passContentLength: !chain.rewritesBody)
             }
             exchange.headSent = true
-            exchange.timings.firstByteToClient = exchange.clock.now()
+            exchange.timings.firstByteToClient = clock.now()
         }
         if !heldBody.isEmpty {
             let held = heldBody
@@ -717,7 +721,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
         let blocked = client.send(bytes, highWatermark: exchange.currentHighWatermark)
         exchange.setBytesToClient(client.bytesWritten)
         guard blocked, let upstream else { return }
-        client.pause(at: exchange.clock.now(), lowWatermark: exchange.clientLowWatermark)
+        client.pause(at: clock.now(), lowWatermark: exchange.clientLowWatermark)
         downstream.drainWanted = true
         exchange.counters.clientPauses += 1
         upstream.setReading(false)
@@ -736,7 +740,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
     func clientDrained() {
         guard client.isPaused, phase != .ended else { return }
         downstream.drainWanted = false
-        exchange.counters.clientPausedTime += client.resume(at: exchange.clock.now())
+        exchange.counters.clientPausedTime += client.resume(at: clock.now())
         upstream?.setReading(true)
         var i = chain.filters.count - 1
         while i >= 0 {
@@ -844,7 +848,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
         applyResponseHeaders(to: &head)
         head.headers.set("x-request-id", exchange.id)
         exchange.headSent = true
-        exchange.timings.firstByteToClient = exchange.clock.now()
+        exchange.timings.firstByteToClient = clock.now()
         if incomingBody.complete || !downstream.isParsing {
             writeAnswer(head, body: body, requestRead: incomingBody.complete)
             finish(outcome, keepAlive: client.keepAlive)
@@ -899,7 +903,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
         if !racers.isEmpty { cancelRacers() }
         releaseActive()
         if let upstream { self.upstream = nil; upstream.abort() }
-        exchange.timings.end = exchange.clock.now()
+        exchange.timings.end = clock.now()
         // A pause still under way when the exchange ends counts up to the end.
         if client.isPaused { exchange.counters.clientPausedTime += client.endPause(at: exchange.timings.end!) }
         let filters = chain.filters
@@ -1109,7 +1113,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
                             clientKeepAlive: clientKeepAlive && downstream.keepAliveAllowed, passContentLength: false,
                             forComment: true)
             exchange.headSent = true
-            exchange.timings.firstByteToClient = exchange.clock.now()
+            exchange.timings.firstByteToClient = clock.now()
         }
         guard client.canAppendEvent else { return }
         // Events are forwarded as they arrive unless the chain rewrites them: when the client already
@@ -1166,7 +1170,7 @@ extension ProxyExchange {
             if answer == .keepUpstream { keep = true }
         }
         guard keep else { return false }
-        let now = exchange.clock.now()
+        let now = clock.now()
         detachment = ClientDetachment(bytesToClient: client.bytesWritten, at: now)
         if client.isPaused {
             exchange.counters.clientPausedTime += client.endPause(at: now)
@@ -1204,7 +1208,7 @@ extension ProxyExchange {
         exchange.response = head
         exchange.headSent = true
         exchange.isEventStream = head.headers["content-type"]?.lowercased().hasPrefix("text/event-stream") == true
-        exchange.timings.firstByteToClient = exchange.clock.now()
+        exchange.timings.firstByteToClient = clock.now()
         phase = .streaming
         return true
     }
@@ -1241,7 +1245,7 @@ extension ProxyExchange: RacingAttemptOwner {
         guard let chosen = route.group.pick(from: fresh, tried: []),
               let endpoint = route.group.endpoints.first(where: { $0.id == chosen.id }) else { return false }
         let racer = RacingAttempt(owner: self, candidate: chosen, endpoint: endpoint, loop: worker.loop, dialect: exchange.dialect,
-                                  connectTimeout: route.group.connectTimeout, startedAt: exchange.clock.now())
+                                  connectTimeout: route.group.connectTimeout, startedAt: clock.now())
         guard racer.start(method: exchange.request.method) else { return false }
         worker.pool.streamStarted(endpoint.id)
         exchange.triedEndpoints.append(chosen.id)
@@ -1255,7 +1259,7 @@ extension ProxyExchange: RacingAttemptOwner {
     func racerConnected(_ racer: RacingAttempt) {
         guard let connection = racer.connection else { return }
         racer.bodyFraming = writeRequest(on: connection)
-        racer.requestWritten(at: exchange.clock.now())
+        racer.requestWritten(at: clock.now())
     }
 
     func racerFailed(_ racer: RacingAttempt, _ error: ProxyError) {
