@@ -60,6 +60,9 @@ public final class Engine: @unchecked Sendable {
     private var mocks: [String: MockServer] = [:]
     private var signals: [SignalWatcher] = []
     private let version: Mutex<ChainVersion?> = Mutex(nil)
+    /// The number of `version`, stored after it: a worker reads it without the lock and takes the
+    /// lock only when it moved (`Worker.currentVersion`).
+    let versionNumber = Atomic<Int>(0)
     let activeExchanges = Atomic<Int>(0)
     let openConnections = Atomic<Int>(0)
     /// Client connections per address, for `limits.max_connections_per_ip`.
@@ -150,6 +153,7 @@ public final class Engine: @unchecked Sendable {
                                                   clock: options.clock, workers: options.workers, mockPorts: mockPorts, metrics: metrics,
                                                   sharedStore: try sharedStore(for: file, previous: nil))
         version.withLock { $0 = built }
+        versionNumber.store(built.number, ordering: .releasing)
         accessLog = AccessLog(spec: file.accessLog ?? options.accessLog, dropped: metrics.accessLogDropped)
 
         for (i, spec) in file.listeners.enumerated() {
@@ -330,9 +334,10 @@ public final class Engine: @unchecked Sendable {
         }
         listenerPorts = ports
         version.withLock { $0 = next }
+        versionNumber.store(next.number, ordering: .releasing)
         // Pools of endpoints the new file removed are closed now; streams using them go on.
         let endpoints = Set(next.groups.values.flatMap { $0.endpoints.map(\.id) })
-        for w in workers { w.loop.execute { w.pool.closeIdle(except: endpoints) } }
+        for w in workers { w.loop.execute { w.pool.closeIdle(except: endpoints); w.forgetReplacedVersion() } }
         return .success(next.number)
     }
 

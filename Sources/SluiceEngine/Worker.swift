@@ -13,7 +13,10 @@ final class Worker: @unchecked Sendable {
     /// The timers of this worker's exchanges, on one libevent timer.
     let deadlines: DeadlineQueue
     let logger: Logger
-    private unowned let engine: Engine
+    /// Not retained, and not a checked unowned reference either: the engine owns its workers and
+    /// stops them before it goes, and the checked kind cost a strong retain and release at each
+    /// reach, several per request.
+    private unowned(unsafe) let engine: Engine
     /// Listeners by their identity (see `Engine.listenerIdentity`).
     private var listeners: [String: Listener] = [:]
     private var connections: [ObjectIdentifier: DownstreamConnection] = [:]
@@ -67,7 +70,23 @@ final class Worker: @unchecked Sendable {
     }
 
     /// The chain version new exchanges start on.
-    var currentVersion: ChainVersion { engine.currentVersion }
+    /// The engine's current version, as new requests and connections take it. Loop thread: it is
+    /// kept here and fetched again (under the engine's lock) only when the engine's number moved,
+    /// since a lock per request was about a hundred instructions twice.
+    var currentVersion: ChainVersion {
+        let number = engine.versionNumber.load(ordering: .acquiring)
+        if let cachedVersion, cachedVersion.number == number { return cachedVersion }
+        let current = engine.currentVersion
+        cachedVersion = current
+        return current
+    }
+    @exclusivity(unchecked) private var cachedVersion: ChainVersion?
+
+    /// A reload replaced the version: the worker lets go of the one it kept, so an idle worker does
+    /// not hold the old filters and shared store alive until its next request. Loop thread.
+    func forgetReplacedVersion() {
+        cachedVersion = nil
+    }
 
     /// Binds a listener on this worker. Called before the loop runs, or on the loop thread.
     func listen(identity: String, name: String, socket: ListeningSocket, tls: TLSContext?) throws {
