@@ -19,10 +19,12 @@ public enum Decision: Sendable, Equatable {
     /// its status and JSON body (OpenAI or Anthropic shape, by `exchange.dialect`); after, an SSE
     /// error event in its dialect, and the connection ends. The upstream request, if any, is
     /// cancelled. The outcome names this filter in `Outcome.decidedBy`.
-    case reject(ProxyError)
+    // Indirect, like `.reply`: a decision is answered and copied on every hook of every request,
+    // and with these payloads inline it was over a hundred bytes; it is now one word.
+    indirect case reject(ProxyError)
     /// Stop and answer the client with this response instead of asking an upstream (request phases
     /// only). The engine sets `Content-Length` from `body` and adds `exchange.responseHeaders`.
-    case reply(HTTPResponseHead, body: [UInt8])
+    indirect case reply(HTTPResponseHead, body: [UInt8])
     /// Stop here without an answer. The filter must later call `exchange.resume(_:)` on the
     /// exchange's loop thread (or `resumeFromAnyThread` from any other thread), or the exchange waits
     /// until the client leaves or a timer ends it. Resuming with `.next` goes on with the filter
@@ -57,5 +59,6 @@ public enum EventDecision: Sendable, Equatable {
     /// (a streaming redaction releasing its held suffix before `[DONE]`). An empty list is `.modified`.
     case prepend([SSEEvent])
     /// End the stream with this error event, as `Decision.reject` does after the head was sent.
-    case fail(ProxyError)
+    // Indirect: an answer is copied for every event, and a `ProxyError` inline made it large.
+    indirect case fail(ProxyError)
 }
