@@ -623,10 +623,11 @@ final class AdmissionState: Sendable {
         /// The generation of the instance whose limits apply.
         var generation = 0
         var queue: AdmissionQueue<AdmissionFilter.Waiter>
-        /// Tickets holding a slot; `active` is their count.
-        var holders: Set<UInt64> = []
-        var active: Int { holders.count }
+        /// Also the tickets holding a slot: a ticket is a live stream of the estimator from `admit`
+        /// to `release` (one set kept, not two: each insert and remove hashes the ticket).
         var estimator = ThroughputEstimator()
+        /// Tickets holding a slot.
+        var active: Int { estimator.liveStreams }
         var nextTicket: UInt64 = 1
 
         init(limits: AdmissionFilter.Limits) {
@@ -681,15 +682,12 @@ final class AdmissionState: Sendable {
         }
 
         mutating func admit(_ ticket: UInt64, now: MonotonicInstant) {
-            holders.insert(ticket)
             estimator.streamStarted(ticket, at: now)
         }
 
         /// Frees the ticket's slot; false when it held none.
         mutating func release(_ ticket: UInt64, now: MonotonicInstant) -> Bool {
-            guard holders.remove(ticket) != nil else { return false }
             estimator.streamEnded(ticket, at: now)
-            return true
         }
 
         /// Takes out expired entries, then admits waiting ones while there is room.
