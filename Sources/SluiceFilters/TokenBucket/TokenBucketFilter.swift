@@ -117,6 +117,8 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     private let clock: any SluiceClock
     /// `sluice_rate_limited_total` for this instance.
     private let rateLimited: Counter
+    /// `RateLimit-Limit`, the capacity in whole tokens, formatted once: every answer carries it.
+    private let limitText: String
     /// Non-nil with `shared: true`: the buckets in Redis.
     let shared: SharedTokenBucket?
     /// Non-nil with `shared: { batch: N }`: the slices of the Redis buckets this instance holds.
@@ -141,6 +143,7 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         config.require("refill_per_second")
         let refill = config.double("refill_per_second", in: 0...1e12) ?? 0
         settings = TokenBucket.Settings(capacity: capacity, refillPerSecond: refill)
+        limitText = Self.decimal(settings.capacityTokens)
 
         mode = config.oneOf("mode", Mode.self, default: .requests)
         charge = config.oneOf("charge", ChargePoint.self, default: .request)
@@ -474,11 +477,11 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         guard !admission.admitted else {
             // An earlier filter's headers that report fewer remaining stay, and nothing is made.
             if !Self.earlierHeadersAreStricter(exchange, remaining: admission.remaining) {
-                Self.setRateLimitHeaders(admission, on: exchange)
+                setRateLimitHeaders(admission, on: exchange)
             }
             return .next
         }
-        let headers = Self.setRateLimitHeaders(admission, on: exchange)
+        let headers = setRateLimitHeaders(admission, on: exchange)
         let retryAfter = admission.retryAfter.map { max(1, TokenBucket.wholeSeconds(roundingUp: $0)) }
         rateLimited.increment()
         return .reject(ProxyError(.rateLimited, refusal(), source: .filter(name), retryAfterSeconds: retryAfter,
@@ -489,6 +492,8 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// instructions per header, three headers per request.
     private static func decimal(_ value: Int) -> String {
         guard value >= 0 else { return String(value) }
+        // `RateLimit-Reset` is a second or so while a bucket refills fast.
+        if value < smallDecimals.count { return smallDecimals[value] }
         var digits = 1
         var rest = value / 10
         while rest > 0 {
@@ -505,6 +510,9 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         }
     }
 
+    /// `decimal` of 0 to 99, made once.
+    private static let smallDecimals: [String] = (0..<100).map { String($0) }
+
     /// Whether an earlier filter set RateLimit-Remaining to at most `remaining`.
     private static func earlierHeadersAreStricter(_ exchange: Exchange, remaining: Int) -> Bool {
         guard !exchange.responseHeaders.isEmpty,
@@ -516,12 +524,15 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// Puts the RateLimit headers of `admission` into `exchange.responseHeaders` in place of any
     /// RateLimit-* an earlier filter set (the engine would otherwise send both), and returns them.
     @discardableResult
-    private static func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
+    private func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
         var headers: [(String, String)] = []
         headers.reserveCapacity(3)
-        headers.append(("RateLimit-Limit", decimal(admission.limit)))
-        headers.append(("RateLimit-Remaining", decimal(admission.remaining)))
-        if let reset = admission.reset { headers.append(("RateLimit-Reset", decimal(TokenBucket.wholeSeconds(roundingUp: reset)))) }
+        // The capacity is this filter's unless a reload changed the buckets' (older exchanges).
+        headers.append(("RateLimit-Limit", admission.limit == settings.capacityTokens ? limitText : Self.decimal(admission.limit)))
+        headers.append(("RateLimit-Remaining", Self.decimal(admission.remaining)))
+        if let reset = admission.reset {
+            headers.append(("RateLimit-Reset", Self.decimal(TokenBucket.wholeSeconds(roundingUp: reset))))
+        }
         if exchange.responseHeaders.isEmpty {
             exchange.responseHeaders = headers
         } else {
