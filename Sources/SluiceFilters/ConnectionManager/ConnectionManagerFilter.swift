@@ -329,15 +329,16 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// Ends the exchange at `max_age`, `remaining` from now.
     private func armMaxAge(_ exchange: Exchange, remaining: Duration?) {
-        guard let remaining, let maxAge else { return }
-        // Handed the exchange rather than capturing it: the body holds only this filter, which costs
-        // no allocation, and is dropped when the exchange ends.
-        exchange.schedule(after: remaining) { [self] exchange in endAtMaxAge(exchange, maxAge) }
+        guard let remaining, maxAge != nil else { return }
+        // Handed the exchange rather than capturing it: the body holds only this filter (not even
+        // `maxAge`, which it reads when it runs), which costs no allocation, and is dropped when
+        // the exchange ends.
+        exchange.schedule(after: remaining) { [self] exchange in endAtMaxAge(exchange) }
     }
 
     /// The `max_age` timer fired: ends the exchange if it still holds its place.
-    private func endAtMaxAge(_ exchange: Exchange, _ maxAge: Duration) {
-        guard let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), hold.holding else { return }
+    private func endAtMaxAge(_ exchange: Exchange) {
+        guard let maxAge, let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), hold.holding else { return }
         let error = maxAgeError(maxAge)
         hold.expired = error
         maxAgeReached.increment()
