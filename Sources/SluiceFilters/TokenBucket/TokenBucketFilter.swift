@@ -494,19 +494,18 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         guard value >= 0 else { return String(value) }
         // `RateLimit-Reset` is a second or so while a bucket refills fast.
         if value < smallDecimals.count { return smallDecimals[value] }
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        return String(unsafeUninitializedCapacity: digits) { buffer in
+        // The digits in one pass, from the end of a buffer on the stack (an Int has at most 19).
+        var space: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &space) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = bytes.count
             var rest = value
-            for index in stride(from: digits - 1, through: 0, by: -1) {
-                buffer[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            repeat {
+                start -= 1
+                bytes[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
                 rest /= 10
-            }
-            return digits
+            } while rest > 0
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
         }
     }
 
@@ -525,13 +524,16 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// RateLimit-* an earlier filter set (the engine would otherwise send both), and returns them.
     @discardableResult
     private func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
-        var headers: [(String, String)] = []
-        headers.reserveCapacity(3)
         // The capacity is this filter's unless a reload changed the buckets' (older exchanges).
-        headers.append(("RateLimit-Limit", admission.limit == settings.capacityTokens ? limitText : Self.decimal(admission.limit)))
-        headers.append(("RateLimit-Remaining", Self.decimal(admission.remaining)))
+        let limit = admission.limit == settings.capacityTokens ? limitText : Self.decimal(admission.limit)
+        let remaining = Self.decimal(admission.remaining)
+        // Literals: an array made at its size, rather than reserved and then appended to.
+        let headers: [(String, String)]
         if let reset = admission.reset {
-            headers.append(("RateLimit-Reset", Self.decimal(TokenBucket.wholeSeconds(roundingUp: reset))))
+            headers = [("RateLimit-Limit", limit), ("RateLimit-Remaining", remaining),
+                       ("RateLimit-Reset", Self.decimal(TokenBucket.wholeSeconds(roundingUp: reset)))]
+        } else {
+            headers = [("RateLimit-Limit", limit), ("RateLimit-Remaining", remaining)]
         }
         if exchange.responseHeaders.isEmpty {
             exchange.responseHeaders = headers
