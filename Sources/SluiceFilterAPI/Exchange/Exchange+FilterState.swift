@@ -98,26 +98,16 @@ struct FilterStates {
     mutating func keep(_ state: AnyObject, of slot: ExchangeStateSlot) {
         guard !released else { return }
         let entry = Entry(slot: ObjectIdentifier(slot), state: state)
-        if !place(slot.index, entry) { unindexed.append(entry) }
-    }
-
-    /// Puts `entry` at `index` if that place exists and is free; false otherwise.
-    private mutating func place(_ index: Int, _ entry: Entry) -> Bool {
-        func fill(_ place: inout Entry) -> Bool {
-            guard place.slot == nil else { return false }
-            place = entry
-            return true
-        }
-        switch index {
-        case 0: return fill(&places.0)
-        case 1: return fill(&places.1)
-        case 2: return fill(&places.2)
-        case 3: return fill(&places.3)
-        case 4: return fill(&places.4)
-        case 5: return fill(&places.5)
-        case 6: return fill(&places.6)
-        case 7: return fill(&places.7)
-        default: return false
+        switch slot.index {
+        case 0 where places.0.slot == nil: places.0 = entry
+        case 1 where places.1.slot == nil: places.1 = entry
+        case 2 where places.2.slot == nil: places.2 = entry
+        case 3 where places.3.slot == nil: places.3 = entry
+        case 4 where places.4.slot == nil: places.4 = entry
+        case 5 where places.5.slot == nil: places.5 = entry
+        case 6 where places.6.slot == nil: places.6 = entry
+        case 7 where places.7.slot == nil: places.7 = entry
+        default: unindexed.append(entry)
         }
     }
 
