@@ -434,7 +434,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             return core.arrive(key: clientKey, priority: AdmissionPriority(headerValue: exchange.request.headers[priorityHeader]),
                                waiter: Waiter(exchange: exchange, timeout: timeoutError), now: clock.now())
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
         switch arrival {
         case .admitted:
             state.metrics.admitted.increment()
@@ -482,7 +482,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             core.estimator.record(local.ticket, units: flushed, at: now)
             return core.queue.isEmpty ? Wakeups() : core.dispatch(now: now)
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
         return .pass
     }
 
@@ -514,7 +514,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             // An empty queue has nobody to admit or expire.
             return core.queue.isEmpty ? Wakeups() : core.dispatch(now: clock.now())
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
     }
 
     // MARK: - Waiting
@@ -544,7 +544,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
                     guard core.queue.contains(ticket) else { return (false, Wakeups()) }
                     return (true, core.dispatch(now: clock.now()))
                 }
-                wakeups.deliver(state.metrics)
+                state.deliver(wakeups)
                 if waiting { local.recheckTimer?.reschedule(after: Self.recheckInterval) }
             }
         }
@@ -709,6 +709,13 @@ final class AdmissionState: Sendable {
     init(limits: AdmissionFilter.Limits, metrics: AdmissionMetrics) {
         core = Mutex(Core(limits: limits))
         self.metrics = metrics
+    }
+
+    /// Wakes and counts what `wakeups` holds. Usually nothing: then it only looks, without handing
+    /// the metrics on (a copy of them retains and releases each of their series).
+    func deliver(_ wakeups: Wakeups) {
+        guard !wakeups.admitted.isEmpty || !wakeups.expired.isEmpty else { return }
+        wakeups.deliver(metrics)
     }
 
     /// Runs `body` under the lock, then publishes the queue length and the admitted count.
