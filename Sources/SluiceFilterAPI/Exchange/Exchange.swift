@@ -64,12 +64,13 @@ public final class Exchange: @unchecked Sendable {
     /// The worker that owns this exchange (0-based).
     public let worker: Int
 
-    /// Each filter's per-exchange state, by the filter's identity. A list searched in order: a chain
-    /// has a handful of filters, and hashing into a dictionary (which also grew from empty on every
-    /// exchange) cost several thousand instructions per request.
-    /// The first state kept there has a place of its own: a chain usually keys one by identity, and
-    /// a list of one cost an allocation per request.
+    /// The first filter's per-exchange state kept by the filter's identity (see `locals`), in a
+    /// place of its own: a chain usually keys one state that way, and a list of one cost an
+    /// allocation per request.
     @exclusivity(unchecked) private var firstLocal: (filter: ObjectIdentifier, state: AnyObject)?
+    /// The other filters' per-exchange states, by the filter's identity. A list searched in order: a
+    /// chain has a handful of filters, and hashing into a dictionary (which also grew from empty on
+    /// every exchange) cost several thousand instructions per request.
     @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
     /// The `StatefulFilter`s' states, at their `ExchangeStateSlot` indices (see `state(for:)`).
     @usableFromInline @exclusivity(unchecked) var filterStates = FilterStates()
