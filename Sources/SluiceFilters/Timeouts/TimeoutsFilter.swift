@@ -150,7 +150,11 @@ public final class TimeoutsFilter: StatefulFilter {
             return .reject(error)
         }
         watch.totalDue = exchange.timings.start + total
-        arm(watch, exchange, now: now)
+        // Armed no later than the connect deadline an attempt starting now would have. One usually
+        // does (selectUpstream follows), and then finds the timer due early enough rather than
+        // moving it earlier, a reschedule on the loop's timer queue per request. A timer that
+        // fires with nothing due is only armed again (`timerFired`).
+        arm(watch, exchange, now: now, by: settings.connect.map { now + $0 })
         return .next
     }
 
@@ -269,17 +273,19 @@ public final class TimeoutsFilter: StatefulFilter {
         arm(watch, exchange, now: now)
     }
 
-    /// Makes sure the timer fires by the earlier of the stage's and `total`'s deadlines. A timer due
-    /// by then already stays as it is. `now`: the clock's reading, when the caller has just taken it
-    /// (each reading is a call through the clock's existential).
-    private func arm(_ watch: Watch, _ exchange: Exchange, now: MonotonicInstant? = nil) {
-        let due: MonotonicInstant
+    /// Makes sure the timer fires by the earlier of the stage's and `total`'s deadlines (and by
+    /// `early`, when given, though nothing is due then). A timer due by then already stays as it
+    /// is. `now`: the clock's reading, when the caller has just taken it (each reading is a call
+    /// through the clock's existential).
+    private func arm(_ watch: Watch, _ exchange: Exchange, now: MonotonicInstant? = nil, by early: MonotonicInstant? = nil) {
+        var due: MonotonicInstant
         switch (watch.stageDue, watch.totalDue) {
         case (let stage?, let total?): due = min(stage, total)
         case (let stage?, nil): due = stage
         case (nil, let total?): due = total
         case (nil, nil): return
         }
+        if let early { due = min(due, early) }
         if let armed = watch.timerDue, armed <= due { return }
         watch.timerDue = due
         let left = due.since(now ?? exchange.clock.now())
