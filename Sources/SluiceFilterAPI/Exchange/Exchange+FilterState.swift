@@ -35,61 +35,85 @@ extension Exchange {
     }
 }
 
-/// The states of an exchange's `StatefulFilter`s: at their slot's index when the chain gave them
-/// one, else (a filter outside any chain, or in a second one) in a short list searched by slot.
+/// The states of an exchange's `StatefulFilter`s. The first eight indices a chain gives its
+/// stateful filters (`ExchangeStateSlot`) have a place inside the exchange itself: keeping a state
+/// allocates nothing besides the state, finding it is a switch, and the exchange's end releases
+/// the places in one assignment (the list of states these places replace cost an allocation, and
+/// about a thousand instructions, per request). A state whose filter has no index (it is outside
+/// any chain), an index past the places, or whose place holds another chain's filter's state, goes
+/// into a short list searched by slot.
 @usableFromInline
 struct FilterStates {
+    /// One place: the slot of the filter whose state it holds, and the state; both nil while free.
     @usableFromInline
     struct Entry {
-        @usableFromInline let slot: ObjectIdentifier
-        @usableFromInline let state: AnyObject
+        @usableFromInline var slot: ObjectIdentifier?
+        @usableFromInline var state: AnyObject?
+
+        @usableFromInline init(slot: ObjectIdentifier? = nil, state: AnyObject? = nil) {
+            self.slot = slot
+            self.state = state
+        }
     }
 
-    @usableFromInline var indexed: [Entry?] = []
+    @usableFromInline var places: (Entry, Entry, Entry, Entry, Entry, Entry, Entry, Entry) =
+        (Entry(), Entry(), Entry(), Entry(), Entry(), Entry(), Entry(), Entry())
     private var unindexed: [Entry] = []
     private var released = false
 
     @usableFromInline init() {}
 
-    /// The state kept at `index` for `slot`, if the entry there is that slot's.
+    // The two lookups below change nothing, but are `mutating` so that the exchange hands them
+    // its states in place: a non-mutating call on the exchange's member reads a copy of the
+    // struct, which retains and releases every state in it.
+
+    /// The state kept at `index` for `slot`, if the place there is that slot's.
     @inlinable
-    func state(at index: Int, of slot: ExchangeStateSlot) -> AnyObject? {
-        guard index >= 0, index < indexed.count, let entry = indexed[index], entry.slot == ObjectIdentifier(slot) else { return nil }
-        return entry.state
+    mutating func state(at index: Int, of slot: ExchangeStateSlot) -> AnyObject? {
+        let key = ObjectIdentifier(slot)
+        switch index {
+        case 0: return places.0.slot == key ? places.0.state : nil
+        case 1: return places.1.slot == key ? places.1.state : nil
+        case 2: return places.2.slot == key ? places.2.state : nil
+        case 3: return places.3.slot == key ? places.3.state : nil
+        case 4: return places.4.slot == key ? places.4.state : nil
+        case 5: return places.5.slot == key ? places.5.state : nil
+        case 6: return places.6.slot == key ? places.6.state : nil
+        case 7: return places.7.slot == key ? places.7.state : nil
+        default: return nil
+        }
     }
 
-    /// The state kept for `slot` outside its index, if any.
+    /// The state kept for `slot` outside its place, if any.
     @usableFromInline
-    func searched(_ slot: ExchangeStateSlot) -> AnyObject? {
+    mutating func searched(_ slot: ExchangeStateSlot) -> AnyObject? {
+        guard !unindexed.isEmpty else { return nil }
         let key = ObjectIdentifier(slot)
         for entry in unindexed where entry.slot == key { return entry.state }
         return nil
     }
 
-    /// Keeps `state` for `slot`: at its index when that place is free, else in the searched list.
+    /// Keeps `state` for `slot`: in its place when it has a free one, else in the searched list.
     /// Nothing is kept once the states were released.
     mutating func keep(_ state: AnyObject, of slot: ExchangeStateSlot) {
         guard !released else { return }
         let entry = Entry(slot: ObjectIdentifier(slot), state: state)
-        let index = slot.index
-        guard index >= 0 else { return unindexed.append(entry) }
-        if index >= indexed.count {
-            // Room for a chain's stateful filters at once (a chain has a handful): growing one slot
-            // at a time, through the generic append of a repeated nil, cost about 500 instructions
-            // per state made.
-            if indexed.isEmpty { indexed.reserveCapacity(Swift.max(8, index + 1)) }
-            while indexed.count <= index { indexed.append(nil) }
-        }
-        if indexed[index] == nil {
-            indexed[index] = entry
-        } else {
-            unindexed.append(entry)
+        switch slot.index {
+        case 0 where places.0.slot == nil: places.0 = entry
+        case 1 where places.1.slot == nil: places.1 = entry
+        case 2 where places.2.slot == nil: places.2 = entry
+        case 3 where places.3.slot == nil: places.3 = entry
+        case 4 where places.4.slot == nil: places.4 = entry
+        case 5 where places.5.slot == nil: places.5 = entry
+        case 6 where places.6.slot == nil: places.6 = entry
+        case 7 where places.7.slot == nil: places.7 = entry
+        default: unindexed.append(entry)
         }
     }
 
     mutating func release() {
         released = true
-        indexed = []
-        unindexed = []
+        places = (Entry(), Entry(), Entry(), Entry(), Entry(), Entry(), Entry(), Entry())
+        if !unindexed.isEmpty { unindexed = [] }
     }
 }

@@ -64,9 +64,13 @@ public final class Exchange: @unchecked Sendable {
     /// The worker that owns this exchange (0-based).
     public let worker: Int
 
-    /// Each filter's per-exchange state, by the filter's identity. A list searched in order: a chain
-    /// has a handful of filters, and hashing into a dictionary (which also grew from empty on every
-    /// exchange) cost several thousand instructions per request.
+    /// The first filter's per-exchange state kept by the filter's identity (see `locals`), in a
+    /// place of its own: a chain usually keys one state that way, and a list of one cost an
+    /// allocation per request.
+    @exclusivity(unchecked) private var firstLocal: (filter: ObjectIdentifier, state: AnyObject)?
+    /// The other filters' per-exchange states, by the filter's identity. A list searched in order: a
+    /// chain has a handful of filters, and hashing into a dictionary (which also grew from empty on
+    /// every exchange) cost several thousand instructions per request.
     @exclusivity(unchecked) private var locals: [(filter: ObjectIdentifier, state: AnyObject)] = []
     /// The `StatefulFilter`s' states, at their `ExchangeStateSlot` indices (see `state(for:)`).
     @usableFromInline @exclusivity(unchecked) var filterStates = FilterStates()
@@ -122,6 +126,22 @@ public final class Exchange: @unchecked Sendable {
     /// `local(for:_:)` for the built-in filters that still key state by an object's identity.
     package func untypedLocal<State: AnyObject>(for filter: AnyObject, _ create: () -> State) -> State {
         let key = ObjectIdentifier(filter)
+        if let first = firstLocal, first.filter == key {
+            if let existing = Self.cast(first.state, to: State.self) { return existing }
+            let made = create()
+            firstLocal = (key, made)
+            return made
+        }
+        if firstLocal == nil {
+            let made = create()
+            // (Unless `create` kept a state of its own meanwhile: then this one goes to the list.)
+            if firstLocal == nil {
+                firstLocal = (key, made)
+                return made
+            }
+            locals.append((key, made))
+            return made
+        }
         let index = locals.firstIndex { $0.filter == key }
         if let index, let existing = Self.cast(locals[index].state, to: State.self) { return existing }
         let made = create()
@@ -137,6 +157,7 @@ public final class Exchange: @unchecked Sendable {
     /// `existingLocal(for:as:)` for the built-in filters that still key state by an object's identity.
     package func existingUntypedLocal<State: AnyObject>(for filter: AnyObject, as type: State.Type = State.self) -> State? {
         let key = ObjectIdentifier(filter)
+        if let first = firstLocal, first.filter == key { return Self.cast(first.state, to: State.self) }
         for entry in locals where entry.filter == key { return Self.cast(entry.state, to: State.self) }
         return nil
     }

@@ -434,7 +434,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             return core.arrive(key: clientKey, priority: AdmissionPriority(headerValue: exchange.request.headers[priorityHeader]),
                                waiter: Waiter(exchange: exchange, timeout: timeoutError), now: clock.now())
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
         switch arrival {
         case .admitted:
             state.metrics.admitted.increment()
@@ -482,7 +482,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             core.estimator.record(local.ticket, units: flushed, at: now)
             return core.queue.isEmpty ? Wakeups() : core.dispatch(now: now)
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
         return .pass
     }
 
@@ -514,7 +514,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
             // An empty queue has nobody to admit or expire.
             return core.queue.isEmpty ? Wakeups() : core.dispatch(now: clock.now())
         }
-        wakeups.deliver(state.metrics)
+        state.deliver(wakeups)
     }
 
     // MARK: - Waiting
@@ -544,7 +544,7 @@ public final class AdmissionFilter: SharedLimitFilter, StatefulFilter {
                     guard core.queue.contains(ticket) else { return (false, Wakeups()) }
                     return (true, core.dispatch(now: clock.now()))
                 }
-                wakeups.deliver(state.metrics)
+                state.deliver(wakeups)
                 if waiting { local.recheckTimer?.reschedule(after: Self.recheckInterval) }
             }
         }
@@ -623,10 +623,11 @@ final class AdmissionState: Sendable {
         /// The generation of the instance whose limits apply.
         var generation = 0
         var queue: AdmissionQueue<AdmissionFilter.Waiter>
-        /// Tickets holding a slot; `active` is their count.
-        var holders: Set<UInt64> = []
-        var active: Int { holders.count }
+        /// Also the tickets holding a slot: a ticket is a live stream of the estimator from `admit`
+        /// to `release` (one set kept, not two: each insert and remove hashes the ticket).
         var estimator = ThroughputEstimator()
+        /// Tickets holding a slot.
+        var active: Int { estimator.liveStreams }
         var nextTicket: UInt64 = 1
 
         init(limits: AdmissionFilter.Limits) {
@@ -681,15 +682,12 @@ final class AdmissionState: Sendable {
         }
 
         mutating func admit(_ ticket: UInt64, now: MonotonicInstant) {
-            holders.insert(ticket)
             estimator.streamStarted(ticket, at: now)
         }
 
         /// Frees the ticket's slot; false when it held none.
         mutating func release(_ ticket: UInt64, now: MonotonicInstant) -> Bool {
-            guard holders.remove(ticket) != nil else { return false }
             estimator.streamEnded(ticket, at: now)
-            return true
         }
 
         /// Takes out expired entries, then admits waiting ones while there is room.
@@ -711,6 +709,13 @@ final class AdmissionState: Sendable {
     init(limits: AdmissionFilter.Limits, metrics: AdmissionMetrics) {
         core = Mutex(Core(limits: limits))
         self.metrics = metrics
+    }
+
+    /// Wakes and counts what `wakeups` holds. Usually nothing: then it only looks, without handing
+    /// the metrics on (a copy of them retains and releases each of their series).
+    func deliver(_ wakeups: Wakeups) {
+        guard !wakeups.admitted.isEmpty || !wakeups.expired.isEmpty else { return }
+        wakeups.deliver(metrics)
     }
 
     /// Runs `body` under the lock, then publishes the queue length and the admitted count.

@@ -68,8 +68,8 @@ public struct ThroughputEstimator: Sendable {
 
     /// Registers a live stream. Starting a stream that is live already does nothing.
     public mutating func streamStarted(_ id: StreamID, at now: MonotonicInstant) {
-        guard streams[id] == nil else { return }
-        streams[id] = Stream(updated: now)
+        // One lookup (it hashes the id) for a new stream, the usual case: a live one is put back.
+        if let live = streams.updateValue(Stream(updated: now), forKey: id) { streams[id] = live }
     }
 
     /// Adds `units` the stream produced at `now`. Ignored for streams that are not live, and for
@@ -97,9 +97,11 @@ public struct ThroughputEstimator: Sendable {
         streams[id] = stream
     }
 
-    /// Removes the stream and its share of the total at once.
-    public mutating func streamEnded(_ id: StreamID, at now: MonotonicInstant) {
-        guard let stream = streams.removeValue(forKey: id) else { return }
+    /// Removes the stream and its share of the total at once. Returns false, changing nothing, when
+    /// the stream was not live.
+    @discardableResult
+    public mutating func streamEnded(_ id: StreamID, at now: MonotonicInstant) -> Bool {
+        guard let stream = streams.removeValue(forKey: id) else { return false }
         if stream.measured {
             measuredStreams -= 1
             warming.remove(id)
@@ -111,6 +113,7 @@ public struct ThroughputEstimator: Sendable {
             total = 0
         }
         total = max(0, total)
+        return true
     }
 
     /// The live streams' combined rate at `now`, in units per second.

@@ -80,16 +80,42 @@ public final class CircuitBreakerFilter: StatefulFilter {
     fileprivate struct PendingAttempt {
         /// Endpoints tried before this attempt; the attempt's own endpoint is the next one the engine records.
         var triedBefore: Int
-        /// The tickets of the endpoints the attempt may use (a probe's included). A list: an attempt
-        /// has a few candidates, and settling looks up one or two of them.
-        var tickets: [(endpoint: String, ticket: CircuitBreaker.Ticket)]
+        /// The tickets of the endpoints the attempt may use (a probe's included).
+        var tickets: AttemptTickets
         /// The endpoint whose probe place this attempt holds.
         var probe: String?
         /// Content events before the first error event the upstream sent, once one came.
         var errorAfterContentEvents: Int?
 
         func ticket(of endpoint: String) -> CircuitBreaker.Ticket? {
-            tickets.first { $0.endpoint == endpoint }?.ticket
+            tickets.ticket(of: endpoint)
+        }
+    }
+
+    /// The tickets of one attempt's candidates, by endpoint. A list: an attempt has a few
+    /// candidates, and settling looks up one or two of them. The first is kept apart from the rest,
+    /// since an attempt usually has one candidate and a list of one cost an allocation per request.
+    fileprivate struct AttemptTickets {
+        private var first: (endpoint: String, ticket: CircuitBreaker.Ticket)?
+        private var rest: [(endpoint: String, ticket: CircuitBreaker.Ticket)] = []
+
+        mutating func append(_ endpoint: String, _ ticket: CircuitBreaker.Ticket) {
+            if first == nil {
+                first = (endpoint, ticket)
+            } else {
+                rest.append((endpoint, ticket))
+            }
+        }
+
+        func ticket(of endpoint: String) -> CircuitBreaker.Ticket? {
+            if let first, first.endpoint == endpoint { return first.ticket }
+            return rest.first { $0.endpoint == endpoint }?.ticket
+        }
+
+        /// Drops `endpoint`'s ticket.
+        mutating func remove(_ endpoint: String) {
+            rest.removeAll { $0.endpoint == endpoint }
+            if first?.endpoint == endpoint { first = rest.isEmpty ? nil : rest.removeFirst() }
         }
     }
 
@@ -195,17 +221,16 @@ public final class CircuitBreakerFilter: StatefulFilter {
     public func selectUpstream(_ exchange: Exchange, _ candidates: inout [EndpointCandidate]) -> Decision {
         sharedState?.remember(group: exchange.route.upstreamGroup, candidates: candidates)
         let attempts = exchange.state(for: self)
-        if let abandoned = attempts.pending {
+        if let abandoned = attempts.pending.take() {
             // A later filter started this attempt without an error or a head reaching this filter
             // for the last one (it retried a response it held back): judge what was seen.
-            settle(exchange, abandoned.errorAfterContentEvents.flatMap(cutStream(afterContentEvents:)))
+            record(abandoned.errorAfterContentEvents.flatMap(cutStream(afterContentEvents:)), for: abandoned, exchange)
         }
         guard !candidates.isEmpty else { return .next }
         let now = clock.now()
         let tried = exchange.triedEndpoints
         let settings = settings
-        var tickets: [(endpoint: String, ticket: CircuitBreaker.Ticket)] = []
-        tickets.reserveCapacity(candidates.count)
+        var tickets = AttemptTickets()
         // The candidates kept, made only once one is left out (usually every breaker is closed).
         var kept: [EndpointCandidate]?
         var probe: EndpointCandidate?
@@ -218,11 +243,11 @@ public final class CircuitBreakerFilter: StatefulFilter {
                 var keep = false
                 switch list[position].check(at: now, settings) {
                 case .closed(let ticket):
-                    tickets.append((id, ticket))
+                    tickets.append(id, ticket)
                     keep = true
                 case .probeAvailable where probe == nil && !tried.contains(id):
                     if case .admitted(let ticket) = list[position].admit(at: now, settings) {
-                        tickets.append((id, ticket))
+                        tickets.append(id, ticket)
                         probe = candidates[offset]
                     }
                 case .probeAvailable:
@@ -283,7 +308,7 @@ public final class CircuitBreakerFilter: StatefulFilter {
     public func onAttemptDropped(_ exchange: Exchange, _ endpoint: EndpointCandidate, _ error: ProxyError?) {
         guard let attempts = exchange.existingState(for: self), var pending = attempts.pending,
               let ticket = pending.ticket(of: endpoint.id) else { return }
-        pending.tickets.removeAll { $0.endpoint == endpoint.id }
+        pending.tickets.remove(endpoint.id)
         if pending.probe == endpoint.id { pending.probe = nil }
         attempts.pending = pending
         let result: CircuitBreaker.Result? = error.map(Self.blamesUpstream) == true ? .failure : nil
@@ -304,7 +329,7 @@ public final class CircuitBreakerFilter: StatefulFilter {
     }
 
     public func onComplete(_ exchange: Exchange, _ outcome: Outcome) {
-        guard exchange.existingState(for: self)?.pending != nil else { return }
+        guard let attempts = exchange.existingState(for: self), let pending = attempts.pending.take() else { return }
         let result: CircuitBreaker.Result?
         switch outcome.kind {
         case .upstreamError:
@@ -328,7 +353,7 @@ public final class CircuitBreakerFilter: StatefulFilter {
         case .rejected, .clientGone:
             result = nil
         }
-        settle(exchange, result)
+        record(result, for: pending, exchange)
     }
 
     // MARK: - Judging
@@ -336,8 +361,13 @@ public final class CircuitBreakerFilter: StatefulFilter {
     /// Records `result` for the pending attempt, against the endpoint it used, and gives back a
     /// probe place it held but did not use. Does nothing when no attempt is pending.
     private func settle(_ exchange: Exchange, _ result: CircuitBreaker.Result?) {
-        guard let attempts = exchange.existingState(for: self), let pending = attempts.pending else { return }
-        attempts.pending = nil
+        // Taken out rather than copied and cleared: a copy retains and releases all it holds.
+        guard let attempts = exchange.existingState(for: self), let pending = attempts.pending.take() else { return }
+        record(result, for: pending, exchange)
+    }
+
+    /// Records `result` for `pending`, taken out of the exchange's state, as `settle` describes.
+    private func record(_ result: CircuitBreaker.Result?, for pending: PendingAttempt, _ exchange: Exchange) {
         // The engine appends the endpoint it picked to `triedEndpoints`; when it picked none (a
         // later filter refused, or left no candidate) the attempt never went out.
         let tried = exchange.triedEndpoints

@@ -158,8 +158,10 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
         }
         // The engine runs onRequest once per exchange; should it run again, the exchange keeps one slot.
         if hold?.holding == true { return .next }
-        if let expired = expiredError(exchange) { return .reject(expired) }
-        guard let store else { return admitLocally(exchange, remaining: remaining(exchange)) }
+        // The age answers both questions from one reading of the clock (a call through its existential).
+        let age = self.age(of: exchange)
+        if let expired = expiredError(age: age) { return .reject(expired) }
+        guard let store else { return admitLocally(exchange, remaining: remaining(age: age)) }
         if let blocks {
             // Batch mode: a free slot of the block answers without a round trip.
             let client = sharedClient(exchange, store)
@@ -285,13 +287,29 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// The `max_age` error when the exchange is already older than it (it waited in an earlier filter).
     private func expiredError(_ exchange: Exchange) -> ProxyError? {
-        guard let maxAge, exchange.clock.now().since(exchange.timings.start) >= maxAge else { return nil }
+        expiredError(age: age(of: exchange))
+    }
+
+    /// The `max_age` error when `age` (from `age(of:)`) is past it.
+    private func expiredError(age: Duration?) -> ProxyError? {
+        guard let maxAge, let age, age >= maxAge else { return nil }
         return maxAgeError(maxAge)
+    }
+
+    /// How long ago the exchange started, read now; nil without `max_age`, which alone needs it.
+    private func age(of exchange: Exchange) -> Duration? {
+        maxAge == nil ? nil : exchange.clock.now().since(exchange.timings.start)
     }
 
     /// What is left of `max_age` for the exchange (none once past it); nil without one.
     private func remaining(_ exchange: Exchange) -> Duration? {
-        maxAge.map { max(.zero, $0 - exchange.clock.now().since(exchange.timings.start)) }
+        remaining(age: age(of: exchange))
+    }
+
+    /// What is left of `max_age` at `age` (from `age(of:)`); nil without one.
+    private func remaining(age: Duration?) -> Duration? {
+        guard let maxAge, let age else { return nil }
+        return max(.zero, maxAge - age)
     }
 
     /// Takes a slot in this instance's own table (unshared, or `on_failure: local`).
@@ -329,15 +347,16 @@ public final class ConnectionManagerFilter: SharedLimitFilter {
 
     /// Ends the exchange at `max_age`, `remaining` from now.
     private func armMaxAge(_ exchange: Exchange, remaining: Duration?) {
-        guard let remaining, let maxAge else { return }
-        // Handed the exchange rather than capturing it: the body holds only this filter, which costs
-        // no allocation, and is dropped when the exchange ends.
-        exchange.schedule(after: remaining) { [self] exchange in endAtMaxAge(exchange, maxAge) }
+        guard let remaining, maxAge != nil else { return }
+        // Handed the exchange rather than capturing it: the body holds only this filter (not even
+        // `maxAge`, which it reads when it runs), which costs no allocation, and is dropped when
+        // the exchange ends.
+        exchange.schedule(after: remaining) { [self] exchange in endAtMaxAge(exchange) }
     }
 
     /// The `max_age` timer fired: ends the exchange if it still holds its place.
-    private func endAtMaxAge(_ exchange: Exchange, _ maxAge: Duration) {
-        guard let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), hold.holding else { return }
+    private func endAtMaxAge(_ exchange: Exchange) {
+        guard let maxAge, let hold = exchange.existingUntypedLocal(for: self, as: Hold.self), hold.holding else { return }
         let error = maxAgeError(maxAge)
         hold.expired = error
         maxAgeReached.increment()

@@ -48,11 +48,24 @@ public struct ConnectionSlots: Sendable, Equatable {
     /// A limit already exceeded (it was lowered by a reload) admits nothing until enough slots
     /// are released to go below it.
     public mutating func acquire(_ key: String, within limits: Limits) -> Admission {
-        let held = perKey[key] ?? 0
-        if let perClient = limits.perClient, held >= perClient { return .clientFull }
-        if let global = limits.global, active >= global { return .globalFull }
-        perKey[key] = held + 1
-        active += 1
+        let globalFull = limits.global.map { active >= $0 } ?? false
+        // One lookup for the check and the take (each lookup hashes the key): the count is checked
+        // and changed in place, in an entry the lookup makes for a key that held nothing.
+        let answer = Self.take(&perKey[key, default: 0], perClient: limits.perClient, globalFull: globalFull)
+        if answer == .admitted {
+            active += 1
+        } else if let index = perKey.index(forKey: key), perKey.values[index] == 0 {
+            // Refused: a key that held nothing keeps no entry.
+            perKey.remove(at: index)
+        }
+        return answer
+    }
+
+    /// Adds one to `held` unless a limit refuses, the per-client limit first.
+    private static func take(_ held: inout Int, perClient: Int?, globalFull: Bool) -> Admission {
+        if let perClient, held >= perClient { return .clientFull }
+        if globalFull { return .globalFull }
+        held += 1
         return .admitted
     }
 
@@ -60,11 +73,12 @@ public struct ConnectionSlots: Sendable, Equatable {
     /// never go below zero, whatever a caller does wrong.
     @discardableResult
     public mutating func release(_ key: String) -> Bool {
-        guard let held = perKey[key] else { return false }
-        if held <= 1 {
-            perKey[key] = nil
+        // One lookup: the entry is changed or removed through its index.
+        guard let index = perKey.index(forKey: key) else { return false }
+        if perKey.values[index] <= 1 {
+            perKey.remove(at: index)
         } else {
-            perKey[key] = held - 1
+            perKey.values[index] -= 1
         }
         active -= 1
         return true

@@ -91,6 +91,8 @@ public final class RetryFilter: StatefulFilter {
     public let holdUntilFirstToken: Bool
     public let holdMax: Duration
     private let box: BudgetBox
+    /// From the lowest to the highest of `statuses` (empty when there are none).
+    private let retriedStatusRange: Range<Int>
 
     public var requestReplayLimit: Int? { replayLimit }
     public var wantsEvents: Bool { holdUntilFirstToken }
@@ -110,6 +112,7 @@ public final class RetryFilter: StatefulFilter {
         }
         backoff = Backoff(base: base, maximum: maximum)
         statuses = Set(Self.readStatuses(config) ?? Self.defaultStatuses)
+        retriedStatusRange = (statuses.min() ?? 0)..<((statuses.max() ?? -1) + 1)
         retryAfterMax = config.duration("retry_after_max", default: .seconds(5), in: .zero...(.seconds(600)))
         budgetLimits = ShareBudget.Limits(ratio: config.double("budget_ratio", default: 0.2, in: 0...1),
                                           minimum: config.int("budget_min", default: 3, in: 0...1_000_000))
@@ -156,7 +159,8 @@ public final class RetryFilter: StatefulFilter {
         let state = exchange.state(for: self)
         stopHolding(state)
         guard let response = exchange.response, !exchange.headSent else { return .next }
-        if statuses.contains(response.status) {
+        // The range first: a success needs no hashing into the set.
+        if retriedStatusRange.contains(response.status), statuses.contains(response.status) {
             let retryAfter = Self.retryAfter(response.headers["retry-after"])
             guard let delay = retryDelay(exchange, retryAfter: retryAfter) else { return .next }
             return .retry(after: delay)

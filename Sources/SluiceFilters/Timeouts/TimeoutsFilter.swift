@@ -141,7 +141,8 @@ public final class TimeoutsFilter: StatefulFilter {
     public func onRequest(_ exchange: Exchange) -> Decision {
         let watch = exchange.state(for: self)
         guard let total = settings.total else { return .next }
-        let elapsed = exchange.clock.now().since(exchange.timings.start)
+        let now = exchange.clock.now()
+        let elapsed = now.since(exchange.timings.start)
         guard elapsed < total else {
             let error = totalError(total)
             watch.totalExpired = error
@@ -149,7 +150,11 @@ public final class TimeoutsFilter: StatefulFilter {
             return .reject(error)
         }
         watch.totalDue = exchange.timings.start + total
-        arm(watch, exchange)
+        // Armed no later than the connect deadline an attempt starting now would have. One usually
+        // does (selectUpstream follows), and then finds the timer due early enough rather than
+        // moving it earlier, a reschedule on the loop's timer queue per request. A timer that
+        // fires with nothing due is only armed again (`timerFired`).
+        arm(watch, exchange, now: now, by: settings.connect.map { now + $0 })
         return .next
     }
 
@@ -160,7 +165,8 @@ public final class TimeoutsFilter: StatefulFilter {
         watch.attempt = exchange.attempt
         // A new attempt has nothing to keep alive until its own head is out.
         stopHeartbeat(watch)
-        enter(.connect, at: exchange.clock.now(), watch, exchange)
+        let now = exchange.clock.now()
+        enter(.connect, at: now, watch, exchange, now: now)
         return .next
     }
 
@@ -254,8 +260,9 @@ public final class TimeoutsFilter: StatefulFilter {
     }
 
     /// Moves to `stage`, whose wait started at `start`, with its deadline a limit after that (none
-    /// when the stage is not watched).
-    private func enter(_ stage: Stage, at start: MonotonicInstant, _ watch: Watch, _ exchange: Exchange) {
+    /// when the stage is not watched). `now`: the clock's reading, when the caller has just taken it.
+    private func enter(_ stage: Stage, at start: MonotonicInstant, _ watch: Watch, _ exchange: Exchange,
+                       now: MonotonicInstant? = nil) {
         watch.stage = stage
         watch.stageStart = start
         guard let limit = limit(of: stage) else {
@@ -263,22 +270,25 @@ public final class TimeoutsFilter: StatefulFilter {
             return
         }
         watch.stageDue = start + limit
-        arm(watch, exchange)
+        arm(watch, exchange, now: now)
     }
 
-    /// Makes sure the timer fires by the earlier of the stage's and `total`'s deadlines. A timer due
-    /// by then already stays as it is.
-    private func arm(_ watch: Watch, _ exchange: Exchange) {
-        let due: MonotonicInstant
+    /// Makes sure the timer fires by the earlier of the stage's and `total`'s deadlines (and by
+    /// `early`, when given, though nothing is due then). A timer due by then already stays as it
+    /// is. `now`: the clock's reading, when the caller has just taken it (each reading is a call
+    /// through the clock's existential).
+    private func arm(_ watch: Watch, _ exchange: Exchange, now: MonotonicInstant? = nil, by early: MonotonicInstant? = nil) {
+        var due: MonotonicInstant
         switch (watch.stageDue, watch.totalDue) {
         case (let stage?, let total?): due = min(stage, total)
         case (let stage?, nil): due = stage
         case (nil, let total?): due = total
         case (nil, nil): return
         }
+        if let early { due = min(due, early) }
         if let armed = watch.timerDue, armed <= due { return }
         watch.timerDue = due
-        let left = due.since(exchange.clock.now())
+        let left = due.since(now ?? exchange.clock.now())
         if let timer = watch.timer {
             timer.reschedule(after: left)
         } else {

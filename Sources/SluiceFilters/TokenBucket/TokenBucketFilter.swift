@@ -117,6 +117,8 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     private let clock: any SluiceClock
     /// `sluice_rate_limited_total` for this instance.
     private let rateLimited: Counter
+    /// `RateLimit-Limit`, the capacity in whole tokens, formatted once: every answer carries it.
+    private let limitText: String
     /// Non-nil with `shared: true`: the buckets in Redis.
     let shared: SharedTokenBucket?
     /// Non-nil with `shared: { batch: N }`: the slices of the Redis buckets this instance holds.
@@ -141,6 +143,7 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         config.require("refill_per_second")
         let refill = config.double("refill_per_second", in: 0...1e12) ?? 0
         settings = TokenBucket.Settings(capacity: capacity, refillPerSecond: refill)
+        limitText = Self.decimal(settings.capacityTokens)
 
         mode = config.oneOf("mode", Mode.self, default: .requests)
         charge = config.oneOf("charge", ChargePoint.self, default: .request)
@@ -474,11 +477,11 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
         guard !admission.admitted else {
             // An earlier filter's headers that report fewer remaining stay, and nothing is made.
             if !Self.earlierHeadersAreStricter(exchange, remaining: admission.remaining) {
-                Self.setRateLimitHeaders(admission, on: exchange)
+                setRateLimitHeaders(admission, on: exchange)
             }
             return .next
         }
-        let headers = Self.setRateLimitHeaders(admission, on: exchange)
+        let headers = setRateLimitHeaders(admission, on: exchange)
         let retryAfter = admission.retryAfter.map { max(1, TokenBucket.wholeSeconds(roundingUp: $0)) }
         rateLimited.increment()
         return .reject(ProxyError(.rateLimited, refusal(), source: .filter(name), retryAfterSeconds: retryAfter,
@@ -489,21 +492,25 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// instructions per header, three headers per request.
     private static func decimal(_ value: Int) -> String {
         guard value >= 0 else { return String(value) }
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        return String(unsafeUninitializedCapacity: digits) { buffer in
+        // `RateLimit-Reset` is a second or so while a bucket refills fast.
+        if value < smallDecimals.count { return smallDecimals[value] }
+        // The digits in one pass, from the end of a buffer on the stack (an Int has at most 19).
+        var space: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &space) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = bytes.count
             var rest = value
-            for index in stride(from: digits - 1, through: 0, by: -1) {
-                buffer[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            repeat {
+                start -= 1
+                bytes[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
                 rest /= 10
-            }
-            return digits
+            } while rest > 0
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self)
         }
     }
+
+    /// `decimal` of 0 to 99, made once.
+    private static let smallDecimals: [String] = (0..<100).map { String($0) }
 
     /// Whether an earlier filter set RateLimit-Remaining to at most `remaining`.
     private static func earlierHeadersAreStricter(_ exchange: Exchange, remaining: Int) -> Bool {
@@ -516,12 +523,18 @@ public final class TokenBucketFilter: SharedLimitFilter, StatefulFilter {
     /// Puts the RateLimit headers of `admission` into `exchange.responseHeaders` in place of any
     /// RateLimit-* an earlier filter set (the engine would otherwise send both), and returns them.
     @discardableResult
-    private static func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
-        var headers: [(String, String)] = []
-        headers.reserveCapacity(3)
-        headers.append(("RateLimit-Limit", decimal(admission.limit)))
-        headers.append(("RateLimit-Remaining", decimal(admission.remaining)))
-        if let reset = admission.reset { headers.append(("RateLimit-Reset", decimal(TokenBucket.wholeSeconds(roundingUp: reset)))) }
+    private func setRateLimitHeaders(_ admission: Admission, on exchange: Exchange) -> [(String, String)] {
+        // The capacity is this filter's unless a reload changed the buckets' (older exchanges).
+        let limit = admission.limit == settings.capacityTokens ? limitText : Self.decimal(admission.limit)
+        let remaining = Self.decimal(admission.remaining)
+        // Literals: an array made at its size, rather than reserved and then appended to.
+        let headers: [(String, String)]
+        if let reset = admission.reset {
+            headers = [("RateLimit-Limit", limit), ("RateLimit-Remaining", remaining),
+                       ("RateLimit-Reset", Self.decimal(TokenBucket.wholeSeconds(roundingUp: reset)))]
+        } else {
+            headers = [("RateLimit-Limit", limit), ("RateLimit-Remaining", remaining)]
+        }
         if exchange.responseHeaders.isEmpty {
             exchange.responseHeaders = headers
         } else {
