@@ -276,8 +276,11 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
             exchange.timings.admitted = now
             metrics.admissionWait.record(now.since(exchange.timings.start))
         }
-        candidates = route.group.endpoints.map { e in
-            EndpointCandidate(names: e.candidateNames, port: e.port, index: e.index, activeStreams: worker.pool.active[e.id] ?? 0)
+        // The group's list, shared: copied only when an endpoint has streams in flight here.
+        let endpoints = route.group.endpoints
+        candidates = route.group.idleCandidates
+        for k in endpoints.indices {
+            if let active = worker.pool.active[endpoints[k].id], active != 0 { candidates[k].activeStreams = active }
         }
         runSelectFilters(from: 0)
     }
@@ -300,7 +303,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
             return
         }
         exchange.endpoint = chosen
-        exchange.triedEndpoints.append(chosen.id)
+        if exchange.triedEndpoints.isEmpty {
+            // The first attempt's list is the group's list of that one endpoint, shared.
+            exchange.triedEndpoints = endpoint.triedAlone
+        } else {
+            exchange.triedEndpoints.append(chosen.id)
+        }
         connect(to: endpoint, allowPooled: true)
     }
 

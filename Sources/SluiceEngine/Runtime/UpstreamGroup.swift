@@ -21,6 +21,9 @@ final class UpstreamEndpoint: Sendable {
     let index: Int
     /// Its names as every `EndpointCandidate` made for it shares them.
     let candidateNames: EndpointNames
+    /// `[id]`: an exchange's `triedEndpoints` after a first attempt here, shared by them all
+    /// instead of a list made per request.
+    let triedAlone: [String]
 
     init(id: String, group: String, url: String, host: String, port: Int, basePath: String, tls: TLSContext?,
          serverName: String?, authority: String, index: Int) {
@@ -35,6 +38,7 @@ final class UpstreamEndpoint: Sendable {
         self.authority = authority
         self.index = index
         self.candidateNames = EndpointNames(id: id, group: group, url: url, host: host)
+        self.triedAlone = [id]
     }
 
     /// How a client may hear of this endpoint: its group and its place in the group's list
@@ -51,6 +55,9 @@ final class UpstreamGroup: Sendable {
     let idleTimeout: Duration
     /// A new connection (TCP and TLS) must be ready within this.
     let connectTimeout: Duration
+    /// A candidate per endpoint with no stream in flight: an attempt starts from this list, shared,
+    /// and copies it only to set a count that is not zero (or when a filter edits it).
+    let idleCandidates: [EndpointCandidate]
     private let cursor = Atomic<Int>(0)
 
     init(name: String, endpoints: [UpstreamEndpoint], balance: BalancePolicy, maxIdlePerEndpoint: Int, idleTimeout: Duration,
@@ -61,6 +68,9 @@ final class UpstreamGroup: Sendable {
         self.balance = balance
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.idleTimeout = idleTimeout
+        self.idleCandidates = endpoints.map { e in
+            EndpointCandidate(names: e.candidateNames, port: e.port, index: e.index, activeStreams: 0)
+        }
     }
 
     /// Picks among `candidates` (what the filters left) by the group's policy, preferring endpoints
