@@ -8,28 +8,31 @@
 public struct FilterHooks: OptionSet, Sendable, Hashable {
     public let rawValue: UInt16
     /// The set whose bits are `rawValue`.
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    // The members are inlinable constants, not stored `static let`s: each walk tests one per
+    // filter, and a stored one is reached through a lazy-initialization call from another module.
 
     /// `Filter.onRequest`.
-    public static let onRequest = FilterHooks(rawValue: 1 << 0)
+    @inlinable public static var onRequest: FilterHooks { FilterHooks(rawValue: 1 << 0) }
     /// `Filter.onRequestBody`.
-    public static let onRequestBody = FilterHooks(rawValue: 1 << 1)
+    @inlinable public static var onRequestBody: FilterHooks { FilterHooks(rawValue: 1 << 1) }
     /// `Filter.selectUpstream`.
-    public static let selectUpstream = FilterHooks(rawValue: 1 << 2)
+    @inlinable public static var selectUpstream: FilterHooks { FilterHooks(rawValue: 1 << 2) }
     /// `Filter.onUpstreamConnected`.
-    public static let onUpstreamConnected = FilterHooks(rawValue: 1 << 3)
+    @inlinable public static var onUpstreamConnected: FilterHooks { FilterHooks(rawValue: 1 << 3) }
     /// `Filter.onUpstreamError`.
-    public static let onUpstreamError = FilterHooks(rawValue: 1 << 4)
+    @inlinable public static var onUpstreamError: FilterHooks { FilterHooks(rawValue: 1 << 4) }
     /// `Filter.onResponseHead`.
-    public static let onResponseHead = FilterHooks(rawValue: 1 << 5)
+    @inlinable public static var onResponseHead: FilterHooks { FilterHooks(rawValue: 1 << 5) }
     /// `Filter.onClientBlocked`.
-    public static let onClientBlocked = FilterHooks(rawValue: 1 << 6)
+    @inlinable public static var onClientBlocked: FilterHooks { FilterHooks(rawValue: 1 << 6) }
     /// `Filter.onClientDrained`.
-    public static let onClientDrained = FilterHooks(rawValue: 1 << 7)
+    @inlinable public static var onClientDrained: FilterHooks { FilterHooks(rawValue: 1 << 7) }
     /// `Filter.onComplete`.
-    public static let onComplete = FilterHooks(rawValue: 1 << 8)
+    @inlinable public static var onComplete: FilterHooks { FilterHooks(rawValue: 1 << 8) }
     /// `Filter.onAttemptDropped`.
-    public static let onAttemptDropped = FilterHooks(rawValue: 1 << 9)
+    @inlinable public static var onAttemptDropped: FilterHooks { FilterHooks(rawValue: 1 << 9) }
     /// Every hook: what a filter that does not say gets called for.
-    public static let all = FilterHooks(rawValue: 0x3FF)
+    @inlinable public static var all: FilterHooks { FilterHooks(rawValue: 0x3FF) }
 }
