@@ -17,13 +17,14 @@ struct FramingFields {
     /// Looks at one parsed field. Throws 400 at once for a Content-Length that is not a list of identical decimal
     /// numbers and for a Transfer-Encoding element that is not a token; the combination rules wait for
     /// `FramingRules`, which sees the whole head.
-    mutating func observe(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(HTTPParseError) {
-        switch name.count {
-        case 4 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "host"):
+    /// `name` is the known name the field's name spells (`KnownFieldName`), nil for any other.
+    mutating func observe(name: KnownFieldName?, value: UnsafeRawBufferPointer) throws(HTTPParseError) {
+        switch name {
+        case .host:
             hostCount &+= 1
-        case 14 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "content-length"):
+        case .contentLength:
             try observeContentLength(value)
-        case 17 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "transfer-encoding"):
+        case .transferEncoding:
             try observeTransferEncoding(value)
         default:
             break

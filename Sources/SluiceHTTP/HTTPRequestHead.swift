@@ -38,7 +38,7 @@ public struct HTTPRequestHead: Sendable {
     /// The bytes `write(into:)` would write after removing the fields whose name `skip` answers
     /// true for and then adding, at the end, the fields `addFields` writes (with
     /// `HTTPHeaders.writeField`): a head rewritten for the next hop without editing a copy of it.
-    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool,
+    public func write(into buffer: inout [UInt8], skipping skip: (HTTPFieldNameView) -> Bool,
                       adding addFields: (inout [UInt8]) -> Void) {
         writeStartLine(into: &buffer)
         headers.write(into: &buffer, skipping: skip)

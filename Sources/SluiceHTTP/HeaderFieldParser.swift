@@ -21,10 +21,9 @@ enum HeaderFieldParser {
         let emptyLine = head.count &- 2
         while position < emptyLine {
             let field = try parseField(head, at: position)
-            try framing.observe(
-                name: UnsafeRawBufferPointer(rebasing: head[field.name]),
-                value: UnsafeRawBufferPointer(rebasing: head[field.value]))
-            headers.appendValidated(name: field.name, value: field.value)
+            let known = KnownFieldName(UnsafeRawBufferPointer(rebasing: head[field.name]))
+            try framing.observe(name: known, value: UnsafeRawBufferPointer(rebasing: head[field.value]))
+            headers.appendValidated(name: field.name, value: field.value, known: known)
             position = field.next
         }
         return headers

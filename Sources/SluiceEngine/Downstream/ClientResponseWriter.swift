@@ -49,11 +49,11 @@ struct ClientResponseWriter {
                             clientKeepAlive: Bool, passContentLength: Bool) -> [UInt8] {
         var head = head
         HeaderRewriter.removeHopByHop(&head.headers)
-        let declared = head.headers.integerValue("content-length")
+        let declared = head.headers.integerValue(.contentLength)
         let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
-        if !keepLength { head.headers.remove("content-length") }
+        if !keepLength { head.headers.remove(.contentLength) }
         if framing == .chunked { head.headers.set("transfer-encoding", "chunked") }
         head.version = .http1_1
         if !keep {
@@ -75,13 +75,13 @@ struct ClientResponseWriter {
         // Fields the upstream's Connection names are hop-by-hop too: left out, unless the name is
         // one the framing decides or a filter adds (the general path then settles it).
         var named: HTTPFieldNameSet?
-        if head.headers.contains("connection") {
+        if head.headers.contains(.connection) {
             let names = HeaderRewriter.connectionNamed(head.headers)
             for name in names where name == "content-length" || name == "x-request-id" { return nil }
             for (name, _) in added where names.contains(where: { HTTPHeaders.sameName($0, name) }) { return nil }
             if !names.isEmpty { named = HTTPFieldNameSet(names) }
         }
-        let declared = head.headers.integerValue("content-length")
+        let declared = head.headers.integerValue(.contentLength)
         let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
@@ -90,7 +90,7 @@ struct ClientResponseWriter {
         bytes.reserveCapacity(256)
         HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1).writeStatusLine(into: &bytes)
         head.headers.write(into: &bytes, skipping: { name in
-            dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name)
+            dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name.bytes)
         })
         for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
         HTTPHeaders.writeField(known: "x-request-id", requestID, into: &bytes)

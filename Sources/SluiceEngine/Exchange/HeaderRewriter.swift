@@ -40,9 +40,9 @@ enum HeaderRewriter {
 
     static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
         // Most heads have no Connection field: one lookup answers.
-        guard headers.contains("connection") else { return [] }
+        guard headers.contains(.connection) else { return [] }
         var named: [String] = []
-        for value in headers.values("connection") {
+        for value in headers.values(.connection) {
             for token in value.split(separator: ",") {
                 let t = token.trimmingSpaces.lowercased()
                 if !t.isEmpty { named.append(t) }
@@ -58,10 +58,10 @@ enum HeaderRewriter {
     static func upstreamRequest(from request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
                                 bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool) -> HTTPRequestHead {
         var headers = request.headers
-        let clientHost = headers["host"]
+        let clientHost = headers[.host]
         let named = connectionNamed(headers)
         // An X-Forwarded-For the client named in Connection is hop-by-hop: it is not extended.
-        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        let prior = named.contains("x-forwarded-for") ? nil : headers[.xForwardedFor]
         // What follows equals removing the hop-by-hop fields and then setting each field below in
         // turn (`set` removes a name's fields and appends one at the end), with one pass over the fields.
         headers.remove(anyOf: clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost)
@@ -97,17 +97,18 @@ extension HeaderRewriter {
     static func writeUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
                                      bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, into buffer: inout [UInt8]) {
         let headers = request.headers
-        let clientHost = headers["host"]
+        let clientHost = headers[.host]
         let named = connectionNamed(headers)
-        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        let prior = named.contains("x-forwarded-for") ? nil : headers[.xForwardedFor]
         let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
         let namedSet = named.isEmpty ? nil : HTTPFieldNameSet(named)
         var head = request
         head.version = .http1_1
         if !endpoint.basePath.isEmpty { head.target = endpoint.basePath + request.target }
         head.write(into: &buffer, skipping: { name in
+            // No known name has a `_`.
             replaced.contains(name) || namedSet?.contains(name) == true
-                || (!allowUnderscores && name.contains(UInt8(ascii: "_")))
+                || (!allowUnderscores && name.known == nil && name.bytes.contains(UInt8(ascii: "_")))
         }, adding: { out in
             HTTPHeaders.writeField(known: "host", endpoint.authority, into: &out)
             if let clientHost { HTTPHeaders.writeField(known: "x-forwarded-host", clientHost, into: &out) }

@@ -373,7 +373,7 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     /// is framed for it.
     private func writeRequest(on connection: UpstreamConnection) -> UpstreamBodyFraming {
         var request = exchange.request
-        request.headers.remove("expect")
+        request.headers.remove(.expect)
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512 + bodyBytes.count)

@@ -36,7 +36,7 @@ final class ResponseTap {
     init(head: HTTPResponseHead) {
         let success = (200..<300).contains(head.status)
         // ASCII, as content types are: read in place and folded byte by byte, with no String made.
-        let ascii: (events: Bool, json: Bool)? = head.headers.withFirstValue(of: "content-type") { value in
+        let ascii: (events: Bool, json: Bool)? = head.headers.withFirstValue(of: .contentType) { value in
             guard let bytes = value else { return (false, false) }
             guard bytes.reduce(0, |) < 0x80 else { return nil }
             let events = Self.startsWithEventStream(bytes)
@@ -46,7 +46,7 @@ final class ResponseTap {
             readsEvents = ascii.events
             if ascii.json { jsonBody = [] }
         } else {
-            var lowercased = (head.headers["content-type"] ?? "").lowercased()
+            var lowercased = (head.headers[.contentType] ?? "").lowercased()
             readsEvents = lowercased.hasPrefix("text/event-stream")
             if !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) }) { jsonBody = [] }
         }
@@ -56,7 +56,7 @@ final class ResponseTap {
     /// Whether `head` announces an event stream: its content type starts with `text/event-stream`,
     /// letters in any case. Read in place, with no `String` made.
     static func isEventStream(_ head: HTTPResponseHead) -> Bool {
-        head.headers.withFirstValue(of: "content-type") { value in value.map(startsWithEventStream) ?? false }
+        head.headers.withFirstValue(of: .contentType) { value in value.map(startsWithEventStream) ?? false }
     }
 
     /// The `bytes` start with "text/event-stream", ignoring the case of ASCII letters.
