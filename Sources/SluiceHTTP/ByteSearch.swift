@@ -56,4 +56,55 @@ enum ByteSearch {
         }
         return end
     }
+
+    /// Whether `bytes` holds CR, LF or NUL (the bytes that could end a line or a head early).
+    static func containsLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        guard count >= 8 else {
+            // Bits 0, 10 and 13 of the mask: NUL, LF and CR.
+            for byte in bytes where byte <= ASCII.cr && (0x2401 as UInt16) >> byte & 1 != 0 { return true }
+            return false
+        }
+        let cr = ones &* UInt64(ASCII.cr), lf = ones &* UInt64(ASCII.lf)
+        var index = 0
+        while true {
+            // The last word may overlap the one before: it ends exactly at the end.
+            let word = bytes.loadUnaligned(fromByteOffset: Swift.min(index, count &- 8), as: UInt64.self)
+            if hasZeroLane(word) || hasZeroLane(word ^ cr) || hasZeroLane(word ^ lf) { return true }
+            index &+= 8
+            if index >= count { return false }
+        }
+    }
+
+    /// Whether `bytes` holds SP, a control character or DEL (the bytes that could split or end a request line).
+    static func containsSpaceControlOrDelete(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let below21 = ones &* 0x21, delete = ones &* UInt64(ASCII.delete)
+        return containsLane(bytes, where: { ($0 &- below21) & ~$0 & highBits != 0 || hasZeroLane($0 ^ delete) }) {
+            $0 <= ASCII.space || $0 == ASCII.delete
+        }
+    }
+
+    /// Whether a lane of `word` is zero. Exact as an answer for the whole word: a borrow can flag a lane above
+    /// a zero one, never a word with none.
+    @inline(__always)
+    private static func hasZeroLane(_ word: UInt64) -> Bool { (word &- ones) & ~word & highBits != 0 }
+
+    /// Whether `bytes` holds a byte `byteTest` answers true for: eight at a time with `wordTest` (true when a
+    /// lane of the word is such a byte), the last word overlapping the one before it; byte by byte under eight.
+    @inline(__always)
+    private static func containsLane(
+        _ bytes: UnsafeRawBufferPointer, where wordTest: (UInt64) -> Bool, _ byteTest: (UInt8) -> Bool
+    ) -> Bool {
+        let count = bytes.count
+        guard count >= 8 else {
+            for byte in bytes where byteTest(byte) { return true }
+            return false
+        }
+        var index = 0
+        while index &+ 8 < count {
+            if wordTest(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
+            index &+= 8
+        }
+        return wordTest(bytes.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self))
+    }
 }

@@ -44,7 +44,7 @@ public struct HTTPFieldNameSet: Sendable {
     /// Whether `name` (a field's name as it was sent) is one of the set's.
     public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
         if let id = KnownFieldName(name) { return known & id.bit != 0 }
-        return containsOther(name)
+        return !names.isEmpty && containsOther(name)
     }
 
     /// Whether the field name `name` is one of the set's: a known one by its bit, with no byte compared.

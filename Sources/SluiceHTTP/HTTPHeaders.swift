@@ -324,18 +324,32 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` for every field, in order. A name that is not an RFC 9110 token is skipped, and CR,
     /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
     public func write(into buffer: inout [UInt8]) {
-        writeFields(into: &buffer) { _ in false }
+        HeadWriter.append(to: &buffer, bound: writeBound) { write(into: &$0) }
     }
 
     /// `write(into:)` leaving out every field whose name (its bytes as sent, and the known name
     /// they spell) `skip` answers true for: the head as it would be written after removing those
     /// fields, without editing a copy.
     public func write(into buffer: inout [UInt8], skipping skip: (HTTPFieldNameView) -> Bool) {
-        writeFields(into: &buffer, skipping: skip)
+        HeadWriter.append(to: &buffer, bound: writeBound) { write(into: &$0, skipping: skip) }
+    }
+
+    /// The most bytes `write(into:)` writes: a field is written as its name, its value and four
+    /// bytes at most, and the names and values of distinct fields lie apart in the storage.
+    public var writeBound: Int { storage.count &+ 4 &* fields.count }
+
+    /// `write(into:)` into `writer`, which must have room for `writeBound`.
+    public func write(into writer: inout HeadWriter) {
+        writeFields(into: &writer) { _ in false }
+    }
+
+    /// `write(into:skipping:)` into `writer`, which must have room for `writeBound`.
+    public func write(into writer: inout HeadWriter, skipping skip: (HTTPFieldNameView) -> Bool) {
+        writeFields(into: &writer, skipping: skip)
     }
 
     @inline(__always)
-    private func writeFields(into buffer: inout [UInt8], skipping skip: (HTTPFieldNameView) -> Bool) {
+    private func writeFields(into writer: inout HeadWriter, skipping skip: (HTTPFieldNameView) -> Bool) {
         storage.withUnsafeBytes { bytes in
             // Checked fields already stored as their own line (parsed ones that arrived as `name: value`,
             // added ones) are copied as they lie, consecutive ones in one copy: a parsed head that was
@@ -348,23 +362,23 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
                     if line.lowerBound == run.upperBound, !run.isEmpty {
                         run = run.lowerBound..<line.upperBound
                     } else {
-                        if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+                        if !run.isEmpty { writer.append(UnsafeRawBufferPointer(rebasing: bytes[run])) }
                         run = line
                     }
                     continue
                 }
                 if !run.isEmpty {
-                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run]))
+                    writer.append(UnsafeRawBufferPointer(rebasing: bytes[run]))
                     run = 0..<0
                 }
                 let value = Self.slice(bytes, field.valueStart, field.valueLength)
                 if field.isValidated {
-                    HeaderFieldWriter.appendLine(name: name, value: value, into: &buffer)
+                    writer.appendLine(name: name, value: value)
                 } else {
-                    HeaderFieldWriter.write(name: name, value: value, into: &buffer)
+                    HeaderFieldWriter.write(name: name, value: value, into: &writer)
                 }
             }
-            if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+            if !run.isEmpty { writer.append(UnsafeRawBufferPointer(rebasing: bytes[run])) }
         }
     }
 
@@ -383,28 +397,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` as `write(into:)` writes a field added with `add`: skipped when `name`
     /// is not a token, with CR, LF and NUL in `value` written as SP.
     public static func writeField(_ name: String, _ value: String, into buffer: inout [UInt8]) {
-        var name = name, value = value
-        name.withUTF8 { nameBytes in
-            value.withUTF8 { valueBytes in
-                HeaderFieldWriter.write(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes),
-                                        into: &buffer)
-            }
-        }
+        HeadWriter.append(to: &buffer, bound: HeadWriter.fieldBound(name, value)) { $0.appendField(name, value) }
     }
 
     /// `writeField(_:_:into:)` for a name the caller wrote as a literal token (`"x-request-id"`): its
     /// bytes are not checked again on every request, only the value's (CR, LF and NUL written as SP).
     public static func writeField(known name: StaticString, _ value: String, into buffer: inout [UInt8]) {
-        let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        assert(!nameBytes.isEmpty && nameBytes.allSatisfy(ASCII.isTokenChar), "\(name) is not a field name")
-        var value = value
-        value.withUTF8 { valueBytes in
-            let value = UnsafeRawBufferPointer(valueBytes)
-            if HeaderFieldWriter.breaksLine(value) {
-                HeaderFieldWriter.write(name: nameBytes, value: value, into: &buffer)
-            } else {
-                HeaderFieldWriter.appendLine(name: nameBytes, value: value, into: &buffer)
-            }
+        HeadWriter.append(to: &buffer, bound: name.utf8CodeUnitCount &+ value.utf8.count &+ 4) {
+            $0.appendField(known: name, value)
         }
     }
 

@@ -86,22 +86,27 @@ struct ClientResponseWriter {
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
         let dropped = keepLength ? Self.droppedKeepingLength : Self.droppedWithLength
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1).writeStatusLine(into: &bytes)
-        head.headers.write(into: &bytes, skipping: { name in
-            dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name.bytes)
-        })
-        for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
-        HTTPHeaders.writeField(known: "x-request-id", requestID, into: &bytes)
-        if framing == .chunked { HTTPHeaders.writeField(known: "transfer-encoding", "chunked", into: &bytes) }
-        if !keep {
-            HTTPHeaders.writeField(known: "connection", "close", into: &bytes)
-        } else if clientVersion == .http1_0 {
-            HTTPHeaders.writeField(known: "connection", "keep-alive", into: &bytes)
+        let statusLine = HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1)
+        // The status line, the upstream's fields, the added ones, and the proxy's: `transfer-encoding:
+        // chunked` and `connection: keep-alive` are the longest it writes, 28 and 24 bytes.
+        var bound = statusLine.statusLineBound + head.headers.writeBound + 12 + 4 + requestID.utf8.count + 28 + 24 + 2
+        for (name, value) in added { bound += HeadWriter.fieldBound(name, value) }
+        let keepsAlive1_0 = keep && clientVersion == .http1_0
+        return HeadWriter.bytes(bound: bound) { writer in
+            statusLine.writeStatusLine(into: &writer)
+            head.headers.write(into: &writer, skipping: { name in
+                dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name.bytes)
+            })
+            for (name, value) in added { writer.appendField(name, value) }
+            writer.appendField(known: "x-request-id", requestID)
+            if framing == .chunked { writer.appendField(known: "transfer-encoding", "chunked") }
+            if !keep {
+                writer.appendField(known: "connection", "close")
+            } else if keepsAlive1_0 {
+                writer.appendField(known: "connection", "keep-alive")
+            }
+            writer.appendEmptyLine()
         }
-        bytes.append(contentsOf: [0x0D, 0x0A])
-        return bytes
     }
 
     /// The upstream's fields a passed-on head leaves out: the hop-by-hop ones and the request id

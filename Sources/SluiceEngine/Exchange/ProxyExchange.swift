@@ -372,16 +372,15 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     /// Writes the request (head, and the body read so far) on `connection`; answers how the body
     /// is framed for it.
     private func writeRequest(on connection: UpstreamConnection) -> UpstreamBodyFraming {
-        var request = exchange.request
-        request.headers.remove(.expect)
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
+        // Sized by the writer, in one allocation.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(512 + bodyBytes.count)
         // Written straight from the client's head: the same bytes as `upstreamRequest(...)` written
         // out (HeaderRewriterTests), without editing a copy of the head first.
-        HeaderRewriter.writeUpstreamRequest(request, exchange: exchange, endpoint: connection.endpoint,
+        HeaderRewriter.writeUpstreamRequest(exchange.request, exchange: exchange, endpoint: connection.endpoint,
                                             bodyFraming: framing,
-                                            allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames, into: &bytes)
+                                            allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames,
+                                            removingExpect: true, into: &bytes)
         connection.write(bytes)
         if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection, framing: framing) } }
         if incomingBody.complete && framing == .chunked { connection.write(ChunkedEncoding.lastChunk) }
