@@ -25,6 +25,19 @@ public struct HeadWriter {
         }
     }
 
+    /// Calls `use` with the bytes `body` writes, at most `bound` of them, in memory that lives
+    /// only during the call (on the stack for a usual head): for a head that is copied on at once,
+    /// into a socket's buffer, with no allocation of its own.
+    public static func withBytes<Result>(
+        bound: Int, _ body: (inout HeadWriter) -> Void, _ use: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buffer in
+            var writer = HeadWriter(buffer)
+            body(&writer)
+            return use(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writer.count])))
+        }
+    }
+
     /// Appends to `buffer` the bytes `body` writes, at most `bound` of them.
     public static func append(to buffer: inout [UInt8], bound: Int, _ body: (inout HeadWriter) -> Void) {
         if buffer.isEmpty {
@@ -62,6 +75,20 @@ public struct HeadWriter {
             } else {
                 appendLine(name: nameBytes, value: value)
             }
+        }
+    }
+
+    /// `appendField(known:_:)` for a value given as bytes (a field's value as it lies in a head),
+    /// written as its String form would be: as they are when ASCII, with invalid UTF-8 repaired otherwise.
+    public mutating func appendField(known name: StaticString, bytes value: UnsafeRawBufferPointer) {
+        guard value.allSatisfy({ $0 < 0x80 }) else {
+            return appendField(known: name, String(decoding: value, as: UTF8.self))
+        }
+        let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        if HeaderFieldWriter.breaksLine(value) {
+            HeaderFieldWriter.writeSanitizing(name: nameBytes, value: value, into: &self)
+        } else {
+            appendLine(name: nameBytes, value: value)
         }
     }
 

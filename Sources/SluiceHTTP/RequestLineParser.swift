@@ -36,7 +36,7 @@ enum RequestLineParser {
         let method = UnsafeRawBufferPointer(rebasing: head[line.lowerBound..<methodEnd])
         let target = UnsafeRawBufferPointer(rebasing: head[targetStart..<targetEnd])
         return RequestLine(
-            method: String(decoding: method, as: UTF8.self),
+            method: ASCII.equals(method, "POST") ? "POST" : ASCII.equals(method, "GET") ? "GET" : String(decoding: method, as: UTF8.self),
             target: String(decoding: target, as: UTF8.self),
             version: version
         )

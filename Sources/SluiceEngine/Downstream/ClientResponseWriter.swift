@@ -37,10 +37,15 @@ struct ClientResponseWriter {
     mutating func writePassedOnHead(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
                                     requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
                                     passContentLength: Bool, to socket: BufferEvent) -> Bool {
-        guard let bytes = passedOnHeadBytes(head, added: added, requestID: requestID, requestMethod: requestMethod,
-                                            clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
-                                            passContentLength: passContentLength) else { return false }
-        sent(bytes, to: socket)
+        // Written from memory that lives only for the call, straight into the socket's buffer.
+        let written = withPassedOnHead(head, added: added, requestID: requestID, requestMethod: requestMethod,
+                                       clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                       passContentLength: passContentLength) { bytes in
+            socket.write(bytes)
+            return bytes.count
+        }
+        guard let written else { return false }
+        recordSent(written)
         return true
     }
 
@@ -71,6 +76,16 @@ struct ClientResponseWriter {
     mutating func passedOnHeadBytes(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
                                     requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
                                     passContentLength: Bool) -> [UInt8]? {
+        withPassedOnHead(head, added: added, requestID: requestID, requestMethod: requestMethod, clientVersion: clientVersion,
+                         clientKeepAlive: clientKeepAlive, passContentLength: passContentLength) { Array($0) }
+    }
+
+    /// Calls `use` with the bytes of `writePassedOnHead`, in memory that lives only during the
+    /// call; nil, without calling it, for the heads it leaves to the general path.
+    private mutating func withPassedOnHead<Result>(
+        _ head: HTTPResponseHead, added: [(String, String)], requestID: String, requestMethod: String,
+        clientVersion: HTTPVersion, clientKeepAlive: Bool, passContentLength: Bool, _ use: (UnsafeRawBufferPointer) -> Result
+    ) -> Result? {
         for (name, _) in added where Self.ruled(name) { return nil }
         // Fields the upstream's Connection names are hop-by-hop too: left out, unless the name is
         // one the framing decides or a filter adds (the general path then settles it).
@@ -90,12 +105,20 @@ struct ClientResponseWriter {
         // The status line, the upstream's fields, the added ones, and the proxy's: `transfer-encoding:
         // chunked` and `connection: keep-alive` are the longest it writes, 28 and 24 bytes.
         var bound = statusLine.statusLineBound + head.headers.writeBound + 12 + 4 + requestID.utf8.count + 28 + 24 + 2
-        for (name, value) in added { bound += HeadWriter.fieldBound(name, value) }
+        // One bit per length of an added name (63 for any longer): most of the head's fields have
+        // a length none has, which settles them without comparing names.
+        var addedLengths: UInt64 = 0
+        for (name, value) in added {
+            bound += HeadWriter.fieldBound(name, value)
+            addedLengths |= 1 << UInt64(min(name.utf8.count, 63))
+        }
         let keepsAlive1_0 = keep && clientVersion == .http1_0
-        return HeadWriter.bytes(bound: bound) { writer in
+        let framing = framing
+        return HeadWriter.withBytes(bound: bound, { writer in
             statusLine.writeStatusLine(into: &writer)
             head.headers.write(into: &writer, skipping: { name in
-                dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name.bytes)
+                dropped.contains(name) || named?.contains(name) == true
+                    || (addedLengths >> UInt64(min(name.bytes.count, 63)) & 1 != 0 && Self.isOne(of: added, name.bytes))
             })
             for (name, value) in added { writer.appendField(name, value) }
             writer.appendField(known: "x-request-id", requestID)
@@ -106,7 +129,7 @@ struct ClientResponseWriter {
                 writer.appendField(known: "connection", "keep-alive")
             }
             writer.appendEmptyLine()
-        }
+        }, use)
     }
 
     /// The upstream's fields a passed-on head leaves out: the hop-by-hop ones and the request id
@@ -156,7 +179,12 @@ struct ClientResponseWriter {
 
     private mutating func sent(_ bytes: [UInt8], to socket: BufferEvent) {
         socket.write(bytes)
-        bytesWritten += bytes.count
+        recordSent(bytes.count)
+    }
+
+    /// A head of `count` bytes was written.
+    private mutating func recordSent(_ count: Int) {
+        bytesWritten += count
         headWritten = true
         if framing == .none || framing == .contentLength(remaining: 0) { finished = true }
     }

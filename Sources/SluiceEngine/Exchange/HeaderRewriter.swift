@@ -98,39 +98,50 @@ extension HeaderRewriter {
     static func writeUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
                                      bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, removingExpect: Bool = false,
                                      into buffer: inout [UInt8]) {
+        withUpstreamRequest(request, exchange: exchange, endpoint: endpoint, bodyFraming: bodyFraming,
+                            allowUnderscores: allowUnderscores, removingExpect: removingExpect) { buffer.append(contentsOf: $0) }
+    }
+
+    /// Calls `use` with the bytes `writeUpstreamRequest` writes, in memory that lives only during
+    /// the call (`HeadWriter.withBytes`): for writing them straight into the upstream's socket.
+    static func withUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
+                                    bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, removingExpect: Bool,
+                                    _ use: (UnsafeRawBufferPointer) -> Void) {
         let headers = request.headers
-        let clientHost = headers[.host]
         let named = connectionNamed(headers)
         let prior = named.contains("x-forwarded-for") ? nil : headers[.xForwardedFor]
-        let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
         let namedSet = named.isEmpty ? nil : HTTPFieldNameSet(named)
         let address = exchange.client.address
-        // The head, the prefix, a version, and the six fields below: names of 17 bytes at most, four
-        // bytes around each value, and 20 digits for a length.
-        let bound = request.writeBound + 3 * endpoint.basePath.utf8.count + 8 + 6 * (17 + 4) + 20
-            + endpoint.authority.utf8.count + (clientHost?.utf8.count ?? 0) + (prior?.utf8.count ?? 0) + 2
-            + address.utf8.count + exchange.id.utf8.count
-        HeadWriter.append(to: &buffer, bound: bound) { writer in
-            request.write(into: &writer, version: .http1_1, targetPrefix: endpoint.basePath, skipping: { name in
-                // No known name has a `_`.
-                replaced.contains(name) || namedSet?.contains(name) == true || (removingExpect && name.known == .expect)
-                    || (!allowUnderscores && name.known == nil && name.bytes.contains(UInt8(ascii: "_")))
-            }, adding: { out in
-                out.appendField(known: "host", endpoint.authority)
-                if let clientHost { out.appendField(known: "x-forwarded-host", clientHost) }
-                if let prior, !prior.isEmpty {
-                    out.appendField(known: "x-forwarded-for", prior + ", " + address)
-                } else {
-                    out.appendField(known: "x-forwarded-for", address)
-                }
-                out.appendField(known: "x-forwarded-proto", exchange.client.secure ? "https" : "http")
-                out.appendField(known: "x-request-id", exchange.id)
-                switch bodyFraming {
-                case .none: break
-                case .contentLength(let n): out.appendField(known: "content-length", decimal: n)
-                case .chunked: out.appendField(known: "transfer-encoding", "chunked")
-                }
-            })
+        // The client's Host is written from its bytes, with no String made of it.
+        headers.withFirstValue(of: .host) { clientHost in
+            let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
+            // The head, the prefix, a version, and the six fields below: names of 17 bytes at most, four
+            // bytes around each value, and 20 digits for a length.
+            let bound = request.writeBound + 3 * endpoint.basePath.utf8.count + 8 + 6 * (17 + 4) + 20
+                + endpoint.authority.utf8.count + (clientHost?.count ?? 0) * 3 + (prior?.utf8.count ?? 0) + 2
+                + address.utf8.count + exchange.id.utf8.count
+            HeadWriter.withBytes(bound: bound, { writer in
+                request.write(into: &writer, version: .http1_1, targetPrefix: endpoint.basePath, skipping: { name in
+                    // No known name has a `_`.
+                    replaced.contains(name) || namedSet?.contains(name) == true || (removingExpect && name.known == .expect)
+                        || (!allowUnderscores && name.known == nil && name.bytes.contains(UInt8(ascii: "_")))
+                }, adding: { out in
+                    out.appendField(known: "host", endpoint.authority)
+                    if let clientHost { out.appendField(known: "x-forwarded-host", bytes: clientHost) }
+                    if let prior, !prior.isEmpty {
+                        out.appendField(known: "x-forwarded-for", prior + ", " + address)
+                    } else {
+                        out.appendField(known: "x-forwarded-for", address)
+                    }
+                    out.appendField(known: "x-forwarded-proto", exchange.client.secure ? "https" : "http")
+                    out.appendField(known: "x-request-id", exchange.id)
+                    switch bodyFraming {
+                    case .none: break
+                    case .contentLength(let n): out.appendField(known: "content-length", decimal: n)
+                    case .chunked: out.appendField(known: "transfer-encoding", "chunked")
+                    }
+                })
+            }, use)
         }
     }
 }

@@ -373,15 +373,12 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, DeadlineR
     /// is framed for it.
     private func writeRequest(on connection: UpstreamConnection) -> UpstreamBodyFraming {
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
-        // Sized by the writer, in one allocation.
-        var bytes: [UInt8] = []
-        // Written straight from the client's head: the same bytes as `upstreamRequest(...)` written
-        // out (HeaderRewriterTests), without editing a copy of the head first.
-        HeaderRewriter.writeUpstreamRequest(exchange.request, exchange: exchange, endpoint: connection.endpoint,
-                                            bodyFraming: framing,
-                                            allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames,
-                                            removingExpect: true, into: &bytes)
-        connection.write(bytes)
+        // Written straight from the client's head into the socket: the same bytes as
+        // `upstreamRequest(...)` written out (HeaderRewriterTests), without editing a copy of the head first.
+        HeaderRewriter.withUpstreamRequest(exchange.request, exchange: exchange, endpoint: connection.endpoint,
+                                           bodyFraming: framing,
+                                           allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames,
+                                           removingExpect: true) { connection.write($0) }
         if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection, framing: framing) } }
         if incomingBody.complete && framing == .chunked { connection.write(ChunkedEncoding.lastChunk) }
         return framing
