@@ -107,4 +107,41 @@ enum ByteSearch {
         }
         return wordTest(bytes.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self))
     }
+
+    /// The offset of the first byte in `buffer[start..<end]` that is not a token character (RFC 9110 tchar), or
+    /// `end` when there is none: the end of a field name.
+    ///
+    /// Names are mostly letters, digits and '-': eight bytes at a time are checked for those alone, and the first
+    /// byte that is not one of them is then judged alone, so any other tchar ('_', '.', ...) is still accepted.
+    @inline(__always)
+    static func endOfToken(in buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        var index = start
+        while index < end {
+            if index &+ 8 <= end {
+                let others = notAlphanumericOrDash(buffer.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                if others == 0 {
+                    index &+= 8
+                    continue
+                }
+                index &+= others.trailingZeroBitCount / 8
+            }
+            guard ASCII.isTokenChar(buffer[index]) else { return index }
+            index &+= 1
+        }
+        return end
+    }
+
+    /// The high bit set in each lane of `word` that is not an ASCII letter, digit or '-'. Exact in every lane:
+    /// the sums below stay inside their lane (lanes are taken below 0x80 first), so no carry crosses into another.
+    @inline(__always)
+    private static func notAlphanumericOrDash(_ word: UInt64) -> UInt64 {
+        let low = word & ~highBits
+        /// The high bit of each lane of `low` that is at least `c` (1...0x80).
+        func atLeast(_ value: UInt64, _ c: UInt64) -> UInt64 { (value &+ ones &* (0x80 &- c)) & highBits }
+        let folded = low | (ones &* 0x20)
+        let letters = atLeast(folded, 0x61) & ~atLeast(folded, 0x7B)
+        let digits = atLeast(low, 0x30) & ~atLeast(low, 0x3A)
+        let dashes = atLeast(low, 0x2D) & ~atLeast(low, 0x2E)
+        return ~(letters | digits | dashes) & highBits | (word & highBits)
+    }
 }

@@ -90,3 +90,25 @@ struct KnownFieldNameTests {
         }
     }
 }
+
+/// The word-at-a-time token scan answers as `ASCII.isTokenChar` byte by byte.
+@Suite("ByteSearch.endOfToken")
+struct EndOfTokenTests {
+    @Test func stopsAtTheFirstNonTokenByteWhereverItIs() {
+        for length in 0..<30 {
+            let name = (0..<length).map { i -> UInt8 in
+                let alphabet = Array("Ab-9zZ_.!x".utf8)
+                return alphabet[i % alphabet.count]
+            }
+            for byte in UInt8.min...UInt8.max {
+                for position in 0...length {
+                    var bytes = name
+                    bytes.insert(byte, at: position)
+                    let expected = bytes.firstIndex { !ASCII.isTokenChar($0) } ?? bytes.count
+                    let found = bytes.withUnsafeBytes { ByteSearch.endOfToken(in: $0, from: 0, to: $0.count) }
+                    #expect(found == expected, "\(byte) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+}

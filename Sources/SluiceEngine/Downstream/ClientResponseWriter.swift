@@ -86,7 +86,16 @@ struct ClientResponseWriter {
         _ head: HTTPResponseHead, added: [(String, String)], requestID: String, requestMethod: String,
         clientVersion: HTTPVersion, clientKeepAlive: Bool, passContentLength: Bool, _ use: (UnsafeRawBufferPointer) -> Result
     ) -> Result? {
-        for (name, _) in added where Self.ruled(name) { return nil }
+        // The added fields' room, and one bit per length of their names (63 for any longer): most
+        // of the head's fields have a length none has, which settles them without comparing names.
+        // One pass over the added fields, which also refuses the names the general path settles.
+        var addedBound = 0
+        var addedLengths: UInt64 = 0
+        for (name, value) in added {
+            if Self.ruled(name) { return nil }
+            addedBound += HeadWriter.fieldBound(name, value)
+            addedLengths |= 1 << UInt64(min(name.utf8.count, 63))
+        }
         // Fields the upstream's Connection names are hop-by-hop too: left out, unless the name is
         // one the framing decides or a filter adds (the general path then settles it).
         var named: HTTPFieldNameSet?
@@ -104,14 +113,8 @@ struct ClientResponseWriter {
         let statusLine = HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1)
         // The status line, the upstream's fields, the added ones, and the proxy's: `transfer-encoding:
         // chunked` and `connection: keep-alive` are the longest it writes, 28 and 24 bytes.
-        var bound = statusLine.statusLineBound + head.headers.writeBound + 12 + 4 + requestID.utf8.count + 28 + 24 + 2
-        // One bit per length of an added name (63 for any longer): most of the head's fields have
-        // a length none has, which settles them without comparing names.
-        var addedLengths: UInt64 = 0
-        for (name, value) in added {
-            bound += HeadWriter.fieldBound(name, value)
-            addedLengths |= 1 << UInt64(min(name.utf8.count, 63))
-        }
+        let bound = statusLine.statusLineBound + head.headers.writeBound + addedBound + 12 + 4 + requestID.utf8.count
+            + 28 + 24 + 2
         let keepsAlive1_0 = keep && clientVersion == .http1_0
         let framing = framing
         return HeadWriter.withBytes(bound: bound, { writer in
@@ -146,7 +149,12 @@ struct ClientResponseWriter {
     }
 
     /// A name whose field the general path treats by rule, not as a plain replacement.
+    @inline(__always)
     private static func ruled(_ name: String) -> Bool {
+        // Read in place (a native String always allows it), without the copy `withUTF8` makes first.
+        if let ruled = name.utf8.withContiguousStorageIfAvailable({ droppedWithLength.contains(UnsafeRawBufferPointer($0)) }) {
+            return ruled
+        }
         var name = name
         return name.withUTF8 { droppedWithLength.contains(UnsafeRawBufferPointer($0)) }
     }
