@@ -144,4 +144,26 @@ enum ByteSearch {
         let dashes = atLeast(low, 0x2D) & ~atLeast(low, 0x2E)
         return ~(letters | digits | dashes) & highBits | (word & highBits)
     }
+
+    /// The offset of the first byte in `buffer[start..<end]` that is not visible ASCII (SP, a control character,
+    /// DEL or a byte >= 0x80), or `end` when there is none: where a request-target ends, normally at its SP.
+    @inline(__always)
+    static func firstNotVisibleASCII(in buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        var index = start
+        while index &+ 8 <= end {
+            let word = buffer.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let low = word & ~highBits
+            // Lanes of `low` at least 0x21 and at least 0x7F: sums that stay inside their lane (see below).
+            let visible = (low &+ ones &* (0x80 &- 0x21)) & ~(low &+ ones &* (0x80 &- 0x7F)) & highBits
+            let others = (~visible & highBits) | (word & highBits)
+            if others != 0 { return index &+ others.trailingZeroBitCount / 8 }
+            index &+= 8
+        }
+        while index < end {
+            let byte = buffer[index]
+            if byte <= ASCII.space || byte >= ASCII.delete { return index }
+            index &+= 1
+        }
+        return end
+    }
 }

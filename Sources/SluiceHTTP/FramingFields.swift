@@ -33,6 +33,16 @@ struct FramingFields {
 
     private mutating func observeContentLength(_ value: UnsafeRawBufferPointer) throws(HTTPParseError) {
         if contentLength != nil { contentLengthNeedsCollapse = true }
+        // The usual value is one number, the list of one element it is read as below: read without
+        // splitting it. Anything else (a list, a sign, an overflow) takes the list's way.
+        if let length = Self.decimal(value) {
+            if let agreed = contentLength {
+                guard agreed == length else { throw .bad("conflicting Content-Length values") }
+                contentLengthNeedsCollapse = true
+            }
+            contentLength = length
+            return
+        }
         var failure: HTTPParseError?
         HTTPListSyntax.forEachElement(in: value) { element in
             guard let length = Self.decimal(element) else {

@@ -112,3 +112,22 @@ struct EndOfTokenTests {
         }
     }
 }
+
+/// The word-at-a-time request-target scan answers as its byte-by-byte definition.
+@Suite("ByteSearch.firstNotVisibleASCII")
+struct FirstNotVisibleASCIITests {
+    @Test func findsTheFirstByteOutsideVisibleASCII() {
+        for length in 0..<20 {
+            let target = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            for byte in UInt8.min...UInt8.max {
+                for position in 0...length {
+                    var bytes = target
+                    bytes.insert(byte, at: position)
+                    let expected = bytes.firstIndex { $0 <= 0x20 || $0 >= 0x7F } ?? bytes.count
+                    let found = bytes.withUnsafeBytes { ByteSearch.firstNotVisibleASCII(in: $0, from: 0, to: $0.count) }
+                    #expect(found == expected, "\(byte) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+}
