@@ -154,6 +154,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
         guard !digits.isEmpty else { return nil }
         var value = 0
+        // Eighteen digits cannot overflow: the usual length is read without the checks.
+        if digits.count <= 18 {
+            for byte in digits {
+                guard ASCII.isDigit(byte) else { return nil }
+                value = value &* 10 &+ Int(byte &- ASCII.zero)
+            }
+            return negative ? -value : value
+        }
         for byte in digits {
             guard ASCII.isDigit(byte) else { return nil }
             let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)

@@ -40,6 +40,12 @@ public struct HTTPResponseHead: Sendable, Equatable {
 
     /// Appends "HTTP/x.y status reason\r\n" alone; `writer` must have room for `statusLineBound`.
     public func writeStatusLine(into writer: inout HeadWriter) {
+        writeStatusLine(as: version, into: &writer)
+    }
+
+    /// `writeStatusLine(into:)` with `version` written instead of the head's own (a head passed on
+    /// as HTTP/1.1); `writer` must have room for `statusLineBound` and `version.writeBound`.
+    public func writeStatusLine(as version: HTTPVersion, into writer: inout HeadWriter) {
         version.write(into: &writer)
         writer.append(ASCII.space)
         if (100...999).contains(status) {

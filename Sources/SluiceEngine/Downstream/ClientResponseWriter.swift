@@ -110,15 +110,14 @@ struct ClientResponseWriter {
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
         let dropped = keepLength ? Self.droppedKeepingLength : Self.droppedWithLength
-        let statusLine = HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1)
         // The status line, the upstream's fields, the added ones, and the proxy's: `transfer-encoding:
         // chunked` and `connection: keep-alive` are the longest it writes, 28 and 24 bytes.
-        let bound = statusLine.statusLineBound + head.headers.writeBound + addedBound + 12 + 4 + requestID.utf8.count
+        let bound = head.statusLineBound + 8 + head.headers.writeBound + addedBound + 12 + 4 + requestID.utf8.count
             + 28 + 24 + 2
         let keepsAlive1_0 = keep && clientVersion == .http1_0
         let framing = framing
         return HeadWriter.withBytes(bound: bound, { writer in
-            statusLine.writeStatusLine(into: &writer)
+            head.writeStatusLine(as: .http1_1, into: &writer)
             head.headers.write(into: &writer, skipping: { name in
                 dropped.contains(name) || named?.contains(name) == true
                     || (addedLengths >> UInt64(min(name.bytes.count, 63)) & 1 != 0 && Self.isOne(of: added, name.bytes))
