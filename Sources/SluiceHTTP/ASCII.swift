@@ -54,4 +54,14 @@ enum ASCII {
 
     @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
+
+    /// Whether `bytes` are exactly the UTF-8 of `text` (a literal, usually: its bytes are read in place).
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ text: String) -> Bool {
+        var text = text
+        return bytes.count == text.utf8.count && text.withUTF8 { utf8 in
+            for i in 0..<bytes.count where bytes[i] != utf8[i] { return false }
+            return true
+        }
+    }
 }

@@ -17,13 +17,14 @@ struct FramingFields {
     /// Looks at one parsed field. Throws 400 at once for a Content-Length that is not a list of identical decimal
     /// numbers and for a Transfer-Encoding element that is not a token; the combination rules wait for
     /// `FramingRules`, which sees the whole head.
-    mutating func observe(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(HTTPParseError) {
-        switch name.count {
-        case 4 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "host"):
+    /// `name` is the known name the field's name spells (`KnownFieldName`), nil for any other.
+    mutating func observe(name: KnownFieldName?, value: UnsafeRawBufferPointer) throws(HTTPParseError) {
+        switch name {
+        case .host:
             hostCount &+= 1
-        case 14 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "content-length"):
+        case .contentLength:
             try observeContentLength(value)
-        case 17 where ASCIICaseInsensitive.equals(name, lowercaseLiteral: "transfer-encoding"):
+        case .transferEncoding:
             try observeTransferEncoding(value)
         default:
             break
@@ -32,6 +33,16 @@ struct FramingFields {
 
     private mutating func observeContentLength(_ value: UnsafeRawBufferPointer) throws(HTTPParseError) {
         if contentLength != nil { contentLengthNeedsCollapse = true }
+        // The usual value is one number, the list of one element it is read as below: read without
+        // splitting it. Anything else (a list, a sign, an overflow) takes the list's way.
+        if let length = Self.decimal(value) {
+            if let agreed = contentLength {
+                guard agreed == length else { throw .bad("conflicting Content-Length values") }
+                contentLengthNeedsCollapse = true
+            }
+            contentLength = length
+            return
+        }
         var failure: HTTPParseError?
         HTTPListSyntax.forEachElement(in: value) { element in
             guard let length = Self.decimal(element) else {

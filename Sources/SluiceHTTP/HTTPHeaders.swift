@@ -19,6 +19,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         var valueLength: UInt32
         /// True for fields the parser validated (token name, clean value), which are written without re-checking.
         var isValidated: Bool
+        /// The known name this field's name spells, found when it was stored: lookups by a known name compare this.
+        var known: KnownFieldName?
     }
 
     private var storage: [UInt8]
@@ -74,10 +76,27 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         return value(of: fields[index])
     }
 
+    /// The value of the first field called `name`, or nil when there is none (as `self[String]`,
+    /// with no name compared).
+    public subscript(name: KnownFieldName) -> String? {
+        guard let index = firstIndex(of: name) else { return nil }
+        return value(of: fields[index])
+    }
+
     /// Calls `body` with the bytes of the first field called `name` as sent (nil when there is
     /// none): a value read without making a String of it.
     public func withFirstValue<Result>(of name: String, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
-        guard let index = firstIndex(of: name) else { return body(nil) }
+        withFirstValue(at: firstIndex(of: name), body)
+    }
+
+    /// `withFirstValue(of:_:)` for a known name.
+    public func withFirstValue<Result>(of name: KnownFieldName, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
+        withFirstValue(at: firstIndex(of: name), body)
+    }
+
+    @inline(__always)
+    private func withFirstValue<Result>(at index: Int?, _ body: (UnsafeRawBufferPointer?) -> Result) -> Result {
+        guard let index else { return body(nil) }
         let field = fields[index]
         return storage.withUnsafeBytes { body(Self.slice($0, field.valueStart, field.valueLength)) }
     }
@@ -90,6 +109,15 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// The values of every field called `name`, in order; empty when there is none.
     public func values(_ name: String) -> [String] {
+        Wanted.with(name) { values($0) }
+    }
+
+    /// `values(_:)` for a known name.
+    public func values(_ name: KnownFieldName) -> [String] {
+        values(Wanted.known(name))
+    }
+
+    private func values(_ name: Wanted) -> [String] {
         var result: [String] = []
         forEachField(named: name) { field, _ in
             result.append(value(of: field))
@@ -100,11 +128,22 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
 
+    public func contains(_ name: KnownFieldName) -> Bool { firstIndex(of: name) != nil }
+
     /// The value of the first field called `name` read as a decimal integer, as `Int(value)` reads
     /// it (an optional sign, then ASCII digits only), with no String made; nil when there is no
     /// such field or its value is not such a number.
     public func integerValue(_ name: String) -> Int? {
-        guard let index = firstIndex(of: name) else { return nil }
+        integerValue(at: firstIndex(of: name))
+    }
+
+    /// `integerValue(_:)` for a known name.
+    public func integerValue(_ name: KnownFieldName) -> Int? {
+        integerValue(at: firstIndex(of: name))
+    }
+
+    private func integerValue(at index: Int?) -> Int? {
+        guard let index else { return nil }
         let field = fields[index]
         return storage.withUnsafeBytes { bytes in Self.decimal(Self.slice(bytes, field.valueStart, field.valueLength)) }
     }
@@ -115,6 +154,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
         guard !digits.isEmpty else { return nil }
         var value = 0
+        // Eighteen digits cannot overflow: the usual length is read without the checks.
+        if digits.count <= 18 {
+            for byte in digits {
+                guard ASCII.isDigit(byte) else { return nil }
+                value = value &* 10 &+ Int(byte &- ASCII.zero)
+            }
+            return negative ? -value : value
+        }
         for byte in digits {
             guard ASCII.isDigit(byte) else { return nil }
             let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
@@ -148,7 +195,7 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.append(Field(
             nameStart: UInt32(truncatingIfNeeded: nameStart), nameLength: UInt32(truncatingIfNeeded: name.count),
             valueStart: UInt32(truncatingIfNeeded: valueStart), valueLength: UInt32(truncatingIfNeeded: value.count),
-            isValidated: clean))
+            isValidated: clean, known: KnownFieldName(name)))
     }
 
     /// Makes room for `count` more fields holding about `bytes` bytes in all, before a series of
@@ -167,19 +214,25 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// Removes every field called `name`; does nothing when there is none.
     public mutating func remove(_ name: String) {
+        Wanted.with(name) { remove($0) }
+    }
+
+    /// `remove(_:)` for a known name.
+    public mutating func remove(_ name: KnownFieldName) {
+        remove(Wanted.known(name))
+    }
+
+    private mutating func remove(_ wanted: Wanted) {
         // Most removals find nothing (hop-by-hop fields, `expect`): answered by a read, without
         // `removeAll`, which would make `fields` unique (a copy, when the head was copied) to change nothing.
-        guard firstIndex(of: name) != nil else {
+        guard firstIndex(of: wanted) != nil else {
             if fields.isEmpty && !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
             return
         }
         // A local reference to the bytes lets `fields` be edited while they are read.
         let storage = self.storage
-        var name = name
-        name.withUTF8 { wanted in
-            storage.withUnsafeBytes { bytes in
-                fields.removeAll { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
-            }
+        storage.withUnsafeBytes { bytes in
+            fields.removeAll { wanted.matches($0, in: bytes) }
         }
         droppedFields()
     }
@@ -205,13 +258,13 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         // A local reference to the bytes lets `fields` be edited while they are read.
         let storage = self.storage
         let removed = storage.withUnsafeBytes { bytes in
-            guard let first = fields.firstIndex(where: { names.contains(Self.slice(bytes, $0.nameStart, $0.nameLength)) }) else {
+            guard let first = fields.firstIndex(where: { names.contains(Self.name(of: $0, in: bytes)) }) else {
                 return false
             }
             var kept = Array(fields[..<first])
             // Fields removed are often replaced (`set`, a proxy's own fields): room for a few.
             kept.reserveCapacity(fields.count + 8)
-            for field in fields[(first + 1)...] where !names.contains(Self.slice(bytes, field.nameStart, field.nameLength)) {
+            for field in fields[(first + 1)...] where !names.contains(Self.name(of: field, in: bytes)) {
                 kept.append(field)
             }
             fields = kept
@@ -250,6 +303,16 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// True when any comma-separated element of any `name` field equals `token`, case-insensitively
     /// (e.g. `containsToken("close", in: "Connection")` for "Connection: keep-alive, Close").
     public func containsToken(_ token: String, in name: String) -> Bool {
+        Wanted.with(name) { containsToken(token, in: $0) }
+    }
+
+    /// `containsToken(_:in:)` for a known name.
+    public func containsToken(_ token: String, in name: KnownFieldName) -> Bool {
+        // Most heads have no such field: answered before the token is looked at.
+        firstIndex(of: name) != nil && containsToken(token, in: Wanted.known(name))
+    }
+
+    private func containsToken(_ token: String, in name: Wanted) -> Bool {
         var token = token
         return token.withUTF8 { tokenBytes in
             let wanted = UnsafeRawBufferPointer(tokenBytes)
@@ -269,17 +332,32 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` for every field, in order. A name that is not an RFC 9110 token is skipped, and CR,
     /// LF and NUL in a value are written as SP: the head's framing must not be changeable through a field's content.
     public func write(into buffer: inout [UInt8]) {
-        writeFields(into: &buffer) { _ in false }
+        HeadWriter.append(to: &buffer, bound: writeBound) { write(into: &$0) }
     }
 
-    /// `write(into:)` leaving out every field whose name (its bytes as sent) `skip` answers true
-    /// for: the head as it would be written after removing those fields, without editing a copy.
-    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
-        writeFields(into: &buffer, skipping: skip)
+    /// `write(into:)` leaving out every field whose name (its bytes as sent, and the known name
+    /// they spell) `skip` answers true for: the head as it would be written after removing those
+    /// fields, without editing a copy.
+    public func write(into buffer: inout [UInt8], skipping skip: (HTTPFieldNameView) -> Bool) {
+        HeadWriter.append(to: &buffer, bound: writeBound) { write(into: &$0, skipping: skip) }
+    }
+
+    /// The most bytes `write(into:)` writes: a field is written as its name, its value and four
+    /// bytes at most, and the names and values of distinct fields lie apart in the storage.
+    public var writeBound: Int { storage.count &+ 4 &* fields.count }
+
+    /// `write(into:)` into `writer`, which must have room for `writeBound`.
+    public func write(into writer: inout HeadWriter) {
+        writeFields(into: &writer) { _ in false }
+    }
+
+    /// `write(into:skipping:)` into `writer`, which must have room for `writeBound`.
+    public func write(into writer: inout HeadWriter, skipping skip: (HTTPFieldNameView) -> Bool) {
+        writeFields(into: &writer, skipping: skip)
     }
 
     @inline(__always)
-    private func writeFields(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool) {
+    private func writeFields(into writer: inout HeadWriter, skipping skip: (HTTPFieldNameView) -> Bool) {
         storage.withUnsafeBytes { bytes in
             // Checked fields already stored as their own line (parsed ones that arrived as `name: value`,
             // added ones) are copied as they lie, consecutive ones in one copy: a parsed head that was
@@ -287,28 +365,28 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
             var run = 0..<0
             for field in fields {
                 let name = Self.slice(bytes, field.nameStart, field.nameLength)
-                if skip(name) { continue }
+                if skip(HTTPFieldNameView(bytes: name, known: field.known)) { continue }
                 if field.isValidated, let line = Self.line(of: field, in: bytes) {
                     if line.lowerBound == run.upperBound, !run.isEmpty {
                         run = run.lowerBound..<line.upperBound
                     } else {
-                        if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+                        if !run.isEmpty { writer.append(UnsafeRawBufferPointer(rebasing: bytes[run])) }
                         run = line
                     }
                     continue
                 }
                 if !run.isEmpty {
-                    buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run]))
+                    writer.append(UnsafeRawBufferPointer(rebasing: bytes[run]))
                     run = 0..<0
                 }
                 let value = Self.slice(bytes, field.valueStart, field.valueLength)
                 if field.isValidated {
-                    HeaderFieldWriter.appendLine(name: name, value: value, into: &buffer)
+                    writer.appendLine(name: name, value: value)
                 } else {
-                    HeaderFieldWriter.write(name: name, value: value, into: &buffer)
+                    HeaderFieldWriter.write(name: name, value: value, into: &writer)
                 }
             }
-            if !run.isEmpty { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run])) }
+            if !run.isEmpty { writer.append(UnsafeRawBufferPointer(rebasing: bytes[run])) }
         }
     }
 
@@ -327,39 +405,26 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Appends `name: value\r\n` as `write(into:)` writes a field added with `add`: skipped when `name`
     /// is not a token, with CR, LF and NUL in `value` written as SP.
     public static func writeField(_ name: String, _ value: String, into buffer: inout [UInt8]) {
-        var name = name, value = value
-        name.withUTF8 { nameBytes in
-            value.withUTF8 { valueBytes in
-                HeaderFieldWriter.write(name: UnsafeRawBufferPointer(nameBytes), value: UnsafeRawBufferPointer(valueBytes),
-                                        into: &buffer)
-            }
-        }
+        HeadWriter.append(to: &buffer, bound: HeadWriter.fieldBound(name, value)) { $0.appendField(name, value) }
     }
 
     /// `writeField(_:_:into:)` for a name the caller wrote as a literal token (`"x-request-id"`): its
     /// bytes are not checked again on every request, only the value's (CR, LF and NUL written as SP).
     public static func writeField(known name: StaticString, _ value: String, into buffer: inout [UInt8]) {
-        let nameBytes = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        assert(!nameBytes.isEmpty && nameBytes.allSatisfy(ASCII.isTokenChar), "\(name) is not a field name")
-        var value = value
-        value.withUTF8 { valueBytes in
-            let value = UnsafeRawBufferPointer(valueBytes)
-            if HeaderFieldWriter.breaksLine(value) {
-                HeaderFieldWriter.write(name: nameBytes, value: value, into: &buffer)
-            } else {
-                HeaderFieldWriter.appendLine(name: nameBytes, value: value, into: &buffer)
-            }
+        HeadWriter.append(to: &buffer, bound: name.utf8CodeUnitCount &+ value.utf8.count &+ 4) {
+            $0.appendField(known: name, value)
         }
     }
 
-    /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`.
-    mutating func appendValidated(name: Range<Int>, value: Range<Int>) {
+    /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`,
+    /// and `known` the known name the name spells (`KnownFieldName(_:)` of its bytes).
+    mutating func appendValidated(name: Range<Int>, value: Range<Int>, known: KnownFieldName?) {
         fields.append(Field(
             nameStart: UInt32(truncatingIfNeeded: name.lowerBound),
             nameLength: UInt32(truncatingIfNeeded: name.count),
             valueStart: UInt32(truncatingIfNeeded: value.lowerBound),
             valueLength: UInt32(truncatingIfNeeded: value.count),
-            isValidated: true))
+            isValidated: true, known: known))
     }
 
     /// Replaces every field called `name` with one carrying `value`, at the position of the first of them.
@@ -407,33 +472,65 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     /// Calls `body` with every field called `name` and the storage bytes, in order, until it returns false.
     private func forEachField(named name: String, _ body: (Field, UnsafeRawBufferPointer) -> Bool) {
-        var name = name
-        name.withUTF8 { nameBytes in
-            let wanted = UnsafeRawBufferPointer(nameBytes)
-            storage.withUnsafeBytes { bytes in
-                for field in fields where Self.field(field, in: bytes, isNamed: wanted) {
-                    if !body(field, bytes) { return }
-                }
+        Wanted.with(name) { forEachField(named: $0, body) }
+    }
+
+    private func forEachField(named wanted: Wanted, _ body: (Field, UnsafeRawBufferPointer) -> Bool) {
+        storage.withUnsafeBytes { bytes in
+            for field in fields where wanted.matches(field, in: bytes) {
+                if !body(field, bytes) { return }
             }
         }
     }
 
     private func firstIndex(of name: String) -> Int? {
-        var name = name
-        return name.withUTF8 { wanted in
-            storage.withUnsafeBytes { bytes in
-                fields.firstIndex { Self.field($0, in: bytes, isNamed: UnsafeRawBufferPointer(wanted)) }
+        Wanted.with(name) { firstIndex(of: $0) }
+    }
+
+    private func firstIndex(of wanted: Wanted) -> Int? {
+        if case .known(let known) = wanted { return firstIndex(of: known) }
+        return storage.withUnsafeBytes { bytes in fields.firstIndex { wanted.matches($0, in: bytes) } }
+    }
+
+    private func firstIndex(of known: KnownFieldName) -> Int? {
+        fields.withUnsafeBufferPointer { fields in
+            for index in fields.indices where fields[index].known == known { return index }
+            return nil
+        }
+    }
+
+    /// A name looked for: a known one compares the id each field got when it was stored; any other, the bytes.
+    private enum Wanted {
+        case known(KnownFieldName)
+        case bytes(UnsafeRawBufferPointer)
+
+        /// Calls `body` with `name` as looked for; the bytes are valid only inside it.
+        @inline(__always)
+        static func with<Result>(_ name: String, _ body: (Wanted) -> Result) -> Result {
+            var name = name
+            return name.withUTF8 { utf8 in
+                let bytes = UnsafeRawBufferPointer(utf8)
+                if let known = KnownFieldName(bytes) { return body(.known(known)) }
+                return body(.bytes(bytes))
+            }
+        }
+
+        @inline(__always)
+        func matches(_ field: Field, in storage: UnsafeRawBufferPointer) -> Bool {
+            switch self {
+            case .known(let known):
+                return field.known == known
+            case .bytes(let wanted):
+                // Most fields differ in length from the wanted name, which settles it without touching their bytes.
+                return Int(field.nameLength) == wanted.count
+                    && ASCIICaseInsensitive.equals(HTTPHeaders.slice(storage, field.nameStart, field.nameLength), wanted)
             }
         }
     }
 
     @inline(__always)
-    private static func field(
-        _ field: Field, in bytes: UnsafeRawBufferPointer, isNamed wanted: UnsafeRawBufferPointer
-    ) -> Bool {
-        // Most fields differ in length from the wanted name, which settles it without touching their bytes.
-        Int(field.nameLength) == wanted.count
-            && ASCIICaseInsensitive.equals(slice(bytes, field.nameStart, field.nameLength), wanted)
+    private static func name(of field: Field, in bytes: UnsafeRawBufferPointer) -> HTTPFieldNameView {
+        HTTPFieldNameView(bytes: slice(bytes, field.nameStart, field.nameLength), known: field.known)
     }
 
     @inline(__always)

@@ -30,28 +30,34 @@ public struct HTTPRequestHead: Sendable {
     /// percent-encoded: non-token bytes of the method, SP and controls in the target. Fields are written by
     /// `HTTPHeaders.write(into:)`.
     public func write(into buffer: inout [UInt8]) {
-        writeStartLine(into: &buffer)
-        headers.write(into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
+        HeadWriter.append(to: &buffer, bound: writeBound) { writer in
+            write(into: &writer, version: version, skipping: { _ in false }, adding: { _ in })
+        }
+    }
+
+    /// The most bytes `write(into:)` writes for this head.
+    public var writeBound: Int {
+        StartLineWriter.writeBound(method) &+ StartLineWriter.writeBound(target) &+ version.writeBound &+ 4
+            &+ headers.writeBound &+ 2
     }
 
     /// The bytes `write(into:)` would write after removing the fields whose name `skip` answers
     /// true for and then adding, at the end, the fields `addFields` writes (with
-    /// `HTTPHeaders.writeField`): a head rewritten for the next hop without editing a copy of it.
-    public func write(into buffer: inout [UInt8], skipping skip: (UnsafeRawBufferPointer) -> Bool,
-                      adding addFields: (inout [UInt8]) -> Void) {
-        writeStartLine(into: &buffer)
-        headers.write(into: &buffer, skipping: skip)
-        addFields(&buffer)
-        buffer.append(contentsOf: ASCII.crlf)
-    }
-
-    private func writeStartLine(into buffer: inout [UInt8]) {
-        StartLineWriter.writeMethod(method, into: &buffer)
-        buffer.append(ASCII.space)
-        StartLineWriter.writeTarget(target, into: &buffer)
-        buffer.append(ASCII.space)
-        version.write(into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
+    /// `HeadWriter.appendField`), with `targetPrefix` before the target and `version` for the
+    /// head's own: a head rewritten for the next hop without editing a copy of it. `writer` must
+    /// have room for `writeBound`, `version.writeBound`, three bytes per byte of `targetPrefix`,
+    /// and what `addFields` writes.
+    public func write(into writer: inout HeadWriter, version: HTTPVersion, targetPrefix: String = "",
+                      skipping skip: (HTTPFieldNameView) -> Bool, adding addFields: (inout HeadWriter) -> Void) {
+        StartLineWriter.writeMethod(method, into: &writer)
+        writer.append(ASCII.space)
+        if !targetPrefix.isEmpty { StartLineWriter.writeTarget(targetPrefix, into: &writer) }
+        StartLineWriter.writeTarget(target, into: &writer)
+        writer.append(ASCII.space)
+        version.write(into: &writer)
+        writer.append(ASCII.cr, ASCII.lf)
+        headers.write(into: &writer, skipping: skip)
+        addFields(&writer)
+        writer.append(ASCII.cr, ASCII.lf)
     }
 }

@@ -21,25 +21,42 @@ public struct HTTPResponseHead: Sendable, Equatable {
     /// Appends "HTTP/x.y status reason\r\n", the fields and the empty line. CR, LF and NUL in the reason become SP.
     /// A status outside 100...999 is written as given; callers must not produce one.
     public func write(into buffer: inout [UInt8]) {
-        writeStatusLine(into: &buffer)
-        headers.write(into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
+        HeadWriter.append(to: &buffer, bound: statusLineBound &+ headers.writeBound &+ 2) { writer in
+            writeStatusLine(into: &writer)
+            headers.write(into: &writer)
+            writer.append(ASCII.cr, ASCII.lf)
+        }
     }
 
     /// Appends "HTTP/x.y status reason\r\n" alone (as `write(into:)` writes it).
     public func writeStatusLine(into buffer: inout [UInt8]) {
-        version.write(into: &buffer)
-        buffer.append(ASCII.space)
+        HeadWriter.append(to: &buffer, bound: statusLineBound) { writeStatusLine(into: &$0) }
+    }
+
+    /// The most bytes `writeStatusLine` writes.
+    public var statusLineBound: Int {
+        version.writeBound &+ ((100...999).contains(status) ? 3 : String(status).utf8.count) &+ reason.utf8.count &+ 4
+    }
+
+    /// Appends "HTTP/x.y status reason\r\n" alone; `writer` must have room for `statusLineBound`.
+    public func writeStatusLine(into writer: inout HeadWriter) {
+        writeStatusLine(as: version, into: &writer)
+    }
+
+    /// `writeStatusLine(into:)` with `version` written instead of the head's own (a head passed on
+    /// as HTTP/1.1); `writer` must have room for `statusLineBound` and `version.writeBound`.
+    public func writeStatusLine(as version: HTTPVersion, into writer: inout HeadWriter) {
+        version.write(into: &writer)
+        writer.append(ASCII.space)
         if (100...999).contains(status) {
-            buffer.append(ASCII.zero + UInt8(status / 100))
-            buffer.append(ASCII.zero + UInt8(status / 10 % 10))
-            buffer.append(ASCII.zero + UInt8(status % 10))
+            writer.append(ASCII.zero + UInt8(status / 100))
+            writer.append(ASCII.zero + UInt8(status / 10 % 10), ASCII.zero + UInt8(status % 10))
         } else {
-            buffer.append(contentsOf: String(status).utf8)
+            writer.append(String(status))
         }
-        buffer.append(ASCII.space)
-        StartLineWriter.writeReason(reason, into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
+        writer.append(ASCII.space)
+        StartLineWriter.writeReason(reason, into: &writer)
+        writer.append(ASCII.cr, ASCII.lf)
     }
 
     /// The RFC 9110 reason phrase for `status` (plus 429 and 431 from RFC 6585); "" for codes without one.

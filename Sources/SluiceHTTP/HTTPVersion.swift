@@ -18,13 +18,19 @@ public struct HTTPVersion: Sendable, Equatable, Hashable, CustomStringConvertibl
     public var description: String { "HTTP/\(major).\(minor)" }
 
     /// Appends the start-line spelling without going through string interpolation (this is on the write path).
-    func write(into buffer: inout [UInt8]) {
-        if self == .http1_1 {
-            buffer.append(contentsOf: ASCII.http1_1)
-        } else if self == .http1_0 {
-            buffer.append(contentsOf: ASCII.http1_0)
+    func write(into writer: inout HeadWriter) {
+        if minor == 1 && major == 1 {
+            writer.append(UnsafeRawBufferPointer(start: Self.spelling1_1.utf8Start, count: 8))
+        } else if minor == 0 && major == 1 {
+            writer.append(UnsafeRawBufferPointer(start: Self.spelling1_0.utf8Start, count: 8))
         } else {
-            buffer.append(contentsOf: description.utf8)
+            writer.append(description)
         }
     }
+
+    /// The bytes `write(into:)` writes.
+    var writeBound: Int { major == 1 && (minor == 0 || minor == 1) ? 8 : description.utf8.count }
+
+    private static let spelling1_1: StaticString = "HTTP/1.1"
+    private static let spelling1_0: StaticString = "HTTP/1.0"
 }

@@ -21,10 +21,9 @@ enum HeaderFieldParser {
         let emptyLine = head.count &- 2
         while position < emptyLine {
             let field = try parseField(head, at: position)
-            try framing.observe(
-                name: UnsafeRawBufferPointer(rebasing: head[field.name]),
-                value: UnsafeRawBufferPointer(rebasing: head[field.value]))
-            headers.appendValidated(name: field.name, value: field.value)
+            let known = KnownFieldName(UnsafeRawBufferPointer(rebasing: head[field.name]))
+            try framing.observe(name: known, value: UnsafeRawBufferPointer(rebasing: head[field.value]))
+            headers.appendValidated(name: field.name, value: field.value, known: known)
             position = field.next
         }
         return headers
@@ -35,9 +34,8 @@ enum HeaderFieldParser {
     static func parseField(
         _ head: UnsafeRawBufferPointer, at start: Int
     ) throws(HTTPParseError) -> (name: Range<Int>, value: Range<Int>, next: Int) {
-        var index = start
-        while ASCII.isTokenChar(head[index]) { index &+= 1 }
-        let nameEnd = index
+        // Stops at the CR that ends the line at the latest.
+        let nameEnd = ByteSearch.endOfToken(in: head, from: start, to: head.count)
         guard head[nameEnd] == ASCII.colon else {
             let byte = head[nameEnd]
             if byte == ASCII.cr && head[nameEnd &+ 1] == ASCII.lf { throw .bad("field line without colon") }
@@ -45,7 +43,7 @@ enum HeaderFieldParser {
         }
         guard nameEnd > start else { throw .bad("empty field name") }
 
-        index = nameEnd &+ 1
+        var index = nameEnd &+ 1
         while ASCII.isWhitespace(head[index]) { index &+= 1 }
         let valueStart = index
         // The first byte a value may not contain is normally the CR that ends the line.

@@ -2,16 +2,22 @@
 /// message framing.
 enum HeaderFieldWriter {
     /// Appends `name: value\r\n`. Skips the field when `name` is not a token; writes CR, LF and NUL in `value` as SP.
-    static func write(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
+    static func write(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into writer: inout HeadWriter) {
         guard !name.isEmpty && name.allSatisfy(ASCII.isTokenChar) else { return }
-        if !breaksLine(value) {
-            appendLine(name: name, value: value, into: &buffer)
-            return
+        if breaksLine(value) {
+            writeSanitizing(name: name, value: value, into: &writer)
+        } else {
+            writer.appendLine(name: name, value: value)
         }
-        buffer.append(contentsOf: name)
-        buffer.append(contentsOf: ASCII.colonSpace)
-        appendSanitized(value, into: &buffer)
-        buffer.append(contentsOf: ASCII.crlf)
+    }
+
+    /// Appends `name: value\r\n` for a `name` the caller checked, with CR, LF and NUL in `value` written as SP.
+    @inline(__always)
+    static func writeSanitizing(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into writer: inout HeadWriter) {
+        writer.append(name)
+        writer.append(ASCII.colon, ASCII.space)
+        appendSanitized(value, into: &writer)
+        writer.append(ASCII.cr, ASCII.lf)
     }
 
     /// Appends `name: value\r\n` as it is (the caller checked both), put together on the stack and
@@ -31,24 +37,23 @@ enum HeaderFieldWriter {
     }
 
     /// Appends `text`, replacing the bytes that could end a line or a head early (CR, LF, NUL) with SP.
-    static func appendSanitized(_ text: String, into buffer: inout [UInt8]) {
+    static func appendSanitized(_ text: String, into writer: inout HeadWriter) {
         var text = text
-        text.withUTF8 { appendSanitized(UnsafeRawBufferPointer($0), into: &buffer) }
+        text.withUTF8 { appendSanitized(UnsafeRawBufferPointer($0), into: &writer) }
     }
 
     /// Whether `bytes` holds CR, LF or NUL, the bytes `appendSanitized` replaces.
     static func breaksLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.contains(where: isLineBreaking)
+        ByteSearch.containsLineBreak(bytes)
     }
 
-    static func appendSanitized(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
-        // The common case is clean text: one bulk copy after a tight scan.
+    @inline(__always)
+    static func appendSanitized(_ bytes: UnsafeRawBufferPointer, into writer: inout HeadWriter) {
+        // The common case is clean text: one bulk copy after a word-at-a-time scan.
         if !breaksLine(bytes) {
-            buffer.append(contentsOf: bytes)
-            return
-        }
-        for byte in bytes {
-            buffer.append(isLineBreaking(byte) ? ASCII.space : byte)
+            writer.append(bytes)
+        } else {
+            writer.append(bytes, replacing: isLineBreaking, with: ASCII.space)
         }
     }
 

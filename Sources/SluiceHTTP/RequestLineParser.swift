@@ -18,17 +18,9 @@ enum RequestLineParser {
         guard head[methodEnd] == ASCII.space else { throw .bad("invalid character in method") }
 
         let targetStart = methodEnd &+ 1
-        index = targetStart
-        while index < end {
-            let byte = head[index]
-            if byte == ASCII.space { break }
-            // Visible ASCII only: controls, DEL and raw non-ASCII bytes are never valid in a request-target.
-            guard byte > ASCII.space && byte < ASCII.delete else {
-                throw .bad("invalid character in request target")
-            }
-            index &+= 1
-        }
-        let targetEnd = index
+        // Visible ASCII only: controls, DEL and raw non-ASCII bytes are never valid in a request-target.
+        let targetEnd = ByteSearch.firstNotVisibleASCII(in: head, from: targetStart, to: end)
+        if targetEnd < end && head[targetEnd] != ASCII.space { throw .bad("invalid character in request target") }
         guard targetEnd > targetStart else { throw .bad("empty request target or extra space") }
         guard targetEnd < end else { throw .bad("request line has no HTTP version") }
 
@@ -36,7 +28,7 @@ enum RequestLineParser {
         let method = UnsafeRawBufferPointer(rebasing: head[line.lowerBound..<methodEnd])
         let target = UnsafeRawBufferPointer(rebasing: head[targetStart..<targetEnd])
         return RequestLine(
-            method: String(decoding: method, as: UTF8.self),
+            method: ASCII.equals(method, "POST") ? "POST" : ASCII.equals(method, "GET") ? "GET" : String(decoding: method, as: UTF8.self),
             target: String(decoding: target, as: UTF8.self),
             version: version
         )

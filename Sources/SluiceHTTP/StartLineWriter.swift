@@ -2,39 +2,49 @@
 enum StartLineWriter {
     /// Appends `method`, percent-encoding any byte that is not a token character ('%' is one, so the result is still
     /// a token). A method parsed by `HTTPRequestParser` is copied unchanged.
-    static func writeMethod(_ method: String, into buffer: inout [UInt8]) {
-        writePercentEncoded(method, into: &buffer) { !ASCII.isTokenChar($0) }
+    static func writeMethod(_ method: String, into writer: inout HeadWriter) {
+        var method = method
+        method.withUTF8 { bytes in
+            let bytes = UnsafeRawBufferPointer(bytes)
+            writePercentEncoded(bytes, into: &writer, clean: bytes.allSatisfy(ASCII.isTokenChar)) { !ASCII.isTokenChar($0) }
+        }
     }
 
     /// Appends `target`, percent-encoding SP, controls and DEL (the bytes that could split or end the request line).
     /// A target parsed by `HTTPRequestParser` contains none of them and is copied unchanged.
-    static func writeTarget(_ target: String, into buffer: inout [UInt8]) {
-        writePercentEncoded(target, into: &buffer) { $0 <= ASCII.space || $0 == ASCII.delete }
+    static func writeTarget(_ target: String, into writer: inout HeadWriter) {
+        var target = target
+        target.withUTF8 { bytes in
+            let bytes = UnsafeRawBufferPointer(bytes)
+            writePercentEncoded(bytes, into: &writer, clean: !ByteSearch.containsSpaceControlOrDelete(bytes)) {
+                $0 <= ASCII.space || $0 == ASCII.delete
+            }
+        }
     }
+
+    /// The most bytes `writeMethod` or `writeTarget` write for `text`: each byte may become three.
+    static func writeBound(_ text: String) -> Int { 3 &* text.utf8.count }
 
     /// Appends a reason phrase; CR, LF and NUL become SP (the phrase is free text up to the line end).
-    static func writeReason(_ reason: String, into buffer: inout [UInt8]) {
-        HeaderFieldWriter.appendSanitized(reason, into: &buffer)
+    static func writeReason(_ reason: String, into writer: inout HeadWriter) {
+        HeaderFieldWriter.appendSanitized(reason, into: &writer)
     }
 
+    /// Appends `bytes`, in one copy when `clean` (none needs encoding, the common case).
+    @inline(__always)
     private static func writePercentEncoded(
-        _ text: String, into buffer: inout [UInt8], where needsEncoding: (UInt8) -> Bool
+        _ bytes: UnsafeRawBufferPointer, into writer: inout HeadWriter, clean: Bool, where needsEncoding: (UInt8) -> Bool
     ) {
-        var text = text
-        text.withUTF8 { bytes in
-            // The common case is clean text: one bulk copy after a tight scan.
-            if !bytes.contains(where: needsEncoding) {
-                buffer.append(contentsOf: bytes)
-                return
-            }
-            for byte in bytes {
-                if needsEncoding(byte) {
-                    buffer.append(UInt8(ascii: "%"))
-                    buffer.append(hexDigit(byte >> 4))
-                    buffer.append(hexDigit(byte & 0x0F))
-                } else {
-                    buffer.append(byte)
-                }
+        if clean {
+            writer.append(bytes)
+            return
+        }
+        for byte in bytes {
+            if needsEncoding(byte) {
+                writer.append(UInt8(ascii: "%"))
+                writer.append(hexDigit(byte >> 4), hexDigit(byte & 0x0F))
+            } else {
+                writer.append(byte)
             }
         }
     }

@@ -23,7 +23,9 @@ enum StatusLineParser {
             guard head[start &+ 12] == ASCII.space else { throw .bad("status code is not three digits") }
             let phrase = UnsafeRawBufferPointer(rebasing: head[(start &+ 13)..<end])
             if phrase.contains(ASCII.cr) { throw .bad("bare CR in status line") }
-            reason = String(decoding: phrase, as: UTF8.self)
+            // The usual phrase is the standard one, a literal: no String is made and checked for it.
+            let standard = HTTPResponseHead.standardReason(status)
+            reason = ASCII.equals(phrase, standard) ? standard : String(decoding: phrase, as: UTF8.self)
         }
         return StatusLine(version: version, status: status, reason: reason)
     }

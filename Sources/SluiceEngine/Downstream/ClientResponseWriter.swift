@@ -37,10 +37,15 @@ struct ClientResponseWriter {
     mutating func writePassedOnHead(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
                                     requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
                                     passContentLength: Bool, to socket: BufferEvent) -> Bool {
-        guard let bytes = passedOnHeadBytes(head, added: added, requestID: requestID, requestMethod: requestMethod,
-                                            clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
-                                            passContentLength: passContentLength) else { return false }
-        sent(bytes, to: socket)
+        // Written from memory that lives only for the call, straight into the socket's buffer.
+        let written = withPassedOnHead(head, added: added, requestID: requestID, requestMethod: requestMethod,
+                                       clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
+                                       passContentLength: passContentLength) { bytes in
+            socket.write(bytes)
+            return bytes.count
+        }
+        guard let written else { return false }
+        recordSent(written)
         return true
     }
 
@@ -49,11 +54,11 @@ struct ClientResponseWriter {
                             clientKeepAlive: Bool, passContentLength: Bool) -> [UInt8] {
         var head = head
         HeaderRewriter.removeHopByHop(&head.headers)
-        let declared = head.headers.integerValue("content-length")
+        let declared = head.headers.integerValue(.contentLength)
         let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
-        if !keepLength { head.headers.remove("content-length") }
+        if !keepLength { head.headers.remove(.contentLength) }
         if framing == .chunked { head.headers.set("transfer-encoding", "chunked") }
         head.version = .http1_1
         if !keep {
@@ -71,37 +76,62 @@ struct ClientResponseWriter {
     mutating func passedOnHeadBytes(_ head: HTTPResponseHead, added: [(String, String)], requestID: String,
                                     requestMethod: String, clientVersion: HTTPVersion, clientKeepAlive: Bool,
                                     passContentLength: Bool) -> [UInt8]? {
-        for (name, _) in added where Self.ruled(name) { return nil }
+        withPassedOnHead(head, added: added, requestID: requestID, requestMethod: requestMethod, clientVersion: clientVersion,
+                         clientKeepAlive: clientKeepAlive, passContentLength: passContentLength) { Array($0) }
+    }
+
+    /// Calls `use` with the bytes of `writePassedOnHead`, in memory that lives only during the
+    /// call; nil, without calling it, for the heads it leaves to the general path.
+    private mutating func withPassedOnHead<Result>(
+        _ head: HTTPResponseHead, added: [(String, String)], requestID: String, requestMethod: String,
+        clientVersion: HTTPVersion, clientKeepAlive: Bool, passContentLength: Bool, _ use: (UnsafeRawBufferPointer) -> Result
+    ) -> Result? {
+        // The added fields' room, and one bit per length of their names (63 for any longer): most
+        // of the head's fields have a length none has, which settles them without comparing names.
+        // One pass over the added fields, which also refuses the names the general path settles.
+        var addedBound = 0
+        var addedLengths: UInt64 = 0
+        for (name, value) in added {
+            if Self.ruled(name) { return nil }
+            addedBound += HeadWriter.fieldBound(name, value)
+            addedLengths |= 1 << UInt64(min(name.utf8.count, 63))
+        }
         // Fields the upstream's Connection names are hop-by-hop too: left out, unless the name is
         // one the framing decides or a filter adds (the general path then settles it).
         var named: HTTPFieldNameSet?
-        if head.headers.contains("connection") {
+        if head.headers.contains(.connection) {
             let names = HeaderRewriter.connectionNamed(head.headers)
             for name in names where name == "content-length" || name == "x-request-id" { return nil }
             for (name, _) in added where names.contains(where: { HTTPHeaders.sameName($0, name) }) { return nil }
             if !names.isEmpty { named = HTTPFieldNameSet(names) }
         }
-        let declared = head.headers.integerValue("content-length")
+        let declared = head.headers.integerValue(.contentLength)
         let (keepLength, keep) = chooseFraming(declared: declared, status: head.status, requestMethod: requestMethod,
                                                clientVersion: clientVersion, clientKeepAlive: clientKeepAlive,
                                                passContentLength: passContentLength)
         let dropped = keepLength ? Self.droppedKeepingLength : Self.droppedWithLength
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        HTTPResponseHead(status: head.status, reason: head.reason, version: .http1_1).writeStatusLine(into: &bytes)
-        head.headers.write(into: &bytes, skipping: { name in
-            dropped.contains(name) || named?.contains(name) == true || Self.isOne(of: added, name)
-        })
-        for (name, value) in added { HTTPHeaders.writeField(name, value, into: &bytes) }
-        HTTPHeaders.writeField(known: "x-request-id", requestID, into: &bytes)
-        if framing == .chunked { HTTPHeaders.writeField(known: "transfer-encoding", "chunked", into: &bytes) }
-        if !keep {
-            HTTPHeaders.writeField(known: "connection", "close", into: &bytes)
-        } else if clientVersion == .http1_0 {
-            HTTPHeaders.writeField(known: "connection", "keep-alive", into: &bytes)
-        }
-        bytes.append(contentsOf: [0x0D, 0x0A])
-        return bytes
+        // The status line, the upstream's fields, the added ones, and the proxy's: `transfer-encoding:
+        // chunked` and `connection: keep-alive` are the longest it writes, 28 and 24 bytes.
+        let bound = head.statusLineBound + 8 + head.headers.writeBound + addedBound + 12 + 4 + requestID.utf8.count
+            + 28 + 24 + 2
+        let keepsAlive1_0 = keep && clientVersion == .http1_0
+        let framing = framing
+        return HeadWriter.withBytes(bound: bound, { writer in
+            head.writeStatusLine(as: .http1_1, into: &writer)
+            head.headers.write(into: &writer, skipping: { name in
+                dropped.contains(name) || named?.contains(name) == true
+                    || (addedLengths >> UInt64(min(name.bytes.count, 63)) & 1 != 0 && Self.isOne(of: added, name.bytes))
+            })
+            for (name, value) in added { writer.appendField(name, value) }
+            writer.appendField(known: "x-request-id", requestID)
+            if framing == .chunked { writer.appendField(known: "transfer-encoding", "chunked") }
+            if !keep {
+                writer.appendField(known: "connection", "close")
+            } else if keepsAlive1_0 {
+                writer.appendField(known: "connection", "keep-alive")
+            }
+            writer.appendEmptyLine()
+        }, use)
     }
 
     /// The upstream's fields a passed-on head leaves out: the hop-by-hop ones and the request id
@@ -118,7 +148,12 @@ struct ClientResponseWriter {
     }
 
     /// A name whose field the general path treats by rule, not as a plain replacement.
+    @inline(__always)
     private static func ruled(_ name: String) -> Bool {
+        // Read in place (a native String always allows it), without the copy `withUTF8` makes first.
+        if let ruled = name.utf8.withContiguousStorageIfAvailable({ droppedWithLength.contains(UnsafeRawBufferPointer($0)) }) {
+            return ruled
+        }
         var name = name
         return name.withUTF8 { droppedWithLength.contains(UnsafeRawBufferPointer($0)) }
     }
@@ -151,7 +186,12 @@ struct ClientResponseWriter {
 
     private mutating func sent(_ bytes: [UInt8], to socket: BufferEvent) {
         socket.write(bytes)
-        bytesWritten += bytes.count
+        recordSent(bytes.count)
+    }
+
+    /// A head of `count` bytes was written.
+    private mutating func recordSent(_ count: Int) {
+        bytesWritten += count
         headWritten = true
         if framing == .none || framing == .contentLength(remaining: 0) { finished = true }
     }

@@ -161,11 +161,11 @@ final class DownstreamConnection {
         headerTimer?.cancel()
         worker.connectionBusy(self)
         requestVersion = head.version
-        if head.headers.containsToken("100-continue", in: "expect") && head.version == .http1_1 {
+        if head.headers.containsToken("100-continue", in: .expect) && head.version == .http1_1 {
             socket.write("HTTP/1.1 100 Continue\r\n\r\n")
         }
         let version = worker.currentVersion
-        let requestID = RequestID.make(propagating: head.headers["x-request-id"])
+        let requestID = RequestID.make(propagating: head.headers[.xRequestID])
         guard let route = version.route(for: head) else {
             let error = ProxyError(.notFound, "no route matches \(head.method) \(head.path)")
             respondDirect(error, head: head, requestID: requestID)
@@ -190,10 +190,10 @@ final class DownstreamConnection {
     /// The body framing of a request head the parser accepted (it rejected every ambiguous shape).
     /// Read from the head because the parser is busy while it reports the head.
     static func framing(of head: HTTPRequestHead) -> BodyFraming {
-        if head.headers.contains("transfer-encoding") { return .chunked }
+        if head.headers.contains(.transferEncoding) { return .chunked }
         // The usual single value needs no splitting, and no String.
-        if let n = head.headers.integerValue("content-length") { return .contentLength(n) }
-        if let length = head.headers["content-length"] {
+        if let n = head.headers.integerValue(.contentLength) { return .contentLength(n) }
+        if let length = head.headers[.contentLength] {
             let first = length.split(separator: ",").first.map { $0.trimmingSpaces } ?? ""
             return .contentLength(Int(first) ?? 0)
         }

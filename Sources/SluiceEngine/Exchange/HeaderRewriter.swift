@@ -40,9 +40,9 @@ enum HeaderRewriter {
 
     static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
         // Most heads have no Connection field: one lookup answers.
-        guard headers.contains("connection") else { return [] }
+        guard headers.contains(.connection) else { return [] }
         var named: [String] = []
-        for value in headers.values("connection") {
+        for value in headers.values(.connection) {
             for token in value.split(separator: ",") {
                 let t = token.trimmingSpaces.lowercased()
                 if !t.isEmpty { named.append(t) }
@@ -58,10 +58,10 @@ enum HeaderRewriter {
     static func upstreamRequest(from request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
                                 bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool) -> HTTPRequestHead {
         var headers = request.headers
-        let clientHost = headers["host"]
+        let clientHost = headers[.host]
         let named = connectionNamed(headers)
         // An X-Forwarded-For the client named in Connection is hop-by-hop: it is not extended.
-        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
+        let prior = named.contains("x-forwarded-for") ? nil : headers[.xForwardedFor]
         // What follows equals removing the hop-by-hop fields and then setting each field below in
         // turn (`set` removes a name's fields and appends one at the end), with one pass over the fields.
         headers.remove(anyOf: clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost)
@@ -92,38 +92,57 @@ enum HeaderRewriter {
 extension HeaderRewriter {
     /// Writes the request head the upstream gets, the same bytes as
     /// `upstreamRequest(from:...).write(into:)`, without making it: the client's fields are written
-    /// as they lie, leaving out the ones `upstreamRequest` removes, and the proxy's own follow. No
-    /// copy of the client's head is edited, so neither its fields nor their bytes are copied.
+    /// as they lie, leaving out the ones `upstreamRequest` removes (and `expect`, when
+    /// `removingExpect`), and the proxy's own follow. No copy of the client's head is edited, so
+    /// neither its fields nor their bytes are copied.
     static func writeUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
-                                     bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, into buffer: inout [UInt8]) {
+                                     bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, removingExpect: Bool = false,
+                                     into buffer: inout [UInt8]) {
+        withUpstreamRequest(request, exchange: exchange, endpoint: endpoint, bodyFraming: bodyFraming,
+                            allowUnderscores: allowUnderscores, removingExpect: removingExpect) { buffer.append(contentsOf: $0) }
+    }
+
+    /// Calls `use` with the bytes `writeUpstreamRequest` writes, in memory that lives only during
+    /// the call (`HeadWriter.withBytes`): for writing them straight into the upstream's socket.
+    static func withUpstreamRequest(_ request: HTTPRequestHead, exchange: Exchange, endpoint: UpstreamEndpoint,
+                                    bodyFraming: UpstreamBodyFraming, allowUnderscores: Bool, removingExpect: Bool,
+                                    _ use: (UnsafeRawBufferPointer) -> Void) {
         let headers = request.headers
-        let clientHost = headers["host"]
         let named = connectionNamed(headers)
-        let prior = named.contains("x-forwarded-for") ? nil : headers["x-forwarded-for"]
-        let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
+        let prior = named.contains("x-forwarded-for") ? nil : headers[.xForwardedFor]
         let namedSet = named.isEmpty ? nil : HTTPFieldNameSet(named)
-        var head = request
-        head.version = .http1_1
-        if !endpoint.basePath.isEmpty { head.target = endpoint.basePath + request.target }
-        head.write(into: &buffer, skipping: { name in
-            replaced.contains(name) || namedSet?.contains(name) == true
-                || (!allowUnderscores && name.contains(UInt8(ascii: "_")))
-        }, adding: { out in
-            HTTPHeaders.writeField(known: "host", endpoint.authority, into: &out)
-            if let clientHost { HTTPHeaders.writeField(known: "x-forwarded-host", clientHost, into: &out) }
-            if let prior, !prior.isEmpty {
-                HTTPHeaders.writeField(known: "x-forwarded-for", prior + ", " + exchange.client.address, into: &out)
-            } else {
-                HTTPHeaders.writeField(known: "x-forwarded-for", exchange.client.address, into: &out)
-            }
-            HTTPHeaders.writeField(known: "x-forwarded-proto", exchange.client.secure ? "https" : "http", into: &out)
-            HTTPHeaders.writeField(known: "x-request-id", exchange.id, into: &out)
-            switch bodyFraming {
-            case .none: break
-            case .contentLength(let n): HTTPHeaders.writeField(known: "content-length", String(n), into: &out)
-            case .chunked: HTTPHeaders.writeField(known: "transfer-encoding", "chunked", into: &out)
-            }
-        })
+        let address = exchange.client.address
+        // The client's Host is written from its bytes, with no String made of it.
+        headers.withFirstValue(of: .host) { clientHost in
+            let replaced = clientHost == nil ? upstreamReplaced : upstreamReplacedWithHost
+            // The head, the prefix, a version, and the six fields below: names of 17 bytes at most, four
+            // bytes around each value, and 20 digits for a length.
+            let bound = request.writeBound + 3 * endpoint.basePath.utf8.count + 8 + 6 * (17 + 4) + 20
+                + endpoint.authority.utf8.count + (clientHost?.count ?? 0) * 3 + (prior?.utf8.count ?? 0) + 2
+                + address.utf8.count + exchange.id.utf8.count
+            HeadWriter.withBytes(bound: bound, { writer in
+                request.write(into: &writer, version: .http1_1, targetPrefix: endpoint.basePath, skipping: { name in
+                    // No known name has a `_`.
+                    replaced.contains(name) || namedSet?.contains(name) == true || (removingExpect && name.known == .expect)
+                        || (!allowUnderscores && name.known == nil && name.bytes.contains(UInt8(ascii: "_")))
+                }, adding: { out in
+                    out.appendField(known: "host", endpoint.authority)
+                    if let clientHost { out.appendField(known: "x-forwarded-host", bytes: clientHost) }
+                    if let prior, !prior.isEmpty {
+                        out.appendField(known: "x-forwarded-for", prior + ", " + address)
+                    } else {
+                        out.appendField(known: "x-forwarded-for", address)
+                    }
+                    out.appendField(known: "x-forwarded-proto", exchange.client.secure ? "https" : "http")
+                    out.appendField(known: "x-request-id", exchange.id)
+                    switch bodyFraming {
+                    case .none: break
+                    case .contentLength(let n): out.appendField(known: "content-length", decimal: n)
+                    case .chunked: out.appendField(known: "transfer-encoding", "chunked")
+                    }
+                })
+            }, use)
+        }
     }
 }
 

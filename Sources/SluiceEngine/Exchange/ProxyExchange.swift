@@ -387,17 +387,13 @@ final class ProxyExchange: ExchangeDriver, UpstreamConnectionDelegate, ExchangeT
     /// Writes the request (head, and the body read so far) on `connection`; answers how the body
     /// is framed for it.
     private func writeRequest(on connection: UpstreamConnection) -> UpstreamBodyFraming {
-        var request = exchange.request
-        request.headers.remove("expect")
         let (bodyBytes, framing) = incomingBody.forAttempt(filtered: exchange.requestBody)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512 + bodyBytes.count)
-        // Written straight from the client's head: the same bytes as `upstreamRequest(...)` written
-        // out (HeaderRewriterTests), without editing a copy of the head first.
-        HeaderRewriter.writeUpstreamRequest(request, exchange: exchange, endpoint: connection.endpoint,
-                                            bodyFraming: framing,
-                                            allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames, into: &bytes)
-        connection.write(bytes)
+        // Written straight from the client's head into the socket: the same bytes as
+        // `upstreamRequest(...)` written out (HeaderRewriterTests), without editing a copy of the head first.
+        HeaderRewriter.withUpstreamRequest(exchange.request, exchange: exchange, endpoint: connection.endpoint,
+                                           bodyFraming: framing,
+                                           allowUnderscores: version.file.limits.allowUnderscoresInHeaderNames,
+                                           removingExpect: true) { connection.write($0) }
         if !bodyBytes.isEmpty { bodyBytes.withUnsafeBytes { writeBodyToUpstream($0, connection, framing: framing) } }
         if incomingBody.complete && framing == .chunked { connection.write(ChunkedEncoding.lastChunk) }
         return framing
