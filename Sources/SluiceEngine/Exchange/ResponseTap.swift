@@ -50,7 +50,7 @@ final class ResponseTap {
             readsEvents = lowercased.hasPrefix("text/event-stream")
             json = !readsEvents && success && lowercased.withUTF8({ Self.mentionsJSON(UnsafeRawBufferPointer($0)) })
         }
-        if json { jsonBody = .collecting([], whole: head.headers.integerValue("content-length")) }
+        if json { jsonBody = .collecting([], whole: head.headers.integerValue(.contentLength)) }
         if readsEvents { parser = SSEParser() }
     }
 
