@@ -3,12 +3,17 @@
 /// instructions a piece, and a head has twenty or so pieces.
 ///
 /// The caller states an upper bound of the bytes it will write (the `writeBound`s of what it writes,
-/// summed). Writing past the bound stops the process (a precondition): never memory it does not own.
+/// summed). A bound that falls short (a caller's mistake; a head's bytes come from strangers) never
+/// writes past the memory, and never stops the process: the writes past it are counted, not made,
+/// and `bytes` and `withBytes` write the head again with room for all of it.
 public struct HeadWriter {
     private let base: UnsafeMutablePointer<UInt8>
     private let capacity: Int
     /// Bytes written so far.
     public private(set) var count = 0
+    /// Bytes the writes asked for, made or not: `count` while they fit; past `capacity` once one did
+    /// not, and from then on nothing more is written.
+    private var needed = 0
 
     private init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
         // A zero capacity may come with a nil base: the bound check then refuses every write.
@@ -16,26 +21,55 @@ public struct HeadWriter {
         capacity = buffer.count
     }
 
-    /// The bytes `body` writes, at most `bound` of them, in one allocation.
+    /// The bytes `body` writes, in one allocation of `bound` bytes when they fit (else written again
+    /// with room for them all).
     public static func bytes(bound: Int, _ body: (inout HeadWriter) -> Void) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
+        var needed = 0
+        let made = [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
             var writer = HeadWriter(buffer)
             body(&writer)
-            initialized = writer.count
+            needed = writer.needed
+            initialized = writer.fits ? writer.count : 0
         }
+        if needed <= bound { return made }
+        return bytesWrittenAgain(needed, body)
     }
 
-    /// Calls `use` with the bytes `body` writes, at most `bound` of them, in memory that lives
-    /// only during the call (on the stack for a usual head): for a head that is copied on at once,
-    /// into a socket's buffer, with no allocation of its own.
+    /// Calls `use` with the bytes `body` writes, in memory that lives only during the call (on the
+    /// stack for a usual head, `bound` bytes; written again with room for them all when they do not
+    /// fit): for a head that is copied on at once, into a socket's buffer, with no allocation of
+    /// its own. `body` must write the same bytes each time it is called.
     public static func withBytes<Result>(
         bound: Int, _ body: (inout HeadWriter) -> Void, _ use: (UnsafeRawBufferPointer) -> Result
     ) -> Result {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buffer in
             var writer = HeadWriter(buffer)
             body(&writer)
+            guard writer.fits else { return bytesWrittenAgain(writer.needed, body).withUnsafeBytes { use($0) } }
             return use(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<writer.count])))
         }
+    }
+
+    /// The second writing of a head whose bound fell short, into room for all `needed` bytes. Out of
+    /// line: the usual writing stays small enough to inline, and this one is never reached when the
+    /// bounds are right.
+    @inline(never)
+    private static func bytesWrittenAgain(_ needed: Int, _ body: (inout HeadWriter) -> Void) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: needed) { buffer, initialized in
+            var writer = HeadWriter(buffer)
+            body(&writer)
+            initialized = writer.count
+        }
+    }
+
+    /// Every write so far was made: the bound was not short.
+    private var fits: Bool { needed <= capacity }
+
+    /// Counts `n` more bytes asked for; true when they fit and are to be written at `count`.
+    @inline(__always)
+    private mutating func room(for n: Int) -> Bool {
+        needed &+= n
+        return needed <= capacity
     }
 
     /// Appends to `buffer` the bytes `body` writes, at most `bound` of them.
@@ -117,14 +151,14 @@ public struct HeadWriter {
     @inline(__always)
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
-        precondition(n <= capacity &- count, "a head wrote more than its bound")
+        guard room(for: n) else { return }
         if n > 0 { UnsafeMutableRawPointer(base + count).copyMemory(from: bytes.baseAddress!, byteCount: n) }
         count &+= n
     }
 
     @inline(__always)
     public mutating func append(_ byte: UInt8) {
-        precondition(count < capacity, "a head wrote more than its bound")
+        guard room(for: 1) else { return }
         base[count] = byte
         count &+= 1
     }
@@ -132,7 +166,7 @@ public struct HeadWriter {
     /// Appends the two bytes `first`, `second` (a CRLF, a ": ").
     @inline(__always)
     mutating func append(_ first: UInt8, _ second: UInt8) {
-        precondition(2 <= capacity &- count, "a head wrote more than its bound")
+        guard room(for: 2) else { return }
         base[count] = first
         base[count &+ 1] = second
         count &+= 2
@@ -147,7 +181,7 @@ public struct HeadWriter {
 
     /// Appends `bytes` with each byte `replaced` answers true for written as `byte`.
     mutating func append(_ bytes: UnsafeRawBufferPointer, replacing replaced: (UInt8) -> Bool, with byte: UInt8) {
-        precondition(bytes.count <= capacity &- count, "a head wrote more than its bound")
+        guard room(for: bytes.count) else { return }
         for (i, b) in bytes.enumerated() { base[count &+ i] = replaced(b) ? byte : b }
         count &+= bytes.count
     }
@@ -159,7 +193,7 @@ public struct HeadWriter {
     @inline(__always)
     mutating func appendLine(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         let length = name.count &+ value.count &+ 4
-        precondition(length <= capacity &- count, "a head wrote more than its bound")
+        guard room(for: length) else { return }
         let line = UnsafeMutableRawPointer(base + count)
         if !name.isEmpty { line.copyMemory(from: name.baseAddress!, byteCount: name.count) }
         line.storeBytes(of: ASCII.colon, toByteOffset: name.count, as: UInt8.self)
