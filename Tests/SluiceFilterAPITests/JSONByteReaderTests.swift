@@ -283,6 +283,68 @@ private func walk(_ r: inout JSONByteReader) {
         }
     }
 
+    @Test func stringsEndAtEveryOffsetOfABlockAndAtEveryDistanceFromTheEnd() {
+        // Strings are scanned sixteen bytes at a time, and the last bytes of a text as one block
+        // that overlaps bytes already passed (byte by byte when the whole text is shorter than a
+        // block). Put a string's end, an escape or a control byte at every offset of the first
+        // three blocks, and the text's end at every distance after it.
+        for filler in ["a", "é"] {
+            for length in 0..<40 {
+                let plain = String(repeating: filler, count: length)
+                for padding in [0, 1, 2, 7, 8, 9, 14, 15, 16, 17] {
+                    let spaces = String(repeating: " ", count: padding)
+                    expectString("\"" + plain + "\"", decodesTo: plain, padding: spaces)
+                    // Unterminated, its last bytes in the overlapping block.
+                    #expect(!walks("\"" + plain + spaces), "\(length) \(padding)")
+                    #expect(!walks(#"{"skip":[""# + plain + spaces), "\(length) \(padding)")
+                }
+            }
+        }
+        for length in 1..<36 {
+            for offset in 0..<length {
+                let head = String(repeating: "a", count: offset)
+                let tail = String(repeating: "b", count: length - offset - 1)
+                for padding in [0, 1, 9, 15, 16] {
+                    let spaces = String(repeating: " ", count: padding)
+                    for (escape, decoded) in [(#"\""#, "\""), (#"\\"#, "\\"), (#"\/"#, "/"), (#"\t"#, "\t"),
+                                              (#"\u00e9"#, "é")] {
+                        expectString("\"" + head + escape + tail + "\"", decodesTo: head + decoded + tail, padding: spaces)
+                    }
+                    for bad in ["\u{0}", "\u{1}", "\n", "\u{1F}", #"\x"#, #"\u00g0"#] {
+                        let json = "\"" + head + bad + tail + "\""
+                        #expect(!walks(json + spaces), "\(json)")
+                        #expect(!walks(#"{"skip":["# + json + #"],"n":1}"# + spaces), "\(json)")
+                        let content = Array((json + spaces).utf8).withUnsafeBufferPointer {
+                            JSONByteReader($0).endOfStringContent(at: 1)
+                        }
+                        #expect(content == -1, "\(json)")
+                    }
+                    // Bytes 0x7F and above are plain string bytes.
+                    expectString("\"" + head + "\u{7F}" + tail + "\"", decodesTo: head + "\u{7F}" + tail, padding: spaces)
+                }
+            }
+        }
+    }
+
+    @Test func skippedContainersFindBracketsAtEveryOffsetOfABlock() {
+        // Containers are skipped sixteen bytes at a time; a string inside one is skipped inline.
+        for offset in 0..<40 {
+            let pad = String(repeating: "1,", count: offset / 2) + (offset % 2 == 0 ? "" : " ")
+            for inner in [#"[]"#, #"{}"#, #""x""#, #""]}[{""#, #""\"]""#, #"{"k":["v"]}"#] {
+                let json = #"{"skip":["# + pad + inner + #"],"n":7}"#
+                withReader(json) { r in
+                    var n: Int?
+                    r.readObject { key, r in if key == "n" { n = r.readInt() } }
+                    #expect(n == 7, "\(json)")
+                    let atEnd = r.isAtEnd()
+                    #expect(atEnd, "\(json)")
+                }
+            }
+            #expect(!walks(#"{"skip":["# + pad + #"[]"#), "offset \(offset)")
+            #expect(!walks(#"{"skip":["# + pad + "\"a\u{1}\"]}"), "offset \(offset)")
+        }
+    }
+
     @Test func failureIsSticky() {
         withReader("[1,}") { r in
             r.readArray { _ in }
@@ -318,5 +380,27 @@ private func matchesLiteral(_ key: JSONByteReader.RawString, _ length: Int, chan
     case nil: return key == literals[length]
     case 0: return key == changedFirst[length]
     default: return key == changedLast[length]
+    }
+}
+
+/// Expects the string `json`, followed by `padding`, to decode to `decoded` however it is met: read,
+/// skipped inside an object, skipped inside a skipped array, and through `endOfStringContent(at:)`.
+private func expectString(_ json: String, decodesTo decoded: String, padding: String,
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+    withReader(json + padding) { r in
+        #expect(r.readString()?.decoded() == decoded, "\(json)", sourceLocation: sourceLocation)
+        let atEnd = r.isAtEnd()
+        #expect(atEnd, "\(json)", sourceLocation: sourceLocation)
+    }
+    let end = Array((json + padding).utf8).withUnsafeBufferPointer { JSONByteReader($0).endOfStringContent(at: 1) }
+    #expect(end == json.utf8.count - 1, "\(json)", sourceLocation: sourceLocation)
+    for wrapped in [#"{"s":"# + json + #","n":1}"#, #"{"skip":[1,"# + json + #",{"a":"# + json + #"}],"n":1}"#] {
+        withReader(wrapped + padding) { r in
+            var n: Int?
+            r.readObject { key, r in if key == "n" { n = r.readInt() } }
+            #expect(n == 1, "\(wrapped)", sourceLocation: sourceLocation)
+            let atEnd = r.isAtEnd()
+            #expect(atEnd, "\(wrapped)", sourceLocation: sourceLocation)
+        }
     }
 }

@@ -343,25 +343,32 @@ package struct JSONByteReader {
     /// Where the object or array opening at `i` closes (one past its bracket); -1 when it does not.
     private func endOfContainer(at i: Int) -> Int {
         // Depth counting instead of recursion: a hostile document nested a million deep costs
-        // a scan, not the stack. Only quotes and brackets matter here, so eight bytes at a time
+        // a scan, not the stack. Only quotes and brackets matter here, so sixteen bytes at a time
         // are searched for them and everything else is passed over unread.
         var depth = 0
         var i = i
         let count = bytes.count
         while i < count {
-            if count &- i >= 8 {
-                let structural = Self.structuralBytes(word(at: i))
-                if structural == 0 {
-                    i &+= 8
+            if count &- i >= 16 {
+                let structural = Self.structuralBytes(block(at: i))
+                if structural.isEmpty {
+                    i &+= 16
                     continue
                 }
-                i &+= structural.trailingZeroBitCount &>> 3
+                i &+= structural.first
             }
             switch bytes[i] {
             case JSONByte.quote:
-                let (end, _) = endOfString(from: i &+ 1, at: i &+ 1)
-                guard end >= 0 else { return -1 }
-                i = end
+                // Most strings here (keys, and the texts of skipped choices) have no escape: their
+                // end is found inline, and only a string that needs a closer look costs a call.
+                let end = endOfPlainStringBytes(at: i &+ 1)
+                if end < count, bytes[end] == JSONByte.quote {
+                    i = end
+                } else {
+                    let (end, _) = endOfString(from: i &+ 1, at: end)
+                    guard end >= 0 else { return -1 }
+                    i = end
+                }
             case JSONByte.openBrace, JSONByte.openBracket:
                 depth &+= 1
             case JSONByte.closeBrace, JSONByte.closeBracket:
@@ -454,27 +461,27 @@ package struct JSONByteReader {
     /// Checks the string is well-formed: terminated, no raw control characters, only JSON's
     /// escapes (`\u` with four hex digits). Surrogate pairing is left to `decoded()`.
     ///
-    /// Inlined for the common string: no escape, its end found a word at a time; the rest is
-    /// left to `endOfString(from:at:)`.
+    /// Inlined for the common string: no escape, its end found sixteen bytes at a time; the rest
+    /// is left to `endOfString(from:at:)`.
     @inline(always)
     private mutating func scanString() -> RawString? {
         let start = index &+ 1
         let count = bytes.count
-        if count &- start >= 8 {
-            let first = word(at: start)
-            var special = Self.stringSpecialBytes(first)
+        if count &- start >= 16 {
             var i = start
-            while special == 0, count &- (i &+ 8) >= 8 {
-                i &+= 8
-                special = Self.stringSpecialBytes(word(at: i))
+            var special = Self.stringSpecialBytes(block(at: i))
+            while special.isEmpty, count &- (i &+ 16) >= 16 {
+                i &+= 16
+                special = Self.stringSpecialBytes(block(at: i))
             }
-            if special != 0 {
-                i &+= special.trailingZeroBitCount &>> 3
+            if special.isEmpty {
+                i &+= 16
+            } else {
+                i &+= special.first
                 if bytes[i] == JSONByte.quote {
-                    let length = i &- start
                     index = i &+ 1
-                    return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: length,
-                                     hasEscapes: false, head: first)
+                    return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: i &- start,
+                                     hasEscapes: false, head: word(at: start))
                 }
             }
             return scanString(from: start, at: i)
@@ -494,18 +501,18 @@ package struct JSONByteReader {
 
     /// Where the string whose content starts at `i` ends: the index of its closing quote, or -1
     /// when it is malformed or unterminated (the checks of `scanString()`). Moves nothing.
-    /// Inlined for the common string, with no escape and its end found a word at a time.
+    /// Inlined for the common string, with no escape and its end found sixteen bytes at a time.
     @inline(always)
     package func endOfStringContent(at i: Int) -> Int {
         let count = bytes.count
         var j = i
-        while count &- j >= 8 {
-            let special = Self.stringSpecialBytes(word(at: j))
-            if special != 0 {
-                let end = j &+ special.trailingZeroBitCount &>> 3
+        while count &- j >= 16 {
+            let special = Self.stringSpecialBytes(block(at: j))
+            if !special.isEmpty {
+                let end = j &+ special.first
                 return bytes[end] == JSONByte.quote ? end : endOfString(from: i, at: end).end
             }
-            j &+= 8
+            j &+= 16
         }
         return endOfString(from: i, at: j).end
     }
@@ -540,15 +547,22 @@ package struct JSONByteReader {
     }
 
     /// The index of the first byte at or after `i` that a string scan must look at (`"`, `\`, or
-    /// a control character), or the end; eight bytes at a time while it can.
+    /// a control character), or the end; sixteen bytes at a time while it can.
     @inline(always)
     private func endOfPlainStringBytes(at i: Int) -> Int {
         let count = bytes.count
         var i = i
-        while count &- i >= 8 {
-            let special = Self.stringSpecialBytes(word(at: i))
-            if special != 0 { return i &+ special.trailingZeroBitCount &>> 3 }
-            i &+= 8
+        while count &- i >= 16 {
+            let special = Self.stringSpecialBytes(block(at: i))
+            if !special.isEmpty { return i &+ special.first }
+            i &+= 16
+        }
+        guard i < count else { return i }
+        if count >= 16 {
+            // The last block, which overlaps bytes already passed: they are not looked at again.
+            let last = count &- 16
+            let special = Self.stringSpecialBytes(block(at: last)).dropping(i &- last)
+            return special.isEmpty ? count : last &+ special.first
         }
         while i < count {
             let b = bytes[i]
@@ -576,6 +590,74 @@ package struct JSONByteReader {
 
     private typealias Bytes8 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
 
+    /// The sixteen bytes at `i` as a vector. `i + 16` must not pass the end.
+    @inline(always)
+    private func block(at i: Int) -> SIMD16<UInt8> {
+        // Read as a tuple (alignment 1) and reinterpreted, as `word(at:)` does: one unaligned
+        // vector load.
+        let p = UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped + i).assumingMemoryBound(to: Bytes16.self)
+        return unsafeBitCast(p.pointee, to: SIMD16<UInt8>.self)
+    }
+
+    private typealias Bytes16 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+
+    // MARK: - Sixteen bytes at a time
+
+    /// The bytes of a sixteen-byte block that a scan flagged, as two words, the first byte lowest
+    /// and every flagged byte 0xFF. Testing the two words, rather than the lanes, compiles to a
+    /// few SSE2 instructions and one branch.
+    private struct BlockFlags {
+        var low: UInt64
+        var high: UInt64
+
+        @inline(always)
+        init(_ mask: SIMDMask<SIMD16<Int8>>) {
+            let words = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
+            low = words[0]
+            high = words[1]
+        }
+
+        @inline(always)
+        var isEmpty: Bool { low | high == 0 }
+
+        /// The offset of the first flagged byte. Only for flags that are not empty.
+        @inline(always)
+        var first: Int {
+            low != 0 ? low.trailingZeroBitCount &>> 3 : 8 &+ high.trailingZeroBitCount &>> 3
+        }
+
+        /// These flags without those of the first `n` bytes (`0 <= n < 16`).
+        @inline(always)
+        func dropping(_ n: Int) -> BlockFlags {
+            var flags = self
+            if n < 8 {
+                flags.low &= ~0 &<< UInt64(truncatingIfNeeded: n &* 8)
+            } else {
+                flags.low = 0
+                flags.high &= ~0 &<< UInt64(truncatingIfNeeded: (n &- 8) &* 8)
+            }
+            return flags
+        }
+    }
+
+    /// Flags the bytes of `block` a string scan must stop at: `"`, `\` and the control characters
+    /// below 0x20.
+    @inline(always)
+    private static func stringSpecialBytes(_ block: SIMD16<UInt8>) -> BlockFlags {
+        BlockFlags(block .== SIMD16(repeating: JSONByte.quote) .| block .== SIMD16(repeating: JSONByte.backslash)
+            .| block .< SIMD16(repeating: JSONByte.space))
+    }
+
+    /// Flags the bytes of `block` a container skip must look at: `"`, `[`, `]`, `{` and `}`.
+    /// Setting bit 0x20 turns `[` into `{` and `]` into `}`, and no other byte into either.
+    @inline(always)
+    private static func structuralBytes(_ block: SIMD16<UInt8>) -> BlockFlags {
+        let folded = block | SIMD16(repeating: 0x20)
+        return BlockFlags(block .== SIMD16(repeating: JSONByte.quote) .| folded .== SIMD16(repeating: JSONByte.openBrace)
+            .| folded .== SIMD16(repeating: JSONByte.closeBrace))
+    }
+
     // MARK: - Eight bytes at a time
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
@@ -596,16 +678,6 @@ package struct JSONByteReader {
     private static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
         zeroBytes(word ^ (ones &* UInt64(JSONByte.quote))) | zeroBytes(word ^ (ones &* UInt64(JSONByte.backslash)))
             | ((word &- ones &* 0x20) & ~word & highs)
-    }
-
-    /// Flags (as `zeroBytes` does) the bytes a container skip must look at: `"`, `[`, `]`, `{`
-    /// and `}`. Setting bit 0x20 turns `[` into `{` and `]` into `}`, and no other byte into either.
-    @inline(always)
-    private static func structuralBytes(_ word: UInt64) -> UInt64 {
-        let folded = word | (ones &* 0x20)
-        return zeroBytes(word ^ (ones &* UInt64(JSONByte.quote)))
-            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.openBrace)))
-            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.closeBrace)))
     }
 
     /// Sets the high bit of exactly the bytes of `word` that are not ASCII digits. With the
