@@ -183,12 +183,13 @@ private func walk(_ r: inout JSONByteReader) {
     }
 
     @Test func keysOfEveryLengthCompareAtEveryDistanceFromTheEnd() {
-        // A key is read in one step when it fits two words and twenty bytes are left, else byte
-        // by byte; its comparison looks at one or two words, or more. Cover both sides of each edge.
-        let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        for length in 0...20 {
+        // A key is read in one step when it fits one block and twenty bytes are left, or two
+        // blocks and thirty-six bytes are left, else byte by byte; its comparison looks at one or
+        // two words, or more. Cover both sides of each edge.
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ")
+        for length in 0...34 {
             let key = String(letters[0..<length])
-            for padding in [0, 1, 7, 8, 20] {
+            for padding in [0, 1, 7, 8, 20, 21, 22, 36] {
                 let json = "{\"" + key + "\":1" + String(repeating: " ", count: padding) + "}"
                 withReader(json) { r in
                     var members = r.beginObject()
@@ -210,7 +211,7 @@ private func walk(_ r: inout JSONByteReader) {
     }
 
     @Test func anEscapeOrAControlByteInAKeyIsSeenAtEveryOffset() {
-        for length in 1...18 {
+        for length in 1...34 {
             for offset in 0..<length {
                 var key = Array(repeating: "k", count: length)
                 key[offset] = #"\u006b"#
@@ -365,16 +366,31 @@ private func matchesLiteral(_ key: JSONByteReader.RawString, _ length: Int, chan
         "", "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij",
         "abcdefghijk", "abcdefghijkl", "abcdefghijklm", "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
         "abcdefghijklmnopq", "abcdefghijklmnopqr", "abcdefghijklmnopqrs", "abcdefghijklmnopqrst",
+        "abcdefghijklmnopqrstu", "abcdefghijklmnopqrstuv", "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrstuvwx",
+        "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyzA",
+        "abcdefghijklmnopqrstuvwxyzAB", "abcdefghijklmnopqrstuvwxyzABC", "abcdefghijklmnopqrstuvwxyzABCD",
+        "abcdefghijklmnopqrstuvwxyzABCDE", "abcdefghijklmnopqrstuvwxyzABCDEF", "abcdefghijklmnopqrstuvwxyzABCDEFG",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGH",
     ]
     let changedFirst: [StaticString] = [
         "", "Z", "Zb", "Zbc", "Zbcd", "Zbcde", "Zbcdef", "Zbcdefg", "Zbcdefgh", "Zbcdefghi", "Zbcdefghij",
         "Zbcdefghijk", "Zbcdefghijkl", "Zbcdefghijklm", "Zbcdefghijklmn", "Zbcdefghijklmno", "Zbcdefghijklmnop",
         "Zbcdefghijklmnopq", "Zbcdefghijklmnopqr", "Zbcdefghijklmnopqrs", "Zbcdefghijklmnopqrst",
+        "Zbcdefghijklmnopqrstu", "Zbcdefghijklmnopqrstuv", "Zbcdefghijklmnopqrstuvw", "Zbcdefghijklmnopqrstuvwx",
+        "Zbcdefghijklmnopqrstuvwxy", "Zbcdefghijklmnopqrstuvwxyz", "ZbcdefghijklmnopqrstuvwxyzA",
+        "ZbcdefghijklmnopqrstuvwxyzAB", "ZbcdefghijklmnopqrstuvwxyzABC", "ZbcdefghijklmnopqrstuvwxyzABCD",
+        "ZbcdefghijklmnopqrstuvwxyzABCDE", "ZbcdefghijklmnopqrstuvwxyzABCDEF", "ZbcdefghijklmnopqrstuvwxyzABCDEFG",
+        "ZbcdefghijklmnopqrstuvwxyzABCDEFGH",
     ]
     let changedLast: [StaticString] = [
         "", "Z", "aZ", "abZ", "abcZ", "abcdZ", "abcdeZ", "abcdefZ", "abcdefgZ", "abcdefghZ", "abcdefghiZ",
         "abcdefghijZ", "abcdefghijkZ", "abcdefghijklZ", "abcdefghijklmZ", "abcdefghijklmnZ", "abcdefghijklmnoZ",
         "abcdefghijklmnopZ", "abcdefghijklmnopqZ", "abcdefghijklmnopqrZ", "abcdefghijklmnopqrsZ",
+        "abcdefghijklmnopqrstZ", "abcdefghijklmnopqrstuZ", "abcdefghijklmnopqrstuvZ", "abcdefghijklmnopqrstuvwZ",
+        "abcdefghijklmnopqrstuvwxZ", "abcdefghijklmnopqrstuvwxyZ", "abcdefghijklmnopqrstuvwxyzZ",
+        "abcdefghijklmnopqrstuvwxyzAZ", "abcdefghijklmnopqrstuvwxyzABZ", "abcdefghijklmnopqrstuvwxyzABCZ",
+        "abcdefghijklmnopqrstuvwxyzABCDZ", "abcdefghijklmnopqrstuvwxyzABCDEZ", "abcdefghijklmnopqrstuvwxyzABCDEFZ",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGZ",
     ]
     switch changed {
     case nil: return key == literals[length]

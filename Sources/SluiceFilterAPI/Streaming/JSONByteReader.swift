@@ -3,7 +3,8 @@
 ///
 /// It is built for the classifier's hot path: no allocation unless a string is decoded, no
 /// recursion (deeply nested input cannot exhaust the stack), and values you do not ask about are
-/// skipped by scanning. Strings, digits and skipped containers are scanned eight bytes at a time.
+/// skipped by scanning. Strings and skipped containers are scanned sixteen bytes at a time (SSE2
+/// on x86-64), digits eight.
 /// Walk objects and arrays with `beginObject()`/`nextMember(_:)` and `beginArray()`/`nextElement(_:)`:
 /// with no closure in the way, a caller's loop compiles to one function whose reader stays in
 /// registers. Those steps are `@inline(always)`, which is guaranteed, not `@inline(__always)`, which
@@ -120,7 +121,7 @@ package struct JSONByteReader {
     }
 
     /// The common case of `nextMember(_:)`, without whitespace or bounds checks: `,"key":` (no
-    /// comma before the first member) with a key of at most fifteen bytes and no escape, its value
+    /// comma before the first member) with a key of at most 31 bytes and no escape, its value
     /// right after the colon, and room to spare before the end. Answers nil, and consumes nothing,
     /// for anything else; `nextMember` then takes the general path, which would answer the same.
     @inline(always)
@@ -129,21 +130,23 @@ package struct JSONByteReader {
         guard bytes.count &- i >= 20 else { return nil }
         let quote = isFirst ? i : i &+ 1
         guard isFirst || bytes[i] == JSONByte.comma, bytes[quote] == JSONByte.quote else { return nil }
-        let head = word(at: quote &+ 1)
+        let head = block(at: quote &+ 1)
         var special = Self.stringSpecialBytes(head)
         var length = 0
-        if special == 0 {
-            special = Self.stringSpecialBytes(word(at: quote &+ 9))
-            guard special != 0 else { return nil }
-            length = 8
+        if special.isEmpty {
+            // A longer key (`completion_tokens`), with room for a second block and what follows it.
+            guard bytes.count &- i >= 36 else { return nil }
+            special = Self.stringSpecialBytes(block(at: quote &+ 17))
+            guard !special.isEmpty else { return nil }
+            length = 16
         }
-        length &+= special.trailingZeroBitCount &>> 3
+        length &+= special.first
         let close = quote &+ 1 &+ length
         guard bytes[close] == JSONByte.quote, bytes[close &+ 1] == JSONByte.colon,
               bytes[close &+ 2] > JSONByte.space else { return nil }
         index = close &+ 2
         return RawString(start: bytes.baseAddress.unsafelyUnwrapped + (quote &+ 1), count: length,
-                         hasEscapes: false, head: head)
+                         hasEscapes: false, head: Self.firstWord(head))
     }
 
     /// Consumes the `[` of an array and answers a walk for `nextElement(_:)`. When the next value
@@ -221,6 +224,24 @@ package struct JSONByteReader {
     /// Reads an integer. Answers nil (and skips the value) for non-numbers, numbers with a
     /// non-zero fraction or an exponent, and integers that do not fit in `Int`.
     package mutating func readInt() -> Int? {
+        // The common integer, unsigned and of at most eighteen digits (too few to overflow), is
+        // added up as it is found; a sign, a fraction, an exponent or more digits take the
+        // general path below.
+        if let b = peekByte(), isDigit(b) {
+            let start = index
+            let end = b == JSONByte.zero ? start &+ 1 : endOfDigits(at: start &+ 1)
+            if end &- start <= 18,
+               end == bytes.count || (bytes[end] != JSONByte.dot && bytes[end] | 0x20 != JSONByte.e) {
+                var value = 0
+                var i = start
+                while i < end {
+                    value = value &* 10 &+ Int(bytes[i] &- JSONByte.zero)
+                    i &+= 1
+                }
+                index = end
+                return value
+            }
+        }
         guard let kind = peekKind() else { _ = fail(); return nil }
         guard kind == .number else { skipValue(); return nil }
         let start = index
@@ -469,7 +490,8 @@ package struct JSONByteReader {
         let count = bytes.count
         if count &- start >= 16 {
             var i = start
-            var special = Self.stringSpecialBytes(block(at: i))
+            let first = block(at: i)
+            var special = Self.stringSpecialBytes(first)
             while special.isEmpty, count &- (i &+ 16) >= 16 {
                 i &+= 16
                 special = Self.stringSpecialBytes(block(at: i))
@@ -481,7 +503,7 @@ package struct JSONByteReader {
                 if bytes[i] == JSONByte.quote {
                     index = i &+ 1
                     return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: i &- start,
-                                     hasEscapes: false, head: word(at: start))
+                                     hasEscapes: false, head: Self.firstWord(first))
                 }
             }
             return scanString(from: start, at: i)
@@ -599,6 +621,12 @@ package struct JSONByteReader {
         return unsafeBitCast(p.pointee, to: SIMD16<UInt8>.self)
     }
 
+    /// The first eight bytes of `block` as a word, the first byte lowest.
+    @inline(always)
+    private static func firstWord(_ block: SIMD16<UInt8>) -> UInt64 {
+        unsafeBitCast(block, to: SIMD2<UInt64>.self)[0]
+    }
+
     private typealias Bytes16 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
 
@@ -662,23 +690,6 @@ package struct JSONByteReader {
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
-
-    /// Sets the high bit of each byte of `word` (read little-endian: the first byte in memory is
-    /// the lowest) that is zero. It can flag a byte falsely after a true match (a borrow runs
-    /// upward), never before one and never in a word without a zero byte, so the lowest flag
-    /// always marks the first zero byte.
-    @inline(always)
-    private static func zeroBytes(_ word: UInt64) -> UInt64 {
-        (word &- ones) & ~word & highs
-    }
-
-    /// Flags (as `zeroBytes` does) the bytes a string scan must stop at: `"`, `\` and the
-    /// control characters below 0x20.
-    @inline(always)
-    private static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
-        zeroBytes(word ^ (ones &* UInt64(JSONByte.quote))) | zeroBytes(word ^ (ones &* UInt64(JSONByte.backslash)))
-            | ((word &- ones &* 0x20) & ~word & highs)
-    }
 
     /// Sets the high bit of exactly the bytes of `word` that are not ASCII digits. With the
     /// high bit masked off, a byte plus 0x76 reaches 0x80 when it is at least 10 above '0' and
