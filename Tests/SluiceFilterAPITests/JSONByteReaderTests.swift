@@ -301,11 +301,12 @@ private func walk(_ r: inout JSONByteReader) {
                 }
             }
         }
-        for length in 1..<36 {
+        // Past the first block, a long string is scanned two blocks a step.
+        for length in Array(1..<36) + [47, 48, 49, 63, 64, 65, 80, 81] {
             for offset in 0..<length {
                 let head = String(repeating: "a", count: offset)
                 let tail = String(repeating: "b", count: length - offset - 1)
-                for padding in [0, 1, 9, 15, 16] {
+                for padding in length < 36 ? [0, 1, 9, 15, 16] : [0, 17] {
                     let spaces = String(repeating: " ", count: padding)
                     for (escape, decoded) in [(#"\""#, "\""), (#"\\"#, "\\"), (#"\/"#, "/"), (#"\t"#, "\t"),
                                               (#"\u00e9"#, "é")] {

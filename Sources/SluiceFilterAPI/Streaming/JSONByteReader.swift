@@ -574,10 +574,26 @@ package struct JSONByteReader {
     private func endOfPlainStringBytes(at i: Int) -> Int {
         let count = bytes.count
         var i = i
-        while count &- i >= 16 {
+        if count &- i >= 16 {
             let special = Self.stringSpecialBytes(block(at: i))
             if !special.isEmpty { return i &+ special.first }
             i &+= 16
+            // Most strings end in their first block. A longer one (a completion's text) is then
+            // scanned two blocks a step, with one test for both.
+            while count &- i >= 32 {
+                let first = Self.stringSpecialMask(block(at: i))
+                let second = Self.stringSpecialMask(block(at: i &+ 16))
+                if !BlockFlags(first .| second).isEmpty {
+                    let special = BlockFlags(first)
+                    return special.isEmpty ? i &+ 16 &+ BlockFlags(second).first : i &+ special.first
+                }
+                i &+= 32
+            }
+            if count &- i >= 16 {
+                let special = Self.stringSpecialBytes(block(at: i))
+                if !special.isEmpty { return i &+ special.first }
+                i &+= 16
+            }
         }
         guard i < count else { return i }
         if count >= 16 {
@@ -673,8 +689,14 @@ package struct JSONByteReader {
     /// below 0x20.
     @inline(always)
     private static func stringSpecialBytes(_ block: SIMD16<UInt8>) -> BlockFlags {
-        BlockFlags(block .== SIMD16(repeating: JSONByte.quote) .| block .== SIMD16(repeating: JSONByte.backslash)
-            .| block .< SIMD16(repeating: JSONByte.space))
+        BlockFlags(stringSpecialMask(block))
+    }
+
+    /// `stringSpecialBytes(_:)` as a lane mask, for combining blocks before testing them.
+    @inline(always)
+    private static func stringSpecialMask(_ block: SIMD16<UInt8>) -> SIMDMask<SIMD16<Int8>> {
+        block .== SIMD16(repeating: JSONByte.quote) .| block .== SIMD16(repeating: JSONByte.backslash)
+            .| block .< SIMD16(repeating: JSONByte.space)
     }
 
     /// Flags the bytes of `block` a container skip must look at: `"`, `[`, `]`, `{` and `}`.
