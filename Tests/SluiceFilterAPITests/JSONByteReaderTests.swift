@@ -183,12 +183,13 @@ private func walk(_ r: inout JSONByteReader) {
     }
 
     @Test func keysOfEveryLengthCompareAtEveryDistanceFromTheEnd() {
-        // A key is read in one step when it fits two words and twenty bytes are left, else byte
-        // by byte; its comparison looks at one or two words, or more. Cover both sides of each edge.
-        let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        for length in 0...20 {
+        // A key is read in one step when it fits one block and twenty bytes are left, or two
+        // blocks and thirty-six bytes are left, else byte by byte; its comparison looks at one or
+        // two words, or more. Cover both sides of each edge.
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ")
+        for length in 0...34 {
             let key = String(letters[0..<length])
-            for padding in [0, 1, 7, 8, 20] {
+            for padding in [0, 1, 7, 8, 20, 21, 22, 36] {
                 let json = "{\"" + key + "\":1" + String(repeating: " ", count: padding) + "}"
                 withReader(json) { r in
                     var members = r.beginObject()
@@ -210,7 +211,7 @@ private func walk(_ r: inout JSONByteReader) {
     }
 
     @Test func anEscapeOrAControlByteInAKeyIsSeenAtEveryOffset() {
-        for length in 1...18 {
+        for length in 1...34 {
             for offset in 0..<length {
                 var key = Array(repeating: "k", count: length)
                 key[offset] = #"\u006b"#
@@ -283,6 +284,69 @@ private func walk(_ r: inout JSONByteReader) {
         }
     }
 
+    @Test func stringsEndAtEveryOffsetOfABlockAndAtEveryDistanceFromTheEnd() {
+        // Strings are scanned sixteen bytes at a time, and the last bytes of a text as one block
+        // that overlaps bytes already passed (byte by byte when the whole text is shorter than a
+        // block). Put a string's end, an escape or a control byte at every offset of the first
+        // three blocks, and the text's end at every distance after it.
+        for filler in ["a", "é"] {
+            for length in 0..<40 {
+                let plain = String(repeating: filler, count: length)
+                for padding in [0, 1, 2, 7, 8, 9, 14, 15, 16, 17] {
+                    let spaces = String(repeating: " ", count: padding)
+                    expectString("\"" + plain + "\"", decodesTo: plain, padding: spaces)
+                    // Unterminated, its last bytes in the overlapping block.
+                    #expect(!walks("\"" + plain + spaces), "\(length) \(padding)")
+                    #expect(!walks(#"{"skip":[""# + plain + spaces), "\(length) \(padding)")
+                }
+            }
+        }
+        // Past the first block, a long string is scanned two blocks a step.
+        for length in Array(1..<36) + [47, 48, 49, 63, 64, 65, 80, 81] {
+            for offset in 0..<length {
+                let head = String(repeating: "a", count: offset)
+                let tail = String(repeating: "b", count: length - offset - 1)
+                for padding in length < 36 ? [0, 1, 9, 15, 16] : [0, 17] {
+                    let spaces = String(repeating: " ", count: padding)
+                    for (escape, decoded) in [(#"\""#, "\""), (#"\\"#, "\\"), (#"\/"#, "/"), (#"\t"#, "\t"),
+                                              (#"\u00e9"#, "é")] {
+                        expectString("\"" + head + escape + tail + "\"", decodesTo: head + decoded + tail, padding: spaces)
+                    }
+                    for bad in ["\u{0}", "\u{1}", "\n", "\u{1F}", #"\x"#, #"\u00g0"#] {
+                        let json = "\"" + head + bad + tail + "\""
+                        #expect(!walks(json + spaces), "\(json)")
+                        #expect(!walks(#"{"skip":["# + json + #"],"n":1}"# + spaces), "\(json)")
+                        let content = Array((json + spaces).utf8).withUnsafeBufferPointer {
+                            JSONByteReader($0).endOfStringContent(at: 1)
+                        }
+                        #expect(content == -1, "\(json)")
+                    }
+                    // Bytes 0x7F and above are plain string bytes.
+                    expectString("\"" + head + "\u{7F}" + tail + "\"", decodesTo: head + "\u{7F}" + tail, padding: spaces)
+                }
+            }
+        }
+    }
+
+    @Test func skippedContainersFindBracketsAtEveryOffsetOfABlock() {
+        // Containers are skipped sixteen bytes at a time; a string inside one is skipped inline.
+        for offset in 0..<40 {
+            let pad = String(repeating: "1,", count: offset / 2) + (offset % 2 == 0 ? "" : " ")
+            for inner in [#"[]"#, #"{}"#, #""x""#, #""]}[{""#, #""\"]""#, #"{"k":["v"]}"#] {
+                let json = #"{"skip":["# + pad + inner + #"],"n":7}"#
+                withReader(json) { r in
+                    var n: Int?
+                    r.readObject { key, r in if key == "n" { n = r.readInt() } }
+                    #expect(n == 7, "\(json)")
+                    let atEnd = r.isAtEnd()
+                    #expect(atEnd, "\(json)")
+                }
+            }
+            #expect(!walks(#"{"skip":["# + pad + #"[]"#), "offset \(offset)")
+            #expect(!walks(#"{"skip":["# + pad + "\"a\u{1}\"]}"), "offset \(offset)")
+        }
+    }
+
     @Test func failureIsSticky() {
         withReader("[1,}") { r in
             r.readArray { _ in }
@@ -303,20 +367,57 @@ private func matchesLiteral(_ key: JSONByteReader.RawString, _ length: Int, chan
         "", "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghij",
         "abcdefghijk", "abcdefghijkl", "abcdefghijklm", "abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmnop",
         "abcdefghijklmnopq", "abcdefghijklmnopqr", "abcdefghijklmnopqrs", "abcdefghijklmnopqrst",
+        "abcdefghijklmnopqrstu", "abcdefghijklmnopqrstuv", "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrstuvwx",
+        "abcdefghijklmnopqrstuvwxy", "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyzA",
+        "abcdefghijklmnopqrstuvwxyzAB", "abcdefghijklmnopqrstuvwxyzABC", "abcdefghijklmnopqrstuvwxyzABCD",
+        "abcdefghijklmnopqrstuvwxyzABCDE", "abcdefghijklmnopqrstuvwxyzABCDEF", "abcdefghijklmnopqrstuvwxyzABCDEFG",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGH",
     ]
     let changedFirst: [StaticString] = [
         "", "Z", "Zb", "Zbc", "Zbcd", "Zbcde", "Zbcdef", "Zbcdefg", "Zbcdefgh", "Zbcdefghi", "Zbcdefghij",
         "Zbcdefghijk", "Zbcdefghijkl", "Zbcdefghijklm", "Zbcdefghijklmn", "Zbcdefghijklmno", "Zbcdefghijklmnop",
         "Zbcdefghijklmnopq", "Zbcdefghijklmnopqr", "Zbcdefghijklmnopqrs", "Zbcdefghijklmnopqrst",
+        "Zbcdefghijklmnopqrstu", "Zbcdefghijklmnopqrstuv", "Zbcdefghijklmnopqrstuvw", "Zbcdefghijklmnopqrstuvwx",
+        "Zbcdefghijklmnopqrstuvwxy", "Zbcdefghijklmnopqrstuvwxyz", "ZbcdefghijklmnopqrstuvwxyzA",
+        "ZbcdefghijklmnopqrstuvwxyzAB", "ZbcdefghijklmnopqrstuvwxyzABC", "ZbcdefghijklmnopqrstuvwxyzABCD",
+        "ZbcdefghijklmnopqrstuvwxyzABCDE", "ZbcdefghijklmnopqrstuvwxyzABCDEF", "ZbcdefghijklmnopqrstuvwxyzABCDEFG",
+        "ZbcdefghijklmnopqrstuvwxyzABCDEFGH",
     ]
     let changedLast: [StaticString] = [
         "", "Z", "aZ", "abZ", "abcZ", "abcdZ", "abcdeZ", "abcdefZ", "abcdefgZ", "abcdefghZ", "abcdefghiZ",
         "abcdefghijZ", "abcdefghijkZ", "abcdefghijklZ", "abcdefghijklmZ", "abcdefghijklmnZ", "abcdefghijklmnoZ",
         "abcdefghijklmnopZ", "abcdefghijklmnopqZ", "abcdefghijklmnopqrZ", "abcdefghijklmnopqrsZ",
+        "abcdefghijklmnopqrstZ", "abcdefghijklmnopqrstuZ", "abcdefghijklmnopqrstuvZ", "abcdefghijklmnopqrstuvwZ",
+        "abcdefghijklmnopqrstuvwxZ", "abcdefghijklmnopqrstuvwxyZ", "abcdefghijklmnopqrstuvwxyzZ",
+        "abcdefghijklmnopqrstuvwxyzAZ", "abcdefghijklmnopqrstuvwxyzABZ", "abcdefghijklmnopqrstuvwxyzABCZ",
+        "abcdefghijklmnopqrstuvwxyzABCDZ", "abcdefghijklmnopqrstuvwxyzABCDEZ", "abcdefghijklmnopqrstuvwxyzABCDEFZ",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGZ",
     ]
     switch changed {
     case nil: return key == literals[length]
     case 0: return key == changedFirst[length]
     default: return key == changedLast[length]
+    }
+}
+
+/// Expects the string `json`, followed by `padding`, to decode to `decoded` however it is met: read,
+/// skipped inside an object, skipped inside a skipped array, and through `endOfStringContent(at:)`.
+private func expectString(_ json: String, decodesTo decoded: String, padding: String,
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+    withReader(json + padding) { r in
+        #expect(r.readString()?.decoded() == decoded, "\(json)", sourceLocation: sourceLocation)
+        let atEnd = r.isAtEnd()
+        #expect(atEnd, "\(json)", sourceLocation: sourceLocation)
+    }
+    let end = Array((json + padding).utf8).withUnsafeBufferPointer { JSONByteReader($0).endOfStringContent(at: 1) }
+    #expect(end == json.utf8.count - 1, "\(json)", sourceLocation: sourceLocation)
+    for wrapped in [#"{"s":"# + json + #","n":1}"#, #"{"skip":[1,"# + json + #",{"a":"# + json + #"}],"n":1}"#] {
+        withReader(wrapped + padding) { r in
+            var n: Int?
+            r.readObject { key, r in if key == "n" { n = r.readInt() } }
+            #expect(n == 1, "\(wrapped)", sourceLocation: sourceLocation)
+            let atEnd = r.isAtEnd()
+            #expect(atEnd, "\(wrapped)", sourceLocation: sourceLocation)
+        }
     }
 }

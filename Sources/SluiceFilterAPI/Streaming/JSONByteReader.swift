@@ -3,7 +3,8 @@
 ///
 /// It is built for the classifier's hot path: no allocation unless a string is decoded, no
 /// recursion (deeply nested input cannot exhaust the stack), and values you do not ask about are
-/// skipped by scanning. Strings, digits and skipped containers are scanned eight bytes at a time.
+/// skipped by scanning. Strings and skipped containers are scanned sixteen bytes at a time (SSE2
+/// on x86-64), digits eight.
 /// Walk objects and arrays with `beginObject()`/`nextMember(_:)` and `beginArray()`/`nextElement(_:)`:
 /// with no closure in the way, a caller's loop compiles to one function whose reader stays in
 /// registers. Those steps are `@inline(always)`, which is guaranteed, not `@inline(__always)`, which
@@ -120,7 +121,7 @@ package struct JSONByteReader {
     }
 
     /// The common case of `nextMember(_:)`, without whitespace or bounds checks: `,"key":` (no
-    /// comma before the first member) with a key of at most fifteen bytes and no escape, its value
+    /// comma before the first member) with a key of at most 31 bytes and no escape, its value
     /// right after the colon, and room to spare before the end. Answers nil, and consumes nothing,
     /// for anything else; `nextMember` then takes the general path, which would answer the same.
     @inline(always)
@@ -129,21 +130,23 @@ package struct JSONByteReader {
         guard bytes.count &- i >= 20 else { return nil }
         let quote = isFirst ? i : i &+ 1
         guard isFirst || bytes[i] == JSONByte.comma, bytes[quote] == JSONByte.quote else { return nil }
-        let head = word(at: quote &+ 1)
+        let head = block(at: quote &+ 1)
         var special = Self.stringSpecialBytes(head)
         var length = 0
-        if special == 0 {
-            special = Self.stringSpecialBytes(word(at: quote &+ 9))
-            guard special != 0 else { return nil }
-            length = 8
+        if special.isEmpty {
+            // A longer key (`completion_tokens`), with room for a second block and what follows it.
+            guard bytes.count &- i >= 36 else { return nil }
+            special = Self.stringSpecialBytes(block(at: quote &+ 17))
+            guard !special.isEmpty else { return nil }
+            length = 16
         }
-        length &+= special.trailingZeroBitCount &>> 3
+        length &+= special.first
         let close = quote &+ 1 &+ length
         guard bytes[close] == JSONByte.quote, bytes[close &+ 1] == JSONByte.colon,
               bytes[close &+ 2] > JSONByte.space else { return nil }
         index = close &+ 2
         return RawString(start: bytes.baseAddress.unsafelyUnwrapped + (quote &+ 1), count: length,
-                         hasEscapes: false, head: head)
+                         hasEscapes: false, head: Self.firstWord(head))
     }
 
     /// Consumes the `[` of an array and answers a walk for `nextElement(_:)`. When the next value
@@ -221,6 +224,24 @@ package struct JSONByteReader {
     /// Reads an integer. Answers nil (and skips the value) for non-numbers, numbers with a
     /// non-zero fraction or an exponent, and integers that do not fit in `Int`.
     package mutating func readInt() -> Int? {
+        // The common integer, unsigned and of at most eighteen digits (too few to overflow), is
+        // added up as it is found; a sign, a fraction, an exponent or more digits take the
+        // general path below.
+        if let b = peekByte(), isDigit(b) {
+            let start = index
+            let end = b == JSONByte.zero ? start &+ 1 : endOfDigits(at: start &+ 1)
+            if end &- start <= 18,
+               end == bytes.count || (bytes[end] != JSONByte.dot && bytes[end] | 0x20 != JSONByte.e) {
+                var value = 0
+                var i = start
+                while i < end {
+                    value = value &* 10 &+ Int(bytes[i] &- JSONByte.zero)
+                    i &+= 1
+                }
+                index = end
+                return value
+            }
+        }
         guard let kind = peekKind() else { _ = fail(); return nil }
         guard kind == .number else { skipValue(); return nil }
         let start = index
@@ -343,25 +364,32 @@ package struct JSONByteReader {
     /// Where the object or array opening at `i` closes (one past its bracket); -1 when it does not.
     private func endOfContainer(at i: Int) -> Int {
         // Depth counting instead of recursion: a hostile document nested a million deep costs
-        // a scan, not the stack. Only quotes and brackets matter here, so eight bytes at a time
+        // a scan, not the stack. Only quotes and brackets matter here, so sixteen bytes at a time
         // are searched for them and everything else is passed over unread.
         var depth = 0
         var i = i
         let count = bytes.count
         while i < count {
-            if count &- i >= 8 {
-                let structural = Self.structuralBytes(word(at: i))
-                if structural == 0 {
-                    i &+= 8
+            if count &- i >= 16 {
+                let structural = Self.structuralBytes(block(at: i))
+                if structural.isEmpty {
+                    i &+= 16
                     continue
                 }
-                i &+= structural.trailingZeroBitCount &>> 3
+                i &+= structural.first
             }
             switch bytes[i] {
             case JSONByte.quote:
-                let (end, _) = endOfString(from: i &+ 1, at: i &+ 1)
-                guard end >= 0 else { return -1 }
-                i = end
+                // Most strings here (keys, and the texts of skipped choices) have no escape: their
+                // end is found inline, and only a string that needs a closer look costs a call.
+                let end = endOfPlainStringBytes(at: i &+ 1)
+                if end < count, bytes[end] == JSONByte.quote {
+                    i = end
+                } else {
+                    let (end, _) = endOfString(from: i &+ 1, at: end)
+                    guard end >= 0 else { return -1 }
+                    i = end
+                }
             case JSONByte.openBrace, JSONByte.openBracket:
                 depth &+= 1
             case JSONByte.closeBrace, JSONByte.closeBracket:
@@ -454,27 +482,28 @@ package struct JSONByteReader {
     /// Checks the string is well-formed: terminated, no raw control characters, only JSON's
     /// escapes (`\u` with four hex digits). Surrogate pairing is left to `decoded()`.
     ///
-    /// Inlined for the common string: no escape, its end found a word at a time; the rest is
-    /// left to `endOfString(from:at:)`.
+    /// Inlined for the common string: no escape, its end found sixteen bytes at a time; the rest
+    /// is left to `endOfString(from:at:)`.
     @inline(always)
     private mutating func scanString() -> RawString? {
         let start = index &+ 1
         let count = bytes.count
-        if count &- start >= 8 {
-            let first = word(at: start)
-            var special = Self.stringSpecialBytes(first)
+        if count &- start >= 16 {
             var i = start
-            while special == 0, count &- (i &+ 8) >= 8 {
-                i &+= 8
-                special = Self.stringSpecialBytes(word(at: i))
+            let first = block(at: i)
+            var special = Self.stringSpecialBytes(first)
+            while special.isEmpty, count &- (i &+ 16) >= 16 {
+                i &+= 16
+                special = Self.stringSpecialBytes(block(at: i))
             }
-            if special != 0 {
-                i &+= special.trailingZeroBitCount &>> 3
+            if special.isEmpty {
+                i &+= 16
+            } else {
+                i &+= special.first
                 if bytes[i] == JSONByte.quote {
-                    let length = i &- start
                     index = i &+ 1
-                    return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: length,
-                                     hasEscapes: false, head: first)
+                    return RawString(start: bytes.baseAddress.unsafelyUnwrapped + start, count: i &- start,
+                                     hasEscapes: false, head: Self.firstWord(first))
                 }
             }
             return scanString(from: start, at: i)
@@ -494,18 +523,18 @@ package struct JSONByteReader {
 
     /// Where the string whose content starts at `i` ends: the index of its closing quote, or -1
     /// when it is malformed or unterminated (the checks of `scanString()`). Moves nothing.
-    /// Inlined for the common string, with no escape and its end found a word at a time.
+    /// Inlined for the common string, with no escape and its end found sixteen bytes at a time.
     @inline(always)
     package func endOfStringContent(at i: Int) -> Int {
         let count = bytes.count
         var j = i
-        while count &- j >= 8 {
-            let special = Self.stringSpecialBytes(word(at: j))
-            if special != 0 {
-                let end = j &+ special.trailingZeroBitCount &>> 3
+        while count &- j >= 16 {
+            let special = Self.stringSpecialBytes(block(at: j))
+            if !special.isEmpty {
+                let end = j &+ special.first
                 return bytes[end] == JSONByte.quote ? end : endOfString(from: i, at: end).end
             }
-            j &+= 8
+            j &+= 16
         }
         return endOfString(from: i, at: j).end
     }
@@ -540,15 +569,38 @@ package struct JSONByteReader {
     }
 
     /// The index of the first byte at or after `i` that a string scan must look at (`"`, `\`, or
-    /// a control character), or the end; eight bytes at a time while it can.
+    /// a control character), or the end; sixteen bytes at a time while it can.
     @inline(always)
     private func endOfPlainStringBytes(at i: Int) -> Int {
         let count = bytes.count
         var i = i
-        while count &- i >= 8 {
-            let special = Self.stringSpecialBytes(word(at: i))
-            if special != 0 { return i &+ special.trailingZeroBitCount &>> 3 }
-            i &+= 8
+        if count &- i >= 16 {
+            let special = Self.stringSpecialBytes(block(at: i))
+            if !special.isEmpty { return i &+ special.first }
+            i &+= 16
+            // Most strings end in their first block. A longer one (a completion's text) is then
+            // scanned two blocks a step, with one test for both.
+            while count &- i >= 32 {
+                let first = Self.stringSpecialMask(block(at: i))
+                let second = Self.stringSpecialMask(block(at: i &+ 16))
+                if !BlockFlags(first .| second).isEmpty {
+                    let special = BlockFlags(first)
+                    return special.isEmpty ? i &+ 16 &+ BlockFlags(second).first : i &+ special.first
+                }
+                i &+= 32
+            }
+            if count &- i >= 16 {
+                let special = Self.stringSpecialBytes(block(at: i))
+                if !special.isEmpty { return i &+ special.first }
+                i &+= 16
+            }
+        }
+        guard i < count else { return i }
+        if count >= 16 {
+            // The last block, which overlaps bytes already passed: they are not looked at again.
+            let last = count &- 16
+            let special = Self.stringSpecialBytes(block(at: last)).dropping(i &- last)
+            return special.isEmpty ? count : last &+ special.first
         }
         while i < count {
             let b = bytes[i]
@@ -576,37 +628,90 @@ package struct JSONByteReader {
 
     private typealias Bytes8 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
 
+    /// The sixteen bytes at `i` as a vector. `i + 16` must not pass the end.
+    @inline(always)
+    private func block(at i: Int) -> SIMD16<UInt8> {
+        // Read as a tuple (alignment 1) and reinterpreted, as `word(at:)` does: one unaligned
+        // vector load.
+        let p = UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped + i).assumingMemoryBound(to: Bytes16.self)
+        return unsafeBitCast(p.pointee, to: SIMD16<UInt8>.self)
+    }
+
+    /// The first eight bytes of `block` as a word, the first byte lowest.
+    @inline(always)
+    private static func firstWord(_ block: SIMD16<UInt8>) -> UInt64 {
+        unsafeBitCast(block, to: SIMD2<UInt64>.self)[0]
+    }
+
+    private typealias Bytes16 = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+
+    // MARK: - Sixteen bytes at a time
+
+    /// The bytes of a sixteen-byte block that a scan flagged, as two words, the first byte lowest
+    /// and every flagged byte 0xFF. Testing the two words, rather than the lanes, compiles to a
+    /// few SSE2 instructions and one branch.
+    private struct BlockFlags {
+        var low: UInt64
+        var high: UInt64
+
+        @inline(always)
+        init(_ mask: SIMDMask<SIMD16<Int8>>) {
+            let words = unsafeBitCast(mask, to: SIMD2<UInt64>.self)
+            low = words[0]
+            high = words[1]
+        }
+
+        @inline(always)
+        var isEmpty: Bool { low | high == 0 }
+
+        /// The offset of the first flagged byte. Only for flags that are not empty.
+        @inline(always)
+        var first: Int {
+            low != 0 ? low.trailingZeroBitCount &>> 3 : 8 &+ high.trailingZeroBitCount &>> 3
+        }
+
+        /// These flags without those of the first `n` bytes (`0 <= n < 16`).
+        @inline(always)
+        func dropping(_ n: Int) -> BlockFlags {
+            var flags = self
+            if n < 8 {
+                flags.low &= ~0 &<< UInt64(truncatingIfNeeded: n &* 8)
+            } else {
+                flags.low = 0
+                flags.high &= ~0 &<< UInt64(truncatingIfNeeded: (n &- 8) &* 8)
+            }
+            return flags
+        }
+    }
+
+    /// Flags the bytes of `block` a string scan must stop at: `"`, `\` and the control characters
+    /// below 0x20.
+    @inline(always)
+    private static func stringSpecialBytes(_ block: SIMD16<UInt8>) -> BlockFlags {
+        BlockFlags(stringSpecialMask(block))
+    }
+
+    /// `stringSpecialBytes(_:)` as a lane mask, for combining blocks before testing them.
+    @inline(always)
+    private static func stringSpecialMask(_ block: SIMD16<UInt8>) -> SIMDMask<SIMD16<Int8>> {
+        block .== SIMD16(repeating: JSONByte.quote) .| block .== SIMD16(repeating: JSONByte.backslash)
+            .| block .< SIMD16(repeating: JSONByte.space)
+    }
+
+    /// Flags the bytes of `block` a container skip must look at: `"`, `[`, `]`, `{` and `}`.
+    /// Setting bit 0x20 turns `[` into `{` and `]` into `}`, and no other byte into either.
+    @inline(always)
+    private static func structuralBytes(_ block: SIMD16<UInt8>) -> BlockFlags {
+        let folded = block | SIMD16(repeating: 0x20)
+        return BlockFlags(block .== SIMD16(repeating: JSONByte.quote) .| folded .== SIMD16(repeating: JSONByte.openBrace)
+            .| folded .== SIMD16(repeating: JSONByte.closeBrace))
+    }
+
     // MARK: - Eight bytes at a time
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
-
-    /// Sets the high bit of each byte of `word` (read little-endian: the first byte in memory is
-    /// the lowest) that is zero. It can flag a byte falsely after a true match (a borrow runs
-    /// upward), never before one and never in a word without a zero byte, so the lowest flag
-    /// always marks the first zero byte.
-    @inline(always)
-    private static func zeroBytes(_ word: UInt64) -> UInt64 {
-        (word &- ones) & ~word & highs
-    }
-
-    /// Flags (as `zeroBytes` does) the bytes a string scan must stop at: `"`, `\` and the
-    /// control characters below 0x20.
-    @inline(always)
-    private static func stringSpecialBytes(_ word: UInt64) -> UInt64 {
-        zeroBytes(word ^ (ones &* UInt64(JSONByte.quote))) | zeroBytes(word ^ (ones &* UInt64(JSONByte.backslash)))
-            | ((word &- ones &* 0x20) & ~word & highs)
-    }
-
-    /// Flags (as `zeroBytes` does) the bytes a container skip must look at: `"`, `[`, `]`, `{`
-    /// and `}`. Setting bit 0x20 turns `[` into `{` and `]` into `}`, and no other byte into either.
-    @inline(always)
-    private static func structuralBytes(_ word: UInt64) -> UInt64 {
-        let folded = word | (ones &* 0x20)
-        return zeroBytes(word ^ (ones &* UInt64(JSONByte.quote)))
-            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.openBrace)))
-            | zeroBytes(folded ^ (ones &* UInt64(JSONByte.closeBrace)))
-    }
 
     /// Sets the high bit of exactly the bytes of `word` that are not ASCII digits. With the
     /// high bit masked off, a byte plus 0x76 reaches 0x80 when it is at least 10 above '0' and
