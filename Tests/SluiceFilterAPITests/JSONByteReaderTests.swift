@@ -259,19 +259,24 @@ private func walk(_ r: inout JSONByteReader) {
         for json in ["[01]", "[00]", "[-01]", "[-]", "[--1]", "[0x1]"] { #expect(!walks(json), "\(json)") }
     }
 
+    /// `json` is an object whose `skip` member is skipped and whose `n` is 7, read to its end.
+    private func expectSevenAfterTheSkip(_ json: String) {
+        withReader(json) { r in
+            var n: Int?
+            r.readObject { key, r in if key == "n" { n = r.readInt() } }
+            #expect(n == 7, "\(json)")
+            let atEnd = r.isAtEnd()
+            #expect(atEnd, "\(json)")
+        }
+    }
+
     @Test func skippedContainersFindTheirEndAtEveryOffset() {
         // Skipped containers are searched eight bytes at a time for quotes and brackets.
         for offset in 0..<20 {
             let pad = String(repeating: "1,", count: offset / 2) + (offset % 2 == 0 ? "" : " ")
             let inner = "[" + pad + #""]}\"[{",{"a":[]},"x"]"#
             let json = #"{"skip":"# + inner + #","n":7}"#
-            withReader(json) { r in
-                var n: Int?
-                r.readObject { key, r in if key == "n" { n = r.readInt() } }
-                #expect(n == 7, "\(json)")
-                let atEnd = r.isAtEnd()
-                #expect(atEnd, "\(json)")
-            }
+            expectSevenAfterTheSkip(json)
             #expect(!walks(#"{"skip":"# + "[" + pad + #""\q"]}"#), "offset \(offset)")
             #expect(!walks(#"{"skip":"# + "[" + pad + "\"open]}"), "offset \(offset)")
         }
@@ -334,13 +339,7 @@ private func walk(_ r: inout JSONByteReader) {
             let pad = String(repeating: "1,", count: offset / 2) + (offset % 2 == 0 ? "" : " ")
             for inner in [#"[]"#, #"{}"#, #""x""#, #""]}[{""#, #""\"]""#, #"{"k":["v"]}"#] {
                 let json = #"{"skip":["# + pad + inner + #"],"n":7}"#
-                withReader(json) { r in
-                    var n: Int?
-                    r.readObject { key, r in if key == "n" { n = r.readInt() } }
-                    #expect(n == 7, "\(json)")
-                    let atEnd = r.isAtEnd()
-                    #expect(atEnd, "\(json)")
-                }
+                expectSevenAfterTheSkip(json)
             }
             #expect(!walks(#"{"skip":["# + pad + #"[]"#), "offset \(offset)")
             #expect(!walks(#"{"skip":["# + pad + "\"a\u{1}\"]}"), "offset \(offset)")
