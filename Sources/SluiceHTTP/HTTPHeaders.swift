@@ -402,20 +402,6 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         return Int(field.nameStart)..<(valueEnd &+ 2)
     }
 
-    /// Appends `name: value\r\n` as `write(into:)` writes a field added with `add`: skipped when `name`
-    /// is not a token, with CR, LF and NUL in `value` written as SP.
-    public static func writeField(_ name: String, _ value: String, into buffer: inout [UInt8]) {
-        HeadWriter.append(to: &buffer, bound: HeadWriter.fieldBound(name, value)) { $0.appendField(name, value) }
-    }
-
-    /// `writeField(_:_:into:)` for a name the caller wrote as a literal token (`"x-request-id"`): its
-    /// bytes are not checked again on every request, only the value's (CR, LF and NUL written as SP).
-    public static func writeField(known name: StaticString, _ value: String, into buffer: inout [UInt8]) {
-        HeadWriter.append(to: &buffer, bound: name.utf8CodeUnitCount &+ value.utf8.count &+ 4) {
-            $0.appendField(known: name, value)
-        }
-    }
-
     /// Indexes a field the parser has validated; `name` and `value` are offsets into the head given to `init(head:)`,
     /// and `known` the known name the name spells (`KnownFieldName(_:)` of its bytes).
     mutating func appendValidated(name: Range<Int>, value: Range<Int>, known: KnownFieldName?) {

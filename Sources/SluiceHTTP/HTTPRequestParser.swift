@@ -6,7 +6,7 @@
 /// `status` and closed.
 public struct HTTPRequestParser: Sendable {
     private let limits: HTTPLimits
-    private var phase = MessagePhase.head
+    @usableFromInline var phase = MessagePhase.head
     private var accumulator = HeadAccumulator()
     private var body: BodyDecoder
     private var failure: HTTPParseError?
@@ -52,7 +52,9 @@ public struct HTTPRequestParser: Sendable {
     public var isIdle: Bool { phase == .head && !accumulator.hasStarted }
 
     /// True once `.end` has been emitted for the current message.
-    public var isComplete: Bool { phase == .complete }
+    // Inlinable: a caller holding the parser in a class reads one field, where a call copied the
+    // whole parser to pass it.
+    @inlinable public var isComplete: Bool { phase == .complete }
 
     private mutating func parseMessage(
         _ input: UnsafeRawBufferPointer, _ onEvent: (HTTPParseEvent<HTTPRequestHead>) -> Void

@@ -6,7 +6,7 @@
 /// that ends a close-delimited body and tells a clean close from a truncated response.
 public struct HTTPResponseParser: Sendable {
     private let limits: HTTPLimits
-    private var phase = MessagePhase.head
+    @usableFromInline var phase = MessagePhase.head
     private var accumulator = HeadAccumulator()
     private var body: BodyDecoder
     private var failure: HTTPParseError?
@@ -79,7 +79,9 @@ public struct HTTPResponseParser: Sendable {
     public var isIdle: Bool { phase == .head && !accumulator.hasStarted && !skippedInterim }
 
     /// True once `.end` has been emitted for the current response.
-    public var isComplete: Bool { phase == .complete }
+    // Inlinable: a caller holding the parser in a class reads one field, where a call copied the
+    // whole parser to pass it.
+    @inlinable public var isComplete: Bool { phase == .complete }
 
     private mutating func parseMessage(
         _ input: UnsafeRawBufferPointer, _ onEvent: (HTTPParseEvent<HTTPResponseHead>) -> Void

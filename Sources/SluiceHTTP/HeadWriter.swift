@@ -144,9 +144,6 @@ public struct HeadWriter {
         }
     }
 
-    /// The most bytes `appendField(known:decimal:)` writes for a name of `nameLength` bytes.
-    public static func decimalFieldBound(nameLength: Int) -> Int { nameLength &+ 4 &+ 20 }
-
     /// Appends `bytes` as they are.
     @inline(__always)
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {

@@ -1,4 +1,5 @@
 /// Where a parser is within the message it is reading.
+@usableFromInline
 enum MessagePhase: UInt8, Sendable {
     /// Reading (or waiting for) the head.
     case head

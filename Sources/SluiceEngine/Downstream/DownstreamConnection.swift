@@ -12,9 +12,6 @@ final class DownstreamConnection {
     private let secure: Bool
     /// Checked for exclusivity at run time: it parses with the exchange's hooks inside its callbacks.
     private var parser: HTTPRequestParser
-    /// The parser reported the end of the current request (its `isComplete`, kept here: asking the
-    /// parser copied it, about two hundred instructions a read).
-    @exclusivity(unchecked) private var requestEnded = false
     // The state below is loop-thread only, touched on every request and never passed inout across a
     // call that could reach it again: not checked for exclusivity at run time.
     @exclusivity(unchecked) private var exchange: ProxyExchange?
@@ -103,14 +100,12 @@ final class DownstreamConnection {
         defer { parsing = false }
         do {
             try socket.consumeInput { bytes in
-                if closed || requestEnded { return 0 }
+                if closed || parser.isComplete { return 0 }
                 return try parser.parse(bytes) { event in
                     switch event {
                     case .head(let head): self.startExchange(head)
                     case .body(let body): self.exchange?.clientBody(body)
-                    case .end:
-                        self.requestEnded = true
-                        self.exchange?.clientBodyEnd()
+                    case .end: self.exchange?.clientBodyEnd()
                     }
                 }
             }
@@ -124,7 +119,7 @@ final class DownstreamConnection {
         }
         if let answer = pendingAnswer {
             pendingAnswer = nil
-            let keepAlive = answer(requestEnded)
+            let keepAlive = answer(parser.isComplete)
             finishedDuringParse = nil
             afterExchange(keepAlive: keepAlive)
         } else if let keepAlive = finishedDuringParse {
@@ -265,7 +260,6 @@ final class DownstreamConnection {
             return
         }
         parser.reset()
-        requestEnded = false
         worker.connectionIdle(self)
         armIdleTimer()
         if socket.inputLength > 0 {
@@ -292,7 +286,7 @@ final class DownstreamConnection {
     /// is nothing to answer; once the response has started, a client that ends its side
     /// mid-response has gone, as a rule (and a stalled stream would give no chance to tell).
     private func clientEnded() {
-        guard let exchange, requestEnded, !exchange.exchange.headSent, !closed else {
+        guard let exchange, parser.isComplete, !exchange.exchange.headSent, !closed else {
             close()
             return
         }

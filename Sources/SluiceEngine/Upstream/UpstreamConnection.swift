@@ -23,9 +23,6 @@ final class UpstreamConnection {
     /// Completed exchanges on this connection; > 0 means it came from the pool.
     private(set) var reuseCount = 0
     @exclusivity(unchecked) private var sawResponseBytes = false
-    /// The parser reported the end of the current response (its `isComplete`, kept here so a read
-    /// does not copy the parser to ask).
-    @exclusivity(unchecked) private var responseEnded = false
     /// The current response allows another request on this connection (keep-alive, not close-delimited).
     @exclusivity(unchecked) private var responseKeepAlive = false
     /// The exchange (or racing attempt) the connection answers. Not retained, and not a weak
@@ -62,12 +59,11 @@ final class UpstreamConnection {
         parser.reset()
         parser.expectResponse(toMethod: method)
         sawResponseBytes = false
-        responseEnded = false
         responseKeepAlive = false
     }
 
     /// The response ended cleanly and the connection may carry another request.
-    var isReusable: Bool { socket.isOpen && responseKeepAlive && responseEnded && socket.inputLength == 0 }
+    var isReusable: Bool { socket.isOpen && responseKeepAlive && parser.isComplete && socket.inputLength == 0 }
 
     func markReused() { reuseCount += 1 }
 
@@ -100,7 +96,7 @@ final class UpstreamConnection {
         do {
             try socket.consumeInput { bytes in
                 if !bytes.isEmpty { sawResponseBytes = true }
-                if responseEnded { return 0 }
+                if parser.isComplete { return 0 }
                 return try parser.parse(bytes) { event in
                     // `d` is still the delegate unless it was changed (cleared, when the exchange let go).
                     guard self.delegateChanges == changes else { return }
@@ -110,9 +106,7 @@ final class UpstreamConnection {
                         d.upstreamHead(self, head)
                     case .body(let body): d.upstreamBody(self, body)
                     // Reported after `parse` returns: the delegate may pool this connection, which reads the parser.
-                    case .end:
-                        ended = true
-                        responseEnded = true
+                    case .end: ended = true
                     }
                 }
             }
